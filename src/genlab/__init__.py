@@ -1,0 +1,19 @@
+"""genlab: the models of a deep-learning course, from their equations.
+
+>>> import genlab
+>>> genlab.__version__
+'0.1.0'
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load"]
+
+
+def load(directory, *, map_location: str = "cpu"):
+    """Load a model saved with ``save_pretrained`` (see ``genlab.hub.load``)."""
+    from genlab.hub import load as _load
+
+    return _load(directory, map_location=map_location)

@@ -1,0 +1,90 @@
+"""Typed model configs: dataclasses with visible defaults, validated in ``__post_init__``.
+
+Every model config subclasses ``Config``; it round-trips through plain dicts (``to_dict`` /
+``from_dict``) so it can live in ``config.json`` and ``config.yaml`` and be overridden by ``--set``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal, get_args, get_origin
+
+from genlab.errors import ConfigError
+
+
+@dataclasses.dataclass
+class Config:
+    """Base of every config. Subclasses validate their fields in ``__post_init__``."""
+
+    def __post_init__(self) -> None:
+        check_literals(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(
+                f"{cls.__name__} has no option(s) {unknown}; known options: {sorted(names)}"
+            )
+        hints = typing.get_type_hints(cls)
+        kwargs = {k: coerce(v, hints.get(k, Any), k) for k, v in d.items()}
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> Config:
+        return self.from_dict({**self.to_dict(), **changes})
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    return v
+
+
+def coerce(value: Any, hint: Any, name: str) -> Any:
+    """Convert ``value`` (from JSON/YAML/``--set``) to the field type ``hint``; tuples from lists."""
+    origin = get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return coerce(value, args[0], name) if len(args) == 1 else value
+    if origin is tuple and isinstance(value, (list, tuple)):
+        args = get_args(hint)
+        inner = args[0] if args else Any
+        return tuple(coerce(v, inner, name) for v in value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float) and isinstance(value, str):
+        try:
+            return hint(value)
+        except ValueError:
+            raise ConfigError(f"option {name!r} must be a {hint.__name__}, got {value!r}") from None
+    return value
+
+
+def check_literals(cfg: Any) -> None:
+    """Raise ``ConfigError`` for any ``Literal[...]`` field whose value is not one of its options."""
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        hint = hints.get(f.name)
+        if get_origin(hint) is Literal:
+            options = get_args(hint)
+            v = getattr(cfg, f.name)
+            if v not in options:
+                raise ConfigError(
+                    f"{type(cfg).__name__}.{f.name} must be one of {list(options)}, got {v!r}"
+                )
+
+
+def require(cond: bool, message: str) -> None:
+    """Validation helper for ``__post_init__``: raise ``ConfigError(message)`` unless ``cond``."""
+    if not cond:
+        raise ConfigError(message)

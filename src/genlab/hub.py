@@ -1,0 +1,154 @@
+"""Save and load models as ``model.safetensors`` + ``config.json`` — never pickle.
+
+``config.json`` holds the class path, the config and the genlab version that wrote it.
+``save_pretrained`` writes into a temporary folder and renames it into place, so an interrupted save
+never leaves a half-written model. Every failure to load is a one-line ``LoadError``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genlab.config import Config
+from genlab.errors import ConfigError, LoadError
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT = 1
+
+
+def _version_tuple(v: str) -> tuple[int, ...]:
+    out = []
+    for part in v.split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        out.append(int(digits or 0))
+    return tuple(out)
+
+
+class PretrainedMixin:
+    """Adds ``save_pretrained`` / ``from_pretrained`` to an ``nn.Module`` built as ``Cls(config)``."""
+
+    config_class: ClassVar[type[Config]]
+    config: Config
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` into ``directory`` (replaced atomically)."""
+        from safetensors.torch import save_file
+
+        from genlab import __version__
+
+        assert isinstance(self, nn.Module)
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            # (clone: safetensors refuses tensors that share storage, e.g. tied weights)
+            state = {k: v.detach().cpu().clone().contiguous() for k, v in self.state_dict().items()}
+            save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+            meta = {
+                "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "config": self.config.to_dict(),
+                "genlab_version": __version__,
+                "format": FORMAT,
+            }
+            (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n")
+            if directory.exists():
+                old = directory.with_name(f".{directory.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                directory.rename(old)
+                tmp.rename(directory)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, *, map_location: str = "cpu") -> Any:
+        """Rebuild a model saved by ``save_pretrained``; raises ``LoadError`` saying what is wrong."""
+        model = load(directory, map_location=map_location)
+        if not isinstance(model, cls):
+            raise LoadError(f"{directory} holds a {type(model).__name__}, not a {cls.__name__}: "
+                            f"use genlab.load({str(directory)!r}) or {type(model).__name__}.from_pretrained")
+        return model
+
+
+def read_config(directory: str | os.PathLike) -> dict[str, Any]:
+    """Read and check ``config.json`` of a saved model folder."""
+    from genlab import __version__
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise LoadError(f"no model folder at {directory}: pass the folder written by save_pretrained "
+                        f"(a run's model/ folder)")
+    path = directory / CONFIG_NAME
+    if not path.is_file():
+        raise LoadError(f"{path} is missing: {directory} is not a genlab model folder")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LoadError(f"{path} is not valid JSON ({e}); the folder is corrupt: save the model again") from None
+    if not isinstance(meta, dict) or not {"class", "config", "genlab_version"} <= set(meta):
+        raise LoadError(f"{path} lacks 'class', 'config' or 'genlab_version': not written by genlab")
+    saved = str(meta["genlab_version"])
+    if _version_tuple(saved)[:2] > _version_tuple(__version__)[:2] or meta.get("format", 1) > FORMAT:
+        raise LoadError(f"{directory} was saved by genlab {saved}, newer than this genlab {__version__}: "
+                        f"upgrade genlab (pip install -U genlab)")
+    return meta
+
+
+def _resolve_class(path: str) -> type:
+    if not path.startswith("genlab."):
+        raise LoadError(f"config.json names class {path!r}, outside genlab: refusing to import it")
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise LoadError(f"config.json names class {path!r}, which this genlab does not have") from None
+
+
+def load(directory: str | os.PathLike, *, map_location: str = "cpu") -> nn.Module:
+    """Load any genlab model from a folder written by ``save_pretrained`` (no pickle)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    meta = read_config(directory)
+    cls = _resolve_class(meta["class"])
+    try:
+        config = cls.config_class.from_dict(meta["config"])
+    except (ConfigError, TypeError) as e:
+        raise LoadError(f"{directory / CONFIG_NAME}: invalid config for {cls.__name__}: {e}") from None
+    weights = directory / WEIGHTS_NAME
+    if not weights.is_file():
+        raise LoadError(f"{weights} is missing: the folder is incomplete; save the model again")
+    try:
+        state = load_file(str(weights), device=map_location)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise LoadError(f"{weights} is unreadable or truncated ({e}); save the model again") from None
+    model = cls(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise LoadError(f"{weights} does not fit {cls.__name__}: missing {missing[:3]}, "
+                        f"unexpected {unexpected[:3]}; config.json and weights disagree")
+    for k, v in expected.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise LoadError(f"{weights}: {k} has shape {tuple(state[k].shape)}, the config needs "
+                            f"{tuple(v.shape)}; config.json and weights disagree")
+    with torch.no_grad():
+        model.load_state_dict(state)
+    model.eval()
+    return model

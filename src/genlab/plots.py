@@ -1,0 +1,105 @@
+"""PNG output with no display (matplotlib's Agg backend): sample grids, 2-D scatters, curves."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _atomic_savefig(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    os.replace(tmp, path)
+    return path
+
+
+def image_grid(images: Tensor, path: str | os.PathLike, *, nrow: int | None = None,
+               title: str | None = None) -> Path:
+    """Save images ``(N, C, H, W)`` with values in [0, 1] as one PNG grid (C = 1 or 3)."""
+    import numpy as np
+    from PIL import Image
+
+    x = images.detach().float().clamp(0, 1).cpu()
+    if x.dim() == 3:
+        x = x[:, None]
+    n, c, h, w = x.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    ncol = math.ceil(n / nrow)
+    pad = 2
+    grid = torch.ones(c, ncol * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = x[i]
+    arr = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    img = Image.fromarray(arr[..., 0] if c == 1 else arr)
+    scale = max(1, 256 // max(arr.shape[0], 1))
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    img.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def scatter2d(points: Tensor, path: str | os.PathLike, *, reference: Tensor | None = None,
+              title: str | None = None) -> Path:
+    """Save a scatter plot of 2-D samples (``(N, 2)``), over reference data when given."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4, 4))
+    if reference is not None:
+        r = reference.detach().cpu()
+        ax.scatter(r[:, 0], r[:, 1], s=2, c="lightgray", label="data")
+    p = points.detach().cpu()
+    ax.scatter(p[:, 0], p[:, 1], s=2, c="tab:blue", label="samples")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    out = _atomic_savefig(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:
+    """Rows of a metrics.csv with numbers parsed (empty cells dropped)."""
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            rows.append({k: float(v) for k, v in r.items() if v not in ("", None)})
+    return rows
+
+
+def curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, keys: Sequence[str]) -> Path | None:
+    """Plot each metric in ``keys`` against the step (one panel each); ``None`` if nothing to plot."""
+    rows = read_metrics(metrics_csv)
+    keys = [k for k in keys if any(k in r for r in rows)]
+    if not keys:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
+    for ax, k in zip(axes[0], keys):
+        pts = [(r["step"], r[k]) for r in rows if k in r and "step" in r]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="." if len(pts) < 30 else None)
+        ax.set_title(k)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    out = _atomic_savefig(fig, Path(path))
+    plt.close(fig)
+    return out

@@ -1,0 +1,160 @@
+"""Callbacks of the training spine: RNG state for exact resume, NaN/Inf guard, EMA, sample grids."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from genlab.errors import NonFiniteError
+
+log = logging.getLogger(__name__)
+
+
+class RNGState(L.Callback):
+    """Saves torch's and Python's RNG state in the checkpoint and restores it when training resumes,
+    so the noise a model draws (reparameterization, diffusion timesteps) continues exactly."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
+                "python_version": random.getstate()[0], "python_gauss": random.getstate()[2]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._pending = state
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._pending is not None:
+            s = self._pending
+            torch.set_rng_state(s["torch"])
+            random.setstate((s["python_version"], tuple(s["python"]), s["python_gauss"]))
+            self._pending = None
+
+
+class NonFiniteGuard(L.Callback):
+    """Stops training with ``NonFiniteError`` when a loss term or a gradient is NaN/Inf.
+
+    The error names the step and the term (or parameter); no checkpoint is written after it, so the
+    last good ``last.ckpt`` stays intact.
+    """
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        terms = getattr(pl_module, "last_terms", {})
+        for name, value in terms.items():
+            if not torch.isfinite(value).all():
+                raise NonFiniteError(
+                    f"training stopped at step {trainer.global_step}: loss term '{name}' is {value.item()}; "
+                    f"lower --lr, set --set grad_clip=1.0, or check the data for NaNs "
+                    f"(the last good checkpoint is kept)")
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        for name, p in pl_module.named_parameters():
+            if p.grad is not None and not torch.isfinite(p.grad).all():
+                raise NonFiniteError(
+                    f"training stopped at step {trainer.global_step}: the gradient of '{name}' is not finite; "
+                    f"lower --lr or set --set grad_clip=1.0 (the last good checkpoint is kept)")
+
+
+class EMA(L.Callback):
+    """Exponential moving average of the weights: ``θ̄ ← d·θ̄ + (1 − d)·θ`` after each step.
+
+    The average is saved in the checkpoint (exact resume) and swapped in for validation and for the
+    exported model (``ema_model``). Used by diffusion models (Ho et al. 2020, arXiv:2006.11239).
+    """
+
+    def __init__(self, decay: float = 0.999) -> None:
+        self.decay = decay
+        self.shadow: dict[str, torch.Tensor] | None = None
+        self._backup: dict[str, torch.Tensor] | None = None
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        if self.shadow is None:
+            self.shadow = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
+
+    @torch.no_grad()
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        for k, v in pl_module.model.state_dict().items():
+            s = self.shadow[k]
+            if v.dtype.is_floating_point:
+                s.mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
+            else:
+                s.copy_(v)
+
+    def _swap_in(self, pl_module) -> None:
+        if self.shadow is not None and self._backup is None:
+            self._backup = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
+            pl_module.model.load_state_dict(self.shadow)
+
+    def _swap_out(self, pl_module) -> None:
+        if self._backup is not None:
+            pl_module.model.load_state_dict(self._backup)
+            self._backup = None
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self._swap_in(pl_module)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self._swap_out(pl_module)
+
+    def ema_model(self, model: nn.Module) -> nn.Module:
+        """A copy of ``model`` holding the averaged weights."""
+        m = copy.deepcopy(model)
+        if self.shadow is not None:
+            m.load_state_dict(self.shadow)
+        return m
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"decay": self.decay, "shadow": self.shadow}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.decay = state["decay"]
+        self.shadow = state["shadow"]
+
+
+class SampleGrid(L.Callback):
+    """Writes ``samples/epoch_XXX.png`` each epoch (rank 0): a grid of images, or a 2-D scatter;
+    reconstructions too when the model has ``reconstruct``. Uses a fixed generator, so the grids of
+    successive epochs show the same latent draws."""
+
+    def __init__(self, out_dir: str | Path, n: int, reference: torch.Tensor | None, seed: int = 1234) -> None:
+        self.out_dir = Path(out_dir)
+        self.n = n
+        self.reference = reference  # a few data examples, for reconstructions and 2-D backdrops
+        self.seed = seed
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        model = pl_module.model
+        if not hasattr(model, "sample") or self.n <= 0:
+            return
+        from genlab.plots import image_grid, scatter2d
+
+        epoch = trainer.current_epoch
+        was_training = model.training
+        model.eval()
+        state = torch.get_rng_state()  # drawing samples must not change the training noise
+        try:
+            g = torch.Generator().manual_seed(self.seed)
+            x = model.sample(self.n, generator=g).float()
+            if x.dim() == 2 and x.shape[1] == 2:
+                ref = self.reference if self.reference is not None and self.reference.dim() == 2 else None
+                scatter2d(x, self.out_dir / f"epoch_{epoch:03d}.png", reference=ref, title=f"epoch {epoch}")
+            elif x.dim() == 4:
+                image_grid(x, self.out_dir / f"epoch_{epoch:03d}.png")
+                if hasattr(model, "reconstruct") and self.reference is not None and self.reference.dim() == 4:
+                    ref = self.reference[: min(32, len(self.reference))].to(pl_module.device)
+                    rec = model.reconstruct(ref).float().cpu()
+                    pairs = torch.stack([ref.cpu().float(), rec], 1).flatten(0, 1)  # (2n, C, H, W)
+                    image_grid(pairs, self.out_dir / f"reconstructions_{epoch:03d}.png", nrow=16)
+        finally:
+            torch.set_rng_state(state)
+            model.train(was_training)

@@ -1,0 +1,135 @@
+"""The training run's configuration: defaults < YAML file < command-line flags < ``--set key=value``.
+
+Everything needed to rerun a run is in its ``config.yaml``; ``model.*`` keys override the model's
+config (e.g. ``--set model.latent_dim=16``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from genlab.config import Config, require
+from genlab.errors import ConfigError
+
+
+@dataclasses.dataclass
+class TrainConfig(Config):
+    model: str = "vae"  # a name from `genlab list`
+    data: str = ""  # dataset name; "" → the model's default
+    epochs: int = 10  # passes over the training split
+    max_steps: int = -1  # stop after this many optimizer steps (-1: no limit)
+    max_time: str | None = None  # wall-clock limit such as "10m", "90s", "1h30m"
+    batch_size: int = 128
+    lr: float = 1e-3  # Adam learning rate
+    weight_decay: float = 0.0
+    grad_clip: float | None = None  # F4: clip the gradient norm to this value
+    ema_decay: float | None = None  # keep an exponential moving average of weights (diffusion)
+    seed: int = 0
+    precision: Literal["32", "bf16-mixed"] = "32"
+    devices: int = 1
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
+    out: str | None = None  # run folder; default runs/<model>-<data>-<time>
+    checkpoint_every: int | None = None  # also write last.ckpt every N steps (default: each epoch)
+    val_size: int | None = None  # evaluate on at most this many validation examples
+    num_samples: int = 64  # samples drawn into samples/ each epoch
+    quiet: bool = False  # no progress bar
+    model_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # model config overrides
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.epochs >= 1, f"epochs must be ≥ 1, got {self.epochs}")
+        require(self.batch_size >= 1, f"batch_size must be ≥ 1, got {self.batch_size}")
+        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        require(self.devices >= 1, f"devices must be ≥ 1, got {self.devices}")
+        require(self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0 or null")
+        require(self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1) or null")
+        require(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every must be ≥ 1")
+        if self.max_time is not None:
+            parse_duration(self.max_time)
+        require(isinstance(self.model_options, dict), "model_options must be a mapping of model options")
+
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``"10m"``, ``"90s"``, ``"1h30m"``, ``"2d"`` or a bare number of seconds → ``timedelta``."""
+    s = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return dt.timedelta(seconds=float(s))
+    parts = re.findall(r"(\d+(?:\.\d+)?)([dhms])", s)
+    if not parts or "".join(a + b for a, b in parts) != s:
+        raise ConfigError(f"max_time {text!r} is not a duration: write e.g. 10m, 90s or 1h30m")
+    return dt.timedelta(seconds=sum(float(a) * _UNITS[b] for a, b in parts))
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["epochs=3", "model.latent_dim=16"]`` → nested dict; values parsed as YAML scalars."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r} is not key=value: write e.g. --set epochs=3 or "
+                              f"--set model.latent_dim=16")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault("model_options" if p == "model" and node is out else p, {})
+        node[leaf] = value
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a run config YAML file; malformed files raise ``ConfigError`` naming the line."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        where = ""
+        mark = getattr(e, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        raise ConfigError(f"{path} is not valid YAML{where}: fix the file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of options (key: value), got {type(data).__name__}")
+    if "model_options" not in data and isinstance(data.get("model"), dict):
+        raise ConfigError(f"{path}: 'model' is the model name; put model settings under model_options:")
+    return data
+
+
+def resolve(*layers: dict[str, Any]) -> TrainConfig:
+    """Merge option layers (later wins; ``model_options`` merged key by key) into a ``TrainConfig``."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for k, v in layer.items():
+            if k == "model_options" and isinstance(v, dict):
+                merged["model_options"] = {**merged.get("model_options", {}), **v}
+            elif v is not None or k not in merged:
+                merged[k] = v
+    try:
+        return TrainConfig.from_dict(merged)
+    except TypeError as e:
+        raise ConfigError(f"invalid run config: {e}") from None
+
+
+def write_yaml(cfg: TrainConfig, path: str | Path) -> None:
+    import yaml
+
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -1,0 +1,51 @@
+"""``report.md`` of a run: what was trained, curves, final metrics, samples, how to reproduce."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from torch import nn
+
+from genlab.training.config import TrainConfig
+
+
+def _latest(folder: Path, prefix: str) -> Path | None:
+    files = sorted(folder.glob(f"{prefix}_*.png")) if folder.is_dir() else []
+    return files[-1] if files else None
+
+
+def write_report(run_dir: Path, cfg: TrainConfig, model: nn.Module, metrics: dict[str, float], *,
+                 seconds: float, command: str, steps: int, evaluation: dict | None = None) -> Path:
+    """Write ``run_dir/report.md`` (and ``curves.png``) atomically; returns its path."""
+    from genlab.plots import curves
+
+    run_dir = Path(run_dir)
+    keys = ["train/loss", "val/loss"] + [k for k in ("val/elbo", "val/accuracy", "val/kl") if k in metrics]
+    curve = curves(run_dir / "metrics.csv", run_dir / "curves.png", keys) if (run_dir / "metrics.csv").exists() else None
+    n_params = sum(p.numel() for p in model.parameters())
+    lines = [
+        f"# {cfg.model} on {cfg.data}", "",
+        f"- model: `{type(model).__module__}.{type(model).__name__}`, {n_params:,} parameters",
+        f"- trained {steps} steps in {seconds:.1f} s ({cfg.epochs} epoch(s) max, batch {cfg.batch_size}, "
+        f"lr {cfg.lr}, precision {cfg.precision}, devices {cfg.devices}, seed {cfg.seed})",
+        "", "## Reproduce", "", "```", command, "```", "",
+        "or `genlab train --config " + str(run_dir / "config.yaml") + "`.", "",
+        "## Final validation metrics", "",
+    ]
+    lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())]
+    if evaluation:
+        lines += ["", "## Evaluation (test split)", "", "```json", json.dumps(evaluation, indent=2), "```"]
+    if curve:
+        lines += ["", "## Curves", "", "![curves](curves.png)"]
+    for prefix, title in (("epoch", "Samples (last epoch)"), ("reconstructions", "Reconstructions (top: data)")):
+        img = _latest(run_dir / "samples", prefix)
+        if img:
+            lines += ["", f"## {title}", "", f"![{prefix}]({img.relative_to(run_dir)})"]
+    lines += ["", "## Model config", "", "```json", json.dumps(model.config.to_dict(), indent=2), "```", ""]
+    path = run_dir / "report.md"
+    tmp = run_dir / ".report.md.tmp"
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, path)
+    return path
