@@ -107,10 +107,10 @@ def train(
 
         get_model(flags.get("model") or file_layer["model"])  # fail fast, before importing Lightning
         cfg = resolve(file_layer, flags, sets)
-    from genlab.data.registry import get_info
+    from genlab.data.registry import info as dataset_info
 
     if cfg.data:
-        get_info(cfg.data)
+        dataset_info(cfg.data)  # unknown names fail here, before Lightning is imported
 
     from genlab.training.run import train as run_train
 

@@ -46,8 +46,8 @@ class NonFiniteGuard(L.Callback):
     last good ``last.ckpt`` stays intact.
     """
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        terms = getattr(pl_module, "last_terms", {})
+    def on_before_backward(self, trainer, pl_module, loss) -> None:
+        terms = getattr(pl_module, "last_terms", {}) or {"loss": loss.detach()}
         for name, value in terms.items():
             if not torch.isfinite(value).all():
                 raise NonFiniteError(

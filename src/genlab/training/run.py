@@ -103,6 +103,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     command = command or "genlab train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     keep_until = torch.load(ckpt_path, map_location="cpu", weights_only=False)["global_step"] if resume else None
 
+    if cfg.quiet:
+        for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    steps_per_epoch = max(1, len(train_data) // (cfg.batch_size * cfg.devices))
     ema = EMA(cfg.ema_decay) if cfg.ema_decay else None
     ref = val_data.x[: max(cfg.num_samples, 32)]
     cbs: list[L.Callback] = [
@@ -124,7 +128,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         max_time=parse_duration(cfg.max_time) if cfg.max_time else None,
         logger=RunCSVLogger(run_dir, keep_until_step=keep_until), callbacks=cbs,
         plugins=[AtomicCheckpointIO()], num_sanity_val_steps=0, enable_model_summary=False,
-        enable_progress_bar=not cfg.quiet, gradient_clip_val=cfg.grad_clip, log_every_n_steps=10,
+        enable_progress_bar=not cfg.quiet, gradient_clip_val=cfg.grad_clip, log_every_n_steps=min(10, steps_per_epoch),
         default_root_dir=str(run_dir),
     )
     system = ObjectiveSystem(model, cfg)

@@ -1,0 +1,155 @@
+"""The training spine: run folder, exact resume after a kill, atomic checkpoints, NaN guard, DDP."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from genlab.errors import NonFiniteError
+from genlab.plots import read_metrics
+from genlab.training import TrainConfig, train
+from genlab.training.checkpoint import atomic_torch_save
+
+TINY = {"hidden": [16], "latent_dim": 2}
+
+
+def _cfg(out, **kw):
+    base = dict(model="vae", data="digits", epochs=50, batch_size=256, lr=1e-3, out=str(out), quiet=True,
+                num_samples=16, model_options=dict(TINY))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_train_writes_the_run_folder(tmp_path):
+    r = train(_cfg(tmp_path / "run", epochs=2))
+    d = r.run_dir
+    for rel in ["config.yaml", "metrics.csv", "checkpoints/last.ckpt", "checkpoints/best.ckpt",
+                "model/config.json", "model/model.safetensors", "samples/epoch_000.png",
+                "samples/epoch_001.png", "report.md", "curves.png"]:
+        assert (d / rel).is_file(), rel
+    from genlab.data import load
+
+    assert r.steps == 2 * (len(load("digits", split="train")) // 256)  # two epochs, drop_last
+    assert "val/elbo" in r.metrics
+    header = (d / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"train/loss", "val/loss", "step"} <= set(header)
+    assert "## Reproduce" in (d / "report.md").read_text()
+
+
+def test_train_refuses_to_overwrite_an_existing_run(tmp_path):
+    train(_cfg(tmp_path / "run", max_steps=2))
+    with pytest.raises(Exception, match="already holds a run"):
+        train(_cfg(tmp_path / "run", max_steps=2))
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import os, sys, lightning as L
+    from genlab.training import TrainConfig, train
+
+    class KillAt(L.Callback):
+        def on_train_batch_start(self, trainer, *a):
+            if trainer.global_step == {kill}:
+                os._exit(9)  # like SIGKILL: no cleanup, no final checkpoint
+
+    cfg = TrainConfig(**{cfg})
+    train(cfg, callbacks=[KillAt()])
+""")
+
+
+def _final_weights(run_dir: Path) -> dict:
+    return load_file(str(run_dir / "model" / "model.safetensors"))
+
+
+def test_resume_after_a_kill_gives_identical_weights(tmp_path):
+    n, half = 12, 6  # 5 steps per epoch: the kill lands mid-epoch
+    ref = train(_cfg(tmp_path / "ref", max_steps=n))
+    cfg = _cfg(tmp_path / "killed", max_steps=n, checkpoint_every=half)
+    script = KILL_SCRIPT.format(kill=half, cfg=repr(cfg.to_dict()))
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 9, p.stderr[-2000:]
+    assert not (tmp_path / "killed" / "model").exists()
+    ck = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ck["global_step"] == half
+    resumed = train(cfg, resume=True)
+    assert resumed.steps == n
+    a, b = _final_weights(ref.run_dir), _final_weights(resumed.run_dir)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # metrics.csv kept the rows before the checkpoint and appended the rest, without duplicates
+    rows = read_metrics(tmp_path / "killed" / "metrics.csv")
+    train_steps = [r["step"] for r in rows if "train/loss" in r]
+    assert train_steps == sorted(set(train_steps)) and train_steps[-1] >= n - 10
+
+
+def test_atomic_save_keeps_the_old_checkpoint_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "last.ckpt"
+    atomic_torch_save({"w": torch.ones(3)}, path)
+
+    def broken_save(obj, f):
+        f.write(b"partial bytes")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_torch_save({"w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert torch.equal(torch.load(path)["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+class _Poison(L.Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == 3:
+            with torch.no_grad():
+                next(pl_module.model.parameters()).fill_(float("nan"))
+
+
+def test_nan_guard_stops_naming_step_and_term_and_keeps_last_checkpoint(tmp_path):
+    cfg = _cfg(tmp_path / "run", max_steps=20, checkpoint_every=2)
+    with pytest.raises(NonFiniteError, match=r"step 3: loss term '\w+' is nan"):
+        train(cfg, callbacks=[_Poison()])
+    ck = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ck["global_step"] == 2
+    assert all(torch.isfinite(v).all() for v in ck["state_dict"].values())
+
+
+class _RecordRank(L.Callback):
+    """Each rank writes the rows it trained on and its final weights."""
+
+    def __init__(self, out):
+        self.out = str(out)
+        self.seen = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch == 0:
+            self.seen.append(batch[0].flatten(1).clone())
+
+    def on_train_end(self, trainer, pl_module):
+        torch.save({"seen": torch.cat(self.seen), "weights": pl_module.model.state_dict()},
+                   os.path.join(self.out, f"rank{trainer.global_rank}.pt"))
+
+
+def test_ddp_two_processes_hold_identical_weights_and_see_disjoint_data(tmp_path):
+    cfg = _cfg(tmp_path / "run", epochs=1, devices=2, strategy="ddp_spawn", batch_size=128)
+    train(cfg, callbacks=[_RecordRank(tmp_path)])
+    r0, r1 = (torch.load(tmp_path / f"rank{i}.pt", weights_only=False) for i in (0, 1))
+    for k in r0["weights"]:
+        assert torch.equal(r0["weights"][k], r1["weights"][k]), k
+    rows0 = {tuple(r.tolist()) for r in r0["seen"]}
+    rows1 = {tuple(r.tolist()) for r in r1["seen"]}
+    assert len(r0["seen"]) == len(r1["seen"]) > 0
+    # digits holds a few duplicate images; shards are disjoint by index, so overlap stays tiny
+    assert len(rows0 & rows1) <= 5
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed"])
+def test_bf16_mixed_precision_trains_with_finite_loss(tmp_path, precision):
+    r = train(_cfg(tmp_path / "run", max_steps=5, precision=precision))
+    assert torch.isfinite(torch.tensor(r.metrics["val/loss"]))
