@@ -144,7 +144,8 @@ class SampleGrid(L.Callback):
         state = torch.get_rng_state()  # drawing samples must not change the training noise
         try:
             g = torch.Generator().manual_seed(self.seed)
-            x = model.sample(self.n, generator=g).float()
+            # models whose full sampler is slow (diffusion) name a cheaper preview, e.g. DDIM, 50 steps
+            x = model.sample(self.n, generator=g, **getattr(model, "preview_sample_kwargs", {})).float()
             if x.dim() == 2 and x.shape[1] == 2:
                 ref = self.reference if self.reference is not None and self.reference.dim() == 2 else None
                 scatter2d(x, self.out_dir / f"epoch_{epoch:03d}.png", reference=ref, title=f"epoch {epoch}")

@@ -13,6 +13,7 @@ import logging
 import shlex
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from genlab.training.logger import RunCSVLogger
 from genlab.training.system import ObjectiveSystem
 
 log = logging.getLogger(__name__)
+# Lightning 2.6 calls a torch API that torch 2.13 deprecates; nothing for a user to act on
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
 @dataclasses.dataclass
@@ -108,7 +111,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
             logging.getLogger(name).setLevel(logging.WARNING)
     steps_per_epoch = max(1, len(train_data) // (cfg.batch_size * cfg.devices))
     ema = EMA(cfg.ema_decay) if cfg.ema_decay else None
-    ref = val_data.x[: max(cfg.num_samples, 32)]
+    ref = val_data.x[:2000] if val_data.x.dim() == 2 else val_data.x[:32]  # scatter backdrop / recon inputs
     cbs: list[L.Callback] = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True,
                         every_n_train_steps=cfg.checkpoint_every, enable_version_counter=False),
