@@ -62,13 +62,13 @@ def bare_loop(x: torch.Tensor, x_val: torch.Tensor, epochs: int) -> tuple[float,
     return time.perf_counter() - t0, model
 
 
-def spine(epochs: int, data: str, precision: str = "32", train_limit: int | None = None) -> tuple[float, VAE]:
+def spine(epochs: int, data: str, precision: str = "32", max_steps: int = -1) -> tuple[float, VAE]:
     from genlab.training import TrainConfig, train
 
     out = Path(tempfile.mkdtemp(prefix="bench-vae-"))
     try:
         cfg = TrainConfig(model="vae", data=data, epochs=epochs, batch_size=BATCH, lr=LR, out=str(out / "run"),
-                          quiet=True, precision=precision, num_samples=64,
+                          quiet=True, precision=precision, num_samples=64, max_steps=max_steps,
                           model_options={"hidden": list(HIDDEN), "latent_dim": LATENT})
         r = train(cfg)
         return r.seconds, r.model
@@ -111,7 +111,10 @@ def pythae_run(x: torch.Tensor, x_val: torch.Tensor, epochs: int) -> tuple[float
         tcfg = BaseTrainerConfig(output_dir=str(out), num_epochs=epochs, learning_rate=LR,
                                  per_device_train_batch_size=BATCH, per_device_eval_batch_size=500,
                                  optimizer_cls="Adam", no_cuda=True, steps_saving=None)
-        trainer = BaseTrainer(model=model, train_dataset=x.numpy(), eval_dataset=x_val.numpy(),
+        from pythae.data.datasets import BaseDataset
+
+        trainer = BaseTrainer(model=model, train_dataset=BaseDataset(x, torch.zeros(len(x))),
+                              eval_dataset=BaseDataset(x_val, torch.zeros(len(x_val))),
                               training_config=tcfg)
         t0 = time.perf_counter()
         trainer.train()
@@ -141,13 +144,16 @@ def main() -> None:
     epochs = 1 if args.quick else args.epochs
     data = "mnist-binarized"
     x = load(data, split="train").x
+    if args.quick:
+        x = x[:10000]
     x_val = load(data, split="val").x
     x_test = load(data, split="test").x
     n = (len(x) // BATCH) * BATCH * epochs
     records = []
 
     t_bare, m_bare = bare_loop(x, x_val, epochs)
-    t_spine, m_spine = spine(epochs, data)
+    steps = -1 if not args.quick else len(x) // BATCH
+    t_spine, m_spine = spine(epochs, data, max_steps=steps)
     records.append(record("spine vs bare loop", "wall time", t_spine, "s", reference=t_bare,
                           note=f"{epochs} epochs, batch {BATCH}; ratio = spine / bare (goal ≤ 1.05)"))
     records.append(record("spine", "throughput", n / t_spine, "samples/s", reference=n / t_bare))
@@ -161,7 +167,7 @@ def main() -> None:
                               note="ratio > 1: genlab faster; same MLP, batch, lr, epochs"))
         records.append(record("pythae VAE", "test ELBO", e_py, "nats", epochs=epochs))
 
-    t_bf16, m_bf16 = spine(epochs, data, precision="bf16-mixed")
+    t_bf16, m_bf16 = spine(epochs, data, precision="bf16-mixed", max_steps=steps)
     records.append(record("bf16-mixed vs fp32", "throughput", n / t_bf16, "samples/s", reference=n / t_spine))
     records.append(record("bf16-mixed VAE", "test ELBO", test_elbo(m_bf16, x_test), "nats",
                           reference=e_genlab, epochs=epochs))

@@ -139,6 +139,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     t0 = time.perf_counter()
     trainer.fit(system, datamodule=dm, ckpt_path=str(ckpt_path) if resume else None)
     seconds = time.perf_counter() - t0
+    if not any(k.startswith("val/") for k in trainer.callback_metrics) and cfg.strategy != "ddp_spawn":
+        trainer.validate(system, datamodule=dm, verbose=False)  # stopped before an epoch ended
 
     final = ema.ema_model(model) if ema and ema.shadow is not None else model
     final.eval()
