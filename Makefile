@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# OpenMP threads sleep instead of spinning when they wait: with more busy threads than the 2 cores
+# (DDP tests, parallel jobs) spinning made small kernels 10-100x slower (benchmarks/loader.py).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: run test test-all lint setup bench clean
 

