@@ -56,6 +56,9 @@ class NonFiniteGuard(L.Callback):
                     f"(the last good checkpoint is kept)")
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        if not grads or torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
+            return  # one check for all gradients; name the culprit only when there is one
         for name, p in pl_module.named_parameters():
             if p.grad is not None and not torch.isfinite(p.grad).all():
                 raise NonFiniteError(

@@ -116,7 +116,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         ModelCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True,
                         every_n_train_steps=cfg.checkpoint_every, enable_version_counter=False),
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/loss", mode="min",
-                        save_top_k=1, enable_version_counter=False),
+                        save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=False),
         RNGState(), NonFiniteGuard(),
         SampleGrid(run_dir / "samples", cfg.num_samples, reference=ref),
         *([ema] if ema else []), *(callbacks or []),
