@@ -98,3 +98,22 @@ def test_sample_rejects_options_the_model_does_not_take(trained_run):
 
 def test_eval_rejects_unknown_metrics(trained_run):
     _assert_clean_error(_run("eval", str(trained_run), "--metrics", "elbo,bleu"), r"unknown metric")
+
+
+@pytest.mark.slow
+def test_demo_writes_a_complete_run_folder(tmp_path):
+    out = tmp_path / "demo"
+    res = _run("demo", "--minutes", "0.2", "--out", str(out), "--quiet")
+    assert res.exit_code == 0, res.output
+    ev = __import__("json").loads((out / "eval.json").read_text())
+    assert ev["nll"] > 0 and ev["fid_n"] == 2000
+    assert ev["elbo"] <= -ev["nll"] + 1.0  # ELBO ≤ log p(x) (V1), up to Monte Carlo noise
+    assert "## Evaluation (test split)" in (out / "report.md").read_text()
+
+
+def test_lenet_trains_through_the_generic_spine(tmp_path):
+    res = _run("train", "lenet", "--data", "digits", "--max-steps", "3", "--batch-size", "64", "--quiet",
+               "--out", str(tmp_path / "run"), "--set", "model.image_size=8", "--set", "model.channels=[4,8]",
+               "--set", "model.kernel_size=3", "--set", "model.padding=[1,1]")
+    assert res.exit_code == 0, res.output
+    assert "val/accuracy" in res.output

@@ -8,8 +8,8 @@ from pathlib import Path
 
 
 def run_demo(*, out: Path | None, minutes: float, quiet: bool, echo: Callable[[str], None]) -> Path:
-    """Train ``vae`` on ``mnist-binarized`` for ``minutes``, evaluate ELBO, NLL (k=500, 2k test
-    images) and FID (2k samples), and write everything into the run folder."""
+    """Train ``vae`` on ``mnist-binarized`` for ``minutes``, evaluate ELBO, NLL (k=250, 2k test
+    images) and FID/KID (2k samples), and write everything into the run folder."""
     from genlab.evaluate import evaluate, write_eval
     from genlab.training import TrainConfig, train
     from genlab.training.report import write_report
@@ -19,8 +19,8 @@ def run_demo(*, out: Path | None, minutes: float, quiet: bool, echo: Callable[[s
                       batch_size=128, lr=1e-3, out=str(out), quiet=quiet, val_size=5000)
     echo(f"training a VAE on binarized MNIST for up to {minutes:g} min → {out}")
     result = train(cfg, command=f"genlab demo --out {out} --minutes {minutes:g}")
-    echo("evaluating on the test set (ELBO, NLL with k=500 on 2,000 images, FID/KID with 2,000 samples)")
-    ev = evaluate(result.model, "mnist-binarized", ["elbo", "nll", "fid"], limit=2000, k=500, n=2000,
+    echo("evaluating on the test set (ELBO, NLL with k=250 on 2,000 images, FID/KID with 2,000 samples)")
+    ev = evaluate(result.model, "mnist-binarized", ["elbo", "nll", "fid"], limit=2000, k=250, n=2000,
                   progress=not quiet)
     write_eval(out, ev)
     write_report(out, cfg, result.model, result.metrics, seconds=result.seconds,

@@ -31,7 +31,8 @@ def write_report(run_dir: Path, cfg: TrainConfig, model: nn.Module, metrics: dic
         f"- trained {steps} steps in {seconds:.1f} s ({cfg.epochs} epoch(s) max, batch {cfg.batch_size}, "
         f"lr {cfg.lr}, precision {cfg.precision}, devices {cfg.devices}, seed {cfg.seed})",
         "", "## Reproduce", "", "```", command, "```", "",
-        "or `genlab train --config " + str(run_dir / "config.yaml") + "`.", "",
+        f"or `genlab train --config {run_dir / 'config.yaml'} --out NEW_FOLDER`; "
+        f"continue it with `genlab train --resume {run_dir} --epochs N`.", "",
         "## Final validation metrics", "",
     ]
     lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())]
