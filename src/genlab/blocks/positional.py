@@ -1,0 +1,83 @@
+"""Positional encodings (A5): sinusoidal and learned position vectors ``E``, combined with the inputs
+by addition ``X' = X + E`` or concatenation ``X' = [X ∥ E]``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from genlab.errors import ConfigError, ShapeError
+
+
+def sinusoidal_table(positions: Tensor, dim: int, base: float = 10000.0) -> Tensor:
+    """``E[p, 2i] = sin(p / base^{2i/d})``, ``E[p, 2i+1] = cos(p / base^{2i/d})`` for ``positions`` (T,).
+
+    Vaswani et al. 2017, "Attention Is All You Need", arXiv:1706.03762, §3.5. Returns (T, dim).
+    """
+    i = torch.arange(0, dim, 2, device=positions.device, dtype=torch.float64)  # 2i
+    angle = positions.to(torch.float64)[:, None] / base ** (i / dim)  # (T, ⌈d/2⌉)
+    E = torch.zeros(len(positions), dim, dtype=torch.float64, device=positions.device)
+    E[:, 0::2] = torch.sin(angle)
+    E[:, 1::2] = torch.cos(angle[:, : dim // 2])
+    return E
+
+
+class SinusoidalPositions(nn.Module):
+    """Fixed sinusoidal position vectors (A5); ``forward(T, offset=0)`` → ``E`` (T, dim) for positions
+    ``offset .. offset + T − 1``. No parameters and no length limit."""
+
+    def __init__(self, dim: int, base: float = 10000.0) -> None:
+        super().__init__()
+        if dim < 1:
+            raise ConfigError(f"position dim must be ≥ 1, got {dim}")
+        self.dim, self.base = dim, base
+        self.register_buffer("_device_probe", torch.zeros(0), persistent=False)
+
+    def forward(self, length: int, offset: int = 0) -> Tensor:  # -> (T, dim)
+        probe = self._device_probe  # follows .to(device, dtype) of the module
+        p = torch.arange(offset, offset + length, device=probe.device)
+        return sinusoidal_table(p, self.dim, self.base).to(probe.dtype)
+
+
+class LearnedPositions(nn.Module):
+    """Learned position vectors (A5): a table ``weight`` (max_len, dim), ``E = weight[offset : offset + T]``
+    (as GPT-2, Radford et al. 2019)."""
+
+    def __init__(self, max_len: int, dim: int) -> None:
+        super().__init__()
+        if max_len < 1 or dim < 1:
+            raise ConfigError(f"LearnedPositions needs max_len ≥ 1 and dim ≥ 1, got {max_len} and {dim}")
+        self.max_len, self.dim = max_len, dim
+        self.weight = nn.Parameter(torch.randn(max_len, dim) * 0.02)
+
+    def forward(self, length: int, offset: int = 0) -> Tensor:  # -> (T, dim)
+        if offset + length > self.max_len:
+            raise ShapeError(f"positions up to {offset + length} requested but only {self.max_len} are "
+                             f"learned: raise max_len or use sinusoidal positions")
+        return self.weight[offset : offset + length]
+
+
+class PositionalEncoding(nn.Module):
+    """Adds position information to a sequence (A5): ``X' = X + E`` (``"add"``) or ``X' = [X ∥ E]``
+    (``"concat"``; the output has ``D + dim`` features). ``forward(x (B, T, D), offset=0)``; ``offset``
+    is the position of ``x[:, 0]`` (used when decoding with a cache)."""
+
+    def __init__(self, positions: nn.Module, combine: Literal["add", "concat"] = "add") -> None:
+        super().__init__()
+        if combine not in ("add", "concat"):
+            raise ConfigError(f"combine must be 'add' or 'concat', got {combine!r}")
+        self.positions, self.combine = positions, combine
+
+    def forward(self, x: Tensor, offset: int = 0) -> Tensor:  # (B, T, D) -> (B, T, D) or (B, T, D + dim)
+        if x.dim() != 3:
+            raise ShapeError(f"PositionalEncoding expects (B, T, D), got {tuple(x.shape)}")
+        B, T, D = x.shape
+        E = self.positions(T, offset).to(x.dtype)  # (T, dim)
+        if self.combine == "add":
+            if E.shape[-1] != D:
+                raise ShapeError(f"adding positions of size {E.shape[-1]} to features of size {D}: "
+                                 f"make them equal or use combine='concat'")
+            return x + E  # X' = X + E
+        return torch.cat([x, E.expand(B, T, E.shape[-1])], dim=-1)  # X' = [X ∥ E]
