@@ -33,7 +33,7 @@ def test_forward_returns_loss_accuracy_logits_and_features_of_documented_shapes(
                                      (9, 3, 0, 2)])
 def test_output_size_formula_matches_conv2d(n, f, p, s):
     conv = nn.Conv2d(1, 1, f, stride=s, padding=p)
-    assert conv(torch.zeros(1, 1, n, n)).shape[-1] == conv_output_size(n, f, p, s)
+    assert conv(torch.zeros(1, 1, n, n)).shape[-1] == conv_output_size(n, f, s, p)
 
 
 @pytest.mark.parametrize("overrides", [{}, {"padding": (0, 0)}, {"padding": (2, 2), "stride": 1},

@@ -21,26 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.blocks.conv import conv_output_size  # C2, shared with every conv model
 from genlab.config import Config, require
-from genlab.errors import LoadError, check_shape
+from genlab.errors import ConfigError, LoadError, ShapeError, check_shape
 from genlab.models.base import Model, ModelOutput
 
 log = logging.getLogger(__name__)
 
 ASSET_WEIGHTS = "lenet_mnist.safetensors"
 ASSET_INFO = "lenet_mnist.json"
-
-
-def conv_output_size(n: int, f: int, p: int = 0, s: int = 1) -> int:
-    """C2: spatial size after a convolution or pooling window, ``⌊(n + 2p − f)/s⌋ + 1``.
-
-    ``n`` input size, ``f`` window (filter) size, ``p`` padding on each side, ``s`` stride.
-    ``p = 0`` is 'valid'; ``p = (f − 1)/2`` with ``s = 1`` is 'same' (keeps ``n``).
-
-    >>> conv_output_size(28, 5, p=2), conv_output_size(28, 5), conv_output_size(28, 2, s=2)
-    (28, 24, 14)
-    """
-    return (n + 2 * p - f) // s + 1
 
 
 @dataclasses.dataclass
@@ -69,11 +58,15 @@ class LeNetConfig(Config):
         require(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         require(self.hidden >= 1 and self.num_classes >= 2, "hidden must be ≥ 1 and num_classes ≥ 2")
         n = self.image_size
+        too_small = (f"image_size {self.image_size} is too small for {len(self.channels)} conv blocks "
+                     f"with kernel_size {self.kernel_size}: lower kernel_size or add padding")
         for p in self.padding:
-            n = conv_output_size(n, self.kernel_size, p, self.stride)
-            require(n >= self.pool, f"image_size {self.image_size} is too small for {len(self.channels)} "
-                    f"conv blocks with kernel_size {self.kernel_size}: lower kernel_size or add padding")
-            n = conv_output_size(n, self.pool, 0, self.pool)
+            try:
+                n = conv_output_size(n, self.kernel_size, self.stride, p)
+            except ShapeError:
+                raise ConfigError(too_small) from None
+            require(n >= self.pool, too_small)
+            n = conv_output_size(n, self.pool, self.pool)
 
 
 @dataclasses.dataclass
@@ -100,7 +93,7 @@ class LeNet(Model):
             if c.batch_norm:
                 blocks += [nn.BatchNorm2d(cout)]
             blocks += [nn.ReLU(), nn.MaxPool2d(c.pool)]
-            n = conv_output_size(conv_output_size(n, c.kernel_size, p, c.stride), c.pool, 0, c.pool)
+            n = conv_output_size(conv_output_size(n, c.kernel_size, c.stride, p), c.pool, c.pool)
             cin = cout
         self.conv = nn.Sequential(*blocks)
         self.spatial = n  # side of the last feature map, from C2
