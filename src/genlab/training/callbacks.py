@@ -127,8 +127,10 @@ class SampleGrid(L.Callback):
     reconstructions too when the model has ``reconstruct``. Uses a fixed generator, so the grids of
     successive epochs show the same latent draws."""
 
-    def __init__(self, out_dir: str | Path, n: int, reference: torch.Tensor | None, seed: int = 1234) -> None:
+    def __init__(self, out_dir: str | Path, n: int, reference: torch.Tensor | None, seed: int = 1234,
+                 fit_data: torch.Tensor | None = None) -> None:
         self.out_dir = Path(out_dir)
+        self.fit_data = fit_data  # training examples for models that fit a sampler after training
         self.n = n
         self.reference = reference  # a few data examples, for reconstructions and 2-D backdrops
         self.seed = seed
@@ -146,6 +148,8 @@ class SampleGrid(L.Callback):
         model.eval()
         state = torch.get_rng_state()  # drawing samples must not change the training noise
         try:
+            if hasattr(model, "after_fit") and self.fit_data is not None:
+                model.after_fit(self.fit_data.to(pl_module.device))  # e.g. the code prior of an AE
             g = torch.Generator().manual_seed(self.seed)
             # models whose full sampler is slow (diffusion) name a cheaper preview, e.g. DDIM, 50 steps
             x = model.sample(self.n, generator=g, **getattr(model, "preview_sample_kwargs", {})).float()

@@ -118,7 +118,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/loss", mode="min",
                         save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=False),
         RNGState(), NonFiniteGuard(),
-        SampleGrid(run_dir / "samples", cfg.num_samples, reference=ref),
+        SampleGrid(run_dir / "samples", cfg.num_samples, reference=ref, fit_data=train_data.x[:5000]),
         *([ema] if ema else []), *(callbacks or []),
     ]
     if not cfg.quiet:
@@ -134,6 +134,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         enable_progress_bar=not cfg.quiet, gradient_clip_val=cfg.grad_clip, log_every_n_steps=min(10, steps_per_epoch),
         default_root_dir=str(run_dir),
     )
+    if not resume and hasattr(model, "before_fit"):
+        model.before_fit(train_data.x)  # e.g. greedy layer-wise pre-training (stacked autoencoder)
     system = ObjectiveSystem(model, cfg)
     dm = TensorDataModule(train_data, val_data, cfg)
     t0 = time.perf_counter()
@@ -144,6 +146,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
 
     final = ema.ema_model(model) if ema and ema.shadow is not None else model
     final.eval()
+    if hasattr(final, "after_fit"):
+        final.after_fit(train_data.x)  # e.g. fit a Gaussian mixture to an autoencoder's codes (X1)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     if trainer.is_global_zero:
         final.save_pretrained(run_dir / "model")

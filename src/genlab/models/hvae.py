@@ -1,0 +1,172 @@
+"""Markov hierarchical VAE with T stochastic layers (V9).
+
+    p(x, z_{1:T}) = p(z_T) Π_{t=2..T} p_θ(z_{t−1}|z_t) · p_θ(x|z_1),   p(z_T) = N(0, I)
+    q_φ(z_{1:T}|x) = q_φ(z_1|x) Π_{t=2..T} q_φ(z_t|z_{t−1})
+    ELBO = E_q[log p(x, z_{1:T}) − log q(z_{1:T}|x)]
+         = E_q[log p_θ(x|z_1)] − Σ_t E_q[KL_t],
+    KL_t = log q(z_t|z_{t−1}) − log p(z_t|z_{t+1})  (t < T: Monte Carlo, one sample; the prior of z_t
+           depends on z_{t+1}, which is drawn after z_t, so there is no closed form)
+    KL_T = KL(q(z_T|z_{T−1}) ‖ N(0, I))            (closed form given z_{T−1}, V3)
+
+Every conditional is a diagonal Gaussian whose (μ, log σ²) an MLP outputs. Layer 1 is the VAE's
+encoder and decoder; the layers above are small MLPs. Upper layers tend to collapse (``KL_t → 0``,
+their units inactive); two remedies are options: KL warm-up (V6, ``warmup_steps``) and free bits per
+layer (``free_bits``: the loss uses ``max(λ, E_B KL_t)``; Kingma et al., "Improved Variational
+Inference with Inverse Autoregressive Flow", 2016, arXiv:1606.04934).
+Burda, Grosse & Salakhutdinov, 2015, arXiv:1509.00519 (two stochastic layers; active units);
+Sønderby et al., "Ladder Variational Autoencoders", 2016, arXiv:1602.02282.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import Tensor, nn
+
+from genlab.config import require
+from genlab.models.base import ModelOutput
+from genlab.models.beta_vae import BetaVAEConfig, KLWarmup
+from genlab.models.gaussian import kl_standard_normal, log_normal, log_standard_normal, reparameterize
+from genlab.models.vae import VAE, mlp
+
+
+@dataclasses.dataclass
+class HVAEConfig(BetaVAEConfig):
+    latent_dim: int = 32  # dim z_1 (the layer next to x)
+    upper_latent_dims: tuple[int, ...] = (16,)  # dims of z_2 … z_T (T = 1 + len)
+    upper_hidden: tuple[int, ...] = (128,)  # MLP widths of q(z_t|z_{t−1}) and p(z_{t−1}|z_t)
+    free_bits: float = 0.0  # λ: nats per layer below which the KL is not penalized (0: off)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(len(self.upper_latent_dims) >= 1 and all(d >= 1 for d in self.upper_latent_dims),
+                f"upper_latent_dims needs at least one positive size (T ≥ 2), got {self.upper_latent_dims}")
+        require(all(w >= 1 for w in self.upper_hidden),
+                f"upper_hidden widths must be ≥ 1, got {self.upper_hidden}")
+        require(self.free_bits >= 0, f"free_bits must be ≥ 0, got {self.free_bits}")
+
+    @property
+    def latent_dims(self) -> tuple[int, ...]:
+        """``(dim z_1, …, dim z_T)``."""
+        return (self.latent_dim, *self.upper_latent_dims)
+
+
+@dataclasses.dataclass
+class HVAEOutput(ModelOutput):
+    """``loss = reconstruction + kl_weight · Σ_t max(free_bits, kl_t)``; ``elbo = −(reconstruction + kl)``."""
+
+    reconstruction: Tensor  # −E_q log p_θ(x|z_1), mean over the batch (nats)
+    kl: Tensor  # Σ_t KL_t, mean over the batch (nats)
+    elbo: Tensor  # mean ELBO (nats)
+    kl_weight: Tensor  # β_t of this step (V6)
+    kl_layers: Tensor  # (T,): KL_t per layer, mean over the batch
+    x_hat: Tensor  # decoder output for z_1, (B, *data_shape)
+
+    def scalars(self) -> dict[str, Tensor]:
+        """The 0-d terms plus ``kl_1 … kl_T`` (to watch upper layers collapse)."""
+        return {**super().scalars(), **{f"kl_{t + 1}": v for t, v in enumerate(self.kl_layers)}}
+
+
+@dataclasses.dataclass
+class _Chain:
+    """One draw ``z_{1:T} ~ q(·|x)`` and the per-example log terms of the ELBO."""
+
+    z: list[Tensor]  # z_1 … z_T, each (B, dim z_t)
+    q_mean: list[Tensor]  # the means of q(z_t|z_{t−1}) (q(z_1|x) for t = 1)
+    x_hat: Tensor  # p_θ(x|z_1) parameters, (B, *data_shape)
+    log_px: Tensor  # log p_θ(x|z_1), (B,)
+    kl: list[Tensor]  # KL_1 … KL_T as defined in the module docstring, each (B,)
+
+
+class HVAE(VAE):
+    """V9: Markov hierarchical VAE; ``q(z_1|x)`` and ``p(x|z_1)`` are the VAE's networks."""
+
+    config_class = HVAEConfig
+
+    def __init__(self, config: HVAEConfig | None = None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        c = self.config
+        d = c.latent_dims
+        # q_up[t−1]: z_{t} → (μ, log σ²) of z_{t+1};  p_down[t−1]: z_{t+1} → (μ, log σ²) of z_t
+        self.q_up = nn.ModuleList(mlp([d[t], *c.upper_hidden, 2 * d[t + 1]], c.activation)
+                                  for t in range(len(d) - 1))
+        self.p_down = nn.ModuleList(mlp([d[t + 1], *reversed(c.upper_hidden), 2 * d[t]], c.activation)
+                                    for t in range(len(d) - 1))
+        self.kl_warmup = KLWarmup(c.warmup_steps)
+
+    # --- the chain --------------------------------------------------------------------------
+    def _chain(self, x: Tensor, *, generator: torch.Generator | None, closed_form_top: bool) -> _Chain:
+        mu, logvar = self.encode(x)  # q(z_1|x), (B, d_1)
+        zs, means, log_q = [], [mu], []
+        for t in range(len(self.q_up) + 1):
+            if t > 0:
+                mu, logvar = self.q_up[t - 1](zs[-1]).chunk(2, dim=-1)  # q(z_t|z_{t−1})
+                means.append(mu)
+            z = reparameterize(mu, logvar, generator=generator)
+            zs.append(z)
+            log_q.append(log_normal(z, mu, logvar))
+        kl = []
+        for t, net in enumerate(self.p_down):  # layers 1 … T−1: log q(z_t|·) − log p(z_t|z_{t+1})
+            mu_p, logvar_p = net(zs[t + 1]).chunk(2, dim=-1)
+            kl.append(log_q[t] - log_normal(zs[t], mu_p, logvar_p))
+        kl.append(kl_standard_normal(mu, logvar) if closed_form_top  # layer T, V3 given z_{T−1}
+                  else log_q[-1] - log_standard_normal(zs[-1]))
+        x_hat = self.decode(zs[0])  # (B, *data_shape)
+        return _Chain(z=zs, q_mean=means, x_hat=x_hat, log_px=self.log_px_given_z(x, x_hat), kl=kl)
+
+    # --- objectives -------------------------------------------------------------------------
+    def forward(self, x: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
+                ) -> HVAEOutput:
+        """``loss = −E_q log p(x|z_1) + β_t Σ_t max(λ, E_B KL_t)`` with one chain sample per example."""
+        c = self.config
+        ch = self._chain(x, generator=generator, closed_form_top=True)
+        rec = -ch.log_px.mean()
+        kl_layers = torch.stack([k.mean() for k in ch.kl])  # (T,)
+        penalized = kl_layers.clamp(min=c.free_bits) if c.free_bits > 0 else kl_layers
+        w = self.kl_warmup.weight(c.beta)
+        kl = kl_layers.sum()
+        return HVAEOutput(loss=rec + w * penalized.sum(), reconstruction=rec, kl=kl, elbo=-(rec + kl),
+                          kl_weight=rec.new_tensor(w), kl_layers=kl_layers.detach(), x_hat=ch.x_hat)
+
+    @torch.no_grad()
+    def elbo(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """V9: per-example ELBO (nats), one chain sample, ``(B,)``."""
+        ch = self._chain(x, generator=generator, closed_form_top=True)
+        return ch.log_px - torch.stack(ch.kl).sum(0)
+
+    def log_importance_weights(self, x: Tensor, k: int, *, generator: torch.Generator | None = None
+                               ) -> Tensor:
+        """V8: ``log p(x, z_{1:T}) − log q(z_{1:T}|x)`` for ``k`` chains per example → ``(B, k)``."""
+        B = len(x)
+        xk = x[:, None].expand(B, k, *x.shape[1:]).reshape(B * k, *x.shape[1:])
+        ch = self._chain(xk, generator=generator, closed_form_top=False)
+        return (ch.log_px - torch.stack(ch.kl).sum(0)).view(B, k)
+
+    # --- generation and diagnostics ---------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: bool = True) -> Tensor:
+        """V9/V7: ``z_T ~ N(0, I)``, ``z_{t−1} ~ p_θ(z_{t−1}|z_t)``, ``x ~ p_θ(x|z_1)`` (the mean by
+        default)."""
+        z = torch.randn((n, self.config.latent_dims[-1]), generator=generator).to(self.device)
+        for net in reversed(self.p_down):
+            mu, logvar = net(z).chunk(2, dim=-1)
+            z = reparameterize(mu, logvar, generator=generator)
+        return self._to_data(self.decode(z), mean=mean, generator=generator)
+
+    @torch.no_grad()
+    def active_units(self, x: Tensor, threshold: float = 0.01, *, n_samples: int = 20,
+                     generator: torch.Generator | None = None) -> list[int]:
+        """Active units per layer (Burda et al. 2015, §5.2): unit ``u`` is active if
+        ``Cov_x(E_{q(z|x)}[z_u]) > threshold``. ``E_q[z_1|x] = μ_φ(x)``; for ``t ≥ 2`` the inner
+        expectation is the mean of ``μ(z_{t−1})`` over ``n_samples`` chains. Returns ``[A_1, …, A_T]``."""
+        B = len(x)
+        xs = x[:, None].expand(B, n_samples, *x.shape[1:]).reshape(B * n_samples, *x.shape[1:])
+        ch = self._chain(xs, generator=generator, closed_form_top=True)
+        return [count_active_units(m.view(B, n_samples, -1).mean(1), threshold) for m in ch.q_mean]
+
+
+def count_active_units(posterior_means: Tensor, threshold: float = 0.01) -> int:
+    """Number of units whose posterior mean ``E_q[z_u|x]`` ``(N, L)`` varies across ``x`` by more than
+    ``threshold`` (variance over the ``N`` examples; Burda et al. 2015)."""
+    return int((posterior_means.var(0, unbiased=False) > threshold).sum())

@@ -1,0 +1,126 @@
+"""Markov hierarchical VAE (V9): its ELBO, importance weights, active units, and free bits."""
+
+import math
+
+import pytest
+import torch
+from model_template import check_save_load_identical, check_step_changes_weights, overfit
+
+from genlab.models.gaussian import kl_standard_normal
+from genlab.models.hvae import HVAE, count_active_units
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # tiny models: a second thread costs more than it saves on a busy 2-core machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _model(**kw):
+    return HVAE(**{"data_shape": (1, 8, 8), "hidden": (16,), "latent_dim": 4, "upper_latent_dims": (3,),
+                   "upper_hidden": (8,), **kw})
+
+
+def _batch(n=8):
+    return torch.bernoulli(torch.full((n, 1, 8, 8), 0.3))
+
+
+def test_loss_is_reconstruction_plus_weighted_per_layer_kls_and_elbo_is_minus_both():
+    m = _model(beta=2.0)
+    out = m(_batch())
+    assert out.kl_layers.shape == (2,)
+    torch.testing.assert_close(out.kl, out.kl_layers.sum())
+    torch.testing.assert_close(out.loss, out.reconstruction + 2.0 * out.kl)
+    torch.testing.assert_close(out.elbo, -(out.reconstruction + out.kl))
+    assert {"kl_1", "kl_2", "kl", "reconstruction", "loss"} <= set(out.scalars())
+
+
+def test_free_bits_floor_each_layers_kl_in_the_loss_only():
+    m = _model(free_bits=50.0)  # far above any layer's KL: every layer is floored
+    out = m(_batch())
+    torch.testing.assert_close(out.loss, out.reconstruction + 2 * 50.0)
+    torch.testing.assert_close(out.elbo, -(out.reconstruction + out.kl))
+    out.loss.backward()  # a floored KL sends no gradient: the upper networks get none
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in m.q_up.parameters())
+
+
+def test_top_layer_kl_in_closed_form_equals_its_monte_carlo_estimate():
+    m = _model()
+    x = _batch(4)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        closed = m.elbo(x.repeat(3000, 1, 1, 1), generator=g).view(3000, 4).mean(0)
+        mc = m.log_importance_weights(x, 3000, generator=g).mean(1)
+    torch.testing.assert_close(closed, mc, atol=0.15, rtol=0)
+
+
+def test_top_layer_kl_is_v3_of_q_given_the_layer_below():
+    m = _model()
+    x = _batch(4)
+    g = torch.Generator().manual_seed(0)
+    ch = m._chain(x, generator=g, closed_form_top=True)
+    mu, logvar = m.q_up[0](ch.z[0]).chunk(2, dim=-1)
+    torch.testing.assert_close(ch.kl[-1], kl_standard_normal(mu, logvar))
+
+
+def test_importance_weighted_bound_tightens_with_k():
+    m = _model()
+    x = _batch(8)
+    with torch.no_grad():
+        lw = m.log_importance_weights(x, 4000, generator=torch.Generator().manual_seed(0))
+    ll = [(torch.logsumexp(lw.view(8, -1, k), 2) - math.log(k)).mean() for k in (1, 10, 1000)]
+    assert ll[0] < ll[1] < ll[2]
+
+
+def test_sample_runs_the_chain_down_from_the_top_prior():
+    m = _model(upper_latent_dims=(3, 2))  # three stochastic layers
+    s = m.sample(5, generator=torch.Generator().manual_seed(1))
+    assert s.shape == (5, 1, 8, 8) and 0 <= s.min() and s.max() <= 1
+    assert torch.equal(s, m.sample(5, generator=torch.Generator().manual_seed(1)))
+    assert len(m.q_up) == len(m.p_down) == 2 and m(_batch()).kl_layers.shape == (3,)
+
+
+def test_active_units_count_the_units_whose_posterior_mean_varies_with_x():
+    m = _model()
+    with torch.no_grad():  # silence μ of unit 0 in layer 1 and units 0, 1 in layer 2
+        last = m.encoder[1][-1]
+        last.weight[0].zero_()
+        m.q_up[0][-1].weight[:2].zero_()
+    au = m.active_units(torch.rand(64, 1, 8, 8), threshold=1e-8, generator=torch.Generator().manual_seed(0))
+    assert au == [3, 1]
+    means = torch.stack([torch.zeros(100), torch.linspace(-1, 1, 100), 0.01 * torch.randn(100)], 1)
+    assert count_active_units(means, threshold=0.01) == 1
+
+
+def test_free_bits_keep_the_layers_active_where_a_heavy_kl_weight_collapses_them():
+    from genlab.data import load
+
+    x = load("digits", split="train").x
+    au = {}
+    for free_bits in (0.0, 1.0):
+        torch.manual_seed(0)
+        m = _model(hidden=(64,), latent_dim=8, upper_latent_dims=(4,), upper_hidden=(32,), beta=4.0,
+                   free_bits=free_bits)
+        opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+        g = torch.Generator().manual_seed(0)
+        for _ in range(400):
+            loss = m(x[torch.randint(len(x), (128,), generator=g)]).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        m.eval()
+        au[free_bits] = m.active_units(x[:500], generator=torch.Generator().manual_seed(0))
+    assert au[0.0] == [0, 0]  # posterior collapse: q(z|x) = p(z) in every layer
+    assert au[1.0][0] >= 4 and au[1.0][1] >= 2
+
+
+def test_template_save_load_step_and_overfit(tmp_path):
+    m = _model(warmup_steps=4)
+    x = _batch()
+    check_save_load_identical(m, x, tmp_path)
+    check_step_changes_weights(m, x)
+    torch.manual_seed(0)
+    first, last = overfit(_model(beta=0.0), x, steps=200, lr=5e-3)
+    assert last < 0.3 * first
