@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import dataclasses
 from dataclasses import dataclass
 
 from genlab.errors import UnknownNameError
@@ -19,6 +20,8 @@ class ModelEntry:
     objective: str  # "generative" | "classifier": which Lightning system trains it
     default_data: str
     summary: str
+    #: training options this model needs by default (CLI layer below YAML, flags and --set)
+    train_defaults: dict = dataclasses.field(default_factory=dict)
 
     def load_class(self) -> type:
         module, _, cls = self.target.partition(":")
@@ -53,9 +56,11 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("lenet", "genlab.models.cnn:LeNet", "classifier", "mnist",
                    "LeNet-style CNN classifier; its features drive FID/KID (C1, C2, C5, F2)"),
         ModelEntry("ddpm", "genlab.models.diffusion:DDPM", "generative", "mnist",
-                   "denoising diffusion (DDPM/DDIM sampling), U-Net or MLP denoiser (D1–D4)"),
+                   "denoising diffusion (DDPM/DDIM sampling), U-Net or MLP denoiser (D1–D4)",
+                   train_defaults={"ema_decay": 0.999, "grad_clip": 1.0, "lr": 2e-4, "num_samples": 36}),
         ModelEntry("vdm", "genlab.models.diffusion:VDM", "generative", "mnist",
-                   "variational diffusion model with a learned noise schedule (D5)"),
+                   "variational diffusion model with a learned noise schedule (D5)",
+                   train_defaults={"ema_decay": 0.999, "grad_clip": 1.0, "lr": 2e-4, "num_samples": 36}),
     ]
 }
 

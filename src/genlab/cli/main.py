@@ -105,8 +105,8 @@ def train(
             raise ConfigError("name a model: genlab train MODEL (see `genlab list`)")
         from genlab.registry import get_model
 
-        get_model(flags.get("model") or file_layer["model"])  # fail fast, before importing Lightning
-        cfg = resolve(file_layer, flags, sets)
+        entry = get_model(flags.get("model") or file_layer["model"])  # fail fast, before Lightning
+        cfg = resolve(entry.train_defaults, file_layer, flags, sets)
     from genlab.data.registry import info as dataset_info
 
     if cfg.data:
