@@ -7,7 +7,7 @@ os.environ.setdefault("GENLAB_CACHE", os.path.join(os.path.dirname(__file__), ".
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny test models: one thread is as fast and never oversubscribes
 
 
 @pytest.fixture(autouse=True)

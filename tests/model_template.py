@@ -50,3 +50,8 @@ def overfit(model, batch, *, y=None, steps=200, lr=3e-3) -> tuple[float, float]:
         first = loss.item() if first is None else first
         last = loss.item()
     return first, last
+
+
+def binary_batch(n: int = 8, size: int = 8) -> torch.Tensor:
+    """A batch of random binary images ``(n, 1, size, size)`` with pixel probability 0.3."""
+    return torch.bernoulli(torch.full((n, 1, size, size), 0.3))

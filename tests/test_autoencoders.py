@@ -25,15 +25,6 @@ from genlab.models.autoencoders import (
 from genlab.models.autoencoders.noise import gaussian_noise, masking_noise
 from genlab.models.autoencoders.penalties import jacobian_frobenius_sq
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():  # tiny models: a second thread costs more than it saves on a busy 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 SMALL = {"data_shape": (1, 8, 8), "hidden": (32,), "code_dim": 4}
 
 

@@ -2,25 +2,16 @@
 
 import pytest
 import torch
+from model_template import binary_batch as _batch
 from model_template import check_save_load_identical, check_step_changes_weights
 
 from genlab.models.beta_vae import BetaVAE, ConvVAE, KLWarmup
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():  # tiny models: a second thread costs more than it saves on a busy 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _model(**kw):
     return BetaVAE(**{"data_shape": (1, 8, 8), "hidden": (16,), "latent_dim": 3, **kw})
 
 
-def _batch(n=8):
-    return torch.bernoulli(torch.full((n, 1, 8, 8), 0.3))
 
 
 def test_kl_weight_ramps_linearly_from_zero_to_beta_over_the_warmup_steps():

@@ -10,14 +10,6 @@ from genlab.errors import ConfigError, ShapeError
 from genlab.models.cvae import CVAE
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # tiny models: a second thread costs more than it saves on a busy 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _model(**kw):
     return CVAE(**{"data_shape": (1, 8, 8), "hidden": (16,), "latent_dim": 3, "num_classes": 4, **kw})
 

@@ -2,20 +2,12 @@
 
 import math
 
-import pytest
 import torch
+from model_template import binary_batch as _batch
 from model_template import check_save_load_identical, check_step_changes_weights, overfit
 
 from genlab.models.gaussian import kl_standard_normal
 from genlab.models.hvae import HVAE, count_active_units
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():  # tiny models: a second thread costs more than it saves on a busy 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _model(**kw):
@@ -23,8 +15,6 @@ def _model(**kw):
                    "upper_hidden": (8,), **kw})
 
 
-def _batch(n=8):
-    return torch.bernoulli(torch.full((n, 1, 8, 8), 0.3))
 
 
 def test_loss_is_reconstruction_plus_weighted_per_layer_kls_and_elbo_is_minus_both():

@@ -1,11 +1,11 @@
 import pytest
 import torch
+from model_template import check_save_load_identical, check_step_changes_weights, overfit
 from torch.distributions import Normal, kl_divergence
 
 from genlab.errors import ConfigError, ShapeError
 from genlab.models.gaussian import kl_normal, kl_standard_normal, log_normal, reparameterize
 from genlab.models.vae import VAE, VAEConfig
-from model_template import check_save_load_identical, check_step_changes_weights, overfit
 
 
 def _mlp(**kw):

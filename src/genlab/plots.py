@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -21,7 +21,7 @@ def _pyplot():
     return plt
 
 
-def _atomic_savefig(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=100, bbox_inches="tight")
@@ -62,7 +62,7 @@ def image_grid(images: Tensor, path: str | os.PathLike, *, nrow: int | None = No
 def scatter2d(points: Tensor, path: str | os.PathLike, *, reference: Tensor | None = None,
               title: str | None = None) -> Path:
     """Save a scatter plot of 2-D samples (``(N, 2)``), over reference data when given."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4, 4))
     if reference is not None:
         r = reference.detach().cpu()
@@ -72,7 +72,7 @@ def scatter2d(points: Tensor, path: str | os.PathLike, *, reference: Tensor | No
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
-    out = _atomic_savefig(fig, Path(path))
+    out = save_figure(fig, Path(path))
     plt.close(fig)
     return out
 
@@ -92,7 +92,7 @@ def curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, keys: Sequen
     keys = [k for k in keys if any(k in r for r in rows)]
     if not keys:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
     for ax, k in zip(axes[0], keys):
         pts = [(r["step"], r[k]) for r in rows if k in r and "step" in r]
@@ -100,6 +100,6 @@ def curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, keys: Sequen
         ax.set_title(k)
         ax.set_xlabel("step")
     fig.tight_layout()
-    out = _atomic_savefig(fig, Path(path))
+    out = save_figure(fig, Path(path))
     plt.close(fig)
     return out

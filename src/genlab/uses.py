@@ -148,9 +148,9 @@ def denoising_psnr(model: nn.Module, x_clean: Tensor, sigma: float, *,
 
 
 def _scatter_panels(panels: list[tuple[Tensor, str]], labels: Tensor, path: Path) -> Path:
-    from genlab.plots import _atomic_savefig, _pyplot
+    from genlab.plots import save_figure, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
     for ax, (pts, title) in zip(axes, panels, strict=True):
         p = pts.detach().cpu()
@@ -158,6 +158,6 @@ def _scatter_panels(panels: list[tuple[Tensor, str]], labels: Tensor, path: Path
         sc = ax.scatter(p[:, 0], p[:, 1], c=labels.cpu(), cmap="tab10", s=3)
         ax.set_title(title)
     fig.colorbar(sc, ax=list(axes), label="label")
-    out = _atomic_savefig(fig, path)
+    out = save_figure(fig, path)
     plt.close(fig)
     return out

@@ -19,7 +19,8 @@ from genlab.config import require
 from genlab.errors import ConfigError, ShapeError
 from genlab.models.beta_vae import BetaVAEConfig, KLWarmup, WarmupVAEOutput, with_kl_weight
 from genlab.models.gaussian import kl_standard_normal, log_normal, log_standard_normal, reparameterize
-from genlab.models.vae import VAE, VAEOutput, mlp
+from genlab.models.networks import mlp
+from genlab.models.vae import VAE, VAEOutput
 
 
 @dataclasses.dataclass

@@ -28,7 +28,8 @@ from genlab.config import require
 from genlab.models.base import ModelOutput
 from genlab.models.beta_vae import BetaVAEConfig, KLWarmup
 from genlab.models.gaussian import kl_standard_normal, log_normal, log_standard_normal, reparameterize
-from genlab.models.vae import VAE, mlp
+from genlab.models.networks import mlp
+from genlab.models.vae import VAE
 
 
 @dataclasses.dataclass

@@ -27,6 +27,7 @@ from genlab.models.gaussian import (
     log_standard_normal,
     reparameterize,
 )
+from genlab.models.networks import conv_decoder, conv_encoder, mlp
 
 
 @dataclasses.dataclass
@@ -44,7 +45,8 @@ class VAEConfig(Config):
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.latent_dim >= 1, f"latent_dim must be ≥ 1, got {self.latent_dim}")
-        require(len(self.data_shape) in (1, 3), f"data_shape must be (D,) or (C, H, W), got {self.data_shape}")
+        require(len(self.data_shape) in (1, 3),
+                f"data_shape must be (D,) or (C, H, W), got {self.data_shape}")
         require(all(h >= 1 for h in self.hidden) and len(self.hidden) >= 1,
                 f"hidden needs at least one positive width, got {self.hidden}")
         require(self.beta >= 0, f"beta must be ≥ 0, got {self.beta}")
@@ -68,20 +70,6 @@ class VAEOutput(ModelOutput):
     logvar: Tensor  # (B, latent_dim)
 
 
-def _activation(name: str) -> nn.Module:
-    return {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}[name]()
-
-
-def mlp(sizes: list[int], activation: str) -> nn.Sequential:
-    """Linear layers of the given widths with an activation between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(_activation(activation))
-    return nn.Sequential(*layers)
-
-
 class VAE(Model):
     """Gaussian-latent VAE with an MLP or small conv encoder/decoder (V1–V5, V7, V8)."""
 
@@ -96,7 +84,9 @@ class VAE(Model):
             self.decoder = nn.Sequential(mlp([c.latent_dim, *reversed(c.hidden), d_x], c.activation),
                                          nn.Unflatten(1, c.data_shape))
         else:
-            self.encoder, self.decoder = _conv_encoder_decoder(c)
+            h, act = c.hidden[:1], c.activation
+            self.encoder = conv_encoder(c.data_shape, c.channels, h, 2 * c.latent_dim, act)  # (B, 2L)
+            self.decoder = conv_decoder(c.data_shape, c.channels, h, c.latent_dim, act)  # (B, *data_shape)
         if c.likelihood == "gaussian" and c.gaussian_std is None:
             self.log_sigma = nn.Parameter(torch.zeros(()))  # shared learned log σ of p_θ(x|z)
 
@@ -198,23 +188,3 @@ class VAE(Model):
             raise ShapeError(f"expected inputs of shape (B, {', '.join(map(str, want))}), got "
                              f"{tuple(x.shape)}: pass data of that shape or build the VAE with "
                              f"data_shape={tuple(x.shape[1:])}")
-
-
-def _conv_encoder_decoder(c: VAEConfig) -> tuple[nn.Module, nn.Module]:
-    """Two stride-2 convolutions (C1, C2: H → H/4) and their transposed mirror (C7)."""
-    C, H, W = c.data_shape
-    c1, c2 = c.channels[0], c.channels[-1]
-    h4, w4 = H // 4, W // 4
-    act = c.activation
-    encoder = nn.Sequential(
-        nn.Conv2d(C, c1, 4, stride=2, padding=1), _activation(act),  # (B, c1, H/2, W/2)
-        nn.Conv2d(c1, c2, 4, stride=2, padding=1), _activation(act),  # (B, c2, H/4, W/4)
-        nn.Flatten(), mlp([c2 * h4 * w4, c.hidden[0], 2 * c.latent_dim], act),
-    )
-    decoder = nn.Sequential(
-        mlp([c.latent_dim, c.hidden[0], c2 * h4 * w4], act), _activation(act),
-        nn.Unflatten(1, (c2, h4, w4)),
-        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), _activation(act),  # (B, c1, H/2, W/2)
-        nn.ConvTranspose2d(c1, C, 4, stride=2, padding=1),  # (B, C, H, W)
-    )
-    return encoder, decoder

@@ -12,16 +12,7 @@ import math
 
 from torch import nn
 
-from genlab.models.vae import mlp
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "identity": nn.Identity,
-}
-
-
-def activation(name: str) -> nn.Module:
-    """A fresh activation module by name (``relu``, ``tanh``, ``gelu``, ``sigmoid``, ``identity``)."""
-    return ACTIVATIONS[name]()
+from genlab.models.networks import activation, conv_decoder, conv_encoder
 
 
 def mlp_autoencoder(data_shape: tuple[int, ...], hidden: tuple[int, ...], code_dim: int, act: str,
@@ -52,20 +43,6 @@ def mlp_stage_pairs(encoder: nn.Sequential, decoder: nn.Sequential) -> list[tupl
 
 def conv_autoencoder(data_shape: tuple[int, ...], channels: tuple[int, ...], hidden: tuple[int, ...],
                      code_dim: int, act: str, code_act: str) -> tuple[nn.Sequential, nn.Sequential]:
-    """AE1 with two stride-2 convolutions (C1, C2: H → H/4), an MLP to the code, and the transposed
-    mirror (C7). Needs images ``(C, H, W)`` with ``H, W`` divisible by 4."""
-    C, H, W = data_shape
-    c1, c2 = channels[0], channels[-1]
-    flat = c2 * (H // 4) * (W // 4)
-    encoder = nn.Sequential(
-        nn.Conv2d(C, c1, 4, stride=2, padding=1), activation(act),  # (B, c1, H/2, W/2)
-        nn.Conv2d(c1, c2, 4, stride=2, padding=1), activation(act),  # (B, c2, H/4, W/4)
-        nn.Flatten(), mlp([flat, *hidden, code_dim], act), activation(code_act),  # (B, code_dim)
-    )
-    decoder = nn.Sequential(
-        mlp([code_dim, *reversed(hidden), flat], act), activation(act),
-        nn.Unflatten(1, (c2, H // 4, W // 4)),
-        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), activation(act),  # (B, c1, H/2, W/2)
-        nn.ConvTranspose2d(c1, C, 4, stride=2, padding=1),  # (B, C, H, W)
-    )
-    return encoder, decoder
+    """AE1 with the shared conv pair (C1, C2, C7); ``code_act`` applies to the code."""
+    encoder = nn.Sequential(conv_encoder(data_shape, channels, hidden, code_dim, act), activation(code_act))
+    return encoder, conv_decoder(data_shape, channels, hidden, code_dim, act)

@@ -1,0 +1,297 @@
+"""DDPM: a denoising network trained on the diffusion bound (D1–D4), sampled with DDPM or DDIM.
+
+Ho, Jain & Abbeel, "Denoising Diffusion Probabilistic Models", 2020, arXiv:2006.11239; learned
+variances and the hybrid loss from Nichol & Dhariwal, "Improved DDPM", 2021, arXiv:2102.09672.
+
+Data convention: images are given in ``[0, 1]`` (8-bit values ``k/255``) and scaled to ``[−1, 1]``
+inside the model (``x ↦ 2x − 1``); ``sample`` returns images in ``[0, 1]``. Vector data (``(D,)``
+shapes, e.g. 2-D toys) is used as given (standardize it first).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar, Literal, NamedTuple
+
+import torch
+from torch import Tensor
+
+from genlab.config import require
+from genlab.errors import ConfigError, check_shape
+from genlab.models.base import Model, ModelOutput
+from genlab.models.diffusion.ddim_scheduler import DDIMScheduler
+from genlab.models.diffusion.ddpm_scheduler import DDPMScheduler, GaussianParams
+from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser
+from genlab.models.diffusion.embeddings import drop_labels
+from genlab.models.diffusion.likelihood import bits_per_dim, discretized_gaussian_log_likelihood
+from genlab.models.diffusion.noise_schedule import randn_like
+from genlab.models.diffusion.sampling import guided_output, sample_labels, sample_loop
+from genlab.models.gaussian import kl_normal, log_normal
+
+
+@dataclasses.dataclass
+class DDPMConfig(DenoiserConfig):
+    """DDPM options: the network fields of ``DenoiserConfig`` plus the noise process and the loss."""
+
+    num_train_timesteps: int = 1000  # T
+    beta_schedule: Literal["linear", "cosine"] = "linear"  # Ho et al. 2020 / Nichol & Dhariwal 2021
+    beta_start: float = 1e-4  # β_1 (linear schedule)
+    beta_end: float = 0.02  # β_T (linear schedule)
+    prediction_type: Literal["epsilon", "sample", "v_prediction"] = "epsilon"  # what the network outputs
+    loss_type: Literal["simple", "vlb", "hybrid"] = "simple"  # vlb/hybrid learn the variance too
+    hybrid_lambda: float = 1e-3  # λ of L_hybrid = L_simple + λ L_vlb (Nichol & Dhariwal §3.1)
+    clip_sample: bool | None = None  # clip x̂_0 to [−1, 1] while sampling; None: yes for images
+    timestep_spacing: Literal["leading", "trailing", "linspace"] = "trailing"  # for steps < T
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            self.num_train_timesteps >= 2, f"num_train_timesteps must be >= 2, got {self.num_train_timesteps}"
+        )
+        require(self.hybrid_lambda >= 0, f"hybrid_lambda must be >= 0, got {self.hybrid_lambda}")
+
+
+@dataclasses.dataclass
+class DiffusionOutput(ModelOutput):
+    """``loss`` to minimize; ``mse`` = ``L_simple``; ``vlb`` = bound estimate in bits/dim (vlb, hybrid)."""
+
+    mse: Tensor
+    vlb: Tensor | None = None
+
+
+class BoundTerms(NamedTuple):
+    """D4 in bits/dim per example (B,): ``total = prior + diffusion + reconstruction``.
+
+    ``prior`` = ``L_T`` = KL(q(x_T|x_0) ‖ p(x_T)); ``diffusion`` = ``Σ_{t>1} L_{t−1}``;
+    ``reconstruction`` = ``L_0`` = −log p_θ(x_0|x_1).
+    """
+
+    total: Tensor
+    prior: Tensor
+    diffusion: Tensor
+    reconstruction: Tensor
+
+
+class DDPM(Model):
+    """D1–D4: ``ε_θ`` (U-Net or MLP) trained with ``L_simple`` (or the bound), sampled by DDPM/DDIM.
+
+    Ho et al. 2020, arXiv:2006.11239, Algorithms 1–2. ``forward(x, y)`` draws ``t ~ U{1..T}`` and
+    ``ε ~ N(0, I)`` and returns ``L_simple = E‖target − net(x_t, t)‖²`` (Eq. (14); the target is ``ε``,
+    ``x_0`` or ``v`` for ``prediction_type``). With ``loss_type="hybrid"``/``"vlb"`` the network also
+    outputs the variance (Nichol & Dhariwal 2021). ``nll_bpd`` evaluates the whole bound (D4).
+    """
+
+    config_class: ClassVar[type[DDPMConfig]] = DDPMConfig
+    #: what the trainer's per-epoch sample grid passes to ``sample`` (the full T-step sampler is slow)
+    preview_sample_kwargs: ClassVar[dict] = {"sampler": "ddim", "steps": 50}
+
+    def __init__(self, config: DDPMConfig | None = None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        cfg: DDPMConfig = self.config
+        self.data_kind = "image" if cfg.is_image else "vector"
+        self.learned_variance = cfg.loss_type != "simple"
+        self.net = build_denoiser(cfg, out_multiplier=2 if self.learned_variance else 1)
+        self.scheduler = self.make_scheduler("ddpm")
+
+    # ---- the scheduler, rebuilt from the config (it has no state to save) -------------------------
+    def make_scheduler(self, sampler: Literal["ddpm", "ddim"] = "ddpm") -> DDPMScheduler | DDIMScheduler:
+        """A fresh scheduler on this model's training schedule (``DDPMScheduler`` or ``DDIMScheduler``)."""
+        cfg: DDPMConfig = self.config
+        clip = cfg.clip_sample if cfg.clip_sample is not None else cfg.is_image
+        common = dict(
+            num_train_timesteps=cfg.num_train_timesteps,
+            beta_start=cfg.beta_start,
+            beta_end=cfg.beta_end,
+            beta_schedule=cfg.beta_schedule,
+            prediction_type=cfg.prediction_type,
+            timestep_spacing=cfg.timestep_spacing,
+            clip_sample=clip,
+        )
+        if sampler == "ddpm":
+            variance = "learned_range" if self.learned_variance else "fixed_small"
+            return DDPMScheduler(**common, variance_type=variance)
+        if sampler == "ddim":
+            return DDIMScheduler(**common)
+        raise ConfigError(
+            f"unknown sampler {sampler!r}: use 'ddpm' (ancestral, T steps) or 'ddim' (few steps)"
+        )
+
+    # ---- data space ---------------------------------------------------------------------------------
+    def to_model_space(self, x: Tensor) -> Tensor:
+        """Images in ``[0, 1]`` → ``[−1, 1]`` (vectors unchanged), after checking the shape."""
+        hint = (
+            "pass images in [0, 1] shaped like the training data"
+            if self.data_kind == "image"
+            else "pass vectors shaped like the training data"
+        )
+        check_shape(x, (None, *self.config.data_shape), "data", hint)
+        return x * 2.0 - 1.0 if self.data_kind == "image" else x
+
+    def from_model_space(self, x: Tensor) -> Tensor:
+        """Model space → data space: ``[−1, 1]`` → ``[0, 1]`` (clamped) for images."""
+        return ((x + 1.0) / 2.0).clamp(0.0, 1.0) if self.data_kind == "image" else x
+
+    @property
+    def num_dims(self) -> int:
+        return math.prod(self.config.data_shape)
+
+    # ---- training -----------------------------------------------------------------------------------
+    def forward(
+        self, x: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
+    ) -> DiffusionOutput:
+        """Algorithm 1 of Ho et al.: one Monte Carlo estimate of the loss on a batch ``x`` (B, ...)."""
+        cfg: DDPMConfig = self.config
+        x0 = self.to_model_space(x)  # (B, ...)
+        B = x0.shape[0]
+        gen_device = generator.device if generator is not None else x0.device
+        t = torch.randint(0, cfg.num_train_timesteps, (B,), generator=generator, device=gen_device).to(
+            x0.device
+        )
+        noise = randn_like(x0, generator)
+        x_t = self.scheduler.add_noise(x0, noise, t)  # D1, Eq. (4)
+        if cfg.num_classes > 0 and y is not None and self.training:
+            y = drop_labels(y, cfg.p_uncond, generator=generator)
+        out = self.net(x_t, t, y if cfg.num_classes > 0 else None)  # (B, C or 2C, ...)
+        pred, v = self.scheduler.split_model_output(out, x_t)
+        target = self.scheduler.training_target(x0, noise, t)
+        mse = (pred - target).pow(2).mean()  # L_simple, Eq. (14)
+        if not self.learned_variance:
+            return DiffusionOutput(loss=mse, mse=mse)
+        # L_vlb with a stop-gradient on the mean for the hybrid loss (Nichol & Dhariwal §3.1)
+        frozen = out if cfg.loss_type == "vlb" else torch.cat([pred.detach(), v], dim=1)
+        vlb = (
+            bits_per_dim(self.bound_term(frozen, x0, x_t, t), self.num_dims).mean() * cfg.num_train_timesteps
+        )
+        loss = vlb if cfg.loss_type == "vlb" else mse + cfg.hybrid_lambda * vlb
+        return DiffusionOutput(loss=loss, mse=mse, vlb=vlb)
+
+    # ---- D4: the variational bound ------------------------------------------------------------------
+    def bound_term(self, model_output: Tensor, x0: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
+        """D4 term of step ``t`` in nats (B,): ``L_{t−1}`` for ``t ≥ 1`` (0-based), ``L_0`` at ``t = 0``.
+
+        ``L_{t−1} = KL(q(x_{t−1}|x_t, x_0) ‖ p_θ(x_{t−1}|x_t))`` (Ho et al. Eq. (5)), Gaussian KL in
+        closed form; ``L_0 = −log p_θ(x_0|x_1)`` with the discretized decoder (Eq. (13)) for images or
+        a Gaussian density for vectors.
+        """
+        p, _ = self.scheduler.p_mean_variance(model_output, x_t, t)
+        q = self.scheduler.q_posterior(x0, x_t, t)
+        kl = kl_normal(q.mean, q.log_variance, p.mean, p.log_variance)  # (B,)
+        return torch.where(t == 0, self.decoder_nll(x0, p), kl)
+
+    def decoder_nll(self, x0: Tensor, p: GaussianParams) -> Tensor:
+        """``L_0 = −log p_θ(x_0|x_1)`` in nats (B,): discretized Gaussian (images) or Gaussian density."""
+        if self.data_kind == "image":
+            ll = discretized_gaussian_log_likelihood(x0, mean=p.mean, log_scale=0.5 * p.log_variance)
+            return -ll.flatten(1).sum(1)
+        return -log_normal(x0, p.mean, p.log_variance)
+
+    def prior_kl(self, x0: Tensor) -> Tensor:
+        """``L_T = KL(q(x_T|x_0) ‖ N(0, I))`` in nats (B,) (Ho et al. Eq. (5))."""
+        mean, var = self.scheduler.q_mean_variance(x0, self.config.num_train_timesteps - 1)
+        logvar = var.log().expand_as(x0)
+        return kl_normal(mean, logvar, torch.zeros_like(x0), torch.zeros_like(x0))
+
+    @torch.no_grad()
+    def nll_bpd(
+        self,
+        x: Tensor,
+        y: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        terms: int | None = None,
+        progress: bool = False,
+    ) -> BoundTerms:
+        """D4: the variational bound on ``−log p(x)`` in bits/dim per example (B,).
+
+        ``L = L_T + Σ_{t=2..T} L_{t−1} + L_0`` (Ho et al. Eq. (5)); each ``L_{t−1}`` is a closed-form
+        KL at one sample ``x_t ~ q(x_t|x_0)``, so the result is an unbiased estimate of the bound.
+        ``terms=None`` evaluates all ``T − 1`` denoising terms (``T`` network calls per batch);
+        ``terms=K`` splits ``t = 2..T`` into ``K`` equal strata, draws one ``t`` per stratum and
+        example, and weights it by the stratum size: still unbiased, ``K + 1`` network calls.
+        Images are quantized to 256 levels first (bits/dim on the 8-bit scale).
+        """
+        if terms is not None and terms < 1:
+            raise ConfigError(
+                f"terms must be a positive number of denoising terms (or None for all), got {terms}"
+            )
+        was_training = self.training
+        self.eval()
+        try:
+            if self.data_kind == "image":
+                x = torch.round(x * 255.0) / 255.0
+            x0 = self.to_model_space(x)
+            B, T = x0.shape[0], self.config.num_train_timesteps
+            y = y if self.config.num_classes > 0 else None
+            # denoising terms: code timesteps 1..T−1 (paper t = 2..T), all or K strata
+            edges = torch.linspace(1, T, (terms or T - 1) + 1).round().long().tolist()
+            strata = [(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
+            if progress:
+                from tqdm.auto import tqdm
+
+                strata = tqdm(strata, desc="bound", leave=False)
+            diffusion = torch.zeros(B, dtype=x0.dtype, device=x0.device)
+            for lo, hi in strata:  # t ~ U{lo, …, hi − 1} per example, weight hi − lo
+                gen_device = generator.device if generator is not None else x0.device
+                u = torch.rand(B, generator=generator, device=gen_device)
+                t = (lo + (u * (hi - lo)).long().clamp(max=hi - lo - 1)).to(x0.device)
+                diffusion = diffusion + (hi - lo) * self._term_at(x0, t, y, generator)
+            reconstruction = self._term_at(
+                x0, torch.zeros(B, dtype=torch.long, device=x0.device), y, generator
+            )
+            prior = self.prior_kl(x0)
+        finally:
+            self.train(was_training)
+        D = self.num_dims
+        parts = [bits_per_dim(v, D) for v in (prior, diffusion, reconstruction)]
+        return BoundTerms(parts[0] + parts[1] + parts[2], *parts)
+
+    def _term_at(self, x0: Tensor, t: Tensor, y: Tensor | None, generator: torch.Generator | None) -> Tensor:
+        x_t = self.scheduler.add_noise(x0, randn_like(x0, generator), t)  # x_t ~ q(x_t|x_0)
+        return self.bound_term(self.net(x_t, t, y), x0, x_t, t)
+
+    # ---- D2: sampling -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        sampler: Literal["ddpm", "ddim"] = "ddpm",
+        steps: int | None = None,
+        eta: float = 0.0,
+        y: Tensor | int | None = None,
+        guidance_scale: float = 0.0,
+        progress: bool = False,
+    ) -> Tensor:
+        """Draw ``n`` samples in the data range (images in ``[0, 1]``), D2.
+
+        ``sampler="ddpm"``: ancestral sampling (Algorithm 2), ``steps`` default ``T`` (fewer respaces
+        the chain); ``"ddim"``: Song et al. 2020, ``steps`` default 50, ``eta`` 0 deterministic.
+        Conditional models: ``y`` an int, a ``(n,)`` tensor, or ``None`` (cycle through the classes);
+        ``guidance_scale`` ``w``: ``ε = (1 + w) ε(x, y) − w ε(x, ∅)`` (``w = −1``: unconditional).
+        """
+        cfg: DDPMConfig = self.config
+        scheduler = self.make_scheduler(sampler)
+        scheduler.set_timesteps(steps or (cfg.num_train_timesteps if sampler == "ddpm" else 50))
+        device = self.device
+        labels = sample_labels(y, n, num_classes=cfg.num_classes, device=device)
+        gen_device = generator.device if generator is not None else device
+        dtype = next(self.net.parameters()).dtype
+        # D2: x_T ~ p(x_T) = N(0, I)
+        x_T = torch.randn((n, *cfg.data_shape), generator=generator, device=gen_device, dtype=dtype).to(
+            device
+        )
+        C = cfg.data_shape[0]
+
+        def denoise(x_t: Tensor, t: Tensor) -> Tensor:
+            return guided_output(self.net, x_t, t, y=labels, guidance_scale=guidance_scale, num_channels=C)
+
+        step_kwargs = {"eta": eta} if sampler == "ddim" else {}
+        was_training = self.training
+        self.eval()
+        try:
+            x0 = sample_loop(denoise, scheduler, x_T, generator=generator, progress=progress, **step_kwargs)
+        finally:
+            self.train(was_training)
+        return self.from_model_space(x0)

@@ -1,0 +1,211 @@
+"""The forward process of a diffusion model (D1): schedule tables, ``q_sample``, prediction types.
+
+Ho, Jain & Abbeel, "Denoising Diffusion Probabilistic Models", 2020, arXiv:2006.11239.
+
+Notation (code ↔ paper). Timesteps are **0-based**: index ``t`` in code is step ``t + 1`` of the
+paper, so ``alphas_cumprod[0] = ᾱ_1 = 1 − β_1`` and ``alphas_cumprod[T − 1] = ᾱ_T``.
+
+| code | paper |
+| --- | --- |
+| ``betas[t]`` | ``β_{t+1}`` |
+| ``alphas[t]`` | ``α_{t+1} = 1 − β_{t+1}`` |
+| ``alphas_cumprod[t]`` | ``ᾱ_{t+1} = Π_{s ≤ t+1} α_s`` |
+| ``alphas_cumprod_prev[t]`` | ``ᾱ_t`` (``ᾱ_0 = 1``) |
+| ``posterior_variance[t]`` | ``β̃_{t+1} = (1 − ᾱ_t)/(1 − ᾱ_{t+1}) β_{t+1}`` (Eq. (7)) |
+| ``posterior_mean_coef1/2[t]`` | the coefficients of ``x_0`` and ``x_t`` in ``μ̃`` (Eq. (7)) |
+| ``x0``, ``x_t``, ``noise`` | ``x_0``, ``x_t``, ``ε`` |
+
+The tables are ``float64`` CPU tensors; ``extract`` casts the gathered values to the data's dtype and
+device, so the scheduler holds no parameters and never needs ``.to(device)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from genlab.errors import ConfigError, GenlabError
+from genlab.models.diffusion.schedules import make_betas, spaced_timesteps
+
+PredictionType = Literal["epsilon", "sample", "v_prediction"]
+PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
+
+
+def extract(table: Tensor, t: Tensor | int, x: Tensor) -> Tensor:
+    """``table[t]`` cast to ``x``'s dtype/device and shaped to broadcast against ``x``: ``(B, 1, …)``.
+
+    ``t`` is an int (one timestep for the whole batch) or a ``(B,)`` integer tensor.
+    """
+    if isinstance(t, int) or (isinstance(t, Tensor) and t.dim() == 0):
+        return table[int(t)].to(dtype=x.dtype, device=x.device)
+    values = table.to(dtype=x.dtype)[t.cpu().long()].to(x.device)  # (B,)
+    return values.reshape(-1, *([1] * (x.dim() - 1)))
+
+
+def randn_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
+    """``N(0, I)`` noise with ``x``'s shape, dtype and device, drawn from ``generator``'s device."""
+    device = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=device).to(x.device)
+
+
+class NoiseSchedule:
+    """D1: the fixed forward process ``q(x_t|x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I)`` and its tables.
+
+    Ho et al. 2020, arXiv:2006.11239, Eq. (2) and (4). Shared by ``DDPMScheduler`` and
+    ``DDIMScheduler``: the buffers of D1, ``add_noise`` (= ``q_sample``), the conversions between the
+    three things a network may predict (``ε``, ``x_0``, ``v``), and ``set_timesteps``.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_train_timesteps: int = 1000,
+        beta_start: float = 1e-4,
+        beta_end: float = 0.02,
+        beta_schedule: Literal["linear", "cosine"] = "linear",
+        prediction_type: PredictionType = "epsilon",
+        timestep_spacing: Literal["leading", "trailing", "linspace"] = "trailing",
+        clip_sample: bool = False,
+        clip_sample_range: float = 1.0,
+    ) -> None:
+        if prediction_type not in PREDICTION_TYPES:
+            raise ConfigError(
+                f"unknown prediction_type {prediction_type!r}: use one of {list(PREDICTION_TYPES)}"
+            )
+        self.config = dict(
+            num_train_timesteps=num_train_timesteps,
+            beta_start=beta_start,
+            beta_end=beta_end,
+            beta_schedule=beta_schedule,
+            prediction_type=prediction_type,
+            timestep_spacing=timestep_spacing,
+            clip_sample=clip_sample,
+            clip_sample_range=clip_sample_range,
+        )
+        self.num_train_timesteps = num_train_timesteps
+        self.prediction_type = prediction_type
+        self.timestep_spacing = timestep_spacing
+        self.clip_sample = clip_sample
+        self.clip_sample_range = clip_sample_range
+
+        # D1 tables, float64, (T,)
+        self.betas = make_betas(beta_schedule, num_train_timesteps, beta_start=beta_start, beta_end=beta_end)
+        self.alphas = 1.0 - self.betas
+        self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
+        self.alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
+        self.sqrt_alphas_cumprod = self.alphas_cumprod.sqrt()
+        self.sqrt_one_minus_alphas_cumprod = (1.0 - self.alphas_cumprod).sqrt()
+        self.log_one_minus_alphas_cumprod = torch.log1p(-self.alphas_cumprod)
+        self.sqrt_recip_alphas_cumprod = self.alphas_cumprod.rsqrt()
+        self.sqrt_recipm1_alphas_cumprod = (1.0 / self.alphas_cumprod - 1.0).sqrt()
+        # D3 tables, Eq. (6)-(7) of Ho et al. 2020
+        self.posterior_variance = self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
+        # β̃ at the first step is 0: clip its log to β̃ of the second step (as Ho et al.'s code does)
+        self.posterior_log_variance_clipped = torch.log(
+            torch.cat([self.posterior_variance[1:2], self.posterior_variance[1:]])
+            if num_train_timesteps > 1
+            else self.betas
+        )
+        self.posterior_mean_coef1 = self.betas * self.alphas_cumprod_prev.sqrt() / (1.0 - self.alphas_cumprod)
+        self.posterior_mean_coef2 = (
+            (1.0 - self.alphas_cumprod_prev) * self.alphas.sqrt() / (1.0 - self.alphas_cumprod)
+        )
+
+        self.set_timesteps(num_train_timesteps)
+
+    @classmethod
+    def from_config(cls, config: dict) -> NoiseSchedule:
+        """Build from another scheduler's ``config`` dict; keys this class does not take are ignored
+        (``DDIMScheduler.from_config(ddpm.config)``, as in diffusers)."""
+        names = inspect.signature(cls.__init__).parameters
+        return cls(**{k: v for k, v in config.items() if k in names})
+
+    # ---- D1: the closed form of the forward process -------------------------------------------
+    def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor | int) -> Tensor:
+        """D1 closed form, Eq. (4) of Ho et al.: ``x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε`` → ``x0.shape``."""
+        return (
+            extract(self.sqrt_alphas_cumprod, t, x0) * x0
+            + extract(self.sqrt_one_minus_alphas_cumprod, t, x0) * noise
+        )
+
+    q_sample = add_noise
+
+    def q_mean_variance(self, x0: Tensor, t: Tensor | int) -> tuple[Tensor, Tensor]:
+        """D1: mean ``√ᾱ_t x_0`` and variance ``1 − ᾱ_t`` of ``q(x_t|x_0)`` (variance broadcastable)."""
+        return extract(self.sqrt_alphas_cumprod, t, x0) * x0, extract(1.0 - self.alphas_cumprod, t, x0)
+
+    # ---- what the network predicts --------------------------------------------------------------
+    def get_velocity(self, x0: Tensor, noise: Tensor, t: Tensor | int) -> Tensor:
+        """``v = √ᾱ_t ε − √(1 − ᾱ_t) x_0`` (Salimans & Ho, "Progressive Distillation", arXiv:2202.00512)."""
+        return (
+            extract(self.sqrt_alphas_cumprod, t, x0) * noise
+            - extract(self.sqrt_one_minus_alphas_cumprod, t, x0) * x0
+        )
+
+    def training_target(self, x0: Tensor, noise: Tensor, t: Tensor | int) -> Tensor:
+        """What the network is trained to output for ``prediction_type``: ``ε``, ``x_0`` or ``v``."""
+        if self.prediction_type == "epsilon":
+            return noise
+        if self.prediction_type == "sample":
+            return x0
+        return self.get_velocity(x0, noise, t)
+
+    def predict_x0(self, model_output: Tensor, x_t: Tensor, t: Tensor | int) -> Tensor:
+        """``x̂_0`` from the network output (Ho et al. Eq. (15) for ``ε``; ``x_0 = √ᾱ x_t − √(1−ᾱ) v``)."""
+        a, s = extract(self.sqrt_alphas_cumprod, t, x_t), extract(self.sqrt_one_minus_alphas_cumprod, t, x_t)
+        if self.prediction_type == "epsilon":
+            return (x_t - s * model_output) / a
+        if self.prediction_type == "sample":
+            return model_output
+        return a * x_t - s * model_output
+
+    def predict_epsilon(self, model_output: Tensor, x_t: Tensor, t: Tensor | int) -> Tensor:
+        """``ε̂`` from the network output (``ε = (x_t − √ᾱ x_0)/√(1−ᾱ)``, ``ε = √(1−ᾱ) x_t + √ᾱ v``)."""
+        a, s = extract(self.sqrt_alphas_cumprod, t, x_t), extract(self.sqrt_one_minus_alphas_cumprod, t, x_t)
+        if self.prediction_type == "epsilon":
+            return model_output
+        if self.prediction_type == "sample":
+            return (x_t - a * model_output) / s
+        return s * x_t + a * model_output
+
+    def epsilon_from_x0(self, x0: Tensor, x_t: Tensor, t: Tensor | int) -> Tensor:
+        """``ε = (x_t − √ᾱ_t x_0)/√(1 − ᾱ_t)``: the noise consistent with ``x_t`` and ``x_0``."""
+        return (x_t - extract(self.sqrt_alphas_cumprod, t, x_t) * x0) / extract(
+            self.sqrt_one_minus_alphas_cumprod, t, x_t
+        )
+
+    def clip(self, x0: Tensor) -> Tensor:
+        """Clip ``x̂_0`` to ``[−r, r]`` when ``clip_sample`` (Ho et al. clip to the data range [−1, 1])."""
+        r = self.clip_sample_range
+        return x0.clamp(-r, r) if self.clip_sample else x0
+
+    # ---- which timesteps a sampler visits -------------------------------------------------------
+    def set_timesteps(self, num_inference_steps: int, *, spacing: str | None = None) -> None:
+        """Choose the ``n`` timesteps to visit (``self.timesteps``, descending); see ``spaced_timesteps``."""
+        self.num_inference_steps = num_inference_steps
+        self.timesteps = spaced_timesteps(
+            self.num_train_timesteps, num_inference_steps, spacing=spacing or self.timestep_spacing
+        )
+        prev = self.timesteps.tolist()[1:] + [-1]
+        self._prev_timestep = dict(zip(self.timesteps.tolist(), prev, strict=True))
+
+    def previous_timestep(self, t: int | Tensor) -> int:
+        """The timestep after ``t`` in ``self.timesteps`` (``−1`` after the last one)."""
+        t = int(t)
+        if t not in self._prev_timestep:
+            raise GenlabError(
+                f"timestep {t} is not among the {self.num_inference_steps} timesteps set: "
+                f"loop over scheduler.timesteps after scheduler.set_timesteps(n)"
+            )
+        return self._prev_timestep[t]
+
+    def alpha_cumprod_at(self, t: int) -> float:
+        """``ᾱ`` at a 0-based timestep, with ``ᾱ = 1`` at ``t = −1`` (clean data)."""
+        return 1.0 if t < 0 else float(self.alphas_cumprod[t])
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,83 @@
+"""The sampling loop (D2) and classifier-free guidance, kept apart from networks and schedulers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from genlab.errors import ConfigError
+from genlab.models.diffusion.noise_schedule import NoiseSchedule
+
+Denoiser = Callable[[Tensor, Tensor, Tensor | None], Tensor]  # (x_t, t (B,), y (B,) | None) → output
+
+
+def guided_output(
+    net: Denoiser,
+    x_t: Tensor,
+    t: Tensor,
+    *,
+    y: Tensor | None,
+    guidance_scale: float,
+    num_channels: int | None = None,
+) -> Tensor:
+    """Classifier-free guidance: ``ε̃ = (1 + w) ε(x_t, y) − w ε(x_t, ∅)``.
+
+    Ho & Salimans, "Classifier-Free Diffusion Guidance", 2022, arXiv:2207.12598, Eq. (6). ``∅`` is
+    the null label (``y = None``). The combination is affine, so it applies equally to ``x_0``- or
+    ``v``-predictions. Only the first ``num_channels`` channels are guided (a learned variance half
+    keeps its conditional value). ``w = 0`` (or ``y = None``) is one plain network call; ``w = −1``
+    gives the unconditional model.
+    """
+    if y is None or guidance_scale == 0.0:
+        return net(x_t, t, y)
+    B = x_t.shape[0]
+    out = net(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, -1)]))
+    cond, uncond = out[:B], out[B:]  # (B, ...) each
+    k = num_channels if num_channels is not None else cond.shape[1]
+    guided = (1.0 + guidance_scale) * cond[:, :k] - guidance_scale * uncond[:, :k]
+    return torch.cat([guided, cond[:, k:]], dim=1)
+
+
+@torch.no_grad()
+def sample_loop(
+    denoise: Callable[[Tensor, Tensor], Tensor],
+    scheduler: NoiseSchedule,
+    x_T: Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+    **step_kwargs,
+) -> Tensor:
+    """D2: run the reverse chain ``x_T → x_0`` over ``scheduler.timesteps`` (set them first).
+
+    ``denoise(x_t, t)`` returns the network output for a ``(B,)`` tensor of timesteps;
+    ``step_kwargs`` go to ``scheduler.step`` (e.g. ``eta`` for DDIM).
+    """
+    x = x_T
+    timesteps = scheduler.timesteps.tolist()
+    if progress:
+        from tqdm.auto import tqdm
+
+        timesteps = tqdm(timesteps, desc="sampling", leave=False)
+    for t in timesteps:
+        t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)  # (B,)
+        x = scheduler.step(denoise(x, t_batch), t, x, generator=generator, **step_kwargs).prev_sample
+    return x
+
+
+def sample_labels(y: Tensor | int | None, n: int, *, num_classes: int, device: torch.device) -> Tensor | None:
+    """Labels for ``n`` samples: ``None`` → ``0, 1, …, num_classes − 1, 0, …`` (a grid row per class);
+    an int → that class for all; a tensor → as given (``−1`` = the null class). ``None`` if unconditional."""
+    if num_classes == 0:
+        return None
+    if y is None:
+        return torch.arange(n, device=device) % num_classes
+    y = torch.full((n,), y, dtype=torch.long, device=device) if isinstance(y, int) else y.to(device).long()
+    if y.shape != (n,) or bool(((y < -1) | (y >= num_classes)).any()):
+        raise ConfigError(
+            f"y must be an int or a ({n},) tensor of labels in [-1, {num_classes - 1}] "
+            f"(-1 = unconditional), got {y.tolist() if y.numel() < 20 else tuple(y.shape)}"
+        )
+    return y
