@@ -42,6 +42,8 @@ class ObjectiveSystem(L.LightningModule):
         x, y = self._split(batch)
         out = self.model(x, y)
         self.last_terms = {k: v.detach() for k, v in out.scalars().items()}
+        if (self.global_step + 1) % self.trainer.log_every_n_steps:
+            return out.loss  # Lightning writes step metrics every log_every_n_steps: skip the bookkeeping
         self.log_dict({f"train/{k}": v.float() for k, v in self.last_terms.items()}, prog_bar=False,
                       on_step=True, on_epoch=False, batch_size=len(x))
         self.log("loss", self.last_terms["loss"].float(), prog_bar=True, on_step=True, on_epoch=False,
