@@ -246,6 +246,18 @@ class DDPM(Model):
         parts = [bits_per_dim(v, D) for v in (prior, diffusion, reconstruction)]
         return BoundTerms(parts[0] + parts[1] + parts[2], *parts)
 
+    def elbo(
+        self,
+        x: Tensor,
+        y: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        terms: int | None = None,
+    ) -> Tensor:
+        """D4: the evidence lower bound ``≤ log p(x)`` in nats per example (B,): ``−nll_bpd · D ln 2``."""
+        total = self.nll_bpd(x, y, generator=generator, terms=terms).total
+        return -total * (self.num_dims * math.log(2.0))
+
     def _term_at(self, x0: Tensor, t: Tensor, y: Tensor | None, generator: torch.Generator | None) -> Tensor:
         x_t = self.scheduler.add_noise(x0, randn_like(x0, generator), t)  # x_t ~ q(x_t|x_0)
         return self.bound_term(self.net(x_t, t, y), x0, x_t, t)

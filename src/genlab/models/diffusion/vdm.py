@@ -252,6 +252,18 @@ class VDM(Model):
             self.train(was_training)
         return BoundTerms(*(torch.stack(parts).mean(0) for parts in zip(*draws, strict=True)))
 
+    def elbo(
+        self,
+        x: Tensor,
+        y: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        num_samples: int = 1,
+    ) -> Tensor:
+        """D5: the evidence lower bound ``≤ log p(x)`` in nats per example (B,): ``−nll_bpd · D ln 2``."""
+        total = self.nll_bpd(x, y, generator=generator, num_samples=num_samples).total
+        return -total * (self.num_dims * math.log(2.0))
+
     # ---- sampling -----------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(
