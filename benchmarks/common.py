@@ -83,7 +83,8 @@ def write_results(name: str, records: list[dict], command: str | None = None, no
     section = "\n".join(lines) + "\n"
 
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n\nEvery figure here was measured by the script and command named in its section.\n"
+    preamble = "# Benchmark results\n\nEvery figure here was measured by the script and command named in its section.\n"
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else preamble
     block = f"{start}\n{section}{end}"
     if start in text and end in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end):]

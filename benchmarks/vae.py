@@ -37,7 +37,8 @@ def vae_config() -> VAEConfig:
 def test_elbo(model, x_test: torch.Tensor) -> float:
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        return torch.cat([model.elbo(x_test[i:i + 1000], generator=g) for i in range(0, len(x_test), 1000)]).mean().item()
+        elbos = [model.elbo(x_test[i:i + 1000], generator=g) for i in range(0, len(x_test), 1000)]
+        return torch.cat(elbos).mean().item()
 
 
 def bare_loop(x: torch.Tensor, x_val: torch.Tensor, epochs: int) -> tuple[float, VAE]:

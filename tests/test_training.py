@@ -66,10 +66,11 @@ def _final_weights(run_dir: Path) -> dict:
     return load_file(str(run_dir / "model" / "model.safetensors"))
 
 
-def test_resume_after_a_kill_gives_identical_weights(tmp_path):
+@pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
+def test_resume_after_a_kill_gives_identical_weights(tmp_path, lr_schedule):
     n, half = 12, 6  # 5 steps per epoch: the kill lands mid-epoch
-    ref = train(_cfg(tmp_path / "ref", max_steps=n))
-    cfg = _cfg(tmp_path / "killed", max_steps=n, checkpoint_every=half)
+    ref = train(_cfg(tmp_path / "ref", max_steps=n, lr_schedule=lr_schedule))
+    cfg = _cfg(tmp_path / "killed", max_steps=n, checkpoint_every=half, lr_schedule=lr_schedule)
     script = KILL_SCRIPT.format(kill=half, cfg=repr(cfg.to_dict()))
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert p.returncode == 9, p.stderr[-2000:]
@@ -86,6 +87,18 @@ def test_resume_after_a_kill_gives_identical_weights(tmp_path):
     rows = read_metrics(tmp_path / "killed" / "metrics.csv")
     train_steps = [r["step"] for r in rows if "train/loss" in r]
     assert train_steps == sorted(set(train_steps)) and train_steps[-1] >= n - 10
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_run(tmp_path):
+    from genlab.training.system import cosine_factor
+
+    assert cosine_factor(0, 10) == 1.0 and cosine_factor(5, 10) == pytest.approx(0.5)
+    assert cosine_factor(10, 10) == pytest.approx(0.0) and cosine_factor(12, 10) == pytest.approx(0.0)
+    r = train(_cfg(tmp_path / "run", max_steps=8, lr_schedule="cosine"))
+    ck = torch.load(r.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    lrs = [g["lr"] for g in ck["optimizer_states"][0]["param_groups"]]
+    assert lrs == [pytest.approx(1e-3 * cosine_factor(8, 8), abs=1e-12)]  # reached 0 at max_steps
+    assert ck["lr_schedulers"][0]["last_epoch"] == 8
 
 
 def test_atomic_save_keeps_the_old_checkpoint_when_writing_fails(tmp_path, monkeypatch):

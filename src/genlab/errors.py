@@ -39,7 +39,7 @@ def check_shape(x, expected: tuple, what: str, hint: str = "") -> None:
     >>> import torch; check_shape(torch.zeros(2, 3), (None, 3), "input")
     """
     shape = tuple(x.shape)
-    ok = len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, shape))
+    ok = len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, shape, strict=False))
     if not ok:
         want = "(" + ", ".join("B" if e is None and i == 0 else ("*" if e is None else str(e))
                                for i, e in enumerate(expected)) + ")"

@@ -94,7 +94,7 @@ def curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, keys: Sequen
         return None
     plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
-    for ax, k in zip(axes[0], keys):
+    for ax, k in zip(axes[0], keys, strict=False):
         pts = [(r["step"], r[k]) for r in rows if k in r and "step" in r]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="." if len(pts) < 30 else None)
         ax.set_title(k)

@@ -5,9 +5,9 @@ Adding a model is one row here; nothing else switches on model names.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
-import dataclasses
 from dataclasses import dataclass
 
 from genlab.errors import UnknownNameError

@@ -25,6 +25,7 @@ class TrainConfig(Config):
     max_time: str | None = None  # wall-clock limit such as "10m", "90s", "1h30m"
     batch_size: int = 128
     lr: float = 1e-3  # Adam learning rate
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: decay to 0 over the run's steps
     weight_decay: float = 0.0
     grad_clip: float | None = None  # F4: clip the gradient norm to this value
     ema_decay: float | None = None  # keep an exponential moving average of weights (diffusion)

@@ -23,7 +23,8 @@ def write_report(run_dir: Path, cfg: TrainConfig, model: nn.Module, metrics: dic
 
     run_dir = Path(run_dir)
     keys = ["train/loss", "val/loss"] + [k for k in ("val/elbo", "val/accuracy", "val/kl") if k in metrics]
-    curve = curves(run_dir / "metrics.csv", run_dir / "curves.png", keys) if (run_dir / "metrics.csv").exists() else None
+    csv = run_dir / "metrics.csv"
+    curve = curves(csv, run_dir / "curves.png", keys) if csv.exists() else None
     n_params = sum(p.numel() for p in model.parameters())
     lines = [
         f"# {cfg.model} on {cfg.data}", "",

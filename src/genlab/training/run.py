@@ -136,7 +136,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     )
     if not resume and hasattr(model, "before_fit"):
         model.before_fit(train_data.x)  # e.g. greedy layer-wise pre-training (stacked autoencoder)
-    system = ObjectiveSystem(model, cfg)
+    total_steps = cfg.epochs * steps_per_epoch  # the cosine schedule's length
+    if cfg.max_steps >= 0:
+        total_steps = min(total_steps, cfg.max_steps)
+    system = ObjectiveSystem(model, cfg, total_steps=total_steps)
     dm = TensorDataModule(train_data, val_data, cfg)
     t0 = time.perf_counter()
     trainer.fit(system, datamodule=dm, ckpt_path=str(ckpt_path) if resume else None)

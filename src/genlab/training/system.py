@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
@@ -21,13 +22,19 @@ def adam(params, *, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     return torch.optim.Adam(list(params), lr=lr, weight_decay=weight_decay, fused=True)
 
 
+def cosine_factor(step: int, total: int) -> float:
+    """Cosine decay of the learning rate (Loshchilov & Hutter 2017, no restarts): 1 at step 0, 0 at ``total``."""
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
 class ObjectiveSystem(L.LightningModule):
     """Minimizes ``model(x, y).loss`` with Adam; logs every 0-d term as ``train/<name>``/``val/<name>``."""
 
-    def __init__(self, model: nn.Module, cfg: TrainConfig) -> None:
+    def __init__(self, model: nn.Module, cfg: TrainConfig, total_steps: int | None = None) -> None:
         super().__init__()
         self.model = model
         self.cfg = cfg
+        self.total_steps = total_steps  # length of the cosine schedule
         self.last_terms: dict[str, Tensor] = {}
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Any:
@@ -57,7 +64,15 @@ class ObjectiveSystem(L.LightningModule):
                       on_epoch=True, prog_bar=False, batch_size=len(x), sync_dist=True)
 
     def configure_optimizers(self):
-        return adam(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        opt = adam(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        if self.cfg.lr_schedule == "constant":
+            return opt
+        # not trainer.estimated_stepping_batches: it sets the data up before a resume restores its position
+        if self.total_steps is None:
+            raise ValueError("lr_schedule='cosine' needs ObjectiveSystem(total_steps=...)")
+        total = max(1, self.total_steps)
+        cosine = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: cosine_factor(step, total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["genlab"] = {"train_config": self.cfg.to_dict(),
