@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # (DDP tests, parallel jobs) spinning made small kernels 10-100x slower (benchmarks/loader.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: run test test-all lint setup bench clean
+.PHONY: run test test-all lint docs setup bench clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,11 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
+
+# docs/equations.md from docs/equations.d/*.md (tests/test_equations_doc.py fails when it is stale)
+docs: $(STAMP)
+	$(BIN)/python docs/build_equations.py
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
