@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import record, write_results  # noqa: E402
+from pythae_side import pythae_model, train_pythae  # noqa: E402
 
 from genlab.data import load  # noqa: E402
 from genlab.models.vae import VAE, VAEConfig  # noqa: E402
@@ -79,49 +80,10 @@ def spine(epochs: int, data: str, precision: str = "32", max_steps: int = -1) ->
 
 def pythae_run(x: torch.Tensor, x_val: torch.Tensor, epochs: int) -> tuple[float, object]:
     """pythae 0.1.2's VAE + BaseTrainer with the same MLP encoder/decoder (sigmoid output, BCE)."""
-    from pythae.models import VAE as PVAE
-    from pythae.models import VAEConfig as PVAEConfig
-    from pythae.models.base.base_utils import ModelOutput
-    from pythae.models.nn import BaseDecoder, BaseEncoder
-    from pythae.trainers import BaseTrainer, BaseTrainerConfig
-
     ref = VAE(vae_config())  # the same layers, reused as pythae encoder/decoder bodies
-
-    class Enc(BaseEncoder):
-        def __init__(self):
-            super().__init__()
-            self.net = ref.encoder
-
-        def forward(self, x):
-            mu, logvar = self.net(x).chunk(2, dim=-1)
-            return ModelOutput(embedding=mu, log_covariance=logvar)
-
-    class Dec(BaseDecoder):
-        def __init__(self):
-            super().__init__()
-            self.net = ref.decoder
-
-        def forward(self, z):
-            return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
-
     torch.manual_seed(0)
-    cfg = PVAEConfig(input_dim=(1, 28, 28), latent_dim=LATENT, reconstruction_loss="bce")
-    model = PVAE(cfg, encoder=Enc(), decoder=Dec())
-    out = Path(tempfile.mkdtemp(prefix="bench-pythae-"))
-    try:
-        tcfg = BaseTrainerConfig(output_dir=str(out), num_epochs=epochs, learning_rate=LR,
-                                 per_device_train_batch_size=BATCH, per_device_eval_batch_size=500,
-                                 optimizer_cls="Adam", no_cuda=True, steps_saving=None)
-        from pythae.data.datasets import BaseDataset
-
-        trainer = BaseTrainer(model=model, train_dataset=BaseDataset(x, torch.zeros(len(x))),
-                              eval_dataset=BaseDataset(x_val, torch.zeros(len(x_val))),
-                              training_config=tcfg)
-        t0 = time.perf_counter()
-        trainer.train()
-        seconds = time.perf_counter() - t0
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    model = pythae_model("vae", ref)
+    seconds = train_pythae(model, x, x_val, epochs=epochs, batch_size=BATCH, lr=LR)["seconds"]
     return seconds, model
 
 

@@ -114,3 +114,15 @@ def test_template_save_load_step_and_overfit(tmp_path):
     torch.manual_seed(0)
     first, last = overfit(_model(beta=0.0), x, steps=200, lr=5e-3)
     assert last < 0.3 * first
+
+
+def test_importance_weights_encode_each_example_once_and_match_per_example_chains():
+    m = _model().eval()
+    x = _batch()[:3]
+    rows = []
+    m.encoder.register_forward_hook(lambda mod, inp, out: rows.append(len(inp[0])))
+    lw = m.log_importance_weights(x, 7, generator=torch.Generator().manual_seed(0))  # (B, k)
+    assert lw.shape == (3, 7) and rows == [3]  # q(z_1|x) once per example, not once per chain
+    # the same as encoding every copy: row b·k + j is chain j of example b
+    ch = m._chain(x.repeat_interleave(7, 0), generator=torch.Generator().manual_seed(0), closed_form_top=False)
+    torch.testing.assert_close((ch.log_px - torch.stack(ch.kl).sum(0)).view(3, 7), lw)

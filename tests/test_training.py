@@ -166,3 +166,19 @@ def test_ddp_two_processes_hold_identical_weights_and_see_disjoint_data(tmp_path
 def test_bf16_mixed_precision_trains_with_finite_loss(tmp_path, precision):
     r = train(_cfg(tmp_path / "run", max_steps=5, precision=precision))
     assert torch.isfinite(torch.tensor(r.metrics["val/loss"]))
+
+
+def test_max_time_without_epochs_means_no_epoch_limit(tmp_path):
+    from genlab.errors import ConfigError
+    from genlab.training.config import resolve
+
+    assert resolve({"model": "vae"}, {"max_time": "1m"}).epochs == -1
+    assert resolve({"model": "vae", "epochs": 3}, {"max_time": "1m"}).epochs == 3
+    assert resolve({"model": "vae"}).epochs == 10
+    with pytest.raises(ConfigError, match="needs the run's length"):
+        resolve({"model": "vae", "lr_schedule": "cosine"}, {"max_time": "1m"})
+    with pytest.raises(ConfigError, match="needs max_steps or max_time"):
+        TrainConfig(epochs=-1)
+    r = train(_cfg(tmp_path / "run", epochs=-1, max_steps=7))  # 5 steps per epoch: runs past epoch 1
+    assert r.steps == 7
+    assert "no epoch limit" in (r.run_dir / "report.md").read_text()

@@ -15,6 +15,7 @@ from genlab.uses import (
     embed,
     psnr,
     retrieval_precision,
+    score_name,
     without_digit,
 )
 
@@ -93,7 +94,8 @@ def test_anomaly_auroc_is_one_when_anomalies_reconstruct_worse():
     anomalies = torch.ones(5, 1, 8, 8)
     x = torch.cat([normal, anomalies])
     is_anomaly = torch.cat([torch.zeros(20), torch.ones(5)]).bool()
-    assert anomaly_auroc(m, x, is_anomaly)["auroc"] == 1.0
+    r = anomaly_auroc(m, x, is_anomaly)
+    assert r["auroc"] == 1.0 and r["score"] == "reconstruction error"
     assert anomaly_auroc(m, x, ~is_anomaly)["auroc"] == 0.0
     with pytest.raises(Exception, match="both"):
         anomaly_auroc(m, x, torch.ones(25, dtype=torch.bool))
@@ -105,6 +107,7 @@ def test_anomaly_score_of_a_vae_is_minus_its_elbo():
     with torch.no_grad():
         ref = -m.elbo(x, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(anomaly_scores(m, x), ref)
+    assert score_name(m) == "-ELBO"
 
 
 def test_without_digit_removes_exactly_that_digit():

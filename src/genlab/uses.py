@@ -80,18 +80,22 @@ def retrieval_precision(model: nn.Module, x_db: Tensor, y_db: Tensor, x_q: Tenso
     }
 
 
+def score_name(model: nn.Module) -> str:
+    """What ``anomaly_scores`` measures for ``model``."""
+    if hasattr(model, "elbo"):
+        return "-ELBO"
+    return "reconstruction error" if hasattr(model, "reconstruction_error") else "squared error"
+
+
 @torch.no_grad()
 def anomaly_scores(model: nn.Module, x: Tensor, *, batch_size: int = 1000, seed: int = 0) -> Tensor:
     """Per-example anomaly score → ``(N,)``: ``−ELBO`` (one seeded sample) for likelihood models, else
-    the reconstruction error ``L(x, g(f(x)))``."""
+    the reconstruction error ``L(x, g(f(x)))`` (``score_name`` says which)."""
     model.eval()
     g = torch.Generator().manual_seed(seed)
-    if hasattr(model, "elbo"):
-        score = lambda b: -model.elbo(b, generator=g)  # noqa: E731
-    elif hasattr(model, "reconstruction_error"):
-        score = model.reconstruction_error
-    else:
-        score = lambda b: (model.reconstruct(b) - b).pow(2).flatten(1).sum(1)  # noqa: E731
+    score = {"-ELBO": lambda b: -model.elbo(b, generator=g),
+             "reconstruction error": getattr(model, "reconstruction_error", None),
+             "squared error": lambda b: (model.reconstruct(b) - b).pow(2).flatten(1).sum(1)}[score_name(model)]
     return torch.cat([score(x[i: i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
@@ -103,21 +107,16 @@ def anomaly_auroc(model: nn.Module, x: Tensor, is_anomaly: Tensor) -> dict[str, 
     if labels.all() or not labels.any():
         raise ConfigError("is_anomaly must contain both anomalies and normal examples")
     scores = anomaly_scores(model, x).double().cpu()
-    return {"auroc": float(roc_auc_score(labels.numpy(), scores.numpy())),
+    return {"auroc": float(roc_auc_score(labels.numpy(), scores.numpy())), "score": score_name(model),
             "n_anomalies": int(labels.sum()), "n_normal": int((~labels).sum())}
 
 
 def without_digit(name: str, digit: int, split: str = "train", **options: Any):
     """``genlab.data.load(name, split)`` without the examples labelled ``digit`` (a training set for
     anomaly detection, where ``digit`` is the anomaly)."""
-    from genlab.data import TensorData, load
+    from genlab.data import load
 
-    data = load(name, split=split, **options)
-    if data.y is None:
-        raise ConfigError(f"dataset {name!r} has no labels: cannot hold out digit {digit}")
-    keep = data.y != digit
-    return TensorData(x=data.x[keep], y=data.y[keep], name=data.name, split=f"{split}-without-{digit}",
-                      binarize=data.binarize)
+    return load(name, split=split, **options).without_labels([digit])
 
 
 def psnr(x: Tensor, reference: Tensor, *, max_value: float = 1.0) -> float:
@@ -148,7 +147,7 @@ def denoising_psnr(model: nn.Module, x_clean: Tensor, sigma: float, *,
 
 
 def _scatter_panels(panels: list[tuple[Tensor, str]], labels: Tensor, path: Path) -> Path:
-    from genlab.plots import save_figure, pyplot
+    from genlab.plots import pyplot, save_figure
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))

@@ -49,6 +49,21 @@ class TensorData:
     def __len__(self) -> int:
         return len(self.x)
 
+    def without_labels(self, labels: tuple[int, ...] | list[int]) -> TensorData:
+        """This split without the examples whose label is in ``labels`` (e.g. a training set that lacks
+        one digit, for anomaly detection); ``self`` when ``labels`` is empty."""
+        if not labels:
+            return self
+        if self.y is None:
+            raise ConfigError(f"{self.name} has no labels: cannot leave out labels {list(labels)}")
+        absent = sorted({int(c) for c in labels} - set(self.y.unique().tolist()))
+        if absent:
+            raise ConfigError(f"label(s) {absent} do not occur in {self.name} ({self.split}): its labels are "
+                              f"{self.y.unique().tolist()}")
+        keep = ~torch.isin(self.y, torch.as_tensor(list(labels), dtype=self.y.dtype))  # (N,)
+        return dataclasses.replace(self, x=self.x[keep], y=self.y[keep],
+                                   split=f"{self.split}-without-{'-'.join(map(str, labels))}")
+
     @property
     def tensors(self) -> tuple[Tensor, ...]:
         """``(x, y)``, or ``(x,)`` when there are no labels."""

@@ -97,8 +97,14 @@ class HVAE(VAE):
         self.kl_warmup = KLWarmup(c.warmup_steps)
 
     # --- the chain --------------------------------------------------------------------------
-    def _chain(self, x: Tensor, *, generator: torch.Generator | None, closed_form_top: bool) -> _Chain:
+    def _chain(self, x: Tensor, *, generator: torch.Generator | None, closed_form_top: bool,
+               k: int = 1) -> _Chain:
+        """``k`` chains per example (rows ``b·k … b·k + k − 1`` belong to example ``b``); the encoder
+        ``q(z_1|x)`` runs once per example, not once per chain."""
         mu, logvar = self.encode(x)  # q(z_1|x), (B, d_1)
+        if k > 1:
+            mu, logvar = mu.repeat_interleave(k, 0), logvar.repeat_interleave(k, 0)  # (B·k, d_1)
+            x = x.repeat_interleave(k, 0)  # (B·k, *data_shape)
         zs, means, log_q = [], [mu], []
         for t in range(len(self.q_up) + 1):
             if t > 0:
@@ -139,10 +145,8 @@ class HVAE(VAE):
     def log_importance_weights(self, x: Tensor, k: int, *, generator: torch.Generator | None = None
                                ) -> Tensor:
         """V8: ``log p(x, z_{1:T}) − log q(z_{1:T}|x)`` for ``k`` chains per example → ``(B, k)``."""
-        B = len(x)
-        xk = x[:, None].expand(B, k, *x.shape[1:]).reshape(B * k, *x.shape[1:])
-        ch = self._chain(xk, generator=generator, closed_form_top=False)
-        return (ch.log_px - torch.stack(ch.kl).sum(0)).view(B, k)
+        ch = self._chain(x, generator=generator, closed_form_top=False, k=k)
+        return (ch.log_px - torch.stack(ch.kl).sum(0)).view(len(x), k)
 
     # --- generation and diagnostics ---------------------------------------------------------
     @torch.no_grad()
@@ -161,10 +165,8 @@ class HVAE(VAE):
         """Active units per layer (Burda et al. 2015, §5.2): unit ``u`` is active if
         ``Cov_x(E_{q(z|x)}[z_u]) > threshold``. ``E_q[z_1|x] = μ_φ(x)``; for ``t ≥ 2`` the inner
         expectation is the mean of ``μ(z_{t−1})`` over ``n_samples`` chains. Returns ``[A_1, …, A_T]``."""
-        B = len(x)
-        xs = x[:, None].expand(B, n_samples, *x.shape[1:]).reshape(B * n_samples, *x.shape[1:])
-        ch = self._chain(xs, generator=generator, closed_form_top=True)
-        return [count_active_units(m.view(B, n_samples, -1).mean(1), threshold) for m in ch.q_mean]
+        ch = self._chain(x, generator=generator, closed_form_top=True, k=n_samples)
+        return [count_active_units(m.view(len(x), n_samples, -1).mean(1), threshold) for m in ch.q_mean]
 
 
 def count_active_units(posterior_means: Tensor, threshold: float = 0.01) -> int:

@@ -20,7 +20,7 @@ from genlab.errors import ConfigError
 class TrainConfig(Config):
     model: str = "vae"  # a name from `genlab list`
     data: str = ""  # dataset name; "" → the model's default
-    epochs: int = 10  # passes over the training split
+    epochs: int = 10  # passes over the training split (-1: no limit; stop by max_steps or max_time)
     max_steps: int = -1  # stop after this many optimizer steps (-1: no limit)
     max_time: str | None = None  # wall-clock limit such as "10m", "90s", "1h30m"
     batch_size: int = 128
@@ -36,19 +36,26 @@ class TrainConfig(Config):
     out: str | None = None  # run folder; default runs/<model>-<data>-<time>
     checkpoint_every: int | None = None  # also write last.ckpt every N steps (default: each epoch)
     val_size: int | None = None  # evaluate on at most this many validation examples
+    exclude_labels: tuple[int, ...] = ()  # leave these labels out of train/val (anomaly detection, AE6)
     num_samples: int = 64  # samples drawn into samples/ each epoch
     quiet: bool = False  # no progress bar
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # model config overrides
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(self.epochs >= 1, f"epochs must be ≥ 1, got {self.epochs}")
+        require(self.epochs >= 1 or self.epochs == -1, f"epochs must be ≥ 1 (or -1: no limit), got {self.epochs}")
+        require(self.epochs != -1 or self.max_steps >= 0 or self.max_time is not None,
+                "epochs=-1 (no limit) needs max_steps or max_time to stop the run")
+        require(self.lr_schedule != "cosine" or self.epochs != -1 or self.max_steps >= 0,
+                "lr_schedule=cosine needs the run's length: give epochs or max_steps (not only max_time)")
         require(self.batch_size >= 1, f"batch_size must be ≥ 1, got {self.batch_size}")
         require(self.lr > 0, f"lr must be > 0, got {self.lr}")
         require(self.devices >= 1, f"devices must be ≥ 1, got {self.devices}")
         require(self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0 or null")
         require(self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1) or null")
         require(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every must be ≥ 1")
+        require(all(isinstance(c, int) and not isinstance(c, bool) for c in self.exclude_labels),
+                f"exclude_labels must be integer labels such as [7], got {list(self.exclude_labels)}")
         if self.max_time is not None:
             parse_duration(self.max_time)
         require(isinstance(self.model_options, dict), "model_options must be a mapping of model options")
@@ -116,7 +123,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def resolve(*layers: dict[str, Any]) -> TrainConfig:
-    """Merge option layers (later wins; ``model_options`` merged key by key) into a ``TrainConfig``."""
+    """Merge option layers (later wins; ``model_options`` merged key by key) into a ``TrainConfig``.
+
+    A ``max_time`` with no ``epochs`` in any layer means "train for that long": ``epochs = -1``.
+    """
     merged: dict[str, Any] = {}
     for layer in layers:
         for k, v in layer.items():
@@ -124,6 +134,8 @@ def resolve(*layers: dict[str, Any]) -> TrainConfig:
                 merged["model_options"] = {**merged.get("model_options", {}), **v}
             elif v is not None or k not in merged:
                 merged[k] = v
+    if merged.get("max_time") is not None and merged.get("epochs") is None:
+        merged["epochs"] = -1
     try:
         return TrainConfig.from_dict(merged)
     except TypeError as e:

@@ -29,7 +29,8 @@ def write_report(run_dir: Path, cfg: TrainConfig, model: nn.Module, metrics: dic
     lines = [
         f"# {cfg.model} on {cfg.data}", "",
         f"- model: `{type(model).__module__}.{type(model).__name__}`, {n_params:,} parameters",
-        f"- trained {steps} steps in {seconds:.1f} s ({cfg.epochs} epoch(s) max, batch {cfg.batch_size}, "
+        f"- trained {steps} steps in {seconds:.1f} s "
+        f"({f'{cfg.epochs} epoch(s) max' if cfg.epochs > 0 else 'no epoch limit'}, batch {cfg.batch_size}, "
         f"lr {cfg.lr}, precision {cfg.precision}, devices {cfg.devices}, seed {cfg.seed})",
         "", "## Reproduce", "", "```", command, "```", "",
         f"or `genlab train --config {run_dir / 'config.yaml'} --out NEW_FOLDER`; "

@@ -94,8 +94,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         raise ConfigError(f"{run_dir} already holds a run: pass --resume {run_dir} to continue it, "
                           f"or choose another --out")
 
-    train_data = load_data(data_name, split="train")
-    val_data = load_data(data_name, split="val")
+    train_data = load_data(data_name, split="train").without_labels(cfg.exclude_labels)
+    val_data = load_data(data_name, split="val").without_labels(cfg.exclude_labels)
     cls = entry.load_class()
     L.seed_everything(cfg.seed, verbose=False)
     model = cls(model_config(cls, train_data, cfg.model_options))
@@ -136,7 +136,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     )
     if not resume and hasattr(model, "before_fit"):
         model.before_fit(train_data.x)  # e.g. greedy layer-wise pre-training (stacked autoencoder)
-    total_steps = cfg.epochs * steps_per_epoch  # the cosine schedule's length
+    total_steps = cfg.epochs * steps_per_epoch if cfg.epochs > 0 else cfg.max_steps  # the cosine schedule's length
     if cfg.max_steps >= 0:
         total_steps = min(total_steps, cfg.max_steps)
     system = ObjectiveSystem(model, cfg, total_steps=total_steps)

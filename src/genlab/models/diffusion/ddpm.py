@@ -22,11 +22,11 @@ from genlab.errors import ConfigError, check_shape
 from genlab.models.base import Model, ModelOutput
 from genlab.models.diffusion.ddim_scheduler import DDIMScheduler
 from genlab.models.diffusion.ddpm_scheduler import DDPMScheduler, GaussianParams
-from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser
+from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser, defaults_for_data
 from genlab.models.diffusion.embeddings import drop_labels
 from genlab.models.diffusion.likelihood import bits_per_dim, discretized_gaussian_log_likelihood
 from genlab.models.diffusion.noise_schedule import randn_like
-from genlab.models.diffusion.sampling import guided_output, sample_labels, sample_loop
+from genlab.models.diffusion.sampling import check_sampler_options, guided_output, sample_labels, sample_loop
 from genlab.models.gaussian import kl_normal, log_normal
 
 
@@ -83,6 +83,7 @@ class DDPM(Model):
     """
 
     config_class: ClassVar[type[DDPMConfig]] = DDPMConfig
+    defaults_for_data = staticmethod(defaults_for_data)  # unconditional on mixture toys
     #: what the trainer's per-epoch sample grid passes to ``sample`` (the full T-step sampler is slow)
     preview_sample_kwargs: ClassVar[dict] = {"sampler": "ddim", "steps": 50}
 
@@ -284,6 +285,7 @@ class DDPM(Model):
         ``guidance_scale`` ``w``: ``ε = (1 + w) ε(x, y) − w ε(x, ∅)`` (``w = −1``: unconditional).
         """
         cfg: DDPMConfig = self.config
+        check_sampler_options(sampler, steps, eta)
         scheduler = self.make_scheduler(sampler)
         scheduler.set_timesteps(steps or (cfg.num_train_timesteps if sampler == "ddpm" else 50))
         device = self.device

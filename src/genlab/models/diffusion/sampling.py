@@ -67,6 +67,19 @@ def sample_loop(
     return x
 
 
+def check_sampler_options(sampler: str, steps: int | None, eta: float) -> None:
+    """Reject sampler options that are unknown, out of range, or would be silently ignored."""
+    if sampler not in ("ddpm", "ddim"):
+        raise ConfigError(f"unknown sampler {sampler!r}: use 'ddpm' (ancestral, T steps) or 'ddim' (few steps)")
+    if steps is not None and steps < 1:
+        raise ConfigError(f"steps must be ≥ 1 (or None for the sampler's default), got {steps}")
+    if eta < 0.0:
+        raise ConfigError(f"eta must be ≥ 0 (0: deterministic DDIM, 1: DDPM-like noise), got {eta}")
+    if sampler == "ddpm" and eta != 0.0:
+        raise ConfigError("eta is an option of the DDIM sampler: pass sampler='ddim' (--sampler ddim) "
+                          "with it, or drop it (ancestral DDPM sampling has no eta)")
+
+
 def sample_labels(y: Tensor | int | None, n: int, *, num_classes: int, device: torch.device) -> Tensor | None:
     """Labels for ``n`` samples: ``None`` → ``0, 1, …, num_classes − 1, 0, …`` (a grid row per class);
     an int → that class for all; a tensor → as given (``−1`` = the null class). ``None`` if unconditional."""

@@ -21,14 +21,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genlab.config import require
-from genlab.errors import ConfigError, check_shape
+from genlab.errors import check_shape
 from genlab.models.base import Model, ModelOutput
 from genlab.models.diffusion.ddpm import BoundTerms
-from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser
+from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser, defaults_for_data
 from genlab.models.diffusion.embeddings import drop_labels
 from genlab.models.diffusion.likelihood import bits_per_dim
 from genlab.models.diffusion.noise_schedule import randn_like
-from genlab.models.diffusion.sampling import guided_output, sample_labels
+from genlab.models.diffusion.sampling import check_sampler_options, guided_output, sample_labels
 from genlab.models.diffusion.vdm_schedule import FixedLinearSchedule, LearnedNoiseSchedule
 from genlab.models.gaussian import LOG_2PI, kl_normal
 
@@ -83,6 +83,7 @@ class VDM(Model):
     """
 
     config_class: ClassVar[type[VDMConfig]] = VDMConfig
+    defaults_for_data = staticmethod(defaults_for_data)  # unconditional on mixture toys
     #: what the trainer's per-epoch sample grid passes to ``sample``
     preview_sample_kwargs: ClassVar[dict] = {"sampler": "ddim", "steps": 50}
 
@@ -285,8 +286,7 @@ class VDM(Model):
         deterministic. ``y``/``guidance_scale`` as in ``DDPM.sample``.
         """
         cfg: VDMConfig = self.config
-        if sampler not in ("ddpm", "ddim"):
-            raise ConfigError(f"unknown sampler {sampler!r}: use 'ddpm' (ancestral) or 'ddim'")
+        check_sampler_options(sampler, steps, eta)
         T = steps or cfg.sample_steps
         device = self.device
         labels = sample_labels(y, n, num_classes=cfg.num_classes, device=device)
