@@ -35,20 +35,21 @@ def _eval_json(run):
     return json.loads((run / "eval.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def ae_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("uses") / "ae"
-    res = _run("train", "ae", *TINY, "--max-steps", "4", "--out", out, "--set", "model.code_dim=3")
+def _tiny_run(tmp_path_factory, model: str, option: str):
+    out = tmp_path_factory.mktemp("uses") / model
+    res = _run("train", model, *TINY, "--max-steps", "4", "--out", out, "--set", option)
     assert res.exit_code == 0, res.output
     return out
+
+
+@pytest.fixture(scope="module")
+def ae_run(tmp_path_factory):
+    return _tiny_run(tmp_path_factory, "ae", "model.code_dim=3")
 
 
 @pytest.fixture(scope="module")
 def dae_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("uses") / "dae"
-    res = _run("train", "denoising-ae", *TINY, "--max-steps", "4", "--out", out, "--set", "model.noise_std=0.2")
-    assert res.exit_code == 0, res.output
-    return out
+    return _tiny_run(tmp_path_factory, "denoising-ae", "model.noise_std=0.2")
 
 
 def test_help_lists_the_uses_and_imports_no_torch():
