@@ -182,3 +182,40 @@ def test_max_time_without_epochs_means_no_epoch_limit(tmp_path):
     r = train(_cfg(tmp_path / "run", epochs=-1, max_steps=7))  # 5 steps per epoch: runs past epoch 1
     assert r.steps == 7
     assert "no epoch limit" in (r.run_dir / "report.md").read_text()
+
+
+class _PoisonGradient(L.Callback):
+    """Makes one gradient NaN at step 3 while the loss stays finite."""
+
+    def on_after_backward(self, trainer, pl_module):
+        if trainer.global_step == 3:
+            next(pl_module.model.parameters()).grad[0, 0] = float("nan")
+
+
+def test_nan_gradient_stops_training_naming_the_parameter_and_keeps_last_checkpoint(tmp_path):
+    cfg = _cfg(tmp_path / "run", max_steps=20, checkpoint_every=1)
+    with pytest.raises(NonFiniteError, match=r"step 4: the weights of 'model\.[\w.]+' are not finite"):
+        train(cfg, callbacks=[_PoisonGradient()])
+    ck = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ck["global_step"] == 3  # written before the poisoned update, never after it
+    assert all(torch.isfinite(v).all() for v in ck["state_dict"].values())
+
+
+class _GradNorms(L.Callback):
+    def __init__(self):
+        self.norms = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        self.norms.append(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).item())
+
+
+@pytest.mark.parametrize("clip", [None, 0.05])
+def test_grad_clip_bounds_the_gradient_norm_the_optimizer_sees(tmp_path, clip):
+    seen = _GradNorms()
+    train(_cfg(tmp_path / "run", max_steps=4, grad_clip=clip), callbacks=[seen])
+    assert len(seen.norms) == 4
+    if clip is None:
+        assert min(seen.norms) > 0.05  # so the clipped run below is really clipped
+    else:
+        assert max(seen.norms) <= clip * (1 + 1e-4)

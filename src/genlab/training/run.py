@@ -19,11 +19,11 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from genlab.errors import ConfigError, LoadError
 from genlab.registry import get_model
-from genlab.training.callbacks import EMA, NonFiniteGuard, RNGState, SampleGrid
+from genlab.training.callbacks import EMA, LossProgressBar, NonFiniteGuard, RNGState, SampleGrid
 from genlab.training.checkpoint import AtomicCheckpointIO
 from genlab.training.config import TrainConfig, parse_duration, read_yaml, resolve, write_yaml
 from genlab.training.datamodule import TensorDataModule
@@ -33,6 +33,10 @@ from genlab.training.system import ObjectiveSystem
 log = logging.getLogger(__name__)
 # Lightning 2.6 calls a torch API that torch 2.13 deprecates; nothing for a user to act on
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+# the system steps the optimizer itself; a checkpoint holds the state after the step, as intended
+warnings.filterwarnings("ignore", message=r"Using ModelCheckpoint with manual optimization.*")
+# train() refuses a used run folder unless resuming, where the old checkpoints are meant to be there
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty.*")
 
 
 @dataclasses.dataclass
@@ -122,7 +126,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         *([ema] if ema else []), *(callbacks or []),
     ]
     if not cfg.quiet:
-        cbs.append(TQDMProgressBar(refresh_rate=10))
+        cbs.append(LossProgressBar(refresh_rate=10))
     trainer = L.Trainer(
         accelerator="cpu", devices=cfg.devices,
         strategy="ddp_spawn" if cfg.strategy == "ddp_spawn" else ("ddp" if cfg.strategy == "ddp" else "auto"),
@@ -131,7 +135,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         max_time=parse_duration(cfg.max_time) if cfg.max_time else None,
         logger=RunCSVLogger(run_dir, keep_until_step=keep_until), callbacks=cbs,
         plugins=[AtomicCheckpointIO()], num_sanity_val_steps=0, enable_model_summary=False,
-        enable_progress_bar=not cfg.quiet, gradient_clip_val=cfg.grad_clip, log_every_n_steps=min(10, steps_per_epoch),
+        enable_progress_bar=not cfg.quiet, log_every_n_steps=min(10, steps_per_epoch),
         default_root_dir=str(run_dir),
     )
     if not resume and hasattr(model, "before_fit"):
