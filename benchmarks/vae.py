@@ -164,7 +164,7 @@ def main() -> None:
         spines.append(t)
         floors.append(lightning_floor(x, x_val, epochs))
     t_bare, t_spine = min(bares), min(spines)
-    each = ", ".join(f"{s / b:.3f}" for s, b in zip(spines, bares))
+    each = ", ".join(f"{s / b:.3f}" for s, b in zip(spines, bares, strict=True))
     records.append(record("spine vs bare loop", "wall time", t_spine, "s", reference=t_bare,
                           note=f"{epochs} epochs, batch {BATCH}; ratio = spine / bare (goal ≤ 1.05), fastest of "
                                f"{args.repeats} interleaved runs each after a warm-up run (per pair: {each})"))

@@ -193,7 +193,8 @@ def eval_(
     data: Annotated[str | None, typer.Option(help="dataset (default: the run's)")] = None,
     k: Annotated[int, typer.Option(help="importance samples for nll")] = 5000,
     terms: Annotated[int | None, typer.Option(
-        help="bpd: denoising terms per example (ddpm; default 50, stratified) or time samples (vdm; default 1)")] = None,
+        help="bpd: denoising terms per example (ddpm; default 50, stratified) or time samples (vdm; default 1)",
+    )] = None,
     n: Annotated[int, typer.Option(help="samples for fid/kid and coverage")] = 10000,
     sampler: Annotated[str | None, typer.Option(help="diffusion sampler for fid/coverage: ddpm or ddim")] = None,
     steps: Annotated[int | None, typer.Option(help="diffusion sampling steps for fid/coverage")] = None,
