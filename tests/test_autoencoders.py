@@ -222,6 +222,48 @@ def test_before_fit_pretrains_only_when_asked():
     assert not torch.equal(w2, m2.encoder[1][0].weight)
 
 
+@pytest.mark.parametrize("arch", [{}, {"architecture": "conv", "channels": (4, 8)}])
+def test_before_fit_starts_the_output_bias_at_the_data_mean(arch):
+    x = _digits(256)  # (N, 1, 8, 8) in [0, 1]
+    m = Autoencoder(data_shape=(1, 8, 8), hidden=(16,), code_dim=4, loss="bce", **arch)
+    with torch.no_grad():
+        before = reconstruction_loss(m.decode(m.encode(x)), x, "bce").mean()
+        m.before_fit(x)
+        after = reconstruction_loss(m.decode(m.encode(x)), x, "bce").mean()
+    bias = [mod for mod in m.decoder.modules() if getattr(mod, "bias", None) is not None][-1].bias
+    if not arch:  # one bias per pixel: the log-odds of the mean image
+        torch.testing.assert_close(torch.sigmoid(bias), x.mean(0).clamp(1e-3, 1 - 1e-3).flatten())
+    else:  # one per channel (conv): the log-odds of the channel's mean
+        torch.testing.assert_close(torch.sigmoid(bias), x.mean((0, 2, 3)).clamp(1e-3, 1 - 1e-3))
+    assert after < before
+
+
+def _train_cae(x, *, init: bool, steps: int = 300):
+    torch.manual_seed(0)
+    m = ContractiveAE(data_shape=(1, 8, 8), code_dim=8)  # one sigmoid layer, closed-form penalty
+    if init:
+        m.before_fit(x)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    for _ in range(steps):
+        loss = m(x[torch.randint(0, len(x), (64,))]).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        h = m.encode(x)  # (N, 8)
+        return reconstruction_loss(m.decode(h), x, "bce").mean(), h.std(0).mean()
+
+
+def test_data_mean_output_bias_keeps_a_sigmoid_code_layer_from_collapsing():
+    """Started from PyTorch's default bias, the one-layer CAE's codes collapse to one point (the large
+    first gradients saturate the sigmoids) and it sat at the mean-image loss for ~1.5k steps on MNIST."""
+    x = _digits(1000)
+    loss_default, spread_default = _train_cae(x, init=False)
+    loss_init, spread_init = _train_cae(x, init=True)
+    assert spread_default < 0.05 < 0.1 < spread_init  # codes: collapsed vs spread across examples
+    assert loss_init < loss_default
+
+
 def test_layerwise_pretraining_needs_an_mlp():
     with pytest.raises(ConfigError, match="MLP"):
         pretrain_layerwise(Autoencoder(data_shape=(1, 8, 8), architecture="conv", channels=(4, 8)),

@@ -6,7 +6,8 @@ then two transposed convolutions (C7: ``H/4 → H``). Images need ``H, W`` divis
 
 from __future__ import annotations
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "identity": nn.Identity,
@@ -51,3 +52,30 @@ def conv_decoder(data_shape: tuple[int, ...], channels: tuple[int, ...], hidden:
         nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), activation(act),  # (B, c1, H/2, W/2)
         nn.ConvTranspose2d(c1, C, 4, stride=2, padding=1),  # (B, C, H, W)
     )
+
+
+@torch.no_grad()
+def init_output_bias_(decoder: nn.Module, x: Tensor, likelihood: str) -> bool:
+    """Set the bias of ``decoder``'s last layer to the data's mean output: the log-odds of the mean
+    pixel for a Bernoulli/BCE output (clamped to [1e-3, 1 − 1e-3]), the mean itself for a Gaussian/MSE one.
+
+    Per value when the bias has one entry per value of an example (MLP decoders), per channel when it
+    has one per channel (conv decoders). Without it the first steps spend a large gradient learning the
+    mean image, which can saturate a sigmoid code layer for thousands of steps. Returns whether a bias
+    was set. (Burda et al. 2015, arXiv:1509.00519, initialize their output biases this way.)
+    """
+    last = [m for m in decoder.modules() if isinstance(getattr(m, "bias", None), Tensor)]
+    if not last:
+        return False
+    bias = last[-1].bias  # (D,) or (C,)
+    mean = x.float().mean(0)  # (*data_shape)
+    if bias.numel() == mean.numel():
+        target = mean.flatten()
+    elif mean.dim() == 3 and bias.numel() == mean.shape[0]:
+        target = mean.mean((1, 2))
+    else:
+        return False
+    if likelihood in ("bernoulli", "bce"):
+        target = torch.logit(target.clamp(1e-3, 1 - 1e-3))
+    bias.copy_(target.to(bias))
+    return True

@@ -22,6 +22,7 @@ from genlab.errors import ShapeError
 from genlab.models.autoencoders.code_prior import GaussianMixturePrior, fit_code_prior
 from genlab.models.autoencoders.networks import conv_autoencoder, mlp_autoencoder
 from genlab.models.base import Model, ModelOutput
+from genlab.models.networks import init_output_bias_
 
 
 @dataclasses.dataclass
@@ -149,6 +150,11 @@ class Autoencoder(Model):
         Raises ``CodePriorNotFitted`` until ``fit_code_prior(model, x)`` (or ``after_fit``) ran.
         """
         return self._to_data(self.decode(self.code_prior.sample(n, generator=generator)))
+
+    def before_fit(self, train_x: Tensor) -> None:
+        """Training hook, called once before a fresh run: the decoder's output bias starts at the data's
+        mean (``init_output_bias_``)."""
+        init_output_bias_(self.decoder, train_x, self.config.loss)
 
     def after_fit(self, train_x: Tensor) -> None:
         """Training hook, called once training ends: fit the code prior to the training codes (X1)."""

@@ -42,6 +42,7 @@ class StackedAE(Autoencoder):
 
     def before_fit(self, train_x: Tensor) -> None:
         """Training hook, called once before a fresh run: greedy layer-wise pre-training (AE5)."""
+        super().before_fit(train_x)
         if self.config.pretrain_epochs > 0:
             pretrain_layerwise(self, train_x, self.config.pretrain_epochs, lr=self.config.pretrain_lr)
 

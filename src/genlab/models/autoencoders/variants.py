@@ -101,6 +101,8 @@ class ContractiveAE(Autoencoder):
 
     def penalty(self, x_in: Tensor, h: Tensor) -> Tensor:
         c = self.config
+        if c.contraction == 0:
+            return h.new_zeros(())  # λ = 0: skip the Jacobian (by autograd it costs one pass per code unit)
         method = c.jacobian
         if method == "auto":
             method = "closed_form" if c.has_sigmoid_layer_encoder else "autograd"
