@@ -219,3 +219,12 @@ def test_grad_clip_bounds_the_gradient_norm_the_optimizer_sees(tmp_path, clip):
         assert min(seen.norms) > 0.05  # so the clipped run below is really clipped
     else:
         assert max(seen.norms) <= clip * (1 + 1e-4)
+
+
+def test_progress_bar_shows_the_loss_unless_quiet(tmp_path, capsys):
+    train(_cfg(tmp_path / "loud", max_steps=12, epochs=1, quiet=False))
+    loud = capsys.readouterr()
+    assert "loss=" in loud.out + loud.err
+    train(_cfg(tmp_path / "quiet", max_steps=12, epochs=1))
+    quiet = capsys.readouterr()
+    assert "loss=" not in quiet.out + quiet.err and "it/s" not in quiet.out + quiet.err
