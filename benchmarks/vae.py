@@ -134,6 +134,7 @@ def pythae_test_elbo(model, x_test: torch.Tensor) -> float:
 
 
 def main() -> None:
+    global BATCH
     p = argparse.ArgumentParser()
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="1 epoch, smoke run")
@@ -142,7 +143,6 @@ def main() -> None:
     p.add_argument("--name", default="vae", help="results section (results/<name>.json, RESULTS.md)")
     p.add_argument("--repeats", type=int, default=3, help="interleaved bare/spine runs (the fastest of each counts)")
     args = p.parse_args()
-    global BATCH
     BATCH = args.batch_size  # read by every loop above
     torch.set_num_threads(2)
     epochs = 1 if args.quick else args.epochs
