@@ -53,7 +53,7 @@ class NonFiniteGuard(L.Callback):
     """Stops training with ``NonFiniteError`` when a loss term, a gradient or the weights turn NaN/Inf.
 
     Loss terms are checked every step, before the backward pass. Gradients are not read every step
-    (that pass over all gradients cost ~5% of a small model's step): a non-finite gradient makes the
+    (a pass over all gradients every step was a visible share of a small model's step): a non-finite gradient makes the
     weights it updates non-finite (Adam divides ``m̂ / √v̂``: NaN), which the next loss shows; the
     weights are also checked every ``every`` steps and before every checkpoint is written. The error
     names the step and the term or parameter; no checkpoint is written with non-finite weights, so the

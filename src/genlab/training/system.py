@@ -6,7 +6,7 @@
 
 The step is written out (Lightning's manual optimization) and training metrics go straight to the
 run's logger every ``log_every_n_steps``: Lightning's closure loop and its per-call ``self.log``
-bookkeeping cost about 1 ms a step, a tenth of a small model's step on a CPU (benchmarks/vae.py).
+bookkeeping were a visible share of a small model's CPU step (spine overhead: benchmarks/vae.py).
 """
 
 from __future__ import annotations
