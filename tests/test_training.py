@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from genlab.errors import NonFiniteError
+from genlab.errors import LoadError, NonFiniteError
 from genlab.plots import read_metrics
 from genlab.training import TrainConfig, train
 from genlab.training.checkpoint import atomic_torch_save
@@ -228,3 +228,25 @@ def test_progress_bar_shows_the_loss_unless_quiet(tmp_path, capsys):
     train(_cfg(tmp_path / "quiet", max_steps=12, epochs=1))
     quiet = capsys.readouterr()
     assert "loss=" not in quiet.out + quiet.err and "it/s" not in quiet.out + quiet.err
+
+
+def test_init_from_starts_another_objective_from_a_saved_models_weights(tmp_path):
+    vae = train(_cfg(tmp_path / "vae", epochs=3)).model
+    # an IWAE with the VAE's networks, one step at a negligible learning rate: it starts at the VAE's weights
+    iwae = train(_cfg(tmp_path / "iwae", model="iwae", epochs=1, max_steps=1, lr=1e-9,
+                      init_from=str(tmp_path / "vae" / "model"), model_options={**TINY, "k": 4})).model
+    for (name, p), q in zip(vae.named_parameters(), iwae.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6), name
+    fresh = train(_cfg(tmp_path / "fresh", model="iwae", epochs=1, max_steps=1, lr=1e-9,
+                       model_options={**TINY, "k": 4})).model
+    assert not torch.allclose(vae.encoder[1][0].weight, fresh.encoder[1][0].weight)
+
+
+def test_init_from_a_model_of_another_architecture_says_so_and_writes_nothing(tmp_path):
+    train(_cfg(tmp_path / "vae", max_steps=2))
+    with pytest.raises(LoadError, match=r"\(VAE\) does not fit IWAE.*same architecture"):
+        train(_cfg(tmp_path / "iwae", model="iwae", max_steps=2, init_from=str(tmp_path / "vae" / "model"),
+                   model_options={"hidden": [8], "latent_dim": 2}))
+    assert not (tmp_path / "iwae").exists()
+    with pytest.raises(LoadError, match="no model folder"):
+        train(_cfg(tmp_path / "iwae", model="iwae", max_steps=2, init_from=str(tmp_path / "nowhere")))

@@ -90,8 +90,25 @@ def test_conv_architecture_needs_sizes_divisible_by_four():
         VAEConfig(data_shape=(1, 10, 10), architecture="conv")
 
 
+def test_glu_layers_gate_one_half_by_the_sigmoid_of_the_other():
+    torch.manual_seed(0)
+    m = _mlp(activation="glu", hidden=(32, 16))
+    first = m.encoder[1][0]  # Linear(64, 2·32): the value half, then the gate half
+    assert first.out_features == 64
+    x = _batch(5)
+    a, b = first(x.flatten(1)).chunk(2, dim=-1)  # (5, 32) each
+    assert torch.allclose(m.encoder[1][1](first(x.flatten(1))), a * torch.sigmoid(b))
+    assert m.encode(x)[0].shape == (5, 4)
+
+
+def test_glu_is_for_mlp_layers_only():
+    with pytest.raises(ConfigError, match="architecture='mlp'"):
+        VAEConfig(data_shape=(1, 8, 8), architecture="conv", activation="glu")
+
+
 @pytest.mark.parametrize("kw", [{}, {"architecture": "conv", "hidden": (32,), "channels": (4, 8)},
-                                {"likelihood": "gaussian"}, {"likelihood": "gaussian", "gaussian_std": 0.5}])
+                                {"likelihood": "gaussian"}, {"likelihood": "gaussian", "gaussian_std": 0.5},
+                                {"activation": "glu"}])
 def test_template_save_load_and_step(kw, tmp_path):
     m = _mlp(**kw)
     x = _batch()

@@ -120,9 +120,6 @@ def _resolve_class(path: str) -> type:
 
 def load(directory: str | os.PathLike, *, map_location: str = "cpu") -> nn.Module:
     """Load any genlab model from a folder written by ``save_pretrained`` (no pickle)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     directory = Path(directory)
     meta = read_config(directory)
     cls = _resolve_class(meta["class"])
@@ -130,25 +127,60 @@ def load(directory: str | os.PathLike, *, map_location: str = "cpu") -> nn.Modul
         config = cls.config_class.from_dict(meta["config"])
     except (ConfigError, TypeError) as e:
         raise LoadError(f"{directory / CONFIG_NAME}: invalid config for {cls.__name__}: {e}") from None
+    model = cls(config)
+    state = _read_weights(directory, map_location=map_location)
+    _check_fits(state, model.state_dict(), f"{directory / WEIGHTS_NAME} does not fit {cls.__name__}",
+                "config.json and weights disagree")
+    with torch.no_grad():
+        model.load_state_dict(state)
+    model.eval()
+    return model
+
+
+def _read_weights(directory: Path, *, map_location: str = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of ``directory/model.safetensors``; ``LoadError`` when missing or unreadable."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     weights = directory / WEIGHTS_NAME
     if not weights.is_file():
         raise LoadError(f"{weights} is missing: the folder is incomplete; save the model again")
     try:
-        state = load_file(str(weights), device=map_location)
+        return load_file(str(weights), device=map_location)
     except (SafetensorError, OSError, ValueError) as e:
         raise LoadError(f"{weights} is unreadable or truncated ({e}); save the model again") from None
-    model = cls(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
+
+
+def _check_fits(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], what: str, fix: str,
+                *, optional: frozenset[str] = frozenset()) -> None:
+    """``LoadError`` (``what: …; fix``) unless ``state`` has exactly ``expected``'s keys (those in
+    ``optional`` may be missing) with the same shapes."""
+    missing = sorted(set(expected) - set(state) - optional)
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise LoadError(f"{weights} does not fit {cls.__name__}: missing {missing[:3]}, "
-                        f"unexpected {unexpected[:3]}; config.json and weights disagree")
-    for k, v in expected.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise LoadError(f"{weights}: {k} has shape {tuple(state[k].shape)}, the config needs "
-                            f"{tuple(v.shape)}; config.json and weights disagree")
+        raise LoadError(f"{what}: missing {missing[:3]}, unexpected {unexpected[:3]}; {fix}")
+    for k in state:
+        if tuple(state[k].shape) != tuple(expected[k].shape):
+            raise LoadError(f"{what}: {k} has shape {tuple(state[k].shape)}, the config needs "
+                            f"{tuple(expected[k].shape)}; {fix}")
+
+
+def init_weights_from(model: nn.Module, directory: str | os.PathLike) -> nn.Module:
+    """Copy the weights of a saved model folder into ``model`` (in place) and return it.
+
+    The saved model may be of another class with the same networks (a VAE into an IWAE or a β-VAE:
+    fine-tuning with another objective, as Burda et al. 2015, §5.2, continue a VAE with the IWAE
+    bound); every parameter must match by name and shape. Buffers the folder lacks (e.g. a KL
+    warm-up's step counter) keep ``model``'s values. Never unpickles.
+    """
+    directory = Path(directory)
+    meta = read_config(directory)
+    state = _read_weights(directory)
+    expected = model.state_dict()
+    buffers = frozenset(name for name, _ in model.named_buffers())
+    _check_fits(state, expected, f"{directory} ({meta['class'].rsplit('.', 1)[-1]}) does not fit "
+                f"{type(model).__name__}", "start from a model with the same architecture (hidden widths, "
+                "latent size, activation)", optional=buffers)
     with torch.no_grad():
-        model.load_state_dict(state)
-    model.eval()
+        model.load_state_dict(state, strict=False)
     return model

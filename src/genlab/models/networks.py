@@ -20,11 +20,20 @@ def activation(name: str) -> nn.Module:
 
 
 def mlp(sizes: list[int], act: str) -> nn.Sequential:
-    """Linear layers of the given widths with an activation between them (none after the last)."""
+    """Linear layers of the given widths with an activation between them (none after the last).
+
+    ``act="glu"`` makes every hidden layer a gated linear unit, ``h = (W x + b) ⊙ σ(V x + c)``
+    (Dauphin et al. 2017, arXiv:1612.08083; the "gated dense" layers of Tomczak & Welling's VampPrior
+    VAEs, arXiv:1705.07120): one ``Linear(a, 2b)`` whose halves ``nn.GLU`` multiplies.
+    """
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        hidden = i < len(sizes) - 2
+        if hidden and act == "glu":
+            layers += [nn.Linear(a, 2 * b), nn.GLU(dim=-1)]  # (B, 2b) → (B, b)
+            continue
         layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
+        if hidden:
             layers.append(activation(act))
     return nn.Sequential(*layers)
 

@@ -40,7 +40,7 @@ class VAEConfig(Config):
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"  # p_θ(x|z): binary vs real-valued data
     gaussian_std: float | None = None  # σ of the Gaussian decoder; None learns one shared σ
     beta: float = 1.0  # V6: weight of the KL term (1 = the ELBO)
-    activation: Literal["relu", "tanh", "gelu"] = "relu"
+    activation: Literal["relu", "tanh", "gelu", "glu"] = "relu"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -52,6 +52,8 @@ class VAEConfig(Config):
         require(self.beta >= 0, f"beta must be ≥ 0, got {self.beta}")
         require(self.gaussian_std is None or self.gaussian_std > 0, "gaussian_std must be > 0 or None")
         if self.architecture == "conv":
+            require(self.activation != "glu", "activation='glu' gates MLP layers only: use "
+                    "architecture='mlp' or another activation")
             require(len(self.data_shape) == 3 and self.data_shape[1] % 4 == 0 and self.data_shape[2] % 4 == 0,
                     f"architecture='conv' needs images (C, H, W) with H, W divisible by 4, got "
                     f"{self.data_shape}: use architecture='mlp'")

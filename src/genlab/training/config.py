@@ -38,6 +38,7 @@ class TrainConfig(Config):
     val_size: int | None = None  # evaluate on at most this many validation examples
     exclude_labels: tuple[int, ...] = ()  # leave these labels out of train/val (anomaly detection, AE6)
     num_samples: int = 64  # samples drawn into samples/ each epoch
+    init_from: str | None = None  # start from the weights of a saved model folder (e.g. a VAE run's model/)
     quiet: bool = False  # no progress bar
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # model config overrides
 

@@ -103,6 +103,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     cls = entry.load_class()
     L.seed_everything(cfg.seed, verbose=False)
     model = cls(model_config(cls, train_data, cfg.model_options))
+    if cfg.init_from and not resume:  # before the run folder exists: a bad folder leaves nothing behind
+        from genlab.hub import init_weights_from
+
+        init_weights_from(model, cfg.init_from)  # fine-tuning: a saved model's weights, same networks
     cfg = dataclasses.replace(cfg, model_options={**cfg.model_options})
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +142,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         enable_progress_bar=not cfg.quiet, log_every_n_steps=min(10, steps_per_epoch),
         default_root_dir=str(run_dir),
     )
-    if not resume and hasattr(model, "before_fit"):
+    if not resume and not cfg.init_from and hasattr(model, "before_fit"):
         model.before_fit(train_data.x)  # e.g. greedy layer-wise pre-training (stacked autoencoder)
     total_steps = cfg.epochs * steps_per_epoch if cfg.epochs > 0 else cfg.max_steps  # the cosine schedule's length
     if cfg.max_steps >= 0:

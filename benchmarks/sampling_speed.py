@@ -1,0 +1,104 @@
+"""Sampling time per image of DDPM (1000 steps) and DDIM (10/20/50/100 steps, η = 0 and 1), timed on
+their own in interleaved rounds (issue: diffusion, goal "DDIM-50 at ≥ 20× less time").
+
+The network is the class-conditional MNIST U-Net of ``benchmarks/diffusion.py`` (``--channels``, built
+for MNIST as ``genlab train ddpm --data mnist`` builds it). A sampler's time does not depend on the
+network's weights — the same layers run on the same shapes with no data-dependent branch — so the
+untrained network is timed and no training is needed; the samples are checked to be finite. Every round
+times each sampler once on the same batch (``--batch``, 250 as in the FID draws of diffusion.py), in the
+same order; a sampler's figure is its fastest round (the one least disturbed by other work on the
+shared machine; the median is recorded too), and ``speedup`` = the 1000-step time / the sampler's.
+DDIM-50 makes 1000 / 50 = 20× fewer network calls than DDPM-1000, so a speedup ≥ 20 needs its steps to
+cost no more than DDPM's.
+
+    python benchmarks/sampling_speed.py --rounds 3          # ~16 min on 2 cores
+    python benchmarks/sampling_speed.py --quick             # a smoke run, ~1 min
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning threads on a busy machine
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import record, write_results  # noqa: E402
+
+from genlab.data import load  # noqa: E402
+from genlab.models.diffusion.ddpm import DDPM  # noqa: E402
+from genlab.training.run import model_config  # noqa: E402
+
+DDIM_STEPS = (10, 20, 50, 100)
+
+
+def samplers(etas: list[float], ddpm_steps: int, ddim_steps: tuple[int, ...]) -> list[tuple[str, dict]]:
+    """(row name, ``DDPM.sample`` options): DDPM first, then DDIM per η and step count."""
+    rows = [(f"ddpm {ddpm_steps} steps", {"sampler": "ddpm", "steps": ddpm_steps})]
+    for eta in etas:
+        name = "ddim" if eta == 0 else f"ddim η={eta:g}"
+        rows += [(f"{name} {s} steps", {"sampler": "ddim", "steps": s, "eta": eta}) for s in ddim_steps]
+    return rows
+
+
+def time_once(model: DDPM, n: int, options: dict) -> float:
+    """Seconds per image of one ``model.sample(n, ...)`` call; fails on non-finite samples."""
+    g = torch.Generator().manual_seed(0)
+    t0 = time.perf_counter()
+    x = model.sample(n, generator=g, **options)
+    seconds = time.perf_counter() - t0
+    if not bool(torch.isfinite(x).all()):
+        raise RuntimeError(f"{options}: non-finite samples")
+    return seconds / n
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--batch", type=int, default=250, help="images per sample() call (diffusion.py draws 250)")
+    p.add_argument("--channels", type=int, default=16, help="U-Net base width (diffusion.py's default)")
+    p.add_argument("--etas", type=float, nargs="+", default=[0.0, 1.0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 round, batch 8, DDPM 100 steps")
+    p.add_argument("--name", default="diffusion_sampling_time")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    ddpm_steps, rounds, batch = (100, 1, 8) if args.quick else (1000, args.rounds, args.batch)
+    data = load("mnist", split="test")
+    model = DDPM(model_config(DDPM, data, {"channels": args.channels})).eval()
+    params = sum(q.numel() for q in model.parameters())
+    rows = samplers(args.etas, ddpm_steps, DDIM_STEPS)
+    time_once(model, batch, rows[1][1])  # warm-up: allocator, kernels
+    times: dict[str, list[float]] = {name: [] for name, _ in rows}
+    for r in range(rounds):
+        for name, options in rows:
+            times[name].append(time_once(model, batch, options))
+            print(f"round {r + 1}/{rounds}  {name:22s} {times[name][-1] * 1000:8.2f} ms/image", flush=True)
+    ref = min(times[rows[0][0]])
+    ref_median = statistics.median(times[rows[0][0]])
+    records = []
+    for name, _ in rows:
+        best, median = min(times[name]), statistics.median(times[name])
+        records.append(record(name, "seconds per image (fastest round)", best, "s", batch=batch, rounds=rounds,
+                              median_s=median, speedup=ref / best, speedup_median=ref_median / median,
+                              params=params))
+    ddim50 = [r for r in records if r["name"].endswith(" 50 steps")]
+    verdict = "; ".join(f"{r['name']}: {r['speedup']:.2f}× ({'met' if r['speedup'] >= 20 else 'NOT met'})"
+                        for r in ddim50)
+    write_results(args.name, records, notes=(
+        f"Class-conditional MNIST U-Net, {args.channels}·(1, 2, 2) channels ({params:,} parameters; the "
+        f"network of `diffusion`), untrained (a sampler's time does not depend on the weights), batch "
+        f"{batch}, {rounds} interleaved rounds, {args.threads} threads; value = fastest round, median_s = "
+        f"median round; speedup = DDPM-{ddpm_steps} time / this sampler's (fastest rounds), speedup_median "
+        f"the same from the medians. Goal DDIM-50 ≥ 20× less time than DDPM-1000: {verdict}."))
+
+
+if __name__ == "__main__":
+    main()
