@@ -115,3 +115,21 @@ def test_save_pretrained_replaces_an_existing_folder_without_leftovers(tmp_path)
     m.save_pretrained(d)
     assert sorted(p.name for p in d.iterdir()) == ["config.json", "model.safetensors"]
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def test_init_weights_from_copies_parameters_across_objectives_and_leaves_objective_buffers(tmp_path):
+    from genlab.hub import init_weights_from
+    from genlab.models.beta_vae import BetaVAE
+    from genlab.models.iwae import IWAE
+
+    shape = {"data_shape": (1, 8, 8), "hidden": (16,), "latent_dim": 3}
+    warm = BetaVAE(**shape, warmup_steps=10)
+    warm.kl_warmup.step.fill_(7)  # a buffer of the warm-up objective only
+    warm.save_pretrained(tmp_path / "warm")
+    iwae = init_weights_from(IWAE(**shape, k=4), tmp_path / "warm")
+    for (name, p), q in zip(warm.named_parameters(), iwae.parameters(), strict=True):
+        assert torch.equal(p, q), name
+    back = init_weights_from(BetaVAE(**shape, warmup_steps=10), tmp_path / "warm")
+    assert int(back.kl_warmup.step) == 7  # a buffer both have is copied
+    with pytest.raises(LoadError, match=r"\(BetaVAE\) does not fit IWAE: .*has shape"):
+        init_weights_from(IWAE(**{**shape, "latent_dim": 4}), tmp_path / "warm")

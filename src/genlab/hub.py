@@ -151,11 +151,9 @@ def _read_weights(directory: Path, *, map_location: str = "cpu") -> dict[str, to
         raise LoadError(f"{weights} is unreadable or truncated ({e}); save the model again") from None
 
 
-def _check_fits(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], what: str, fix: str,
-                *, optional: frozenset[str] = frozenset()) -> None:
-    """``LoadError`` (``what: …; fix``) unless ``state`` has exactly ``expected``'s keys (those in
-    ``optional`` may be missing) with the same shapes."""
-    missing = sorted(set(expected) - set(state) - optional)
+def _check_fits(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], what: str, fix: str) -> None:
+    """``LoadError`` (``what: …; fix``) unless ``state`` has exactly ``expected``'s keys and shapes."""
+    missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise LoadError(f"{what}: missing {missing[:3]}, unexpected {unexpected[:3]}; {fix}")
@@ -168,19 +166,19 @@ def _check_fits(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor
 def init_weights_from(model: nn.Module, directory: str | os.PathLike) -> nn.Module:
     """Copy the weights of a saved model folder into ``model`` (in place) and return it.
 
-    The saved model may be of another class with the same networks (a VAE into an IWAE or a β-VAE:
-    fine-tuning with another objective, as Burda et al. 2015, §5.2, continue a VAE with the IWAE
-    bound); every parameter must match by name and shape. Buffers the folder lacks (e.g. a KL
-    warm-up's step counter) keep ``model``'s values. Never unpickles.
+    The saved model may be of another class with the same networks (a VAE into an IWAE, a warm-up
+    β-VAE into a VAE: fine-tuning with another objective, as Burda et al. 2015, §5.2, continue a VAE
+    with the IWAE bound); every parameter must match by name and shape. Buffers both have are copied;
+    a buffer only one of them has (e.g. a KL warm-up's step counter) belongs to its objective and is
+    left alone. Never unpickles.
     """
-    directory = Path(directory)
-    meta = read_config(directory)
-    state = _read_weights(directory)
-    expected = model.state_dict()
-    buffers = frozenset(name for name, _ in model.named_buffers())
-    _check_fits(state, expected, f"{directory} ({meta['class'].rsplit('.', 1)[-1]}) does not fit "
-                f"{type(model).__name__}", "start from a model with the same architecture (hidden widths, "
-                "latent size, activation)", optional=buffers)
+    source = load(directory)
+    params = dict(source.named_parameters())
+    expected = dict(model.named_parameters())
+    _check_fits(params, expected, f"{directory} ({type(source).__name__}) does not fit {type(model).__name__}",
+                "start from a model with the same architecture (hidden widths, latent size, activation)")
+    buffers = dict(model.named_buffers())
+    shared = {k: b for k, b in source.named_buffers() if k in buffers and b.shape == buffers[k].shape}
     with torch.no_grad():
-        model.load_state_dict(state, strict=False)
+        model.load_state_dict({**params, **shared}, strict=False)
     return model
