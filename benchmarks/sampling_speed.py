@@ -2,16 +2,19 @@
 their own in interleaved rounds (issue: diffusion, goal "DDIM-50 at ≥ 20× less time").
 
 The network is the class-conditional MNIST U-Net of ``benchmarks/diffusion.py`` (``--channels``, built
-for MNIST as ``genlab train ddpm --data mnist`` builds it). A sampler's time does not depend on the
-network's weights — the same layers run on the same shapes with no data-dependent branch — so the
-untrained network is timed and no training is needed; the samples are checked to be finite. Every round
+for MNIST as ``genlab train ddpm --data mnist`` builds it), untrained, or a trained one (``--model
+RUN/model``). The same layers run on the same shapes with no data-dependent branch whatever the
+weights, but the values they compute can still change the speed of the CPU's arithmetic (e.g. subnormal
+numbers), so the recorded figure uses a trained network; the samples are checked to be finite. Every round
 times each sampler once on the same batch (``--batch``, 250 as in the FID draws of diffusion.py), in the
 same order; a sampler's figure is its fastest round (the one least disturbed by other work on the
 shared machine; the median is recorded too), and ``speedup`` = the 1000-step time / the sampler's.
 DDIM-50 makes 1000 / 50 = 20× fewer network calls than DDPM-1000, so a speedup ≥ 20 needs its steps to
 cost no more than DDPM's.
 
-    python benchmarks/sampling_speed.py --rounds 3          # ~16 min on 2 cores
+    genlab train ddpm --data mnist --max-time 5m --lr 1e-3 --set model.channels=16 --set ema_decay=0.995 \
+        --out runs/ddpm-speed --quiet                                                # as diffusion.py trains it
+    python benchmarks/sampling_speed.py --rounds 3 --model runs/ddpm-speed/model   # ~16 min on 2 cores
     python benchmarks/sampling_speed.py --quick             # a smoke run, ~1 min
 """
 
@@ -66,13 +69,22 @@ def main() -> None:
     p.add_argument("--channels", type=int, default=16, help="U-Net base width (diffusion.py's default)")
     p.add_argument("--etas", type=float, nargs="+", default=[0.0, 1.0])
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--model", default=None,
+                   help="a trained DDPM's model folder (a run's model/) to time instead of the untrained network")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, batch 8, DDPM 100 steps")
     p.add_argument("--name", default="diffusion_sampling_time")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     ddpm_steps, rounds, batch = (100, 1, 8) if args.quick else (1000, args.rounds, args.batch)
-    data = load("mnist", split="test")
-    model = DDPM(model_config(DDPM, data, {"channels": args.channels})).eval()
+    if args.model:
+        from genlab.hub import load as load_model
+
+        model = load_model(args.model)
+        if not isinstance(model, DDPM):
+            p.error(f"{args.model} holds a {type(model).__name__}, not a DDPM")
+    else:
+        model = DDPM(model_config(DDPM, load("mnist", split="test"), {"channels": args.channels})).eval()
+    weights = f"trained ({args.model})" if args.model else "untrained (a sampler's time does not depend on the weights)"
     params = sum(q.numel() for q in model.parameters())
     rows = samplers(args.etas, ddpm_steps, DDIM_STEPS)
     time_once(model, batch, rows[1][1])  # warm-up: allocator, kernels
@@ -93,8 +105,8 @@ def main() -> None:
     verdict = "; ".join(f"{r['name']}: {r['speedup']:.2f}× ({'met' if r['speedup'] >= 20 else 'NOT met'})"
                         for r in ddim50)
     write_results(args.name, records, notes=(
-        f"Class-conditional MNIST U-Net, {args.channels}·(1, 2, 2) channels ({params:,} parameters; the "
-        f"network of `diffusion`), untrained (a sampler's time does not depend on the weights), batch "
+        f"Class-conditional MNIST U-Net, {model.config.channels}·(1, 2, 2) channels ({params:,} parameters; the "
+        f"network of `diffusion`), {weights}, batch "
         f"{batch}, {rounds} interleaved rounds, {args.threads} threads; value = fastest round, median_s = "
         f"median round; speedup = DDPM-{ddpm_steps} time / this sampler's (fastest rounds), speedup_median "
         f"the same from the medians. Goal DDIM-50 ≥ 20× less time than DDPM-1000: {verdict}."))
