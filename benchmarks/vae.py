@@ -68,8 +68,8 @@ clock: list[float] = []  # epoch start times, then the end time, of the last run
 
 
 def steady(clock_times: list[float]) -> float:
-    """Seconds of epochs 2..N from a run's ``clock``."""
-    return clock_times[-1] - clock_times[1]
+    """Seconds of epochs 2..N from a run's ``clock`` (NaN for a one-epoch run)."""
+    return clock_times[-1] - clock_times[1] if len(clock_times) > 2 else float("nan")
 
 
 def bare_loop(x: torch.Tensor, x_val: torch.Tensor, epochs: int) -> tuple[float, VAE]:
@@ -199,12 +199,12 @@ def main() -> None:
     for _ in range(args.repeats):
         t, m_bare = bare_loop(x, x_val, epochs)
         bares.append(t)
-        steady_s["bare"].append(steady(clock) if epochs > 1 else float("nan"))
+        steady_s["bare"].append(steady(clock))
         t, m_spine = spine(epochs, data, max_steps=steps)
         spines.append(t)
-        steady_s["spine"].append(steady(clock) if epochs > 1 else float("nan"))
+        steady_s["spine"].append(steady(clock))
         floors.append(lightning_floor(x, x_val, epochs))
-        steady_s["floor"].append(steady(clock) if epochs > 1 else float("nan"))
+        steady_s["floor"].append(steady(clock))
     t_bare, t_spine = min(bares), min(spines)
     each = ", ".join(f"{s / b:.3f}" for s, b in zip(spines, bares, strict=True))
     records.append(record("spine vs bare loop", "wall time", t_spine, "s", reference=t_bare,
