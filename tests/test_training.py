@@ -250,3 +250,47 @@ def test_init_from_a_model_of_another_architecture_says_so_and_writes_nothing(tm
     assert not (tmp_path / "iwae").exists()
     with pytest.raises(LoadError, match="no model folder"):
         train(_cfg(tmp_path / "iwae", model="iwae", max_steps=2, init_from=str(tmp_path / "nowhere")))
+
+
+class _CountCalls(L.Callback):
+    def __init__(self):
+        self.calls = 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.calls += 1
+
+
+def test_several_steps_per_call_train_exactly_as_one_step_per_call(tmp_path):
+    # digits: 1350 training images, batch 160 → 8 steps per epoch; EMA, cosine and clipping act per step
+    common = dict(epochs=2, batch_size=160, lr_schedule="cosine", ema_decay=0.9, grad_clip=5.0)
+    one, four = _CountCalls(), _CountCalls()
+    a = train(_cfg(tmp_path / "one", steps_per_call=1, **common), callbacks=[one])
+    b = train(_cfg(tmp_path / "four", steps_per_call=4, **common), callbacks=[four])
+    assert (one.calls, four.calls) == (16, 4)  # Lightning ran a quarter of the calls
+    assert a.steps == b.steps == 16
+    wa, wb = _final_weights(a.run_dir), _final_weights(b.run_dir)
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    rows = [[(r["step"], r["train/loss"]) for r in read_metrics(d / "metrics.csv") if "train/loss" in r]
+            for d in (a.run_dir, b.run_dir)]
+    assert rows[0] == rows[1] and len(rows[0]) == 2  # logged at the same steps, same values
+    assert a.metrics == b.metrics
+
+
+def test_resume_with_another_steps_per_call_gives_identical_weights(tmp_path):
+    n, kill = 20, 12  # 8 steps per epoch: the kill lands mid-epoch (step 4 of epoch 2)
+    ref = train(_cfg(tmp_path / "ref", max_steps=n, batch_size=160, steps_per_call=1))
+    cfg = _cfg(tmp_path / "killed", max_steps=n, batch_size=160, checkpoint_every=4, steps_per_call=2)
+    script = KILL_SCRIPT.format(kill=kill, cfg=repr(cfg.to_dict()))
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 9, p.stderr[-2000:]
+    ck = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ck["global_step"] == kill and ck["genlab"]["steps_per_call"] == 2
+    import dataclasses
+
+    # 4 per call from here on: Lightning's count of the epoch's calls done (2 of 4) becomes 1 of 2
+    resumed = train(dataclasses.replace(cfg, steps_per_call=4), resume=True)
+    assert resumed.steps == n
+    a, b = _final_weights(ref.run_dir), _final_weights(resumed.run_dir)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

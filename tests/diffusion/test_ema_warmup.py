@@ -28,7 +28,7 @@ def test_ema_after_a_short_run_is_near_the_trained_weights_not_the_initial_ones(
     ema.on_fit_start(None, module)
     for step in range(1, 101):  # the weight moves to 1 at once and stays there for 100 steps
         model.weight.data.fill_(1.0)
-        ema.on_train_batch_end(SimpleNamespace(global_step=step), module, None, None, step)
+        ema.on_train_step_end(SimpleNamespace(global_step=step), module)
     # with a fixed decay 0.999 the average would still be 1 − 0.999¹⁰⁰ ≈ 0.095
     assert ema.shadow["weight"].item() > 0.99
     torch.testing.assert_close(ema.ema_model(model).weight, ema.shadow["weight"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from torch import nn
 
 from genlab.errors import NonFiniteError
@@ -50,13 +50,14 @@ def non_finite_parameters(module: nn.Module) -> list[str]:
 
 
 class NonFiniteGuard(L.Callback):
-    """Stops training with ``NonFiniteError`` when a loss term, a gradient or the weights turn NaN/Inf.
+    """Stops training with ``NonFiniteError`` when the loss, a gradient or the weights turn NaN/Inf.
 
-    Loss terms are checked every step, before the backward pass. Gradients are not read every step
-    (a pass over all gradients every step was a visible share of a small model's step): a non-finite gradient makes the
-    weights it updates non-finite (Adam divides ``m̂ / √v̂``: NaN), which the next loss shows; the
-    weights are also checked every ``every`` steps and before every checkpoint is written. The error
-    names the step and the term or parameter; no checkpoint is written with non-finite weights, so the
+    The loss is checked every step, before the backward pass; when it is not finite the error names
+    the loss terms that are not. Gradients are not read every step (a pass over all gradients every
+    step was a visible share of a small model's step): a non-finite gradient makes the weights it
+    updates non-finite (Adam divides ``m̂ / √v̂``: NaN), which the next loss shows; the weights are
+    also checked every ``every`` steps and before every checkpoint is written. The error names the
+    step and the term or parameter; no checkpoint is written with non-finite weights, so the
     last good ``last.ckpt`` stays intact.
     """
 
@@ -77,20 +78,36 @@ class NonFiniteGuard(L.Callback):
             self._stop(trainer, f"{bad} (a non-finite gradient at an earlier step)")
 
     def on_before_backward(self, trainer, pl_module, loss) -> None:
-        terms = getattr(pl_module, "last_terms", {}) or {"loss": loss.detach()}
-        if torch.isfinite(torch.stack([v.float() for v in terms.values()])).all():
-            return  # one check for all terms; name the culprit only when there is one
+        if torch.isfinite(loss).all():
+            return  # the loss is checked every step; name the culprit term only when it is not finite
+        terms = {**(getattr(pl_module, "last_terms", {}) or {}), "loss": loss.detach()}
         for name, value in terms.items():
             if not torch.isfinite(value).all():
                 bad = self._bad_weights(pl_module)  # name the weights too when they are the cause
                 self._stop(trainer, f"loss term '{name}' is {value.item()}" + (f"; {bad}" if bad else ""))
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_step_end(self, trainer, pl_module) -> None:  # after each optimizer step (system.py)
         if trainer.global_step % self.every == 0:
             self._check_weights(trainer, pl_module)
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
         self._check_weights(trainer, pl_module)  # raising here writes nothing (atomic save)
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint`` with its ``state_key`` formatted once, not at every hook call.
+
+    Lightning names each callback by ``state_key`` for every hook it dispatches (three per optimizer
+    step) and ``ModelCheckpoint`` formats it from a dict of its settings each time: a visible share
+    of a small model's step. The settings are fixed at construction, so the key is too.
+    """
+
+    @property
+    def state_key(self) -> str:
+        key = self.__dict__.get("_state_key")
+        if key is None:
+            key = self.__dict__["_state_key"] = super().state_key
+        return key
 
 
 class LossProgressBar(TQDMProgressBar):
@@ -131,7 +148,7 @@ class EMA(L.Callback):
             self.shadow = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
 
     @torch.no_grad()
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_step_end(self, trainer, pl_module) -> None:  # after each optimizer step (system.py)
         d = ema_decay_at(trainer.global_step - 1, self.decay)  # global_step counts this step already
         for k, v in pl_module.model.state_dict().items():
             s = self.shadow[k]

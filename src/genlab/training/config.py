@@ -35,6 +35,7 @@ class TrainConfig(Config):
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     out: str | None = None  # run folder; default runs/<model>-<data>-<time>
     checkpoint_every: int | None = None  # also write last.ckpt every N steps (default: each epoch)
+    steps_per_call: int = 8  # optimizer steps per Lightning training_step call (same result; see training.chunks)
     val_size: int | None = None  # evaluate on at most this many validation examples
     exclude_labels: tuple[int, ...] = ()  # leave these labels out of train/val (anomaly detection, AE6)
     num_samples: int = 64  # samples drawn into samples/ each epoch
@@ -55,6 +56,8 @@ class TrainConfig(Config):
         require(self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0 or null")
         require(self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1) or null")
         require(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every must be ≥ 1")
+        require(self.steps_per_call >= 1, f"steps_per_call must be ≥ 1 (1: one step per Lightning batch), "
+                                          f"got {self.steps_per_call}")
         require(all(isinstance(c, int) and not isinstance(c, bool) for c in self.exclude_labels),
                 f"exclude_labels must be integer labels such as [7], got {list(self.exclude_labels)}")
         if self.max_time is not None:

@@ -2,6 +2,8 @@
 
 Batches are sliced from one tensor (no per-sample Python); each DDP rank reads a disjoint shard;
 the train loader's position is saved in checkpoints so a resumed run sees the same data order.
+With ``steps_per_call > 1`` the train loader hands out chunks of consecutive mini-batches
+(``training.chunks``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from genlab.training.config import TrainConfig
 
 
 class TensorDataModule(L.LightningDataModule):
-    def __init__(self, train, val, cfg: TrainConfig) -> None:
+    def __init__(self, train, val, cfg: TrainConfig, steps_per_call: int = 1) -> None:
         super().__init__()
         self.train_data, self.val_data, self.cfg = train, val, cfg
+        self.steps_per_call = steps_per_call  # > 1: the train loader yields StepChunks (training.chunks)
         self._train_loader = None
 
     def _tensors(self, data):
@@ -29,6 +32,10 @@ class TensorDataModule(L.LightningDataModule):
                 *self._tensors(self.train_data), batch_size=self.cfg.batch_size, shuffle=True,
                 seed=self.cfg.seed, drop_last=True, rank=rank, world_size=world,
                 binarize="dynamic" if self.train_data.binarize == "dynamic" else "none")
+            if self.steps_per_call > 1:
+                from genlab.training.chunks import ChunkedLoader
+
+                self._train_loader = ChunkedLoader(self._train_loader, self.steps_per_call)
         return self._train_loader
 
     def val_dataloader(self):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import shlex
 import sys
 import time
@@ -19,12 +20,12 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 from genlab.errors import ConfigError, LoadError
 from genlab.registry import get_model
-from genlab.training.callbacks import EMA, LossProgressBar, NonFiniteGuard, RNGState, SampleGrid
+from genlab.training.callbacks import EMA, LossProgressBar, NonFiniteGuard, RNGState, RunCheckpoint, SampleGrid
 from genlab.training.checkpoint import AtomicCheckpointIO
+from genlab.training.chunks import steps_per_call
 from genlab.training.config import TrainConfig, parse_duration, read_yaml, resolve, write_yaml
 from genlab.training.datamodule import TensorDataModule
 from genlab.training.logger import RunCSVLogger
@@ -118,19 +119,21 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
             logging.getLogger(name).setLevel(logging.WARNING)
     steps_per_epoch = max(1, len(train_data) // (cfg.batch_size * cfg.devices))
+    k = steps_per_call(cfg.steps_per_call, steps_per_epoch=steps_per_epoch, max_steps=cfg.max_steps,
+                       checkpoint_every=cfg.checkpoint_every, resume_step=keep_until or 0, world_size=cfg.devices)
     ema = EMA(cfg.ema_decay) if cfg.ema_decay else None
     ref = val_data.x[:2000] if val_data.x.dim() == 2 else val_data.x[:32]  # scatter backdrop / recon inputs
     cbs: list[L.Callback] = [
-        ModelCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True,
+        RunCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True,
                         every_n_train_steps=cfg.checkpoint_every, enable_version_counter=False),
-        ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/loss", mode="min",
+        RunCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/loss", mode="min",
                         save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=False),
         RNGState(), NonFiniteGuard(),
         SampleGrid(run_dir / "samples", cfg.num_samples, reference=ref, fit_data=train_data.x[:5000]),
         *([ema] if ema else []), *(callbacks or []),
     ]
     if not cfg.quiet:
-        cbs.append(LossProgressBar(refresh_rate=10))
+        cbs.append(LossProgressBar(refresh_rate=max(1, 10 // k)))
     trainer = L.Trainer(
         accelerator="cpu", devices=cfg.devices,
         strategy="ddp_spawn" if cfg.strategy == "ddp_spawn" else ("ddp" if cfg.strategy == "ddp" else "auto"),
@@ -139,7 +142,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         max_time=parse_duration(cfg.max_time) if cfg.max_time else None,
         logger=RunCSVLogger(run_dir, keep_until_step=keep_until), callbacks=cbs,
         plugins=[AtomicCheckpointIO()], num_sanity_val_steps=0, enable_model_summary=False,
-        enable_progress_bar=not cfg.quiet, log_every_n_steps=min(10, steps_per_epoch),
+        enable_progress_bar=not cfg.quiet, log_every_n_steps=min(10, math.ceil(steps_per_epoch / k)),
         default_root_dir=str(run_dir),
     )
     if not resume and not cfg.init_from and hasattr(model, "before_fit"):
@@ -147,8 +150,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     total_steps = cfg.epochs * steps_per_epoch if cfg.epochs > 0 else cfg.max_steps  # the cosine schedule's length
     if cfg.max_steps >= 0:
         total_steps = min(total_steps, cfg.max_steps)
-    system = ObjectiveSystem(model, cfg, total_steps=total_steps)
-    dm = TensorDataModule(train_data, val_data, cfg)
+    system = ObjectiveSystem(model, cfg, total_steps=total_steps, steps_per_call=k,
+                             log_every=min(10, steps_per_epoch))
+    dm = TensorDataModule(train_data, val_data, cfg, steps_per_call=k)
     t0 = time.perf_counter()
     trainer.fit(system, datamodule=dm, ckpt_path=str(ckpt_path) if resume else None)
     seconds = time.perf_counter() - t0

@@ -5,8 +5,11 @@
 ``loss`` (VAEs, diffusion models, classifiers): one objective, one optimizer (Adam, F5).
 
 The step is written out (Lightning's manual optimization) and training metrics go straight to the
-run's logger every ``log_every_n_steps``: Lightning's closure loop and its per-call ``self.log``
+run's logger every ``log_every`` steps: Lightning's closure loop and its per-call ``self.log``
 bookkeeping were a visible share of a small model's CPU step (spine overhead: benchmarks/vae.py).
+For the same reason one ``training_step`` call may take several optimizer steps, one per mini-batch
+of a ``StepChunk`` (``training.chunks``); callbacks that act after every optimizer step (EMA, NaN
+guard) implement ``on_train_step_end(trainer, pl_module)``, which the system calls after each one.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from genlab.training.chunks import StepChunk, recount_chunks
 from genlab.training.config import TrainConfig
 
 
 def adam(params, *, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     """Adam (F5) with PyTorch's fused CPU kernel: one pass over all parameters per step."""
     return torch.optim.Adam(list(params), lr=lr, weight_decay=weight_decay, fused=True)
+
+
+def _implements(callback: L.Callback, hook: str) -> bool:
+    """Whether ``callback`` overrides Lightning's no-op ``hook``."""
+    return getattr(type(callback), hook, None) is not getattr(L.Callback, hook)
 
 
 def cosine_factor(step: int, total: int) -> float:
@@ -34,15 +43,26 @@ def cosine_factor(step: int, total: int) -> float:
 class ObjectiveSystem(L.LightningModule):
     """Minimizes ``model(x, y).loss`` with Adam; logs every 0-d term as ``train/<name>``/``val/<name>``."""
 
-    def __init__(self, model: nn.Module, cfg: TrainConfig, total_steps: int | None = None) -> None:
+    def __init__(self, model: nn.Module, cfg: TrainConfig, total_steps: int | None = None,
+                 steps_per_call: int = 1, log_every: int = 10) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.model = model
         self.cfg = cfg
         self.total_steps = total_steps  # length of the cosine schedule
+        self.steps_per_call = steps_per_call  # mini-batches per StepChunk (training.chunks.steps_per_call)
+        self.log_every = log_every  # write train/<term> every this many optimizer steps
+        self._step_callbacks: list = []  # callbacks with on_train_step_end
+        self._backward_hooks: tuple[list, list] | None = None  # see _backward
         self.last_terms: dict[str, Tensor] = {}  # the last step's terms (NaN guard, progress bar)
         self._val_sums: dict[str, Tensor] = {}
         self._val_count = 0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "_current_fx_name":  # set by Lightning around every hook call: a plain attribute
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Any:
         return self.model(x, y)
@@ -52,21 +72,62 @@ class ObjectiveSystem(L.LightningModule):
             return batch[0], (batch[1] if len(batch) > 1 else None)
         return batch, None
 
+    def on_train_start(self) -> None:
+        callbacks = self.trainer.callbacks
+        self._step_callbacks = [cb for cb in callbacks if hasattr(cb, "on_train_step_end")]
+        self._backward_hooks = None
+        if self._plain_backward():  # call the backward hooks of the callbacks that implement them only
+            self._backward_hooks = ([cb for cb in callbacks if _implements(cb, "on_before_backward")],
+                                    [cb for cb in callbacks if _implements(cb, "on_after_backward")])
+
+    def _plain_backward(self) -> bool:
+        """Whether ``manual_backward`` would only call the backward hooks and ``loss.backward()``: one
+        process, no gradient scaler, and this module's own backward hooks are Lightning's no-ops."""
+        from lightning.pytorch.strategies import SingleDeviceStrategy
+
+        trainer = self.trainer
+        return (type(trainer.strategy) is SingleDeviceStrategy
+                and getattr(trainer.precision_plugin, "scaler", None) is None
+                and not any(getattr(type(self), h) is not getattr(L.LightningModule, h)
+                            for h in ("on_before_backward", "backward", "on_after_backward")))
+
+    def _backward(self, loss: Tensor) -> None:
+        """``manual_backward(loss)``; in a single process the hooks go straight to the callbacks that
+        implement them (Lightning's dispatch visits every callback, a visible share of a small step)."""
+        if self._backward_hooks is None:
+            self.manual_backward(loss)
+            return
+        before, after = self._backward_hooks
+        for cb in before:
+            cb.on_before_backward(self.trainer, self, loss)
+        loss.backward()
+        for cb in after:
+            cb.on_after_backward(self.trainer, self)
+
     def training_step(self, batch, batch_idx: int) -> Tensor:
         opt = self.optimizers()
+        scheduler = self.lr_schedulers()
+        loss = None
+        for mini_batch in (batch if isinstance(batch, StepChunk) else (batch,)):
+            loss = self._step(opt, scheduler, mini_batch)
+        return loss
+
+    def _step(self, opt, scheduler, batch) -> Tensor:
+        """One optimizer step on one mini-batch."""
         x, y = self._split(batch)
         out = self.model(x, y)
         self.last_terms = {k: v.detach() for k, v in out.scalars().items()}
         opt.zero_grad(set_to_none=True)
-        self.manual_backward(out.loss)  # on_before_backward: the NaN guard checks the terms
+        self._backward(out.loss)  # on_before_backward: the NaN guard checks the loss
         if self.cfg.grad_clip:
             self.clip_gradients(opt, gradient_clip_val=self.cfg.grad_clip, gradient_clip_algorithm="norm")  # F4
-        opt.step()  # on_before_optimizer_step: the NaN guard checks the gradients
-        scheduler = self.lr_schedulers()
+        opt.step()  # counts trainer.global_step
         if scheduler is not None:
             scheduler.step()
-        if (self.global_step % self.trainer.log_every_n_steps == 0) and self.logger is not None:
+        if self.global_step % self.log_every == 0 and self.logger is not None:
             self._log_train_terms()
+        for cb in self._step_callbacks:
+            cb.on_train_step_end(self.trainer, self)
         return out.loss.detach()
 
     def _log_train_terms(self) -> None:
@@ -104,4 +165,9 @@ class ObjectiveSystem(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["genlab"] = {"train_config": self.cfg.to_dict(),
                                 "model_class": f"{type(self.model).__module__}.{type(self.model).__qualname__}",
-                                "model_config": self.model.config.to_dict()}
+                                "model_config": self.model.config.to_dict(),
+                                "steps_per_call": self.steps_per_call}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Resuming mid-epoch with another ``steps_per_call``: recount the epoch's chunks (see chunks)."""
+        recount_chunks(checkpoint, self.steps_per_call)
