@@ -224,7 +224,7 @@ def test_grad_clip_bounds_the_gradient_norm_the_optimizer_sees(tmp_path, clip):
 def test_progress_bar_shows_the_loss_unless_quiet(tmp_path, capsys):
     train(_cfg(tmp_path / "loud", max_steps=12, epochs=1, quiet=False))
     loud = capsys.readouterr()
-    assert "loss=" in loud.out + loud.err
+    assert "loss=" in loud.out + loud.err and "step=5" in loud.out + loud.err  # one epoch: 5 steps
     train(_cfg(tmp_path / "quiet", max_steps=12, epochs=1))
     quiet = capsys.readouterr()
     assert "loss=" not in quiet.out + quiet.err and "it/s" not in quiet.out + quiet.err

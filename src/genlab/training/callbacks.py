@@ -111,13 +111,15 @@ class RunCheckpoint(ModelCheckpoint):
 
 
 class LossProgressBar(TQDMProgressBar):
-    """Lightning's progress bar, showing the last step's loss (the system keeps it in ``last_terms``)."""
+    """Lightning's progress bar, showing the last step's loss (the system keeps it in ``last_terms``)
+    and the optimizer step."""
 
     def get_metrics(self, trainer, pl_module) -> dict[str, int | str | float | dict[str, float]]:
         metrics = super().get_metrics(trainer, pl_module)
         loss = getattr(pl_module, "last_terms", {}).get("loss")
         if loss is not None:
             metrics["loss"] = f"{loss.item():.4g}"
+        metrics["step"] = trainer.global_step  # optimizer steps (a bar tick may hold several: steps_per_call)
         return metrics
 
 
