@@ -294,3 +294,39 @@ def test_resume_with_another_steps_per_call_gives_identical_weights(tmp_path):
     a, b = _final_weights(ref.run_dir), _final_weights(resumed.run_dir)
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+class _StepHooks(L.Callback):
+    """Counts the per-step hooks and records whether the system dispatched them itself."""
+
+    def __init__(self):
+        self.calls = {"on_before_backward": 0, "on_after_backward": 0, "on_before_optimizer_step": 0}
+        self.plain = None
+
+    def on_before_backward(self, trainer, pl_module, loss):
+        self.calls["on_before_backward"] += 1
+
+    def on_after_backward(self, trainer, pl_module):
+        self.calls["on_after_backward"] += 1
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        assert isinstance(optimizer, torch.optim.Adam)
+        self.calls["on_before_optimizer_step"] += 1
+
+    def on_train_end(self, trainer, pl_module):
+        self.plain = pl_module._hooks is not None
+
+
+def test_the_systems_own_hook_dispatch_trains_exactly_as_lightnings(tmp_path, monkeypatch):
+    from genlab.training.system import ObjectiveSystem
+
+    direct = _StepHooks()
+    a = train(_cfg(tmp_path / "direct", max_steps=9, grad_clip=5.0), callbacks=[direct])
+    assert direct.plain and direct.calls == dict.fromkeys(direct.calls, 9) and a.steps == 9
+    monkeypatch.setattr(ObjectiveSystem, "_plain_step", lambda self: False)  # Lightning's own plumbing
+    lightning = _StepHooks()
+    b = train(_cfg(tmp_path / "lightning", max_steps=9, grad_clip=5.0), callbacks=[lightning])
+    assert lightning.plain is False and lightning.calls == direct.calls and b.steps == 9
+    wa, wb = _final_weights(a.run_dir), _final_weights(b.run_dir)
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k

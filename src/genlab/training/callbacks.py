@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,9 @@ class NonFiniteGuard(L.Callback):
     last good ``last.ckpt`` stays intact.
     """
 
-    def __init__(self, every: int = 10) -> None:
-        self.every = every
+    def __init__(self, every: int = 100) -> None:
+        self.every = every  # a pass over all weights: ~0.25 ms for a 1M-parameter MLP on this CPU
+        self._steps = 0  # steps seen by this callback (the weight check's clock)
 
     def _stop(self, trainer, what: str) -> None:
         raise NonFiniteError(f"training stopped at step {trainer.global_step}: {what}; lower --lr, set --set "
@@ -78,8 +80,8 @@ class NonFiniteGuard(L.Callback):
             self._stop(trainer, f"{bad} (a non-finite gradient at an earlier step)")
 
     def on_before_backward(self, trainer, pl_module, loss) -> None:
-        if torch.isfinite(loss).all():
-            return  # the loss is checked every step; name the culprit term only when it is not finite
+        if loss.numel() == 1 and math.isfinite(loss.item()):  # every step: a Python float check (~0.3 µs)
+            return  # name the culprit term only when the loss is not finite
         terms = {**(getattr(pl_module, "last_terms", {}) or {}), "loss": loss.detach()}
         for name, value in terms.items():
             if not torch.isfinite(value).all():
@@ -87,7 +89,8 @@ class NonFiniteGuard(L.Callback):
                 self._stop(trainer, f"loss term '{name}' is {value.item()}" + (f"; {bad}" if bad else ""))
 
     def on_train_step_end(self, trainer, pl_module) -> None:  # after each optimizer step (system.py)
-        if trainer.global_step % self.every == 0:
+        self._steps += 1
+        if self._steps % self.every == 0:
             self._check_weights(trainer, pl_module)
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:

@@ -30,6 +30,9 @@ def adam(params, *, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     return torch.optim.Adam(list(params), lr=lr, weight_decay=weight_decay, fused=True)
 
 
+_STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+
+
 def _implements(callback: L.Callback, hook: str) -> bool:
     """Whether ``callback`` overrides Lightning's no-op ``hook``."""
     return getattr(type(callback), hook, None) is not getattr(L.Callback, hook)
@@ -53,16 +56,22 @@ class ObjectiveSystem(L.LightningModule):
         self.steps_per_call = steps_per_call  # mini-batches per StepChunk (training.chunks.steps_per_call)
         self.log_every = log_every  # write train/<term> every this many optimizer steps
         self._step_callbacks: list = []  # callbacks with on_train_step_end
-        self._backward_hooks: tuple[list, list] | None = None  # see _backward
-        self.last_terms: dict[str, Tensor] = {}  # the last step's terms (NaN guard, progress bar)
+        self._hooks: dict[str, list] | None = None  # see _plain_step
+        self._last_out = None  # the last step's ModelOutput (its terms: last_terms)
         self._val_sums: dict[str, Tensor] = {}
         self._val_count = 0
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "_current_fx_name":  # set by Lightning around every hook call: a plain attribute
+        if name in ("_current_fx_name", "_last_out"):  # set several times a step: plain attributes
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
+
+    @property
+    def last_terms(self) -> dict[str, Tensor]:
+        """The last training step's loss and terms, detached (NaN guard, progress bar, logging)."""
+        out = self._last_out
+        return {} if out is None else {k: v.detach() for k, v in out.scalars().items()}
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Any:
         return self.model(x, y)
@@ -75,34 +84,47 @@ class ObjectiveSystem(L.LightningModule):
     def on_train_start(self) -> None:
         callbacks = self.trainer.callbacks
         self._step_callbacks = [cb for cb in callbacks if hasattr(cb, "on_train_step_end")]
-        self._backward_hooks = None
-        if self._plain_backward():  # call the backward hooks of the callbacks that implement them only
-            self._backward_hooks = ([cb for cb in callbacks if _implements(cb, "on_before_backward")],
-                                    [cb for cb in callbacks if _implements(cb, "on_after_backward")])
+        self._hooks = None
+        if self._plain_step():  # the per-step hooks go to the callbacks that implement them only
+            self._hooks = {h: [cb for cb in callbacks if _implements(cb, h)] for h in _STEP_HOOKS}
 
-    def _plain_backward(self) -> bool:
-        """Whether ``manual_backward`` would only call the backward hooks and ``loss.backward()``: one
-        process, no gradient scaler, and this module's own backward hooks are Lightning's no-ops."""
+    def _plain_step(self) -> bool:
+        """Whether Lightning's backward and optimizer-step plumbing would only dispatch hooks: one
+        process, fp32 or bf16-mixed without a gradient scaler, and this module's own hooks are
+        Lightning's no-ops. Lightning visits every callback for every hook (three per step): a
+        visible share of a small model's step (benchmarks/vae.py)."""
+        from lightning.pytorch.plugins.precision import MixedPrecision, Precision
         from lightning.pytorch.strategies import SingleDeviceStrategy
 
         trainer = self.trainer
         return (type(trainer.strategy) is SingleDeviceStrategy
+                and type(trainer.precision_plugin) in (Precision, MixedPrecision)
                 and getattr(trainer.precision_plugin, "scaler", None) is None
                 and not any(getattr(type(self), h) is not getattr(L.LightningModule, h)
-                            for h in ("on_before_backward", "backward", "on_after_backward")))
+                            for h in (*_STEP_HOOKS, "backward")))
 
     def _backward(self, loss: Tensor) -> None:
-        """``manual_backward(loss)``; in a single process the hooks go straight to the callbacks that
-        implement them (Lightning's dispatch visits every callback, a visible share of a small step)."""
-        if self._backward_hooks is None:
+        """``manual_backward(loss)``; see ``_plain_step``."""
+        if self._hooks is None:
             self.manual_backward(loss)
             return
-        before, after = self._backward_hooks
-        for cb in before:
+        for cb in self._hooks["on_before_backward"]:
             cb.on_before_backward(self.trainer, self, loss)
         loss.backward()
-        for cb in after:
+        for cb in self._hooks["on_after_backward"]:
             cb.on_after_backward(self.trainer, self)
+
+    def _optimizer_step(self, opt) -> None:
+        """``opt.step()`` (``opt`` a ``LightningOptimizer``); see ``_plain_step``. The manual loop's
+        progress hooks around the step are kept: they count ``trainer.global_step``."""
+        if self._hooks is None:
+            opt.step()
+            return
+        opt._on_before_step()
+        for cb in self._hooks["on_before_optimizer_step"]:
+            cb.on_before_optimizer_step(self.trainer, self, opt.optimizer)
+        opt.optimizer.step()
+        opt._on_after_step()
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         opt = self.optimizers()
@@ -115,13 +137,12 @@ class ObjectiveSystem(L.LightningModule):
     def _step(self, opt, scheduler, batch) -> Tensor:
         """One optimizer step on one mini-batch."""
         x, y = self._split(batch)
-        out = self.model(x, y)
-        self.last_terms = {k: v.detach() for k, v in out.scalars().items()}
+        out = self._last_out = self.model(x, y)
         opt.zero_grad(set_to_none=True)
         self._backward(out.loss)  # on_before_backward: the NaN guard checks the loss
         if self.cfg.grad_clip:
             self.clip_gradients(opt, gradient_clip_val=self.cfg.grad_clip, gradient_clip_algorithm="norm")  # F4
-        opt.step()  # counts trainer.global_step
+        self._optimizer_step(opt)  # counts trainer.global_step
         if scheduler is not None:
             scheduler.step()
         if self.global_step % self.log_every == 0 and self.logger is not None:
