@@ -212,8 +212,8 @@ def main() -> None:
                                f"{args.repeats} interleaved runs each after a warm-up run (per pair: {each})"))
     records.append(record("spine", "throughput", n / t_spine, "samples/s", reference=n / t_bare))
     records.append(record("Lightning alone vs bare loop", "wall time", min(floors), "s", reference=t_bare,
-                          note="Lightning's loop with no genlab callbacks, logging or checkpoints: the floor "
-                               "under the spine's ratio"))
+                          note="Lightning's own loop (one optimizer step per training_step call, Lightning's "
+                               "backward and optimizer plumbing) with no genlab callbacks, logging or checkpoints"))
     if epochs > 1:
         b, sp, fl = (min(steady_s[k]) for k in ("bare", "spine", "floor"))
         each = ", ".join(f"{s / b:.3f}" for s, b in zip(steady_s["spine"], steady_s["bare"], strict=True))
