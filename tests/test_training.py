@@ -330,3 +330,14 @@ def test_the_systems_own_hook_dispatch_trains_exactly_as_lightnings(tmp_path, mo
     wa, wb = _final_weights(a.run_dir), _final_weights(b.run_dir)
     for k in wa:
         assert torch.equal(wa[k], wb[k]), k
+
+
+def test_run_checkpoint_keeps_model_checkpoints_state_key():
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from genlab.training.callbacks import RunCheckpoint
+
+    kw = dict(monitor="val/loss", mode="min", save_top_k=1, every_n_train_steps=4)
+    ours, theirs = RunCheckpoint(**kw), ModelCheckpoint(**kw)
+    assert ours.state_key == theirs.state_key  # old checkpoints restore the best score into ours
+    assert ours.state_key is ours.state_key  # formatted once

@@ -102,14 +102,17 @@ class RunCheckpoint(ModelCheckpoint):
 
     Lightning names each callback by ``state_key`` for every hook it dispatches (three per optimizer
     step) and ``ModelCheckpoint`` formats it from a dict of its settings each time: a visible share
-    of a small model's step. The settings are fixed at construction, so the key is too.
+    of a small model's step. The settings are fixed at construction, so the key is too; it is the
+    key a plain ``ModelCheckpoint`` has, so runs checkpointed before this class existed resume with
+    their best score.
     """
 
     @property
     def state_key(self) -> str:
         key = self.__dict__.get("_state_key")
-        if key is None:
-            key = self.__dict__["_state_key"] = super().state_key
+        if key is None:  # named as a ModelCheckpoint: checkpoints of earlier runs restore its state
+            key = super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+            self.__dict__["_state_key"] = key
         return key
 
 
