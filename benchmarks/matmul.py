@@ -50,7 +50,8 @@ def main() -> None:
     records.append(record("Linear(784, 512), batch 128, autocast bf16", "forward time", t16 / 100 * 1e6, "µs",
                           reference=t32 / 100 * 1e6, note="reference = float32; ratio < 1: autocast faster"))
     for r in records:
-        print(f"{r['name']:<44} {r['value']:9.1f} {r['unit']:<8} (float32 {r['reference']:.1f}, ratio {r['ratio']:.2f})")
+        print(f"{r['name']:<44} {r['value']:9.1f} {r['unit']:<8} "
+              f"(float32 {r['reference']:.1f}, ratio {r['ratio']:.2f})")
     write_results("matmul", records, notes=f"torch {torch.__version__}, {args.threads} threads; median of "
                   f"{args.repeat} timed calls of ~2 GFLOP each.")
 
