@@ -125,9 +125,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     ref = val_data.x[:2000] if val_data.x.dim() == 2 else val_data.x[:32]  # scatter backdrop / recon inputs
     cbs: list[L.Callback] = [
         RunCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True,
-                        every_n_train_steps=cfg.checkpoint_every, enable_version_counter=False),
+                      every_n_train_steps=cfg.checkpoint_every, enable_version_counter=False),
         RunCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/loss", mode="min",
-                        save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=False),
+                      save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=False),
         RNGState(), NonFiniteGuard(),
         SampleGrid(run_dir / "samples", cfg.num_samples, reference=ref, fit_data=train_data.x[:5000]),
         *([ema] if ema else []), *(callbacks or []),
