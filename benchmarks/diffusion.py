@@ -204,56 +204,75 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5, help="interleaved throughput rounds")
     p.add_argument("--etas", type=float, nargs="+", default=[0.0, 1.0],
                    help="DDIM η of the sampler rows (0: deterministic, Song et al. Eq. (16))")
+    p.add_argument("--parts", default="dcab",
+                   help="which parts to run, any of a, b, c, d (b needs a's DDPM); default all")
+    p.add_argument("--name", default=None, help="RESULTS.md section (default diffusion, or diffusion_quick)")
+    p.add_argument("--save-model", default=None, metavar="DIR",
+                   help="also save the trained MNIST DDPM here (for sampling_speed.py --model DIR)")
     p.add_argument("--quick", action="store_true", help="a smoke run of every part (minutes)")
     args = p.parse_args()
-    args.name = "diffusion_quick" if args.quick else "diffusion"
+    if not set(args.parts) <= set("abcd") or ("b" in args.parts and "a" not in args.parts):
+        p.error(f"--parts takes letters from 'abcd', and b needs a; got {args.parts!r}")
+    args.name = args.name or ("diffusion_quick" if args.quick else "diffusion")
     if args.quick:
         args.train_minutes, args.vdm_minutes, args.toy_minutes = 0.5, 0.3, 0.2
         args.fid_n, args.bpd_n, args.bpd_k, args.coverage_n, args.rounds = 20, 50, 5, 500, 2
     t_start = time.perf_counter()
     records: list[dict] = []
-    print("(d) throughput", flush=True)
-    throughput(args, records)
-    print("(c) toys", flush=True)
-    toy_lines = toys(args, records)
-    print("(a) MNIST DDPM + FID", flush=True)
-    ddpm, a = mnist_fid(args, records)
-    print("(b) bits/dim", flush=True)
-    bpd(args, ddpm, records)
+    toy_lines, a = [], None
+    if "d" in args.parts:
+        print("(d) throughput", flush=True)
+        throughput(args, records)
+    if "c" in args.parts:
+        print("(c) toys", flush=True)
+        toy_lines = toys(args, records)
+    if "a" in args.parts:
+        print("(a) MNIST DDPM + FID", flush=True)
+        ddpm, a = mnist_fid(args, records)
+        if args.save_model:
+            ddpm.save_pretrained(args.save_model)
+    if "b" in args.parts:
+        print("(b) bits/dim", flush=True)
+        bpd(args, ddpm, records)
     write_results(args.name, records,
                   notes=notes(args, a, toy_lines, time.perf_counter() - t_start))
 
 
-def notes(args, a: dict, toy_lines: list[str], seconds: float) -> str:
+def notes(args, a: dict | None, toy_lines: list[str], seconds: float) -> str:
     """What was trained and whether the issue's goals were met at this budget (from the measured rows)."""
-    rows = {f"{name}-{steps}": (value, per_image) for name, steps, value, per_image in a["rows"]}
-    fid_1000, t_1000 = rows["ddpm-1000"]
-    goal_floor = fid_1000 <= 3 * a["floor"]
-    if args.quick:
-        goals = "Quick smoke run: the budgets are too small for the figures to mean anything; goals not assessed."
-    else:
-        ddim = []
-        for eta in args.etas:
-            fid_50, t_50 = rows[f"{ddim_name(eta)}-50"]
-            met = fid_50 <= 1.15 * fid_1000 and t_1000 / t_50 >= 20
-            ddim.append(f"η = {eta:g}: {'met' if met else 'NOT met'} (ratio {fid_50 / fid_1000:.2f}, "
-                        f"{t_1000 / t_50:.0f}× faster)")
-        goals = (f"Goal DDIM-50 FID within 15% of the 1000-step FID at ≥ 20× less time, at this budget: "
-                 f"{'; '.join(ddim)}. Goal 1000-step FID within 3× of the floor: "
-                 f"{'met' if goal_floor else 'NOT met'} at this budget ({fid_1000 / a['floor']:.1f}× the floor).")
-    return "\n".join([
-        f"CPU budget: 2 shared cores; whole run {seconds / 60:.1f} min. (a) class-conditional DDPM, U-Net "
-        f"{args.channels}·(1, 2, 2) channels ({a['params']:,} parameters), trained {args.train_minutes} min "
-        f"({a['steps']} steps of batch {BATCH}, lr {args.lr}, EMA {args.ema}, grad clip 1), samples cycle "
-        f"through the 10 classes; FID on n = {args.fid_n} samples vs {args.fid_n} test images (LeNet "
-        f"features), `reference` = the 1000-step FID, `vs_floor` = FID / floor at the same n "
-        f"({a['floor']:.2f}), `speedup` = 1000-step time per image / this sampler's. "
-        f"(b) bounds of the class-conditional models (−log p(x|y)) on the first {args.bpd_n} test images, "
-        f"VDM trained {args.vdm_minutes} min. (c) MLP DDPM (unconditional), batch 256, lr 1e-3; "
-        + "; ".join(toy_lines) + "; `reference` = the test data itself. (d) `reference` = diffusers' step.",
-        "",
-        goals,
-    ])
+    parts = [f"CPU budget: 2 shared cores; whole run {seconds / 60:.1f} min (parts {args.parts})."]
+    goals = ""
+    if a is not None:
+        rows = {f"{name}-{steps}": (value, per_image) for name, steps, value, per_image in a["rows"]}
+        fid_1000, t_1000 = rows["ddpm-1000"]
+        parts.append(
+            f"(a) class-conditional DDPM, U-Net {args.channels}·(1, 2, 2) channels ({a['params']:,} parameters), "
+            f"trained {args.train_minutes} min ({a['steps']} steps of batch {BATCH}, lr {args.lr}, EMA {args.ema}, "
+            f"grad clip 1), samples cycle through the 10 classes; FID on n = {args.fid_n} samples vs {args.fid_n} "
+            f"test images (LeNet features), `reference` = the 1000-step FID, `vs_floor` = FID / floor at the same n "
+            f"({a['floor']:.2f}), `speedup` = 1000-step time per image / this sampler's (one draw each).")
+        if args.quick:
+            goals = "Quick smoke run: the budgets are too small for the figures to mean anything; goals not assessed."
+        else:
+            ddim = []
+            for eta in args.etas:
+                fid_50, t_50 = rows[f"{ddim_name(eta)}-50"]
+                met = fid_50 <= 1.15 * fid_1000 and t_1000 / t_50 >= 20
+                ddim.append(f"η = {eta:g}: {'met' if met else 'NOT met'} (ratio {fid_50 / fid_1000:.2f}, "
+                            f"{t_1000 / t_50:.1f}× faster)")
+            goal_floor = fid_1000 <= 3 * a["floor"]
+            goals = (f"Goal DDIM-50 FID within 15% of the 1000-step FID at ≥ 20× less time, at this budget: "
+                     f"{'; '.join(ddim)}. Goal 1000-step FID within 3× of the floor: "
+                     f"{'met' if goal_floor else 'NOT met'} at this budget ({fid_1000 / a['floor']:.1f}× the floor).")
+    if "b" in args.parts:
+        parts.append(f"(b) bounds of the class-conditional models (−log p(x|y)) on the first {args.bpd_n} test "
+                     f"images, VDM trained {args.vdm_minutes} min.")
+    if "c" in args.parts:
+        parts.append("(c) MLP DDPM (unconditional), batch 256, lr 1e-3; " + "; ".join(toy_lines)
+                     + "; `reference` = the test data itself.")
+    if "d" in args.parts:
+        parts.append("(d) `reference` = diffusers' step.")
+    return " ".join(parts) + (f"\n\n{goals}" if goals else "")
 
 
 if __name__ == "__main__":
