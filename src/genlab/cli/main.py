@@ -156,7 +156,8 @@ def sample(
     seed: Annotated[int, typer.Option()] = 0,
     sampler: Annotated[str | None, typer.Option(help="diffusion sampler: ddpm or ddim")] = None,
     steps: Annotated[int | None, typer.Option(help="diffusion sampling steps")] = None,
-    eta: Annotated[float | None, typer.Option(help="DDIM eta (0 = deterministic)")] = None,
+    eta: Annotated[float | None, typer.Option(
+        help="DDIM eta: 0 = deterministic (default), 1 = DDPM-like noise (better FID on small models)")] = None,
     out: Annotated[Path | None, typer.Option(help="PNG path (default RUN/samples/sample-<time>.png)")] = None,
 ) -> None:
     """Draw samples from a trained model into a PNG (image grid or 2-D scatter)."""
@@ -198,7 +199,7 @@ def eval_(
     n: Annotated[int, typer.Option(help="samples for fid/kid and coverage")] = 10000,
     sampler: Annotated[str | None, typer.Option(help="diffusion sampler for fid/coverage: ddpm or ddim")] = None,
     steps: Annotated[int | None, typer.Option(help="diffusion sampling steps for fid/coverage")] = None,
-    eta: Annotated[float | None, typer.Option(help="DDIM eta for fid/coverage")] = None,
+    eta: Annotated[float | None, typer.Option(help="DDIM eta for fid/coverage (0 deterministic, 1 DDPM-like)")] = None,
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N test examples")] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
