@@ -3,7 +3,8 @@
 (a) MNIST: a class-conditional DDPM (U-Net, ``--channels``) trained through genlab's spine for
     ``--train-minutes``; FID (LeNet features, ``n = --fid-n`` samples against ``n`` test images) of
     1000-step ancestral sampling and of DDIM with 10/20/50/100 steps, and the sampling time per image
-    of each; ratios against the 1000-step FID and against the FID floor (test vs train images, same n).
+    of each (one draw; ``sampling_speed.py`` times them in interleaved rounds); ratios against the
+    1000-step FID and against the FID floor (the same test images vs random training images).
 (b) bits/dim on MNIST test (``--bpd-n`` images) of that DDPM (D4, ``--bpd-k`` stratified terms) and of
     a VDM trained for ``--vdm-minutes`` (D5, ``--bpd-k`` draws of ``(t, ε)``).
 (c) ring8 and grid25: the MLP DDPM trained ``--toy-minutes`` each; mode coverage (3σ) of
@@ -11,11 +12,11 @@
 (d) training throughput: genlab's DDPM step against diffusers' ``UNet2DModel`` + ``DDPMScheduler`` of the
     same parameter count, batch 128, interleaved step by step.
 
-    nice -n 5 python benchmarks/diffusion.py --train-minutes 12 --vdm-minutes 4 --toy-minutes 2 --fid-n 250
+    python benchmarks/diffusion.py --train-minutes 20 --vdm-minutes 4 --toy-minutes 2 --fid-n 1000 --etas 0 0.5 1
     python benchmarks/diffusion.py --quick          # a smoke run of every part, ~4 min
 
-The first is the recorded run (RESULTS.md): ~37 min on 2 shared cores, of which the 1000-step
-sampling of 250 images takes ~10 min.
+The first is the recorded run (RESULTS.md): 54 min on 2 shared cores, of which the 1000-step
+sampling of 1000 images takes ~15 min.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning th
 
 import argparse  # noqa: E402
 import shutil  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -35,6 +37,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, record, write_results  # noqa: E402
+from fid_floor import subset  # noqa: E402
 
 from genlab.data import load  # noqa: E402
 from genlab.evaluate import eval_bpd, eval_coverage  # noqa: E402
@@ -79,12 +82,8 @@ def fid_floor(real: torch.Tensor, train_x: torch.Tensor, *, seeds: int) -> tuple
     data. The first n training images are not such a draw: ``test[:1000]`` against ``train[:1000]``
     scores 35, against random training subsets 21 (LeNet features, measured 2026-11-30).
     """
-    values = []
-    for seed in range(seeds):
-        idx = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[: len(real)]
-        values.append(float(fid(real, train_x[idx])))
-    mean = sum(values) / seeds
-    return mean, (sum((v - mean) ** 2 for v in values) / max(seeds - 1, 1)) ** 0.5
+    values = [float(fid(real, subset(train_x, len(real), seed))) for seed in range(seeds)]
+    return statistics.mean(values), statistics.stdev(values)
 
 
 def mnist_fid(args, records: list[dict]) -> tuple[object, dict]:

@@ -63,28 +63,31 @@ def time_once(model: DDPM, n: int, options: dict) -> float:
 
 
 @torch.no_grad()
-def cost_per_step(model: DDPM, n: int, options: dict, calls: int = 5) -> tuple[float, float]:
-    """(network call, scheduler step) seconds per step of a sampler, timed apart on a batch of ``n``.
-
-    The network call is the median of ``calls`` calls at one timestep; the scheduler's share is the
-    mean ``step`` of the whole chain, fed a fixed network output. A sampler's time is ``steps × (both)``
-    plus a fixed part, so DDPM-1000 / DDIM-50 = 20 × (network + DDPM step) / (network + DDIM step).
-    """
+def network_cost(model: DDPM, n: int, calls: int = 5) -> float:
+    """Seconds of one network call on a batch of ``n`` (median of ``calls``, one timestep)."""
     cfg = model.config
+    x = torch.randn((n, *cfg.data_shape), generator=torch.Generator().manual_seed(0))  # (n, C, H, W)
+    labels = torch.arange(n) % cfg.num_classes if cfg.num_classes else None
+    t_batch = torch.full((n,), cfg.num_train_timesteps - 1, dtype=torch.long)  # (n,)
+    return timeit(lambda: model.net(x, t_batch, labels), repeat=calls)
+
+
+@torch.no_grad()
+def step_cost(model: DDPM, n: int, options: dict) -> float:
+    """Seconds of one scheduler ``step`` of a sampler on a batch of ``n``: the mean over its whole chain,
+    fed a fixed network output. A sampler's time is ``steps × (network call + step)`` plus a fixed part,
+    so DDPM-1000 / DDIM-50 = 20 × (network + DDPM step) / (network + DDIM step)."""
     scheduler = model.make_scheduler(options["sampler"])
     scheduler.set_timesteps(options["steps"])
     g = torch.Generator().manual_seed(0)
-    x = torch.randn((n, *cfg.data_shape), generator=g)  # (n, C, H, W)
+    x = torch.randn((n, *model.config.data_shape), generator=g)  # (n, C, H, W)
     out = torch.randn(x.shape, generator=g)
-    labels = torch.arange(n) % cfg.num_classes if cfg.num_classes else None
-    t_batch = torch.full((n,), int(scheduler.timesteps[0]), dtype=torch.long)  # (n,)
-    network = timeit(lambda: model.net(x, t_batch, labels), repeat=calls)
     kwargs = {"eta": options["eta"]} if options["sampler"] == "ddim" else {}
     timesteps = scheduler.timesteps.tolist()
     t0 = time.perf_counter()
     for t in timesteps:
         scheduler.step(out, t, x, generator=g, **kwargs)
-    return network, (time.perf_counter() - t0) / len(timesteps)
+    return (time.perf_counter() - t0) / len(timesteps)
 
 
 def main() -> None:
@@ -121,12 +124,12 @@ def main() -> None:
     ddpm_name = rows[0][0]
     ref = min(times[ddpm_name])
     ref_median = statistics.median(times[ddpm_name])
-    network, ddpm_step = cost_per_step(model, batch, rows[0][1])
+    network, ddpm_step = network_cost(model, batch), step_cost(model, batch, rows[0][1])
     records = []
     for name, options in rows:
         best, median = min(times[name]), statistics.median(times[name])
         paired = [a / b for a, b in zip(times[ddpm_name], times[name], strict=True)]  # same round
-        _, step = cost_per_step(model, batch, options)
+        step = step_cost(model, batch, options)
         predicted = ddpm_steps * (network + ddpm_step) / (options["steps"] * (network + step))
         records.append(record(name, "seconds per image (fastest round)", best, "s", batch=batch, rounds=rounds,
                               median_s=median, speedup=ref / best, speedup_median=ref_median / median,
