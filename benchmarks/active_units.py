@@ -27,7 +27,7 @@ from genlab.data import load  # noqa: E402
 from genlab.models.gaussian import kl_standard_normal, reparameterize  # noqa: E402
 from genlab.models.hvae import count_active_units  # noqa: E402
 from genlab.models.vae import VAE  # noqa: E402
-from genlab.training.system import cosine_factor  # noqa: E402
+from genlab.training.optim import cosine_factor  # noqa: E402
 
 
 def negative_elbo(model: VAE, x: torch.Tensor, loss_form: str) -> torch.Tensor:

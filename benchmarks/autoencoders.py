@@ -38,7 +38,7 @@ from pythae_side import KINDS as PYTHAE_KINDS  # noqa: E402
 from pythae_side import pythae_model, train_pythae  # noqa: E402
 
 from genlab.data import load  # noqa: E402
-from genlab.evaluate import evaluate  # noqa: E402
+from genlab.evaluation.metrics import evaluate  # noqa: E402
 from genlab.models.autoencoders import encode_all  # noqa: E402
 from genlab.models.hvae import HVAE, count_active_units  # noqa: E402
 from genlab.models.vae import VAE  # noqa: E402

@@ -40,7 +40,7 @@ from common import RESULTS_DIR, record, write_results  # noqa: E402
 from fid_floor import subset  # noqa: E402
 
 from genlab.data import load  # noqa: E402
-from genlab.evaluate import eval_bpd, eval_coverage  # noqa: E402
+from genlab.evaluation.metrics import eval_bpd, eval_coverage  # noqa: E402
 from genlab.metrics.fid import fid  # noqa: E402
 from genlab.plots import image_grid, scatter2d  # noqa: E402
 from genlab.training import TrainConfig, train  # noqa: E402

@@ -33,8 +33,8 @@ REFERENCE = "DataLoader(TensorDataset)"
 def epoch(loader) -> int:
     """Iterate one epoch, touching every batch; returns the number of samples seen."""
     n = 0
-    for x, _ in loader:
-        n += len(x)
+    for batch in loader:
+        n += len(batch["x"] if isinstance(batch, dict) else batch[0])
     return n
 
 
@@ -44,8 +44,8 @@ def measure(x: torch.Tensor, y: torch.Tensor, threads: int, repeat: int) -> list
     torch.manual_seed(0)
     loaders = {
         REFERENCE: DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True),
-        "TensorLoader": TensorLoader(x, y, batch_size=BATCH, seed=0),
-        "TensorLoader binarize=dynamic": TensorLoader(x, y, batch_size=BATCH, seed=0, binarize="dynamic"),
+        "TensorLoader": TensorLoader({"x": x, "y": y}, batch_size=BATCH, seed=0),
+        "TensorLoader binarize=dynamic": TensorLoader({"x": x, "y": y}, batch_size=BATCH, seed=0, binarize="dynamic"),
     }
     n = len(x)
     assert all(epoch(loader) == n for loader in loaders.values())

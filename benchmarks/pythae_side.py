@@ -70,7 +70,7 @@ def train_pythae(model, x: torch.Tensor, x_val: torch.Tensor, *, epochs: int, ba
     from pythae.trainers import BaseTrainer, BaseTrainerConfig
     from pythae.trainers.training_callbacks import TrainingCallback
 
-    from genlab.training.system import cosine_factor
+    from genlab.training.optim import cosine_factor
 
     clock = {"t0": 0.0, "steps": 0}
     holder = {}

@@ -54,19 +54,19 @@ def train(epochs: int, batch_size: int, lr: float, seed: int) -> tuple[LeNet, di
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * math.ceil(len(x) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
-    loader = TensorLoader(x, y, batch_size=batch_size, shuffle=True, seed=seed)
+    loader = TensorLoader({"x": x, "y": y}, batch_size=batch_size, shuffle=True, seed=seed)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for epoch in range(epochs):
         model.train()
         tot, n = 0.0, 0
-        for xb, yb in loader:  # a fresh seeded order each epoch
-            out = model(xb, yb)
+        for batch in loader:  # a fresh seeded order each epoch
+            out = model(**batch)
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             opt.step()
             sched.step()
-            tot += out.loss.item() * len(xb)
-            n += len(xb)
+            tot += out.loss.item() * batch.size
+            n += batch.size
         log.info("epoch %d  train loss %.4f  (%.0f s)", epoch + 1, tot / n, time.perf_counter() - wall0)
     stats = {"train_wall_s": time.perf_counter() - wall0, "train_cpu_s": time.process_time() - cpu0,
              "load1": os.getloadavg()[0],  # 1-minute load average at the end (2 cores: > 2 = contended)

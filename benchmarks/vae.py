@@ -112,13 +112,13 @@ def lightning_floor(x: torch.Tensor, x_val: torch.Tensor, epochs: int) -> float:
 
         def training_step(self, batch, batch_idx):
             opt = self.optimizers()
-            loss = self.model(batch[0]).loss
+            loss = self.model(batch["x"]).loss
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             opt.step()
 
         def validation_step(self, batch, batch_idx):
-            self.model(batch[0])
+            self.model(batch["x"])
 
         def configure_optimizers(self):
             return torch.optim.Adam(self.model.parameters(), lr=LR, fused=True)
@@ -128,8 +128,8 @@ def lightning_floor(x: torch.Tensor, x_val: torch.Tensor, epochs: int) -> float:
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                         callbacks=[epoch_clock()])
     t0 = time.perf_counter()
-    trainer.fit(Minimal(), TensorLoader(x, batch_size=BATCH, shuffle=True, seed=0, drop_last=True),
-                TensorLoader(x_val, batch_size=500, shuffle=False))
+    trainer.fit(Minimal(), TensorLoader({"x": x}, batch_size=BATCH, shuffle=True, seed=0, drop_last=True),
+                TensorLoader({"x": x_val}, batch_size=500, shuffle=False))
     return time.perf_counter() - t0
 
 

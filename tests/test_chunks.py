@@ -11,30 +11,30 @@ from genlab.training.chunks import ChunkedLoader, StepChunk, recount_chunks, ste
 
 def test_chunks_hold_the_loaders_batches_in_order_and_the_last_may_be_short():
     x = torch.arange(50.0).unsqueeze(1)
-    plain = TensorLoader(x, batch_size=4, seed=3, drop_last=True)  # 12 batches
-    chunked = ChunkedLoader(TensorLoader(x, batch_size=4, seed=3, drop_last=True), 5)
+    plain = TensorLoader({"x": x}, batch_size=4, seed=3, drop_last=True)  # 12 batches
+    chunked = ChunkedLoader(TensorLoader({"x": x}, batch_size=4, seed=3, drop_last=True), 5)
     for _ in range(2):  # two epochs: fresh order each, as the plain loader
         chunks = list(chunked)
         assert all(isinstance(c, StepChunk) for c in chunks)
         assert [len(c) for c in chunks] == [5, 5, 2] and len(chunked) == 3
-        flat = [b[0] for c in chunks for b in c]
-        for got, (want,) in zip(flat, list(plain), strict=True):
-            assert torch.equal(got, want)
+        flat = [b["x"] for c in chunks for b in c]
+        for got, want in zip(flat, list(plain), strict=True):
+            assert torch.equal(got, want["x"])
 
 
 def test_chunked_loader_state_is_the_wrapped_loaders_position_in_mini_batches():
     x = torch.arange(40.0).unsqueeze(1)
-    chunked = ChunkedLoader(TensorLoader(x, batch_size=4, seed=0), 2)
+    chunked = ChunkedLoader(TensorLoader({"x": x}, batch_size=4, seed=0), 2)
     it = iter(chunked)
     next(it)
     assert chunked.state_dict() == {"epoch": 0, "batch": 2, "seed": 0}
-    again = ChunkedLoader(TensorLoader(x, batch_size=4, seed=0), 3)
+    again = ChunkedLoader(TensorLoader({"x": x}, batch_size=4, seed=0), 3)
     again.load_state_dict(chunked.state_dict())
-    rest = [b[0] for c in again for b in c]
-    want = [b[0] for b in TensorLoader(x, batch_size=4, seed=0)][2:]
+    rest = [b["x"] for c in again for b in c]
+    want = [b["x"] for b in TensorLoader({"x": x}, batch_size=4, seed=0)][2:]
     assert len(rest) == len(want) == 8 and all(torch.equal(a, b) for a, b in zip(rest, want, strict=True))
     with pytest.raises(ValueError, match="k must be"):
-        ChunkedLoader(TensorLoader(x, batch_size=4), 0)
+        ChunkedLoader(TensorLoader({"x": x}, batch_size=4), 0)
 
 
 @pytest.mark.parametrize(("kw", "k"), [

@@ -93,7 +93,7 @@ def test_train_sample_eval_round_trip(trained_run, tmp_path):
 
 
 def test_sample_rejects_options_the_model_does_not_take(trained_run):
-    _assert_clean_error(_run("sample", str(trained_run), "--steps", "5"), r"takes no --steps")
+    _assert_clean_error(_run("sample", str(trained_run), "--steps", "5"), r"takes no steps")
 
 
 def test_eval_rejects_unknown_metrics(trained_run):

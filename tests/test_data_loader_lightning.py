@@ -26,9 +26,8 @@ class Recorder(lightning.LightningModule):
         return self.loader
 
     def training_step(self, batch, batch_idx):
-        x, y = batch
-        self.seen.append(y.tolist())
-        return (self.w * x.mean()).square()
+        self.seen.append(batch["y"].tolist())
+        return (self.w * batch["x"].mean()).square()
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.1)
@@ -36,7 +35,7 @@ class Recorder(lightning.LightningModule):
 
 def fit(max_steps: int, ckpt_in=None, ckpt_out=None) -> list[list[int]]:
     x = torch.rand(50, 3, generator=torch.Generator().manual_seed(0))
-    model = Recorder(TensorLoader(x, torch.arange(50), batch_size=8, seed=1))  # 7 batches per epoch
+    model = Recorder(TensorLoader({"x": x, "y": torch.arange(50)}, batch_size=8, seed=1))  # 7 batches per epoch
     trainer = lightning.Trainer(max_steps=max_steps, logger=False, enable_checkpointing=False,
                                 enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
                                 devices=1, num_sanity_val_steps=0)

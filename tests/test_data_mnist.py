@@ -90,7 +90,7 @@ def test_dynamic_mnist_keeps_grey_levels_and_asks_loader_for_bernoulli():
     assert torch.equal(d.x, data.load("mnist", "val").x)
     loader = d.loader(batch_size=1000, seed=0)
     assert loader.binarize == "dynamic"
-    x0, _ = next(iter(loader))
+    x0 = next(iter(loader))["x"]
     assert set(x0.unique().tolist()) <= {0.0, 1.0}
 
 

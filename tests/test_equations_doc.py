@@ -22,10 +22,47 @@ def test_every_code_and_test_reference_resolves():
     assert b.unresolved(rows) == []
 
 
-def test_equations_md_is_the_build_of_its_fragments(monkeypatch):
+def test_equations_md_is_the_build_of_its_fragments():
     b = _builder()
-    monkeypatch.setattr(b, "CATALOGUE", ROOT / "no-such-catalogue.md")  # CI has no ../shared
     assert b.build(b.read_fragments()) == b.OUTPUT.read_text(), "run: python docs/build_equations.py"
+
+
+def test_every_catalogue_id_appears_in_equations_md_with_its_formula_under_its_section():
+    b = _builder()
+    entries = b.read_catalogue()
+    assert len(entries) > 70 and b.CATALOGUE.is_relative_to(ROOT)
+    lines = b.OUTPUT.read_text().splitlines()
+    for e in entries:
+        assert e.text.strip(" :"), f"{e.id}: the catalogue gives no formula"
+        assert e.line() in lines, f"{e.id}: formula missing from docs/equations.md"
+        assert f"## {e.section}" in lines[: lines.index(e.line())], f"{e.id}: not under ## {e.section}"
+
+
+def test_rows_follow_their_formula_gaps_are_marked_and_an_unknown_id_is_reported(tmp_path):
+    b = _builder()
+    (tmp_path / "catalogue.md").write_text(
+        "# c\n\n## V — variational autoencoders\n"
+        "- **V1 ELBO**: `ELBO ≤ log p(x)`.\n- **V2 loss** `= −ELBO`.\n")
+    (tmp_path / "x.md").write_text(
+        "| ID | name | code | test |\n|---|---|---|---|\n"
+        "| V1 | the bound | src/genlab/models/vae.py:VAE.elbo | tests/test_vae.py::test_a |\n"
+        "| Z9 | not catalogued | src/genlab/models/vae.py:VAE.elbo | tests/test_vae.py::test_b |\n")
+    catalogue, rows = b.read_catalogue(tmp_path / "catalogue.md"), b.read_fragments(tmp_path)
+    text = b.build(rows, catalogue)
+    formula, table = "**V1 ELBO**: `ELBO ≤ log p(x)`.", "| the bound | src/genlab/models/vae.py:VAE.elbo |"
+    assert text.index("## V — variational autoencoders") < text.index(formula) < text.index(table)
+    assert "**V2 loss** `= −ELBO`.\n\n*No code and test yet (a gap).*" in text
+    assert text.rstrip().endswith("IDs with no code and test yet: V2")
+    assert text.index("## IDs not in the catalogue") < text.index("| Z9 | not catalogued |")
+    unknown = [m for m in b.unresolved(rows, catalogue) if "not an ID of docs/catalogue.md" in m]
+    assert len(unknown) == 1 and "Z9" in unknown[0]
+
+
+def test_the_repository_does_not_point_outside_itself():
+    outside = Path("..", "shared").as_posix()  # the course folder beside the repository; a clone has none
+    files = [ROOT / "README.md"] + [f for d in ("docs", "src", "tests", "benchmarks")
+                                    for ext in ("*.md", "*.py") for f in (ROOT / d).rglob(ext)]
+    assert [str(f.relative_to(ROOT)) for f in files if outside in f.read_text()] == []
 
 
 def test_a_missing_symbol_or_test_is_reported(tmp_path):

@@ -90,7 +90,7 @@ def test_resume_after_a_kill_gives_identical_weights(tmp_path, lr_schedule):
 
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_run(tmp_path):
-    from genlab.training.system import cosine_factor
+    from genlab.training.optim import cosine_factor
 
     assert cosine_factor(0, 10) == 1.0 and cosine_factor(5, 10) == pytest.approx(0.5)
     assert cosine_factor(10, 10) == pytest.approx(0.0) and cosine_factor(12, 10) == pytest.approx(0.0)
@@ -126,7 +126,7 @@ class _Poison(L.Callback):
 
 def test_nan_guard_stops_naming_step_and_term_and_keeps_last_checkpoint(tmp_path):
     cfg = _cfg(tmp_path / "run", max_steps=20, checkpoint_every=2)
-    with pytest.raises(NonFiniteError, match=r"step 3: loss term '\w+' is nan"):
+    with pytest.raises(NonFiniteError, match=r"iteration 3: loss term '\w+' is nan"):
         train(cfg, callbacks=[_Poison()])
     ck = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert ck["global_step"] == 2
@@ -142,7 +142,7 @@ class _RecordRank(L.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.current_epoch == 0:
-            self.seen.append(batch[0].flatten(1).clone())
+            self.seen.append(batch["x"].flatten(1).clone())
 
     def on_train_end(self, trainer, pl_module):
         torch.save({"seen": torch.cat(self.seen), "weights": pl_module.model.state_dict()},
@@ -194,7 +194,7 @@ class _PoisonGradient(L.Callback):
 
 def test_nan_gradient_stops_training_naming_the_parameter_and_keeps_last_checkpoint(tmp_path):
     cfg = _cfg(tmp_path / "run", max_steps=20, checkpoint_every=1)
-    with pytest.raises(NonFiniteError, match=r"step 4: the weights of 'model\.[\w.]+' are not finite"):
+    with pytest.raises(NonFiniteError, match=r"iteration 4: the weights of 'model\.[\w.]+' are not finite"):
         train(cfg, callbacks=[_PoisonGradient()])
     ck = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert ck["global_step"] == 3  # written before the poisoned update, never after it
@@ -318,12 +318,12 @@ class _StepHooks(L.Callback):
 
 
 def test_the_systems_own_hook_dispatch_trains_exactly_as_lightnings(tmp_path, monkeypatch):
-    from genlab.training.system import ObjectiveSystem
+    from genlab.training import lightning_internals
 
     direct = _StepHooks()
     a = train(_cfg(tmp_path / "direct", max_steps=9, grad_clip=5.0), callbacks=[direct])
     assert direct.plain and direct.calls == dict.fromkeys(direct.calls, 9) and a.steps == 9
-    monkeypatch.setattr(ObjectiveSystem, "_plain_step", lambda self: False)  # Lightning's own plumbing
+    monkeypatch.setattr(lightning_internals, "plain_step_possible", lambda *a: False)  # Lightning's own plumbing
     lightning = _StepHooks()
     b = train(_cfg(tmp_path / "lightning", max_steps=9, grad_clip=5.0), callbacks=[lightning])
     assert lightning.plain is False and lightning.calls == direct.calls and b.steps == 9

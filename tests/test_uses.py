@@ -8,7 +8,7 @@ from torch import nn
 
 from genlab.models.autoencoders import Autoencoder
 from genlab.models.vae import VAE
-from genlab.uses import (
+from genlab.evaluation.uses import (
     anomaly_auroc,
     anomaly_scores,
     denoising_psnr,

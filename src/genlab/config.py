@@ -37,7 +37,16 @@ class Config:
         return cls(**kwargs)
 
     def replace(self, **changes: Any) -> Config:
-        return self.from_dict({**self.to_dict(), **changes})
+        """A copy with ``changes`` applied (a nested section given as a mapping is merged key by key)."""
+        return self.from_dict(deep_merge(self.to_dict(), changes))
+
+
+def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``changes``; where both hold a mapping the two are merged key by key."""
+    out = dict(base)
+    for k, v in changes.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _plain(v: Any) -> Any:
@@ -49,7 +58,15 @@ def _plain(v: Any) -> Any:
 
 
 def coerce(value: Any, hint: Any, name: str) -> Any:
-    """Convert ``value`` (from JSON/YAML/``--set``) to the field type ``hint``; tuples from lists."""
+    """Convert ``value`` (from JSON/YAML/``--set``) to the field type ``hint``; tuples from lists, nested
+    sections (a field typed by a ``Config`` subclass, e.g. ``generator: GeneratorConfig``) from mappings."""
+    if isinstance(hint, type) and issubclass(hint, Config):
+        if isinstance(value, hint):
+            return value
+        if isinstance(value, dict):
+            return hint.from_dict(value)
+        raise ConfigError(f"option {name!r} is a section of options ({hint.__name__}): set its fields, "
+                          f"e.g. {name}.<option>=VALUE, or give a mapping in YAML")
     origin = get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in get_args(hint) if a is not type(None)]

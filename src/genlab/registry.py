@@ -1,6 +1,7 @@
 """The one table that maps CLI model names to classes (imported lazily: ``genlab list`` stays fast).
 
-Adding a model is one row here; nothing else switches on model names.
+Adding a model is one row here — its class, default data, summary, training defaults and the system
+that trains it; nothing else switches on model names.
 """
 
 from __future__ import annotations
@@ -16,49 +17,59 @@ from genlab.errors import UnknownNameError
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    target: str  # "module:Class"
-    objective: str  # "generative" | "classifier": which Lightning system trains it
+    target: str  # "module:Class" of the model
     default_data: str
     summary: str
-    #: training options this model needs by default (CLI layer below YAML, flags and --set)
+    #: training options this model needs by default, below YAML, flags and --set (fields of TrainConfig
+    #: that default to None: batch_size, lr, grad_clip, ema_decay, num_samples); see training.config.complete
     train_defaults: dict = dataclasses.field(default_factory=dict)
+    #: "module:Class" of the Lightning system that trains it (one per optimization recipe)
+    system: str = "genlab.training.systems:ObjectiveSystem"
 
     def load_class(self) -> type:
-        module, _, cls = self.target.partition(":")
-        return getattr(importlib.import_module(module), cls)
+        return _import(self.target)
+
+    def load_system(self) -> type:
+        """The system class (imports Lightning)."""
+        return _import(self.system)
+
+
+def _import(target: str) -> type:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 MODELS: dict[str, ModelEntry] = {
     e.name: e
     for e in [
-        ModelEntry("vae", "genlab.models.vae:VAE", "generative", "mnist-binarized",
+        ModelEntry("vae", "genlab.models.vae:VAE", "mnist-binarized",
                    "variational autoencoder, MLP or conv, Bernoulli/Gaussian decoder (V1–V8)"),
-        ModelEntry("beta-vae", "genlab.models.beta_vae:BetaVAE", "generative", "mnist-binarized",
+        ModelEntry("beta-vae", "genlab.models.beta_vae:BetaVAE", "mnist-binarized",
                    "VAE with KL weight β and linear KL warm-up (V6)"),
-        ModelEntry("conv-vae", "genlab.models.beta_vae:ConvVAE", "generative", "mnist-binarized",
+        ModelEntry("conv-vae", "genlab.models.beta_vae:ConvVAE", "mnist-binarized",
                    "convolutional VAE: stride-2 convs and transposed convs (V1–V8, C1, C7)"),
-        ModelEntry("cvae", "genlab.models.cvae:CVAE", "generative", "mnist-binarized",
+        ModelEntry("cvae", "genlab.models.cvae:CVAE", "mnist-binarized",
                    "conditional VAE: one-hot label into encoder and decoder, sample(n, y=...) (V1, V6)"),
-        ModelEntry("iwae", "genlab.models.iwae:IWAE", "generative", "mnist-binarized",
+        ModelEntry("iwae", "genlab.models.iwae:IWAE", "mnist-binarized",
                    "importance weighted autoencoder: trains on the k-sample bound (V8)"),
-        ModelEntry("hvae", "genlab.models.hvae:HVAE", "generative", "mnist-binarized",
+        ModelEntry("hvae", "genlab.models.hvae:HVAE", "mnist-binarized",
                    "Markov hierarchical VAE, 2–3 stochastic layers, warm-up and free bits (V9)"),
-        ModelEntry("ae", "genlab.models.autoencoders:Autoencoder", "generative", "mnist",
+        ModelEntry("ae", "genlab.models.autoencoders:Autoencoder", "mnist",
                    "autoencoder, MLP or conv, under/overcomplete; samples via a code GMM (AE1, X1)"),
-        ModelEntry("sparse-ae", "genlab.models.autoencoders:SparseAE", "generative", "mnist",
+        ModelEntry("sparse-ae", "genlab.models.autoencoders:SparseAE", "mnist",
                    "sparse autoencoder, L1 penalty on the code (AE2)"),
-        ModelEntry("denoising-ae", "genlab.models.autoencoders:DenoisingAE", "generative", "mnist",
+        ModelEntry("denoising-ae", "genlab.models.autoencoders:DenoisingAE", "mnist",
                    "denoising autoencoder, Gaussian or masking corruption (AE3)"),
-        ModelEntry("contractive-ae", "genlab.models.autoencoders:ContractiveAE", "generative", "mnist",
+        ModelEntry("contractive-ae", "genlab.models.autoencoders:ContractiveAE", "mnist",
                    "contractive autoencoder, Jacobian Frobenius penalty (AE4)"),
-        ModelEntry("stacked-ae", "genlab.models.autoencoders:StackedAE", "generative", "mnist",
+        ModelEntry("stacked-ae", "genlab.models.autoencoders:StackedAE", "mnist",
                    "stacked autoencoder with optional greedy layer-wise pre-training (AE5)"),
-        ModelEntry("lenet", "genlab.models.cnn:LeNet", "classifier", "mnist",
+        ModelEntry("lenet", "genlab.models.cnn:LeNet", "mnist",
                    "LeNet-style CNN classifier; its features drive FID/KID (C1, C2, C5, F2)"),
-        ModelEntry("ddpm", "genlab.models.diffusion:DDPM", "generative", "mnist",
+        ModelEntry("ddpm", "genlab.models.diffusion:DDPM", "mnist",
                    "denoising diffusion (DDPM/DDIM sampling), U-Net or MLP denoiser (D1–D4)",
                    train_defaults={"ema_decay": 0.999, "grad_clip": 1.0, "lr": 2e-4, "num_samples": 36}),
-        ModelEntry("vdm", "genlab.models.diffusion:VDM", "generative", "mnist",
+        ModelEntry("vdm", "genlab.models.diffusion:VDM", "mnist",
                    "variational diffusion model with a learned noise schedule (D5)",
                    train_defaults={"ema_decay": 0.999, "grad_clip": 1.0, "lr": 2e-4, "num_samples": 36}),
     ]

@@ -24,11 +24,12 @@ def test_ema_after_a_short_run_is_near_the_trained_weights_not_the_initial_ones(
     model = nn.Linear(1, 1, bias=False)
     nn.init.zeros_(model.weight)
     ema = EMA(0.999)
-    module = SimpleNamespace(model=model)
-    ema.on_fit_start(None, module)
-    for step in range(1, 101):  # the weight moves to 1 at once and stays there for 100 steps
+    system = SimpleNamespace(model=model, ema_module=model, iteration=0)
+    ema.on_fit_start(None, system)
+    for step in range(1, 101):  # the weight moves to 1 at once and stays there for 100 iterations
         model.weight.data.fill_(1.0)
-        ema.on_train_step_end(SimpleNamespace(global_step=step), module)
+        system.iteration = step
+        ema.on_train_iteration_end(None, system)
     # with a fixed decay 0.999 the average would still be 1 − 0.999¹⁰⁰ ≈ 0.095
     assert ema.shadow["weight"].item() > 0.99
     torch.testing.assert_close(ema.ema_model(model).weight, ema.shadow["weight"])

@@ -1,4 +1,4 @@
-"""``genlab.evaluate`` metrics of the diffusion issue: ``bpd`` (D4/D5 bound) and mode ``coverage`` of 2-D toys."""
+"""``genlab.evaluation.metrics`` of the diffusion issue: ``bpd`` (D4/D5 bound) and mode ``coverage`` of 2-D toys."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from genlab.data import load
 from genlab.errors import ConfigError, ShapeError
-from genlab.evaluate import eval_bpd, evaluate
+from genlab.evaluation.metrics import eval_bpd, evaluate
 from genlab.metrics.coverage import mode_coverage
 from genlab.models.diffusion import DDPM, VDM
 
@@ -107,7 +107,7 @@ def test_bpd_of_a_conditional_model_uses_the_test_labels():
 
 def test_bpd_without_terms_reports_the_models_own_default():
     x = load("ring8", split="test").x[:50]
-    from genlab.evaluate import DDPM_EVAL_TERMS
+    from genlab.evaluation.metrics import DDPM_EVAL_TERMS
 
     assert eval_bpd(_tiny(DDPM), x)["bpd_k"] == DDPM_EVAL_TERMS  # stratified terms, not all T − 1
     assert eval_bpd(_tiny(VDM), x)["bpd_k"] == 1

@@ -3,25 +3,41 @@ by addition ``X' = X + E`` or concatenation ``X' = [X ∥ E]``."""
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError, ShapeError
 
 
+def sinusoidal_embedding(t: Tensor, dim: int, *, base: float = 10000.0, interleave: bool = False,
+                         dtype: torch.dtype = torch.float32) -> Tensor:
+    """Sinusoidal features of (possibly fractional) positions or timesteps ``t`` (B,) → ``(B, dim)``.
+
+    ``sin(t ω_k)`` and ``cos(t ω_k)`` with ``ω_k = base^(−k/h)``, ``h = ⌊dim/2⌋``, ``k = 0 … h − 1`` (A5):
+    Vaswani et al. 2017, "Attention Is All You Need", arXiv:1706.03762, §3.5; used for the diffusion
+    timestep by Ho et al. 2020 (arXiv:2006.11239, App. B). ``interleave=False`` lays them out as
+    ``[sin ∥ cos]`` (the diffusion models'), ``True`` as ``sin, cos, sin, …`` (the paper's ``E[p, 2k]``,
+    ``E[p, 2k+1]``). Computed in ``dtype``; an odd ``dim`` ends with a zero column.
+    """
+    half = dim // 2
+    freqs = torch.exp(-math.log(base) * torch.arange(half, device=t.device, dtype=dtype) / half)  # (half,) ω_k
+    args = t.to(dtype)[:, None] * freqs[None]  # (B, half)
+    sin, cos = torch.sin(args), torch.cos(args)
+    emb = torch.stack([sin, cos], dim=-1).flatten(1) if interleave else torch.cat([sin, cos], dim=1)  # (B, 2·half)
+    return F.pad(emb, (0, dim - 2 * half))
+
+
 def sinusoidal_table(positions: Tensor, dim: int, base: float = 10000.0) -> Tensor:
     """``E[p, 2i] = sin(p / base^{2i/d})``, ``E[p, 2i+1] = cos(p / base^{2i/d})`` for ``positions`` (T,).
 
-    Vaswani et al. 2017, "Attention Is All You Need", arXiv:1706.03762, §3.5. Returns (T, dim).
+    Vaswani et al. 2017, "Attention Is All You Need", arXiv:1706.03762, §3.5: ``sinusoidal_embedding``
+    interleaved, in float64 (an odd ``d`` uses the frequencies of ``d − 1`` and ends with zeros). Returns (T, dim).
     """
-    i = torch.arange(0, dim, 2, device=positions.device, dtype=torch.float64)  # 2i
-    angle = positions.to(torch.float64)[:, None] / base ** (i / dim)  # (T, ⌈d/2⌉)
-    E = torch.zeros(len(positions), dim, dtype=torch.float64, device=positions.device)
-    E[:, 0::2] = torch.sin(angle)
-    E[:, 1::2] = torch.cos(angle[:, : dim // 2])
-    return E
+    return sinusoidal_embedding(positions, dim, base=base, interleave=True, dtype=torch.float64)
 
 
 class SinusoidalPositions(nn.Module):

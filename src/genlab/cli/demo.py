@@ -10,7 +10,8 @@ from pathlib import Path
 def run_demo(*, out: Path | None, minutes: float, quiet: bool, echo: Callable[[str], None]) -> Path:
     """Train ``vae`` on ``mnist-binarized`` for ``minutes``, evaluate ELBO, NLL (k=250, 2k test
     images) and FID/KID (2k samples), and write everything into the run folder."""
-    from genlab.evaluate import evaluate, write_eval
+    from genlab.evaluation import evaluate
+    from genlab.rundir import RunDir
     from genlab.training import TrainConfig, train
     from genlab.training.report import write_report
 
@@ -22,8 +23,8 @@ def run_demo(*, out: Path | None, minutes: float, quiet: bool, echo: Callable[[s
     echo("evaluating on the test set (ELBO, NLL with k=250 on 2,000 images, FID/KID with 2,000 samples)")
     ev = evaluate(result.model, "mnist-binarized", ["elbo", "nll", "fid"], limit=2000, k=250, n=2000,
                   progress=not quiet)
-    write_eval(out, ev)
-    write_report(out, cfg, result.model, result.metrics, seconds=result.seconds,
+    RunDir(out).write_eval(ev)
+    write_report(RunDir(out), cfg, result.model, result.metrics, seconds=result.seconds,
                  command=f"genlab demo --out {out} --minutes {minutes:g}", steps=result.steps, evaluation=ev)
     echo(f"\ntest ELBO {ev['elbo']:.2f} nats, NLL {ev['nll']:.2f} nats (k={ev['nll_k']}), "
          f"FID {ev['fid']:.2f} (n={ev['fid_n']}, LeNet features)")

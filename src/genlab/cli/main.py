@@ -6,7 +6,6 @@ folders) prints one line ``error: ...`` that says what to do, and exits with cod
 
 from __future__ import annotations
 
-import functools
 import shlex
 import sys
 from pathlib import Path
@@ -14,58 +13,37 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(
-    name="genlab", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-    help="Models of a deep-learning course, from their equations: train, sample, evaluate.",
-)
-
-
-def _friendly(fn):
-    """Turn genlab's user errors into one line on stderr and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from genlab.errors import GenlabError
-
-        try:
-            return fn(*args, **kwargs)
-        except GenlabError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted: the last checkpoint is intact; continue with --resume RUN", err=True)
-            raise typer.Exit(130) from None
-
-    return wrapper
+from genlab.cli.app import app, echo_figures, friendly, load_run_model, train_config
 
 
 @app.command("list")
-@_friendly
+@friendly
 def list_(runs: Annotated[Path, typer.Option(help="folder of run folders")] = Path("runs")) -> None:
     """List models, datasets and the runs found under ./runs."""
     from genlab.data.registry import datasets
     from genlab.registry import MODELS
 
     typer.echo("Models (genlab train NAME):")
+    width = max(len(e.name) for e in MODELS.values())
     for e in MODELS.values():
-        typer.echo(f"  {e.name:<8} {e.summary} [default data: {e.default_data}]")
+        typer.echo(f"  {e.name:<{width}}  {e.summary} [default data: {e.default_data}]")
     typer.echo("\nDatasets (--data NAME):")
     typer.echo(f"  {'name':<16}{'kind':<10}{'shape':<14}{'size':<22}{'source':<28}licence")
     for d in datasets():
         typer.echo(f"  {d.name:<16}{d.kind:<10}{str(d.shape):<14}{d.size:<22}{d.source:<28}{d.licence}")
-    found = sorted(p.parent for p in runs.glob("*/config.yaml")) if runs.is_dir() else []
-    if found:
-        import yaml
+    from genlab.rundir import RunDir
 
+    found = sorted(RunDir(p.parent) for p in runs.glob("*/config.yaml")) if runs.is_dir() else []
+    if found:
         typer.echo(f"\nRuns ({runs}/):")
         for r in found:
-            c = yaml.safe_load((r / "config.yaml").read_text()) or {}
-            done = "model saved" if (r / "model" / "config.json").is_file() else "no model yet"
-            typer.echo(f"  {r.name:<40} {c.get('model', '?')} on {c.get('data', '?')}, {done}")
+            c = r.read_config()
+            done = "model saved" if (r.model_dir / "config.json").is_file() else "no model yet"
+            typer.echo(f"  {r.path.name:<40} {c.get('model', '?')} on {c.get('data', '?')}, {done}")
 
 
 @app.command()
-@_friendly
+@friendly
 def train(
     model: Annotated[str | None, typer.Argument(help="model name (see `genlab list`)")] = None,
     data: Annotated[str | None, typer.Option(help="dataset name (see `genlab list`)")] = None,
@@ -76,7 +54,8 @@ def train(
     lr: Annotated[float | None, typer.Option(help="Adam learning rate")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
     precision: Annotated[str | None, typer.Option(help="32 or bf16-mixed")] = None,
-    devices: Annotated[int | None, typer.Option(help="processes (CPU) for DDP")] = None,
+    devices: Annotated[int | None, typer.Option(help="processes per machine (CPU) for DDP")] = None,
+    num_nodes: Annotated[int | None, typer.Option(help="machines for multi-node DDP (docs/scaling.md)")] = None,
     strategy: Annotated[str | None, typer.Option(help="auto, ddp or ddp_spawn")] = None,
     out: Annotated[str | None, typer.Option(help="run folder (default runs/<model>-<data>-<time>)")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of options")] = None,
@@ -85,33 +64,10 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Train MODEL on a dataset and write a run folder (config, metrics, checkpoints, model, samples, report)."""
-    from genlab.errors import ConfigError
-    from genlab.training.config import parse_set, read_yaml, resolve
-
     flags = {"model": model, "data": data, "epochs": epochs, "max_time": max_time, "max_steps": max_steps,
              "batch_size": batch_size, "lr": lr, "seed": seed, "precision": precision, "devices": devices,
-             "strategy": strategy, "out": out, "quiet": quiet or None}
-    flags = {k: v for k, v in flags.items() if v is not None}
-    sets = parse_set(set_ or [])
-    if resume is not None:
-        from genlab.training.run import resume_config
-
-        if model is not None:
-            raise ConfigError("--resume continues a run with its own model: drop the MODEL argument")
-        cfg = resume_config(resume, {**flags, **sets})
-    else:
-        file_layer = read_yaml(config) if config else {}
-        if "model" not in flags and "model" not in file_layer:
-            raise ConfigError("name a model: genlab train MODEL (see `genlab list`)")
-        from genlab.registry import get_model
-
-        entry = get_model(flags.get("model") or file_layer["model"])  # fail fast, before Lightning
-        cfg = resolve(entry.train_defaults, file_layer, flags, sets)
-    from genlab.data.registry import info as dataset_info
-
-    if cfg.data:
-        dataset_info(cfg.data)  # unknown names fail here, before Lightning is imported
-
+             "num_nodes": num_nodes, "strategy": strategy, "out": out, "quiet": quiet or None}
+    cfg = train_config(flags, config=config, sets=set_ or [], resume=resume)
     from genlab.training.run import train as run_train
 
     command = "genlab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -122,34 +78,19 @@ def train(
     typer.echo(f"report: {result.run_dir / 'report.md'}")
 
 
-def _load_run_model(run: Path):
-    from genlab.errors import LoadError
-    from genlab.hub import load
-
-    folder = run / "model" if (run / "model").is_dir() else run
-    if not (folder / "config.json").exists() and not run.exists():
-        raise LoadError(f"no run folder at {run}: pass a folder written by `genlab train`")
-    return load(folder)
-
-
-def _sampler_options(model, **options) -> dict:
-    """The sampler options that were given (diffusion: sampler, steps, eta), checked against ``model.sample``."""
-    import inspect
-
+def _generative(model, run: Path):
+    """``model`` if it draws samples (``Generative``), else a ``ConfigError`` saying which runs do."""
     from genlab.errors import ConfigError
+    from genlab.models.base import Generative
 
-    extra = {k: v for k, v in options.items() if v is not None}
-    accepted = inspect.signature(model.sample).parameters if hasattr(model, "sample") else {}
-    bad = [k for k in extra if k not in accepted]
-    if bad:
-        opts = ", ".join("--" + b for b in bad)
-        raise ConfigError(f"{type(model).__name__}.sample takes no {opts}: --sampler, --steps and --eta are "
-                          f"options of diffusion models (ddpm, vdm); drop them for this model")
-    return extra
+    if not isinstance(model, Generative):
+        raise ConfigError(f"{run} holds {type(model).__name__}, which draws no samples: sample or evaluate "
+                          f"samples of a generative model's run (genlab list)")
+    return model
 
 
 @app.command()
-@_friendly
+@friendly
 def sample(
     run: Annotated[Path, typer.Argument(help="run folder (or a model folder)")],
     n: Annotated[int, typer.Option(help="number of samples")] = 64,
@@ -158,36 +99,30 @@ def sample(
     steps: Annotated[int | None, typer.Option(help="diffusion sampling steps")] = None,
     eta: Annotated[float | None, typer.Option(
         help="DDIM eta: 0 = deterministic (default), 1 = DDPM-like noise (better FID on small models)")] = None,
-    out: Annotated[Path | None, typer.Option(help="PNG path (default RUN/samples/sample-<time>.png)")] = None,
+    y: Annotated[int | None, typer.Option("--y", help="class label of a conditional model's samples")] = None,
+    out: Annotated[Path | None, typer.Option(help="output path (default RUN/samples/sample-<time>.png)")] = None,
 ) -> None:
-    """Draw samples from a trained model into a PNG (image grid or 2-D scatter)."""
+    """Draw samples from a trained model into a file (image grid or 2-D scatter PNG, as the model renders them)."""
     import time
 
     import torch
 
     from genlab.errors import ConfigError
-    from genlab.plots import image_grid, scatter2d
+    from genlab.rundir import RunDir
 
     if n < 1:
         raise ConfigError(f"--n must be ≥ 1, got {n}")
-    model = _load_run_model(run)
-    extra = _sampler_options(model, sampler=sampler, steps=steps, eta=eta)
+    model = _generative(load_run_model(run), run)
+    extra = model.check_sample_options({"sampler": sampler, "steps": steps, "eta": eta, "y": y})
     t0 = time.perf_counter()
-    x = model.sample(n, generator=torch.Generator().manual_seed(seed), **extra).float()
+    x = model.sample(n, generator=torch.Generator().manual_seed(seed), **extra)
     dt = time.perf_counter() - t0
-    out = out or run / "samples" / f"sample-{time.strftime('%Y%m%d-%H%M%S')}.png"
-    if x.dim() == 2 and x.shape[1] == 2:
-        scatter2d(x, out)
-    elif x.dim() == 4:
-        image_grid(x, out)
-    else:
-        out = out.with_suffix(".pt")
-        torch.save(x, out)
-    typer.echo(f"{n} samples in {dt:.2f} s ({dt / n * 1000:.1f} ms each) → {out}")
+    written = model.renderer().write(x, out or RunDir(run).new_samples())
+    typer.echo(f"{n} samples in {dt:.2f} s ({dt / n * 1000:.1f} ms each) → {written}")
 
 
 @app.command("eval")
-@_friendly
+@friendly
 def eval_(
     run: Annotated[Path, typer.Argument(help="run folder")],
     metrics: Annotated[str, typer.Option(help="comma-separated: elbo, nll, bpd, fid, coverage, accuracy")] = "elbo",
@@ -204,23 +139,24 @@ def eval_(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Evaluate a run's model on the test split; results go to RUN/eval.json."""
-    from genlab.cli.uses import _dataset
-    from genlab.evaluate import evaluate, parse_metrics, write_eval
+    from genlab.evaluation import evaluate, parse_metrics
+    from genlab.rundir import RunDir
 
     names = parse_metrics(metrics)
-    data = _dataset(run, data)
-    model = _load_run_model(run)
-    extra = _sampler_options(model, sampler=sampler, steps=steps, eta=eta)
+    folder = RunDir(run)
+    data = folder.dataset(data)
+    model = load_run_model(run)
+    sampling = {"sampler": sampler, "steps": steps, "eta": eta}
+    given = any(v is not None for v in sampling.values())
+    extra = _generative(model, run).check_sample_options(sampling) if given else {}
     options = {"sample_kwargs": extra} if extra else {}
     result = evaluate(model, data, names, k=k, terms=terms, n=n, limit=limit, seed=seed, progress=True, **options)
-    path = write_eval(run, result)
-    for key, v in result.items():
-        typer.echo(f"  {key} = {v:.4f}" if isinstance(v, float) else f"  {key} = {v}")
-    typer.echo(f"written to {path}")
+    echo_figures("", result)
+    typer.echo(f"written to {folder.write_eval(result)}")
 
 
 @app.command()
-@_friendly
+@friendly
 def demo(
     out: Annotated[Path | None, typer.Option(help="run folder")] = None,
     minutes: Annotated[float, typer.Option(help="training time budget")] = 2.0,

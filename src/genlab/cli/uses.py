@@ -20,28 +20,11 @@ from typing import Annotated, Any
 
 import typer
 
-from genlab.cli.main import _friendly, _load_run_model, app
+from genlab.cli.app import app, echo_figures, friendly, load_run_model, train_config
+from genlab.rundir import RunDir
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def _run_config(run: Path) -> dict[str, Any]:
-    """The run's ``config.yaml`` as a dict (``{}`` for a bare model folder)."""
-    import yaml
-
-    path = run / "config.yaml"
-    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
-
-
-def _dataset(run: Path, data: str | None) -> str:
-    """``--data`` if given, else the dataset the run was trained on."""
-    from genlab.errors import ConfigError
-
-    name = data or _run_config(run).get("data")
-    if not name:
-        raise ConfigError(f"{run} has no config.yaml naming its dataset: pass --data NAME")
-    return name
-
-
 def _labelled(name: str, split: str, limit: int | None):
     """``(x, y)`` of a labelled split, the first ``limit`` examples; dynamically binarized data is
     drawn once with a fixed seed (as ``genlab eval`` does)."""
@@ -61,28 +44,21 @@ def _labelled(name: str, split: str, limit: int | None):
 
 
 def _require_unconditional_encoder(model, run: Path) -> None:
-    import inspect
-
     from genlab.errors import ConfigError
+    from genlab.models.base import Encodes
 
     name = type(model).__name__
-    if not hasattr(model, "encode"):
+    if not isinstance(model, Encodes):
         raise ConfigError(f"{run} holds {name}, which has no encoder: embed an autoencoder or VAE run "
                           f"(genlab train ae|vae ...)")
-    if "y" in inspect.signature(model.encode).parameters:
+    if model.code_needs_label:
         raise ConfigError(f"{name}'s code depends on the label (q(z|x, y)), so it cannot be compared "
                           f"without labels: embed an unconditional model (ae, vae, ...)")
 
 
-def _echo_figures(title: str, figures: dict[str, Any]) -> None:
-    typer.echo(title)
-    for key, v in figures.items():
-        typer.echo(f"  {key} = {v:.4f}" if isinstance(v, float) else f"  {key} = {v}")
-
-
 # --- commands -----------------------------------------------------------------------------------
 @app.command()
-@_friendly
+@friendly
 def embed(
     run: Annotated[Path, typer.Argument(help="run folder of an autoencoder or VAE")],
     out: Annotated[Path | None, typer.Option(help="scatter PNG (default RUN/embed.png)")] = None,
@@ -93,28 +69,27 @@ def embed(
     k: Annotated[int, typer.Option(help="k of precision@k")] = 10,
 ) -> None:
     """Dimensionality reduction and retrieval (AE6): kNN accuracy in code vs PCA vs pixel space, precision@k."""
-    from genlab.evaluate import write_eval
-    from genlab.uses import embed as embed_codes
-    from genlab.uses import retrieval_precision
+    from genlab.evaluation.uses import embed as embed_codes
+    from genlab.evaluation.uses import retrieval_precision
 
-    model = _load_run_model(run)
+    model = load_run_model(run)
     _require_unconditional_encoder(model, run)
-    name = _dataset(run, data)
+    name = RunDir(run).dataset(data)
     x_ref, y_ref = _labelled(name, "train", n_reference)
     x_q, y_q = _labelled(name, "test", n_query)
     out = out or run / "embed.png"
     emb = embed_codes(model, x_ref, y_ref, x_q, y_q, out_png=out, n_neighbors=neighbors)
     ret = retrieval_precision(model, x_ref, y_ref, x_q, y_q, k=k)
-    _echo_figures(f"kNN accuracy (k={neighbors}, {len(x_ref)} {name} train → {len(x_q)} test), "
+    echo_figures(f"kNN accuracy (k={neighbors}, {len(x_ref)} {name} train → {len(x_q)} test), "
                   f"code dim {emb['code_dim']}:", {f"knn_{s}": emb[f"knn_{s}"] for s in ("code", "pca", "pixel")})
-    _echo_figures(f"precision@{k} (same-label neighbours):",
+    echo_figures(f"precision@{k} (same-label neighbours):",
                   {f"precision_{s}": ret[f"precision_{s}"] for s in ("code", "pixel")})
-    path = write_eval(run, {"embed": {**emb, "data": name, "png": str(out)}, "retrieval": {**ret, "data": name}})
+    path = RunDir(run).write_eval({"embed": {**emb, "data": name, "png": str(out)}, "retrieval": {**ret, "data": name}})
     typer.echo(f"scatter: {out}\nwritten to {path}")
 
 
 @app.command()
-@_friendly
+@friendly
 def denoise(
     run: Annotated[Path, typer.Argument(help="run folder of a denoising autoencoder")],
     sigma: Annotated[float | None, typer.Option(help="std of the Gaussian noise (default: the model's)")] = None,
@@ -128,11 +103,10 @@ def denoise(
     import torch
 
     from genlab.errors import ConfigError
-    from genlab.evaluate import write_eval
+    from genlab.evaluation.uses import denoising_psnr
     from genlab.models.autoencoders import DenoisingAE
-    from genlab.uses import denoising_psnr
 
-    model = _load_run_model(run)
+    model = load_run_model(run)
     if not isinstance(model, DenoisingAE):
         raise ConfigError(f"{run} holds {type(model).__name__}, not a denoising autoencoder: train one with "
                           f"`genlab train denoising-ae --data mnist`, then run `genlab denoise RUN`")
@@ -143,21 +117,21 @@ def denoise(
         sigma = model.config.noise_std
     if sigma <= 0:
         raise ConfigError(f"--sigma must be > 0, got {sigma}")
-    name = _dataset(run, data)
+    name = RunDir(run).dataset(data)
     from genlab.data import load
 
     x = load(name, split="test").x[:limit]
     out = out or run / "denoise.png"
     r = denoising_psnr(model, x, sigma, generator=torch.Generator().manual_seed(seed), out_png=out)
-    _echo_figures(f"PSNR against the clean images (σ = {sigma}, {r['n']} {name} test images):",
+    echo_figures(f"PSNR against the clean images (σ = {sigma}, {r['n']} {name} test images):",
                   {"psnr_noisy_db": r["psnr_noisy"], "psnr_denoised_db": r["psnr_denoised"],
                    "gain_db": r["psnr_denoised"] - r["psnr_noisy"]})
-    path = write_eval(run, {"denoise": {**r, "data": name, "png": str(out)}})
+    path = RunDir(run).write_eval({"denoise": {**r, "data": name, "png": str(out)}})
     typer.echo(f"grid: {out}\nwritten to {path}")
 
 
 @app.command()
-@_friendly
+@friendly
 def anomaly(
     run: Annotated[Path | None, typer.Argument(help="score this run (trained with exclude_labels) instead "
                                                     "of training one")] = None,
@@ -196,40 +170,32 @@ def _trained_without_digit(run: Path, digit: int | None):
     """The model of an existing run and the digit it was trained without."""
     from genlab.errors import ConfigError
 
-    cfg = _run_config(run)
+    cfg = RunDir(run).read_config()
     left_out = list(cfg.get("exclude_labels") or [])
     if digit is None:
         if len(left_out) != 1:
             raise ConfigError(f"{run} was not trained without exactly one label (exclude_labels: {left_out}): "
                               f"pass --digit D")
         digit = left_out[0]
-    return _load_run_model(run), digit, _dataset(run, None)
+    return load_run_model(run), digit, RunDir(run).dataset()
 
 
 def _train_without_digit(flags: dict[str, Any], sets: list[str], digit: int):
     """Train through the spine (``genlab.training.train``) with ``exclude_labels=[digit]``."""
-    from genlab.data.registry import info as dataset_info
-    from genlab.registry import get_model
-    from genlab.training.config import parse_set, resolve
-
-    entry = get_model(flags["model"])  # unknown names fail before Lightning is imported
-    flags = {k: v for k, v in flags.items() if v is not None}
-    cfg = resolve(entry.train_defaults, flags, parse_set(sets), {"exclude_labels": [digit]})
-    dataset_info(cfg.data or entry.default_data)
+    cfg = train_config(flags, sets=[*sets, f"exclude_labels=[{digit}]"])
     from genlab.training.run import train as run_train
 
     result = run_train(cfg, command="genlab " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     typer.echo(f"run folder: {result.run_dir} (trained without label {digit})")
-    return result.run_dir, result.model, cfg.data or entry.default_data
+    return result.run_dir, result.model, cfg.data
 
 
 def _score_anomaly(run: Path, model, name: str, digit: int) -> None:
-    from genlab.evaluate import write_eval
-    from genlab.uses import anomaly_auroc
+    from genlab.evaluation.uses import anomaly_auroc
 
     x, y = _labelled(name, "test", None)
     r = anomaly_auroc(model, x, y == digit)
-    _echo_figures(f"anomaly detection, label {digit} vs the rest ({name} test split), score = {r['score']}:",
+    echo_figures(f"anomaly detection, label {digit} vs the rest ({name} test split), score = {r['score']}:",
                   {"auroc": r["auroc"], "n_anomalies": r["n_anomalies"], "n_normal": r["n_normal"]})
-    path = write_eval(run, {"anomaly": {**r, "digit": digit, "data": name}})
+    path = RunDir(run).write_eval({"anomaly": {**r, "digit": digit, "data": name}})
     typer.echo(f"written to {path}")

@@ -1,8 +1,9 @@
-"""genlab.data: datasets as in-memory tensors, and a fast resumable loader for them.
+"""genlab.data: datasets as named in-memory tensor fields, and a fast resumable loader for them.
 
 ``load(name, split, **options) -> TensorData``; ``datasets()`` lists ``DatasetInfo`` rows;
-``TensorLoader`` slices shuffled, DDP-sharded, resumable batches. Importing this package does not
-import torch: ``TensorData`` and ``TensorLoader`` are imported on first access.
+``TensorLoader`` slices shuffled, DDP-sharded, resumable ``Batch``es (dicts of named fields);
+``Vocabulary`` maps symbols to ids. Importing this package does not import torch: ``Batch``,
+``TensorData``, ``TensorLoader`` and ``Vocabulary`` are imported on first access.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 from genlab.data.registry import DatasetInfo, datasets, info, load
 
 if TYPE_CHECKING:
+    from genlab.data.batch import Batch
     from genlab.data.loader import TensorLoader
     from genlab.data.tensors import TensorData
+    from genlab.data.vocab import Vocabulary
 
-__all__ = ["DatasetInfo", "TensorData", "TensorLoader", "datasets", "info", "load"]
+__all__ = ["Batch", "DatasetInfo", "TensorData", "TensorLoader", "Vocabulary", "datasets", "info", "load"]
 
-_LAZY = {"TensorData": "genlab.data.tensors", "TensorLoader": "genlab.data.loader"}
+_LAZY = {"Batch": "genlab.data.batch", "TensorData": "genlab.data.tensors", "TensorLoader": "genlab.data.loader",
+         "Vocabulary": "genlab.data.vocab"}
 
 
 def __getattr__(name: str) -> Any:

@@ -31,4 +31,4 @@ def load_digits(split: str = "train", *, seed: int = 0, n_val: int = 150) -> Ten
     full_idx, test_idx = split_indices(len(x), N_TEST, TEST_SEED)
     xs, ys = select_split(split, (x[full_idx], y[full_idx]), (x[test_idx], y[test_idx]),
                           n_val=n_val, seed=seed)
-    return TensorData(x=xs, y=ys, name="digits", split=split)  # (indexing copied the rows)
+    return TensorData(x=xs, y=ys, name="digits", split=split, kind="image")  # (indexing copied the rows)

@@ -1,7 +1,7 @@
-"""``TensorLoader``: shuffled, sharded, resumable mini-batches sliced from in-memory tensors.
+"""``TensorLoader``: shuffled, sharded, resumable mini-batches sliced from in-memory tensor fields.
 
-Each batch is ``tuple(t.index_select(0, idx) for t in tensors)`` with one index tensor per batch —
-no per-sample ``__getitem__``, no collate, no worker processes. The order per epoch and the DDP
+Each batch is a ``Batch`` ``{name: t.index_select(0, idx)}`` with one index tensor per batch — no
+per-sample ``__getitem__``, no collate, no worker processes. The order per epoch and the DDP
 sharding are those of ``torch.utils.data.DistributedSampler`` (same permutation for the same
 ``seed + epoch``), so the loader is a drop-in for ``DataLoader(..., sampler=DistributedSampler(...))``.
 """
@@ -9,27 +9,39 @@ sharding are those of ``torch.utils.data.DistributedSampler`` (same permutation 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
+from genlab.data.batch import Batch, check_fields, select_rows, width
 from genlab.data.seeding import mix_seed
-from genlab.errors import ConfigError, ShapeError
+from genlab.errors import ConfigError
 
 STATE_KEYS = ("epoch", "batch", "seed")
+BUCKET_BATCHES = 50  # default bucket window, in batches
 
 
 class TensorLoader:
-    """Iterate over mini-batches of ``tensors`` (all with the same first dimension ``N``).
+    """Iterate over ``Batch``es of named ``fields`` (all with the same first dimension ``N``).
 
     Per epoch ``e`` the row order is ``randperm(N)`` from a ``torch.Generator`` seeded with
     ``seed + e`` (``arange(N)`` when ``shuffle=False``), padded by wrapping around to a multiple of
     ``world_size``; rank ``r`` takes ``order[r::world_size]``, so ranks see disjoint rows (up to the
-    ``< world_size`` padding rows). ``binarize="dynamic"`` replaces the first tensor ``x`` of each
-    batch by a draw of ``Bernoulli(x)`` (``1[u < x]``, ``u ~ U(0, 1)``) from a generator seeded by
-    ``(seed, epoch, batch, rank)``, so the bits are fresh each epoch and reproducible on resume.
+    ``< world_size`` padding rows). Consecutive ``batch_size`` rows of that order make a batch.
+    ``binarize="dynamic"`` replaces the field ``x`` of each batch by a draw of ``Bernoulli(x)``
+    (``1[u < x]``, ``u ~ U(0, 1)``) from a generator seeded by ``(seed, epoch, batch, rank)``, so the
+    bits are fresh each epoch and reproducible on resume.
+
+    Variable-length fields: ``lengths`` maps each padded field ``(N, T, ...)`` to the int64 field of
+    its row lengths (``{"src": "src_lengths"}``); each batch's padded field is cut to the longest row
+    in that batch ``(B, T_batch, ...)``, its lengths going along. Bucketing: with ``bucket_by`` (an
+    int64 ``(N,)`` field, e.g. ``"src_lengths"``) the rank's epoch order is cut into windows of
+    ``bucket_size`` rows (a multiple of ``batch_size``; default ``BUCKET_BATCHES`` batches), rows are
+    sorted by length within each window (stably) and cut into batches, and those batches are shuffled
+    (when ``shuffle``) with a generator seeded by ``(seed, epoch, rank)``: rows of similar length share
+    a batch, so less padding, and every row is still seen once per epoch.
 
     Resumable: ``state_dict()`` is ``{"epoch", "batch", "seed"}`` (``batch`` = batches already
     yielded in ``epoch``) and after ``load_state_dict`` the next ``iter()`` continues exactly there.
@@ -39,15 +51,16 @@ class TensorLoader:
     ``tests/test_data_loader_lightning.py``).
     """
 
-    def __init__(self, *tensors: Tensor, batch_size: int, shuffle: bool = True, seed: int = 0,
+    def __init__(self, fields: Mapping[str, Tensor], *, batch_size: int, shuffle: bool = True, seed: int = 0,
                  drop_last: bool = False, rank: int = 0, world_size: int = 1,
-                 binarize: Literal["none", "dynamic"] = "none") -> None:
-        if not tensors:
-            raise ConfigError("TensorLoader needs at least one tensor: TensorLoader(x, y, batch_size=...)")
-        n = len(tensors[0])
-        if any(len(t) != n for t in tensors):
-            raise ShapeError(f"all tensors must have the same first dimension, got "
-                             f"{[tuple(t.shape) for t in tensors]}: pass one row per example in each")
+                 binarize: Literal["none", "dynamic"] = "none", lengths: Mapping[str, str] | None = None,
+                 bucket_by: str | None = None, bucket_size: int | None = None) -> None:
+        if not isinstance(fields, Mapping):
+            raise ConfigError(f"TensorLoader takes named fields, got {type(fields).__name__}: "
+                              f"TensorLoader({{'x': x, 'y': y}}, batch_size=...) or data.loader(batch_size=...)")
+        self.fields = dict(fields)
+        self.lengths = dict(lengths or {})
+        self.n = check_fields(self.fields, self.lengths, "TensorLoader")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
         if not isinstance(world_size, int) or world_size < 1 or not 0 <= rank < world_size:
@@ -56,7 +69,11 @@ class TensorLoader:
         if binarize not in ("none", "dynamic"):
             raise ConfigError(f"binarize must be 'none' or 'dynamic', got {binarize!r} "
                               f"(statically binarized data is already 0/1: use binarize='none')")
-        self.tensors = tensors
+        if binarize == "dynamic" and not ("x" in self.fields and self.fields["x"].is_floating_point()):
+            raise ConfigError(f"binarize='dynamic' draws Bernoulli(x): it needs a float field 'x', "
+                              f"the fields are {list(self.fields)}")
+        self.bucket_by = bucket_by
+        self.bucket_size = self._check_buckets(bucket_by, bucket_size, batch_size)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = int(seed)
@@ -69,11 +86,26 @@ class TensorLoader:
         self._fresh = True  # (epoch, _batch) is a start point nobody has iterated from yet
         self._token = 0  # identifies the live iterator; stale iterators do not touch the state
 
+    def _check_buckets(self, bucket_by: str | None, bucket_size: int | None, batch_size: int) -> int | None:
+        if bucket_by is None:
+            if bucket_size is not None:
+                raise ConfigError("bucket_size needs bucket_by: name the lengths field to bucket by")
+            return None
+        key = self.fields.get(bucket_by)
+        if key is None or key.dtype != torch.int64 or key.dim() != 1:
+            raise ConfigError(f"bucket_by must name an int64 (N,) field of lengths, got {bucket_by!r}; "
+                              f"the fields are {list(self.fields)}")
+        bucket_size = BUCKET_BATCHES * batch_size if bucket_size is None else bucket_size
+        if not isinstance(bucket_size, int) or bucket_size < 1 or bucket_size % batch_size:
+            raise ConfigError(f"bucket_size must be a positive multiple of batch_size={batch_size}, got "
+                              f"{bucket_size!r}: e.g. {BUCKET_BATCHES * batch_size}")
+        return bucket_size
+
     # ---- sizes ---------------------------------------------------------------------------------
     @property
     def num_samples(self) -> int:
         """Rows this rank sees per epoch: ``ceil(N / world_size)``."""
-        return math.ceil(len(self.tensors[0]) / self.world_size)
+        return math.ceil(self.n / self.world_size)
 
     def __len__(self) -> int:
         """Batches per epoch on this rank."""
@@ -83,8 +115,9 @@ class TensorLoader:
 
     # ---- order ---------------------------------------------------------------------------------
     def indices(self, epoch: int) -> Tensor:
-        """This rank's row indices for ``epoch``, in order: ``(num_samples,)`` int64."""
-        n = len(self.tensors[0])
+        """This rank's row indices for ``epoch``, in ``DistributedSampler``'s order: ``(num_samples,)``
+        int64 (before bucketing)."""
+        n = self.n
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed + epoch)  # as DistributedSampler
             order = torch.randperm(n, generator=g)  # (N,)
@@ -95,25 +128,43 @@ class TensorLoader:
             order = torch.cat([order, order.repeat(math.ceil((total - n) / n))[: total - n]])
         return order[self.rank:total:self.world_size]
 
+    def batches(self, epoch: int) -> list[Tensor]:
+        """The row indices of each of ``epoch``'s ``len(self)`` batches on this rank, in order (on the
+        fields' device): ``indices(epoch)`` cut into ``batch_size`` pieces, bucketed if asked."""
+        order = self.indices(epoch)  # (num_samples,)
+        if self.bucket_by is not None:
+            order = self._bucketed(order)
+        pieces = list(order.to(next(iter(self.fields.values())).device).split(self.batch_size))
+        if pieces and (len(pieces[-1]) == 0 or (self.drop_last and len(pieces[-1]) < self.batch_size)):
+            pieces.pop()
+        if self.bucket_by is not None and self.shuffle:
+            g = torch.Generator().manual_seed(mix_seed(self.seed, epoch, self.rank))
+            pieces = [pieces[i] for i in torch.randperm(len(pieces), generator=g).tolist()]
+        return pieces
+
+    def _bucketed(self, order: Tensor) -> Tensor:
+        """``order`` with the rows of each ``bucket_size`` window sorted by length (stable)."""
+        length = self.fields[self.bucket_by].cpu()[order]  # (num_samples,)
+        window = torch.arange(len(order)) // self.bucket_size  # (num_samples,)
+        key = window * (width(length) + 1) + length  # windows in order, by length within each
+        return order[torch.sort(key, stable=True).indices]
+
     # ---- iteration -----------------------------------------------------------------------------
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+    def __iter__(self) -> Iterator[Batch]:
         if not self._fresh:  # the previous pass yielded batches: this is a new epoch
             self._next_epoch()
         self._token += 1
         return self._batches(self._token, self.epoch, self._batch)
 
-    def _batches(self, token: int, epoch: int, start: int) -> Iterator[tuple[Tensor, ...]]:
-        idx = self.indices(epoch)  # (num_samples,)
-        device = self.tensors[0].device
-        idx = idx.to(device)
-        for b in range(start, len(self)):
-            sel = idx[b * self.batch_size:(b + 1) * self.batch_size]  # (B,)
-            batch = tuple(t.index_select(0, sel) for t in self.tensors)
+    def _batches(self, token: int, epoch: int, start: int) -> Iterator[Batch]:
+        pieces = self.batches(epoch)
+        for b in range(start, len(pieces)):
+            batch = Batch(select_rows(self.fields, self.lengths, pieces[b]))
             if self.binarize == "dynamic":  # 1[u < x]: faster than torch.bernoulli on CPU
-                g = torch.Generator(device=device).manual_seed(mix_seed(self.seed, epoch, b, self.rank))
-                x = batch[0]
-                u = torch.rand(x.shape, generator=g, device=device, dtype=x.dtype)
-                batch = ((u < x).to(x.dtype),) + batch[1:]
+                x = batch["x"]
+                g = torch.Generator(device=x.device).manual_seed(mix_seed(self.seed, epoch, b, self.rank))
+                u = torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)
+                batch["x"] = (u < x).to(x.dtype)
             if token == self._token:
                 self._batch, self._fresh = b + 1, False
             yield batch
@@ -153,6 +204,6 @@ class TensorLoader:
         self.epoch, self._batch, self._fresh = epoch, batch, True
 
     def __repr__(self) -> str:
-        return (f"TensorLoader(N={len(self.tensors[0])}, batch_size={self.batch_size}, "
+        return (f"TensorLoader(fields={list(self.fields)}, N={self.n}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, seed={self.seed}, rank={self.rank}/{self.world_size}, "
-                f"binarize={self.binarize!r}, epoch={self.epoch}, batch={self._batch})")
+                f"binarize={self.binarize!r}, bucket_by={self.bucket_by!r}, epoch={self.epoch}, batch={self._batch})")

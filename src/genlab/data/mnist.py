@@ -183,7 +183,7 @@ def _mnist(name: str, split: str, images: dict[str, Tensor | None], labels: dict
     x = x.unsqueeze(1).float()  # (N, 1, 28, 28); a new tensor, never the cache
     if binarize != "static":
         x.div_(255.0)  # grey levels in [0, 1]
-    return TensorData(x=x, y=y.long(), name=name, split=split, binarize=binarize)
+    return TensorData(x=x, y=y.long(), name=name, split=split, kind="image", binarize=binarize)
 
 
 def load_mnist(split: str = "train", *, seed: int = 0, n_val: int = 5_000, source: Source = "auto",

@@ -1,13 +1,15 @@
-"""``TensorData``: what ``genlab.data.load`` returns — a dataset split held as in-memory tensors."""
+"""``TensorData``: what ``genlab.data.load`` returns — a dataset split held as named in-memory tensors."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Literal
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import Tensor
 
+from genlab.data.batch import check_fields, select_rows, width
 from genlab.errors import ConfigError, ShapeError
 
 if TYPE_CHECKING:
@@ -15,39 +17,129 @@ if TYPE_CHECKING:
 
 Binarize = Literal["none", "static", "dynamic"]
 BINARIZE_OPTIONS: tuple[str, ...] = ("none", "static", "dynamic")
+FLOAT_KINDS = ("image", "vector")  # kinds whose ``x`` holds continuous values (float32)
 
 
-@dataclasses.dataclass
 class TensorData:
-    """One split of a dataset as tensors.
+    """One split of a dataset as named tensor fields, all with the same first dimension ``N``.
 
-    ``x`` is float32: images ``(N, 1, H, W)`` in [0, 1], 2-D points ``(N, 2)``. ``y`` holds int64
-    labels ``(N,)`` or is ``None``. ``binarize`` says how images are binarized: ``"none"``,
-    ``"static"`` (``x`` already holds one fixed Bernoulli draw, values in {0, 1}) or ``"dynamic"``
-    (``x`` holds probabilities; the loader draws fresh Bernoulli samples each epoch). Toy datasets
-    made of Gaussian modes also give ``modes`` ``(K, 2)`` (the centres) and ``std`` (their std).
+    ``fields`` maps names to tensors of any dtype and shape; the names are the models' ``forward``
+    keyword arguments. Common layouts, by ``kind``:
+
+    - ``"image"``: ``x`` float32 ``(N, C, H, W)`` in [0, 1], ``y`` int64 labels ``(N,)`` (optional);
+    - ``"vector"``: ``x`` float32 ``(N, D)`` (2-D toy points), ``y`` optional;
+    - ``"tokens"``: ``tokens`` int64 ``(N, T)`` + ``tokens_lengths`` ``(N,)``;
+    - ``"pairs"``: ``src`` ``(N, S)``, ``tgt`` ``(N, T)`` and their lengths; ``"series"``: ``context`` /
+      ``target`` windows; ``"qa"``: ``story`` / ``question`` / ``answer``; ``"table"``: one field per column.
+
+    ``lengths`` names, for each variable-length (padded) field ``(N, T, ...)``, the int64 field that
+    holds its row lengths, e.g. ``{"src": "src_lengths", "tgt": "tgt_lengths"}``; a padded field is
+    stored padded at the end of dim 1 to its longest row (``T == lengths.max()``) and the loader trims
+    each batch to its own longest row. ``meta`` is a JSON-able dict (vocabulary, toy ``modes`` and
+    ``std``, column spec, ...). ``binarize`` says how images are binarized: ``"none"``, ``"static"``
+    (``x`` already holds one fixed Bernoulli draw, values in {0, 1}) or ``"dynamic"`` (``x`` holds
+    probabilities; the loader draws fresh Bernoulli samples each epoch).
+
+    Build it from a dict, from keyword fields, or both: ``TensorData(x=x, y=y, name="digits",
+    split="train")`` (a field given as ``None`` is left out; ``kind`` defaults to ``"image"`` for a 4-D
+    ``x`` and ``"vector"`` for a 2-D one) or ``TensorData({"src": s, ...}, kind="pairs", lengths=...,
+    name=..., split=...)``. The names ``name``, ``split``, ``kind``, ``meta``, ``lengths``, ``binarize``
+    and ``fields`` are taken: fields with those names go in the dict.
     """
 
-    x: Tensor
-    y: Tensor | None
-    name: str
-    split: str
-    binarize: Binarize = "none"
-    modes: Tensor | None = None
-    std: float | None = None
+    def __init__(self, fields: Mapping[str, Tensor | None] | None = None, *, name: str, split: str,
+                 kind: str | None = None, meta: Mapping[str, Any] | None = None,
+                 lengths: Mapping[str, str] | None = None, binarize: Binarize = "none",
+                 **named: Tensor | None) -> None:
+        both = sorted(set(fields or {}) & set(named))
+        if both:
+            raise ConfigError(f"{name}: field(s) {both} given both in fields and as keywords: pass each once")
+        self.fields: dict[str, Tensor] = {k: t for k, t in {**(fields or {}), **named}.items() if t is not None}
+        self.name, self.split = name, split
+        self.lengths: dict[str, str] = dict(lengths or {})
+        self.meta: dict[str, Any] = dict(meta or {})
+        self.binarize: Binarize = binarize
+        self.kind = kind if kind is not None else self._default_kind()
+        self._check()
 
-    def __post_init__(self) -> None:
-        if self.x.dtype != torch.float32:
-            raise ShapeError(f"{self.name}: x must be float32, got {self.x.dtype}: convert with x.float()")
-        if self.y is not None:
-            if self.y.dtype != torch.int64 or self.y.dim() != 1 or len(self.y) != len(self.x):
-                raise ShapeError(f"{self.name}: y must be int64 of shape ({len(self.x)},), got "
-                                 f"{self.y.dtype} {tuple(self.y.shape)}: pass one label per row of x")
+    def _default_kind(self) -> str:
+        x = self.fields.get("x")
+        if x is not None and x.dim() in (2, 4):
+            return "image" if x.dim() == 4 else "vector"
+        raise ConfigError(f"{self.name}: pass kind= ('image', 'vector', 'tokens', 'pairs', 'series', 'table', "
+                          f"'qa', ...): it is inferred only from an x of shape (N, C, H, W) or (N, D)")
+
+    def _check(self) -> None:
+        n = check_fields(self.fields, self.lengths, self.name)
+        x, y = self.x, self.y
+        if self.kind in FLOAT_KINDS and x is not None and x.dtype != torch.float32:
+            raise ShapeError(f"{self.name}: x must be float32, got {x.dtype}: convert with x.float()")
+        if y is not None and (y.dtype != torch.int64 or y.dim() != 1):
+            raise ShapeError(f"{self.name}: y must be int64 of shape ({n},), got {y.dtype} {tuple(y.shape)}: "
+                             f"pass one label per row of x")
+        for padded, counts in self.lengths.items():
+            if n and self.fields[padded].shape[1] != width(self.fields[counts]):
+                raise ShapeError(f"{self.name}: padded field {padded!r} is {self.fields[padded].shape[1]} wide but "
+                                 f"its longest row is {width(self.fields[counts])}: store it trimmed, "
+                                 f"{padded}[:, :{counts}.max()]")
         if self.binarize not in BINARIZE_OPTIONS:
             raise ConfigError(f"binarize must be one of {list(BINARIZE_OPTIONS)}, got {self.binarize!r}")
+        if self.binarize != "none" and (x is None or not x.is_floating_point()):
+            raise ConfigError(f"{self.name}: binarize={self.binarize!r} needs a float field x of probabilities")
+        try:
+            json.dumps(self.meta)
+        except TypeError as e:
+            raise ConfigError(f"{self.name}: meta must be JSON-able (dicts, lists, str, numbers): {e}; "
+                              f"convert tensors with .tolist()") from None
+
+    # ---- the fields the rest of genlab reads ----------------------------------------------------------
+    @property
+    def x(self) -> Tensor | None:
+        """The ``x`` field (images, points), or ``None``."""
+        return self.fields.get("x")
+
+    @property
+    def y(self) -> Tensor | None:
+        """The ``y`` field (int64 labels ``(N,)``), or ``None``."""
+        return self.fields.get("y")
+
+    @property
+    def modes(self) -> Tensor | None:
+        """Centres ``(K, D)`` of a toy Gaussian mixture (``meta["modes"]``), or ``None``."""
+        modes = self.meta.get("modes")
+        return None if modes is None else torch.tensor(modes, dtype=torch.float32)
+
+    @property
+    def std(self) -> float | None:
+        """The std of a toy dataset's noise (``meta["std"]``), or ``None``."""
+        return self.meta.get("std")
+
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        """The fields' tensors, in field order (``(x, y)`` or ``(x,)`` for images and points)."""
+        return tuple(self.fields.values())
 
     def __len__(self) -> int:
-        return len(self.x)
+        return next(iter(self.fields.values())).shape[0]
+
+    # ---- new splits from this one -----------------------------------------------------------------------
+    def replace(self, **changes: Any) -> TensorData:
+        """A copy with some of ``fields``, ``name``, ``split``, ``kind``, ``meta``, ``lengths``, ``binarize``
+        changed (validated again; tensors are shared, not copied)."""
+        unknown = sorted(set(changes) - {"fields", "name", "split", "kind", "meta", "lengths", "binarize"})
+        if unknown:
+            raise ConfigError(f"TensorData.replace got unknown argument(s) {unknown}: to change a field pass "
+                              f"fields={{**data.fields, name: tensor}}")
+        now = dict(fields=self.fields, name=self.name, split=self.split, kind=self.kind, meta=self.meta,
+                   lengths=self.lengths, binarize=self.binarize)
+        return TensorData(**{**now, **changes})
+
+    def subset(self, rows: Tensor, *, split: str | None = None) -> TensorData:
+        """The rows ``rows`` (int64 indices ``(M,)`` or a bool mask ``(N,)``) of every field, padded
+        fields trimmed to their new longest row; ``split`` renames the split."""
+        if rows.dtype == torch.bool:
+            rows = rows.nonzero().squeeze(1)  # (M,)
+        return self.replace(fields=select_rows(self.fields, self.lengths, rows), split=split or self.split)
 
     def without_labels(self, labels: tuple[int, ...] | list[int]) -> TensorData:
         """This split without the examples whose label is in ``labels`` (e.g. a training set that lacks
@@ -61,19 +153,23 @@ class TensorData:
             raise ConfigError(f"label(s) {absent} do not occur in {self.name} ({self.split}): its labels are "
                               f"{self.y.unique().tolist()}")
         keep = ~torch.isin(self.y, torch.as_tensor(list(labels), dtype=self.y.dtype))  # (N,)
-        return dataclasses.replace(self, x=self.x[keep], y=self.y[keep],
-                                   split=f"{self.split}-without-{'-'.join(map(str, labels))}")
-
-    @property
-    def tensors(self) -> tuple[Tensor, ...]:
-        """``(x, y)``, or ``(x,)`` when there are no labels."""
-        return (self.x,) if self.y is None else (self.x, self.y)
+        return self.subset(keep, split=f"{self.split}-without-{'-'.join(map(str, labels))}")
 
     def loader(self, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
-               rank: int = 0, world_size: int = 1) -> TensorLoader:
-        """A ``TensorLoader`` over ``tensors`` that applies this split's ``binarize`` mode."""
+               rank: int = 0, world_size: int = 1, bucket_by: str | None = None,
+               bucket_size: int | None = None) -> TensorLoader:
+        """A ``TensorLoader`` over ``fields`` with this split's ``lengths`` (padding trimmed per batch)
+        and ``binarize`` mode; ``bucket_by`` / ``bucket_size`` as in ``TensorLoader``."""
         from genlab.data.loader import TensorLoader
 
-        return TensorLoader(*self.tensors, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                            drop_last=drop_last, rank=rank, world_size=world_size,
-                            binarize="dynamic" if self.binarize == "dynamic" else "none")
+        return TensorLoader(self.fields, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
+                            rank=rank, world_size=world_size, lengths=self.lengths,
+                            binarize="dynamic" if self.binarize == "dynamic" else "none",
+                            bucket_by=bucket_by, bucket_size=bucket_size)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}={tuple(t.shape)} {str(t.dtype).removeprefix('torch.')}"
+                           for k, t in self.fields.items())
+        extra = "".join(f", {k}={v!r}" for k, v in (("lengths", self.lengths), ("binarize", self.binarize))
+                        if v and v != "none")
+        return f"TensorData({self.name!r}, {self.split!r}, kind={self.kind!r}, {shapes}{extra})"

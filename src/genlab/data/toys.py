@@ -3,7 +3,8 @@
 The training set (``train-full`` = ``train`` + ``val``) and the test set are drawn from independent
 streams (seeds ``mix_seed(seed, 0)`` and ``mix_seed(seed, 1)``); ``val`` is carved from the
 training draw by ``split_indices``. Mixtures of Gaussians also return their ``modes`` and ``std``
-(for mode-coverage metrics) and the mode index of each point as ``y``.
+(in ``meta``, read as ``data.modes`` / ``data.std``, for mode-coverage metrics) and the mode index
+of each point as ``y``.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ def draw(name: str, sampler: Sampler, split: str, *, seed: int, n_train: int, n_
     else:
         full = sampler(n_train + n_val, torch.Generator().manual_seed(mix_seed(seed, 0)))
         x, y = select_split(split, full, (None, None), n_val=n_val, seed=seed)
-    return TensorData(x=x.float(), y=y, name=name, split=split, modes=modes, std=std)
+    meta = {"modes": None if modes is None else modes.tolist(), "std": std}
+    return TensorData(x=x.float(), y=y, name=name, split=split, kind="vector",
+                      meta={k: v for k, v in meta.items() if v is not None})
 
 
 def ring8(split: str = "train", *, seed: int = 0, n_train: int = 50_000, n_val: int = 5_000,

@@ -1,23 +1,47 @@
-"""What every genlab model shares: config-built ``nn.Module`` + save/load + structured outputs.
+"""The model contract: what the spine, the CLI and evaluation may ask of a genlab model — declared, not probed.
 
-A trainable model is a plain ``nn.Module`` (no Lightning) built as ``Model(config)``. Its
-``forward(x, y=None)`` returns a ``ModelOutput`` dataclass whose ``loss`` field is the scalar to
-minimize and whose other 0-d tensor fields are named loss terms/metrics logged by the trainer.
-Unconditional models accept ``y`` (labels) and ignore it. Generative models add
-``sample(n, *, generator=None, **cond)``; likelihood models add ``elbo(x)`` and
-``log_importance_weights(x, k)`` (used by ``genlab.metrics.likelihood``).
+A trainable model is a plain ``nn.Module`` (no Lightning) built as ``Model(config)``. The training
+system hands it each batch's named fields as keyword arguments (``model(**batch)``: ``x``, ``y``,
+``tokens``, ...); ``forward`` returns a ``ModelOutput`` whose ``loss`` is the scalar to minimize and
+whose other 0-d tensor fields are named terms the trainer logs. Unconditional models accept ``y``
+(labels) and ignore it.
+
+What a model can do beyond that is declared by the capability classes it inherits — the spine checks
+``isinstance(model, Generative)``, never ``hasattr``:
+
+==================  =========================================================================
+``Generative``      ``sample(n, *, generator=None, **options)``; ``sample_options`` names the
+                    options it takes; ``renderer()`` says how samples are drawn to a file
+``Conditional``     a ``Generative`` whose ``sample`` takes ``y=`` (class labels)
+``Reconstructs``    ``reconstruct(x)``: the model's reconstruction of inputs, in data space
+``Encodes``         ``encode(x)``: a code per input (``code_needs_label``: ``encode(x, y)``)
+``LatentVariable``  ``elbo(x, *, generator)`` and ``log_importance_weights(x, k, *, generator)``
+``DiffusionBound``  ``nll_bpd(x, y, *, generator, terms)``: a bound in bits/dim, estimated with
+                    ``terms`` Monte Carlo terms (default ``bound_terms_default``)
+``Classifier``      ``predict(x)``: class indices
+``ReconstructionScored``  ``reconstruction_error(x)``: per-example error (anomaly scores)
+==================  =========================================================================
+
+Every model also has the base hooks below (no-ops unless a family needs them): ``config_for_data``
+(its config from the training data), ``parameter_groups`` (what each optimizer trains),
+``before_fit`` / ``after_fit``, and ``monitor`` (the validation metric that ``best`` checkpoints keep).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from genlab.config import Config
+from genlab.config import Config, deep_merge
+from genlab.errors import ConfigError
 from genlab.hub import PretrainedMixin
+
+if TYPE_CHECKING:
+    from genlab.data.tensors import TensorData
+    from genlab.render import Renderer
 
 
 @dataclasses.dataclass
@@ -40,8 +64,9 @@ class Model(PretrainedMixin, nn.Module):
     """Base class: stores the validated config; subclasses build layers in ``__init__``."""
 
     config_class: ClassVar[type[Config]]
-    #: kind of data the model expects: "image", "vector", "sequence", "tokens"
-    data_kind: ClassVar[str] = "image"
+    #: the validation metric that ``best.ckpt`` keeps, and whether lower is better
+    monitor: ClassVar[str] = "val/loss"
+    monitor_mode: ClassVar[str] = "min"
 
     def __init__(self, config: Config | None = None, **overrides) -> None:
         super().__init__()
@@ -54,9 +79,130 @@ class Model(PretrainedMixin, nn.Module):
                             f"got {type(config).__name__}")
         self.config = config
 
+    # --- built from the data --------------------------------------------------------------------
+    @classmethod
+    def data_defaults(cls, data: TensorData) -> dict[str, Any]:
+        """Config values read from the training data (shapes, class counts, ...); the user's options win."""
+        return {}
+
+    @classmethod
+    def config_for_data(cls, data: TensorData, options: dict[str, Any] | None = None) -> Config:
+        """This model's config for ``data``: ``data_defaults(data)``, then ``options`` (nested sections
+        such as ``{"generator": {"channels": 64}}`` merged key by key)."""
+        return cls.config_class.from_dict(deep_merge(cls.data_defaults(data), options or {}))
+
+    # --- what the spine trains ------------------------------------------------------------------
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """The parameters each optimizer trains, by name (one group: everything)."""
+        return {"model": list(self.parameters())}
+
+    def before_fit(self, data: TensorData) -> None:
+        """Called once before a fresh training run with the training split (e.g. a data-dependent init)."""
+
+    def after_fit(self, data: TensorData) -> None:
+        """Called when training ends (and before each sample grid) with the training split (e.g. fit a prior)."""
+
+    # --- where it lives -------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the floating-point parameters (samples and noise follow it)."""
+        return next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.get_default_dtype())
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def num_classes_of(data: TensorData) -> dict[str, int]:
+    """``{"num_classes": max label + 1}`` for labelled data, ``{}`` otherwise (a ``data_defaults`` helper)."""
+    return {} if data.y is None else {"num_classes": int(data.y.max()) + 1}
+
+
+# --- capabilities -----------------------------------------------------------------------------------
+class Generative:
+    """Draws samples: ``sample(n, *, generator=None, **options)`` → a batch in data space.
+
+    ``sample_options`` names the keyword options ``sample`` takes besides ``generator`` (the CLI
+    checks ``--sampler``, ``--steps``, ``--y`` ... against it); ``preview_sample_kwargs`` are the
+    options of the cheap preview drawn into ``samples/`` during training.
+    """
+
+    sample_options: ClassVar[frozenset[str]] = frozenset()
+    preview_sample_kwargs: ClassVar[dict[str, Any]] = {}
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None, **options: Any) -> Tensor:
+        raise NotImplementedError
+
+    def check_sample_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The options that were given (not ``None``); ``ConfigError`` naming any that ``sample`` does not take."""
+        given = {k: v for k, v in options.items() if v is not None}
+        bad = sorted(set(given) - set(self.sample_options))
+        if bad:
+            takes = ", ".join(sorted(self.sample_options)) or "no options"
+            raise ConfigError(f"{type(self).__name__}.sample takes no {', '.join(bad)} (it takes {takes}): "
+                              f"drop them for this model")
+        return given
+
+    def renderer(self) -> Renderer:
+        """How samples are written to a file: an image grid for ``(C, H, W)`` data, a scatter for 2-D points."""
+        from genlab.render import renderer_for_shape
+
+        return renderer_for_shape(tuple(self.config.data_shape))
+
+
+class Conditional(Generative):
+    """A ``Generative`` model conditioned on a class label: ``sample(n, y=...)`` (an int or ``(n,)`` labels)."""
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.config.num_classes)
+
+
+class Reconstructs:
+    """``reconstruct(x)``: the model's reconstruction of ``x``, in data space, same shape."""
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class Encodes:
+    """``encode(x)``: a code per example (a VAE returns ``(μ, log σ²)``; ``code_needs_label``: ``encode(x, y)``)."""
+
+    code_needs_label: ClassVar[bool] = False
+
+    def encode(self, x: Tensor) -> Any:
+        raise NotImplementedError
+
+
+class LatentVariable:
+    """A latent-variable model with a tractable bound: ``elbo(x)`` (V1) and importance weights (V8)."""
+
+    def elbo(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def log_importance_weights(self, x: Tensor, k: int, *, generator: torch.Generator | None = None) -> Tensor:
+        raise NotImplementedError
+
+
+class DiffusionBound:
+    """``nll_bpd(x, y, *, generator, terms)``: a bound on ``−log p(x)`` in bits/dim estimated with ``terms``
+    Monte Carlo terms per example (``None``: ``bound_terms_default``; D4, D5)."""
+
+    bound_terms_default: ClassVar[int | None] = None
+
+
+class Classifier:
+    """``predict(x)``: the most probable class of each example, ``(B,)`` int64."""
+
+    def predict(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class ReconstructionScored:
+    """``reconstruction_error(x)``: the per-example reconstruction loss ``(B,)`` (anomaly scores, AE6)."""
+
+    def reconstruction_error(self, x: Tensor) -> Tensor:
+        raise NotImplementedError

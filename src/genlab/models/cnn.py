@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from genlab.blocks.conv import conv_output_size  # C2, shared with every conv model
 from genlab.config import Config, require
 from genlab.errors import ConfigError, LoadError, ShapeError, check_shape
-from genlab.models.base import Model, ModelOutput
+from genlab.models.base import Classifier, Model, ModelOutput, num_classes_of
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +77,16 @@ class ClassifierOutput(ModelOutput):
     logits: Tensor
 
 
-class LeNet(Model):
+class LeNet(Model, Classifier):
     """LeNet-style CNN classifier (C1 convolutions, C2 sizes, C5 max-pooling, F1 logits, F2 loss)."""
 
     config_class = LeNetConfig
-    data_kind = "image"
+
+    @classmethod
+    def data_defaults(cls, data) -> dict:
+        """Channels and side of the data's square images, and the number of classes in the labels."""
+        c, h, _ = data.x.shape[1:]
+        return {"in_channels": c, "image_size": h, **num_classes_of(data)}
 
     def __init__(self, config: LeNetConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)

@@ -17,8 +17,9 @@ from torch import Tensor, nn
 
 from genlab.config import require
 from genlab.errors import ConfigError, ShapeError
+from genlab.models.base import Conditional, num_classes_of
 from genlab.models.beta_vae import BetaVAEConfig, KLWarmup, WarmupVAEOutput, with_kl_weight
-from genlab.models.gaussian import kl_standard_normal, log_normal, log_standard_normal, reparameterize
+from genlab.models.gaussian import kl_standard_normal, log_normal, log_standard_normal, reparameterize, standard_normal
 from genlab.models.networks import mlp
 from genlab.models.vae import VAE, VAEOutput
 
@@ -33,10 +34,17 @@ class CVAEConfig(BetaVAEConfig):
         require(self.architecture == "mlp", "the conditional VAE is an MLP: use architecture='mlp'")
 
 
-class CVAE(VAE):
+class CVAE(VAE, Conditional):
     """Conditional VAE (Sohn et al. 2015): ``encoder([x, onehot(y)])``, ``decoder([z, onehot(y)])``."""
 
     config_class = CVAEConfig
+    sample_options = frozenset({"mean", "y"})
+    code_needs_label = True  # encode(x, y): q(z|x, y)
+
+    @classmethod
+    def data_defaults(cls, data) -> dict:
+        """The VAE's, and the number of classes in the labels."""
+        return {**super().data_defaults(data), **num_classes_of(data)}
 
     def __init__(self, config: CVAEConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)  # the VAE's likelihood settings (log σ) ...
@@ -115,7 +123,7 @@ class CVAE(VAE):
         """V7 given a label: ``z ~ N(0, I)``, ``x ~ p_θ(x|z, y)``. ``y``: one label for all ``n``, a
         tensor of ``n`` labels, or ``None`` for ``0, 1, …, K−1, 0, 1, …`` (a grid row per class)."""
         labels = self._labels_for(n, y)
-        z = torch.randn((n, self.config.latent_dim), generator=generator).to(self.device)
+        z = standard_normal((n, self.config.latent_dim), like=next(self.parameters()), generator=generator)
         return self._to_data(self.decode(z, labels), mean=mean, generator=generator)
 
     @torch.no_grad()

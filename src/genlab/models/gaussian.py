@@ -18,9 +18,20 @@ def _sum_event(t: Tensor) -> Tensor:
     return t.flatten(1).sum(1) if t.dim() > 1 else t
 
 
+def standard_normal(shape: tuple[int, ...] | torch.Size, *, like: Tensor,
+                    generator: torch.Generator | None = None) -> Tensor:
+    """``ε ~ N(0, I)`` of ``shape`` in the dtype and on the device of ``like`` (e.g. a model parameter).
+
+    The draw happens on ``generator``'s device (then moves to ``like``'s), so a CPU ``torch.Generator``
+    seeds the same numbers for a model on any device; without a generator it happens on ``like``'s device.
+    """
+    where = like.device if generator is None else generator.device
+    return torch.randn(shape, generator=generator, dtype=like.dtype, device=where).to(like.device)
+
+
 def reparameterize(mu: Tensor, logvar: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
     """V4: ``z = μ + σ ⊙ ε``, ``ε ~ N(0, I)``, differentiable in ``μ`` and ``σ``."""
-    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    eps = standard_normal(mu.shape, like=mu, generator=generator)
     return mu + torch.exp(0.5 * logvar) * eps
 
 

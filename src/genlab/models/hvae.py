@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from genlab.config import require
 from genlab.models.base import ModelOutput
 from genlab.models.beta_vae import BetaVAEConfig, KLWarmup
-from genlab.models.gaussian import kl_standard_normal, log_normal, log_standard_normal, reparameterize
+from genlab.models.gaussian import kl_standard_normal, log_normal, log_standard_normal, reparameterize, standard_normal
 from genlab.models.networks import mlp
 from genlab.models.vae import VAE
 
@@ -153,7 +153,7 @@ class HVAE(VAE):
     def sample(self, n: int, *, generator: torch.Generator | None = None, mean: bool = True) -> Tensor:
         """V9/V7: ``z_T ~ N(0, I)``, ``z_{t−1} ~ p_θ(z_{t−1}|z_t)``, ``x ~ p_θ(x|z_1)`` (the mean by
         default)."""
-        z = torch.randn((n, self.config.latent_dims[-1]), generator=generator).to(self.device)
+        z = standard_normal((n, self.config.latent_dims[-1]), like=next(self.parameters()), generator=generator)
         for net in reversed(self.p_down):
             mu, logvar = net(z).chunk(2, dim=-1)
             z = reparameterize(mu, logvar, generator=generator)

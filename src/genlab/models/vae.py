@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from genlab.config import Config, require
 from genlab.errors import ShapeError
-from genlab.models.base import Model, ModelOutput
+from genlab.models.base import Encodes, Generative, LatentVariable, Model, ModelOutput, Reconstructs
 from genlab.models.gaussian import (
     LOG_2PI,
     kl_standard_normal,
@@ -72,10 +72,11 @@ class VAEOutput(ModelOutput):
     logvar: Tensor  # (B, latent_dim)
 
 
-class VAE(Model):
+class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
     """Gaussian-latent VAE with an MLP or small conv encoder/decoder (V1–V5, V7, V8)."""
 
     config_class = VAEConfig
+    sample_options = frozenset({"mean"})  # mean=False: a draw x ~ p_θ(x|z) instead of the decoder mean
 
     def __init__(self, config: VAEConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -93,11 +94,11 @@ class VAE(Model):
             self.log_sigma = nn.Parameter(torch.zeros(()))  # shared learned log σ of p_θ(x|z)
 
     @classmethod
-    def defaults_for_data(cls, data) -> dict:
-        """Bernoulli decoder for images in [0, 1], Gaussian for other real-valued data (V2)."""
+    def data_defaults(cls, data) -> dict:
+        """The data's shape; a Bernoulli decoder for images in [0, 1], Gaussian for other real-valued data (V2)."""
         x = data.x
         in_unit = bool(x.min() >= 0 and x.max() <= 1)
-        return {"likelihood": "bernoulli" if x.dim() == 4 and in_unit else "gaussian"}
+        return {"data_shape": tuple(x.shape[1:]), "likelihood": "bernoulli" if x.dim() == 4 and in_unit else "gaussian"}
 
     # --- the two networks -------------------------------------------------------------------
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -165,8 +166,13 @@ class VAE(Model):
     # --- generation -------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, mean: bool = True) -> Tensor:
-        """V7: ``z ~ N(0, I)``, ``x ~ p_θ(x|z)``; returns the decoder mean (``mean=True``) or a draw."""
-        z = torch.randn((n, self.config.latent_dim), generator=generator, device=self.device)
+        """V7: ``z ~ N(0, I)``, ``x ~ p_θ(x|z)``; returns the decoder mean (``mean=True``) or a draw.
+
+        ``z`` (and the Gaussian decoder's noise) is drawn in the dtype and on the device of the parameters.
+        """
+        from genlab.models.gaussian import standard_normal
+
+        z = standard_normal((n, self.config.latent_dim), like=next(self.parameters()), generator=generator)
         return self._to_data(self.decode(z), mean=mean, generator=generator)
 
     @torch.no_grad()
@@ -181,8 +187,10 @@ class VAE(Model):
             return p if mean else torch.bernoulli(p, generator=generator)
         if mean:
             return x_hat
+        from genlab.models.gaussian import standard_normal
+
         sigma = self.log_sigma.exp() if hasattr(self, "log_sigma") else self.config.gaussian_std
-        return x_hat + sigma * torch.randn(x_hat.shape, generator=generator, device=x_hat.device)
+        return x_hat + sigma * standard_normal(x_hat.shape, like=x_hat, generator=generator)
 
     def _check(self, x: Tensor) -> None:
         want = tuple(self.config.data_shape)

@@ -7,8 +7,7 @@ import copy
 import logging
 import math
 import random
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
@@ -16,6 +15,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from torch import nn
 
 from genlab.errors import NonFiniteError
+from genlab.models.base import Generative, Reconstructs
+from genlab.plots import image_grid
+from genlab.rundir import RunDir
+
+if TYPE_CHECKING:
+    from genlab.data.tensors import TensorData
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +72,8 @@ class NonFiniteGuard(L.Callback):
         self._steps = 0  # steps seen by this callback (the weight check's clock)
 
     def _stop(self, trainer, what: str) -> None:
-        raise NonFiniteError(f"training stopped at step {trainer.global_step}: {what}; lower --lr, set --set "
+        raise NonFiniteError(f"training stopped at iteration {trainer.lightning_module.iteration}: {what}; lower --lr, "
+                             f"set --set "
                              f"grad_clip=1.0, or check the data for NaNs (the last good checkpoint is kept)")
 
     def _bad_weights(self, pl_module) -> str | None:
@@ -82,13 +88,13 @@ class NonFiniteGuard(L.Callback):
     def on_before_backward(self, trainer, pl_module, loss) -> None:
         if loss.numel() == 1 and math.isfinite(loss.item()):  # every step: a Python float check (~0.3 µs)
             return  # name the culprit term only when the loss is not finite
-        terms = {**(getattr(pl_module, "last_terms", {}) or {}), "loss": loss.detach()}
+        terms = {**pl_module.last_terms, "loss": loss.detach()}
         for name, value in terms.items():
             if not torch.isfinite(value).all():
                 bad = self._bad_weights(pl_module)  # name the weights too when they are the cause
                 self._stop(trainer, f"loss term '{name}' is {value.item()}" + (f"; {bad}" if bad else ""))
 
-    def on_train_step_end(self, trainer, pl_module) -> None:  # after each optimizer step (system.py)
+    def on_train_iteration_end(self, trainer, pl_module) -> None:  # after each iteration (systems.base)
         self._steps += 1
         if self._steps % self.every == 0:
             self._check_weights(trainer, pl_module)
@@ -117,15 +123,15 @@ class RunCheckpoint(ModelCheckpoint):
 
 
 class LossProgressBar(TQDMProgressBar):
-    """Lightning's progress bar, showing the last step's loss (the system keeps it in ``last_terms``)
-    and the optimizer step."""
+    """Lightning's progress bar, showing the last iteration's loss (the system keeps it in ``last_terms``)
+    and the iteration."""
 
     def get_metrics(self, trainer, pl_module) -> dict[str, int | str | float | dict[str, float]]:
         metrics = super().get_metrics(trainer, pl_module)
-        loss = getattr(pl_module, "last_terms", {}).get("loss")
+        loss = pl_module.last_terms.get("loss")
         if loss is not None:
             metrics["loss"] = f"{loss.item():.4g}"
-        metrics["step"] = trainer.global_step  # optimizer steps (a bar tick may hold several: steps_per_call)
+        metrics["step"] = pl_module.iteration  # iterations (a bar tick may hold several: steps_per_call)
         return metrics
 
 
@@ -139,26 +145,30 @@ def ema_decay_at(step: int, decay: float) -> float:
 
 
 class EMA(L.Callback):
-    """Exponential moving average of the weights: ``θ̄ ← d_n·θ̄ + (1 − d_n)·θ`` after step ``n``,
+    """Exponential moving average of the weights: ``θ̄ ← d_n·θ̄ + (1 − d_n)·θ`` after iteration ``n``,
     ``d_n = ema_decay_at(n, decay)`` (warm-up, then ``decay``).
 
-    The average is saved in the checkpoint (exact resume) and swapped in for validation and for the
-    exported model (``ema_model``). Used by diffusion models (Ho et al. 2020, arXiv:2006.11239).
+    It averages the system's ``ema_module`` (the whole model; a GAN's generator). The average is saved
+    in the checkpoint (exact resume) and swapped in for validation and for the exported model
+    (``ema_model``). Used by diffusion models (Ho et al. 2020, arXiv:2006.11239).
     """
 
     def __init__(self, decay: float = 0.999) -> None:
         self.decay = decay
         self.shadow: dict[str, torch.Tensor] | None = None
         self._backup: dict[str, torch.Tensor] | None = None
+        self._path = ""  # where the averaged module sits in the model ("" = the model itself)
 
     def on_fit_start(self, trainer, pl_module) -> None:
+        target = pl_module.ema_module
+        self._path = next(name for name, m in pl_module.model.named_modules() if m is target)
         if self.shadow is None:
-            self.shadow = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
+            self.shadow = {k: v.detach().clone() for k, v in target.state_dict().items()}
 
     @torch.no_grad()
-    def on_train_step_end(self, trainer, pl_module) -> None:  # after each optimizer step (system.py)
-        d = ema_decay_at(trainer.global_step - 1, self.decay)  # global_step counts this step already
-        for k, v in pl_module.model.state_dict().items():
+    def on_train_iteration_end(self, trainer, pl_module) -> None:  # after each iteration (systems.base)
+        d = ema_decay_at(pl_module.iteration - 1, self.decay)  # the iteration just taken counts already
+        for k, v in pl_module.ema_module.state_dict().items():
             s = self.shadow[k]
             if v.dtype.is_floating_point:
                 s.mul_(d).add_(v.detach(), alpha=1 - d)
@@ -167,12 +177,12 @@ class EMA(L.Callback):
 
     def _swap_in(self, pl_module) -> None:
         if self.shadow is not None and self._backup is None:
-            self._backup = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
-            pl_module.model.load_state_dict(self.shadow)
+            self._backup = {k: v.detach().clone() for k, v in pl_module.ema_module.state_dict().items()}
+            pl_module.ema_module.load_state_dict(self.shadow)
 
     def _swap_out(self, pl_module) -> None:
         if self._backup is not None:
-            pl_module.model.load_state_dict(self._backup)
+            pl_module.ema_module.load_state_dict(self._backup)
             self._backup = None
 
     def on_validation_start(self, trainer, pl_module) -> None:
@@ -182,10 +192,10 @@ class EMA(L.Callback):
         self._swap_out(pl_module)
 
     def ema_model(self, model: nn.Module) -> nn.Module:
-        """A copy of ``model`` holding the averaged weights."""
+        """A copy of ``model`` whose averaged module holds the averaged weights."""
         m = copy.deepcopy(model)
         if self.shadow is not None:
-            m.load_state_dict(self.shadow)
+            m.get_submodule(self._path).load_state_dict(self.shadow)
         return m
 
     def state_dict(self) -> dict[str, Any]:
@@ -197,46 +207,36 @@ class EMA(L.Callback):
 
 
 class SampleGrid(L.Callback):
-    """Writes ``samples/epoch_XXX.png`` each epoch (rank 0): a grid of images, or a 2-D scatter;
-    reconstructions too when the model has ``reconstruct``. Uses a fixed generator, so the grids of
-    successive epochs show the same latent draws."""
+    """Writes ``samples/epoch_XXX.png`` each epoch (rank 0) with the model's renderer (an image grid, a
+    2-D scatter, ...), and ``reconstructions_XXX.png`` for models that reconstruct images. Uses a fixed
+    generator, so the grids of successive epochs show the same latent draws."""
 
-    def __init__(self, out_dir: str | Path, n: int, reference: torch.Tensor | None, seed: int = 1234,
-                 fit_data: torch.Tensor | None = None) -> None:
-        self.out_dir = Path(out_dir)
-        self.fit_data = fit_data  # training examples for models that fit a sampler after training
+    def __init__(self, run: RunDir, n: int, *, fit_data: TensorData, reference: TensorData, seed: int = 1234) -> None:
+        self.run = run
         self.n = n
-        self.reference = reference  # a few data examples, for reconstructions and 2-D backdrops
+        self.fit_data = fit_data  # training examples, for models that fit a sampler (an autoencoder's prior)
+        self.reference = reference  # validation examples: the scatter's backdrop, the reconstructions' inputs
         self.seed = seed
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
-            return
         model = pl_module.model
-        if not hasattr(model, "sample") or self.n <= 0:
+        if trainer.sanity_checking or not trainer.is_global_zero or not isinstance(model, Generative) or self.n <= 0:
             return
-        from genlab.plots import image_grid, scatter2d
-
         epoch = trainer.current_epoch
         was_training = model.training
         model.eval()
         state = torch.get_rng_state()  # drawing samples must not change the training noise
         try:
-            if hasattr(model, "after_fit") and self.fit_data is not None:
-                model.after_fit(self.fit_data.to(pl_module.device))  # e.g. the code prior of an AE
+            model.after_fit(self.fit_data)  # e.g. the code prior of an autoencoder
             g = torch.Generator().manual_seed(self.seed)
             # models whose full sampler is slow (diffusion) name a cheaper preview, e.g. DDIM, 50 steps
-            x = model.sample(self.n, generator=g, **getattr(model, "preview_sample_kwargs", {})).float()
-            if x.dim() == 2 and x.shape[1] == 2:
-                ref = self.reference if self.reference is not None and self.reference.dim() == 2 else None
-                scatter2d(x, self.out_dir / f"epoch_{epoch:03d}.png", reference=ref, title=f"epoch {epoch}")
-            elif x.dim() == 4:
-                image_grid(x, self.out_dir / f"epoch_{epoch:03d}.png")
-                if hasattr(model, "reconstruct") and self.reference is not None and self.reference.dim() == 4:
-                    ref = self.reference[: min(32, len(self.reference))].to(pl_module.device)
-                    rec = model.reconstruct(ref).float().cpu()
-                    pairs = torch.stack([ref.cpu().float(), rec], 1).flatten(0, 1)  # (2n, C, H, W)
-                    image_grid(pairs, self.out_dir / f"reconstructions_{epoch:03d}.png", nrow=16)
+            x = model.sample(self.n, generator=g, **model.preview_sample_kwargs)
+            model.renderer().write(x, self.run.epoch_samples(epoch), reference=self.reference.x[:2000],
+                                   title=f"epoch {epoch}")
+            if isinstance(model, Reconstructs) and self.reference.x.dim() == 4:
+                ref = self.reference.x[:32].to(pl_module.device)
+                pairs = torch.stack([ref.float().cpu(), model.reconstruct(ref).float().cpu()], 1)  # (n, 2, C, H, W)
+                image_grid(pairs.flatten(0, 1), self.run.epoch_samples(epoch, "reconstructions"), nrow=16)
         finally:
             torch.set_rng_state(state)
             model.train(was_training)

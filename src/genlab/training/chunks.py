@@ -18,6 +18,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from genlab.training.lightning_internals import fit_loop_progress, shift_batch_progress
+
 
 class StepChunk(list):
     """``k`` consecutive mini-batches (each a tuple of tensors) that one ``training_step`` call trains on."""
@@ -78,19 +80,14 @@ def steps_per_call(requested: int, *, steps_per_epoch: int, max_steps: int = -1,
 
 
 def recount_chunks(checkpoint: dict[str, Any], k: int) -> None:
-    """Express the epoch progress saved in a Lightning ``checkpoint`` in chunks of ``k`` (in place).
+    """Express the epoch progress saved in a Lightning ``checkpoint`` in chunks of ``k`` mini-batches (in place).
 
     The saved train-loader position (mini-batches of the epoch already trained) is exact whatever
-    ``k`` the run had; Lightning's batch counters are shifted so the epoch's chunks done are the
+    chunk size the run had; Lightning's batch counters are shifted so the epoch's chunks done are the
     ``ceil(position / k)`` the resumed run will count (keeping the counters' offsets, which tell
     Lightning where in a step the checkpoint was written).
     """
-    fit_loop = checkpoint.get("loops", {}).get("fit_loop", {})
-    progress = fit_loop.get("epoch_loop.batch_progress")
-    loaders = (fit_loop.get("state_dict") or {}).get("combined_loader") or []
+    progress, loaders = fit_loop_progress(checkpoint)
     if not progress or not loaders or "batch" not in loaders[0]:
         return  # not a training checkpoint of a genlab run
-    shift = math.ceil(int(loaders[0]["batch"]) / k) - progress["current"]["ready"]
-    for part in ("current", "total"):
-        for key in ("ready", "started", "processed", "completed"):
-            progress[part][key] += shift
+    shift_batch_progress(progress, math.ceil(int(loaders[0]["batch"]) / k) - progress["current"]["ready"])

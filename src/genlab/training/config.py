@@ -1,7 +1,10 @@
-"""The training run's configuration: defaults < YAML file < command-line flags < ``--set key=value``.
+"""The training run's configuration: defaults < the model's defaults < YAML file < flags < ``--set key=value``.
 
 Everything needed to rerun a run is in its ``config.yaml``; ``model.*`` keys override the model's
-config (e.g. ``--set model.latent_dim=16``).
+config (e.g. ``--set model.latent_dim=16``, ``--set model.generator.channels=64`` for a nested
+section). A field left at ``None`` takes the model's default from the registry (``train_defaults``)
+and then genlab's (``DEFAULTS``): ``complete(cfg)`` does this for ``genlab train`` and for
+``genlab.training.train(...)`` alike, so both resolve the same config.
 """
 
 from __future__ import annotations
@@ -23,22 +26,23 @@ class TrainConfig(Config):
     epochs: int = 10  # passes over the training split (-1: no limit; stop by max_steps or max_time)
     max_steps: int = -1  # stop after this many optimizer steps (-1: no limit)
     max_time: str | None = None  # wall-clock limit such as "10m", "90s", "1h30m"
-    batch_size: int = 128
-    lr: float = 1e-3  # Adam learning rate
+    batch_size: int | None = None  # None: the model's default (128)
+    lr: float | None = None  # Adam learning rate; None: the model's default (1e-3; ddpm, vdm 2e-4)
     lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: decay to 0 over the run's steps
     weight_decay: float = 0.0
-    grad_clip: float | None = None  # F4: clip the gradient norm to this value
-    ema_decay: float | None = None  # keep an exponential moving average of weights (diffusion)
+    grad_clip: float | None = None  # F4: clip the gradient norm to this value; 0: off; None: the model's default
+    ema_decay: float | None = None  # average of the weights (diffusion: 0.999); 0: off; None: the model's default
     seed: int = 0
     precision: Literal["32", "bf16-mixed"] = "32"
-    devices: int = 1
+    devices: int = 1  # processes per machine (CPU: gloo)
+    num_nodes: int = 1  # machines (multi-node DDP; see docs/scaling.md)
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     out: str | None = None  # run folder; default runs/<model>-<data>-<time>
     checkpoint_every: int | None = None  # also write last.ckpt every N steps (default: each epoch)
     steps_per_call: int = 8  # optimizer steps per Lightning training_step call (same result; see training.chunks)
     val_size: int | None = None  # evaluate on at most this many validation examples
     exclude_labels: tuple[int, ...] = ()  # leave these labels out of train/val (anomaly detection, AE6)
-    num_samples: int = 64  # samples drawn into samples/ each epoch
+    num_samples: int | None = None  # samples drawn into samples/ each epoch; None: the model's default (64)
     init_from: str | None = None  # start from the weights of a saved model folder (e.g. a VAE run's model/)
     quiet: bool = False  # no progress bar
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # model config overrides
@@ -50,11 +54,13 @@ class TrainConfig(Config):
                 "epochs=-1 (no limit) needs max_steps or max_time to stop the run")
         require(self.lr_schedule != "cosine" or self.epochs != -1 or self.max_steps >= 0,
                 "lr_schedule=cosine needs the run's length: give epochs or max_steps (not only max_time)")
-        require(self.batch_size >= 1, f"batch_size must be ≥ 1, got {self.batch_size}")
-        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        require(self.batch_size is None or self.batch_size >= 1, f"batch_size must be ≥ 1, got {self.batch_size}")
+        require(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
         require(self.devices >= 1, f"devices must be ≥ 1, got {self.devices}")
-        require(self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0 or null")
-        require(self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1) or null")
+        require(self.num_nodes >= 1, f"num_nodes must be ≥ 1, got {self.num_nodes}")
+        require(self.grad_clip is None or self.grad_clip >= 0, "grad_clip must be > 0 (0: off)")
+        require(self.ema_decay is None or 0 <= self.ema_decay < 1, "ema_decay must be in (0, 1) (0: off)")
+        require(self.num_samples is None or self.num_samples >= 0, "num_samples must be ≥ 0")
         require(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every must be ≥ 1")
         require(self.steps_per_call >= 1, f"steps_per_call must be ≥ 1 (1: one step per Lightning batch), "
                                           f"got {self.steps_per_call}")
@@ -63,6 +69,23 @@ class TrainConfig(Config):
         if self.max_time is not None:
             parse_duration(self.max_time)
         require(isinstance(self.model_options, dict), "model_options must be a mapping of model options")
+
+
+#: genlab's defaults of the fields a model may set in its registry row (``ModelEntry.train_defaults``)
+DEFAULTS: dict[str, Any] = {"batch_size": 128, "lr": 1e-3, "grad_clip": 0.0, "ema_decay": 0.0, "num_samples": 64}
+
+
+def complete(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with its model's defaults filled in: the dataset, then each field left at ``None`` from the
+    registry row's ``train_defaults``, then ``DEFAULTS``. ``genlab train`` and ``train()`` both call it."""
+    from genlab.registry import get_model
+
+    entry = get_model(cfg.model)
+    fill = {**DEFAULTS, **entry.train_defaults}
+    changes: dict[str, Any] = {k: v for k, v in fill.items() if getattr(cfg, k) is None}
+    if not cfg.data:
+        changes["data"] = entry.default_data
+    return dataclasses.replace(cfg, **changes)
 
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}

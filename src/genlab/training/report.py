@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from torch import nn
 
+from genlab.rundir import RunDir, atomic_write_text
 from genlab.training.config import TrainConfig
 
 
@@ -16,20 +16,19 @@ def _latest(folder: Path, prefix: str) -> Path | None:
     return files[-1] if files else None
 
 
-def write_report(run_dir: Path, cfg: TrainConfig, model: nn.Module, metrics: dict[str, float], *,
+def write_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[str, float], *,
                  seconds: float, command: str, steps: int, evaluation: dict | None = None) -> Path:
-    """Write ``run_dir/report.md`` (and ``curves.png``) atomically; returns its path."""
+    """Write ``report.md`` (and ``curves.png``) of ``run`` atomically; returns its path. ``steps``: iterations."""
     from genlab.plots import curves
 
-    run_dir = Path(run_dir)
+    run_dir = run.path
     keys = ["train/loss", "val/loss"] + [k for k in ("val/elbo", "val/accuracy", "val/kl") if k in metrics]
-    csv = run_dir / "metrics.csv"
-    curve = curves(csv, run_dir / "curves.png", keys) if csv.exists() else None
+    curve = curves(run.metrics_csv, run.curves, keys) if run.metrics_csv.exists() else None
     n_params = sum(p.numel() for p in model.parameters())
     lines = [
         f"# {cfg.model} on {cfg.data}", "",
         f"- model: `{type(model).__module__}.{type(model).__name__}`, {n_params:,} parameters",
-        f"- trained {steps} steps in {seconds:.1f} s "
+        f"- trained {steps} iterations in {seconds:.1f} s "
         f"({f'{cfg.epochs} epoch(s) max' if cfg.epochs > 0 else 'no epoch limit'}, batch {cfg.batch_size}, "
         f"lr {cfg.lr}, precision {cfg.precision}, devices {cfg.devices}, seed {cfg.seed})",
         "", "## Reproduce", "", "```", command, "```", "",
@@ -42,13 +41,10 @@ def write_report(run_dir: Path, cfg: TrainConfig, model: nn.Module, metrics: dic
         lines += ["", "## Evaluation (test split)", "", "```json", json.dumps(evaluation, indent=2), "```"]
     if curve:
         lines += ["", "## Curves", "", "![curves](curves.png)"]
-    for prefix, title in (("epoch", "Samples (last epoch)"), ("reconstructions", "Reconstructions (top: data)")):
-        img = _latest(run_dir / "samples", prefix)
+    recon = "Reconstructions (each data image, then its reconstruction)"
+    for prefix, title in (("epoch", "Samples (last epoch)"), ("reconstructions", recon)):
+        img = _latest(run.samples, prefix)
         if img:
             lines += ["", f"## {title}", "", f"![{prefix}]({img.relative_to(run_dir)})"]
     lines += ["", "## Model config", "", "```json", json.dumps(model.config.to_dict(), indent=2), "```", ""]
-    path = run_dir / "report.md"
-    tmp = run_dir / ".report.md.tmp"
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(run.report, "\n".join(lines))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.blocks.init import zero_module
 from genlab.errors import ShapeError
 
 
@@ -36,9 +37,7 @@ class NonLocalBlock(nn.Module):
         self.theta = nn.Conv2d(channels, inner, 1)
         self.phi = nn.Conv2d(channels, inner, 1)
         self.g = nn.Conv2d(channels, inner, 1)
-        self.W_z = nn.Conv2d(inner, channels, 1)
-        nn.init.zeros_(self.W_z.weight)
-        nn.init.zeros_(self.W_z.bias)
+        self.W_z = zero_module(nn.Conv2d(inner, channels, 1))  # the block starts as the identity
 
     def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W)
         if x.dim() != 4:

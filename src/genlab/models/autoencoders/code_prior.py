@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError, GenlabError
+from genlab.models.gaussian import standard_normal
 
 if TYPE_CHECKING:
     from genlab.models.autoencoders.core import Autoencoder
@@ -78,14 +79,15 @@ class GaussianMixturePrior(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
-        """Draw ``n`` codes: ``k ~ Cat(π)``, ``h = μ_k + L_k ε``, ``ε ~ N(0, I)`` → ``(n, L)``."""
+        """Draw ``n`` codes: ``k ~ Cat(π)``, ``h = μ_k + L_k ε``, ``ε ~ N(0, I)`` → ``(n, L)``, in the dtype
+        and on the device of the mixture's buffers (they follow ``model.double()``, ``model.to(device)``)."""
         if not self.is_fitted:
             raise CodePriorNotFitted("this autoencoder has no code prior yet, so it cannot sample: call "
                                      "genlab.models.autoencoders.fit_code_prior(model, train_x) (or "
                                      "model.after_fit(train_x)) first")
         k = torch.multinomial(self.weights.cpu(), n, replacement=True, generator=generator)  # (n,)
-        eps = torch.randn((n, self.means.shape[1]), generator=generator)  # (n, L)
-        k, eps = k.to(self.means.device), eps.to(self.means.device)
+        eps = standard_normal((n, self.means.shape[1]), like=self.means, generator=generator)  # (n, L)
+        k = k.to(self.means.device)
         return self.means[k] + (self.scale_tril[k] @ eps[..., None]).squeeze(-1)
 
     def log_prob(self, h: Tensor) -> Tensor:

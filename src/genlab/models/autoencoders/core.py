@@ -21,7 +21,7 @@ from genlab.config import Config, require
 from genlab.errors import ShapeError
 from genlab.models.autoencoders.code_prior import GaussianMixturePrior, fit_code_prior
 from genlab.models.autoencoders.networks import conv_autoencoder, mlp_autoencoder
-from genlab.models.base import Model, ModelOutput
+from genlab.models.base import Encodes, Generative, Model, ModelOutput, ReconstructionScored, Reconstructs
 from genlab.models.networks import init_output_bias_
 
 
@@ -75,7 +75,7 @@ def reconstruction_loss(x_hat: Tensor, x: Tensor, kind: str) -> Tensor:
     return (x - x_hat).pow(2).flatten(1).sum(1)
 
 
-class Autoencoder(Model):
+class Autoencoder(Model, Generative, Reconstructs, Encodes, ReconstructionScored):
     """AE1: deterministic autoencoder with an MLP or conv encoder ``f`` and decoder ``g``.
 
     Hinton & Salakhutdinov, "Reducing the Dimensionality of Data with Neural Networks", Science 2006.
@@ -95,11 +95,11 @@ class Autoencoder(Model):
         self.code_prior = GaussianMixturePrior(c.prior_components, c.code_dim)  # X1, fitted after training
 
     @classmethod
-    def defaults_for_data(cls, data) -> dict:
-        """BCE for images in [0, 1], squared error for other real-valued data."""
+    def data_defaults(cls, data) -> dict:
+        """The data's shape; BCE for images in [0, 1], squared error for other real-valued data."""
         x = data.x
         in_unit = bool(x.min() >= 0 and x.max() <= 1)
-        return {"loss": "bce" if x.dim() == 4 and in_unit else "mse"}
+        return {"data_shape": tuple(x.shape[1:]), "loss": "bce" if x.dim() == 4 and in_unit else "mse"}
 
     # --- the two networks -------------------------------------------------------------------
     def encode(self, x: Tensor) -> Tensor:
@@ -151,14 +151,14 @@ class Autoencoder(Model):
         """
         return self._to_data(self.decode(self.code_prior.sample(n, generator=generator)))
 
-    def before_fit(self, train_x: Tensor) -> None:
-        """Training hook, called once before a fresh run: the decoder's output bias starts at the data's
-        mean (``init_output_bias_``)."""
-        init_output_bias_(self.decoder, train_x, self.config.loss)
+    def before_fit(self, data) -> None:
+        """Training hook, called once before a fresh run: the decoder's output bias starts at the training
+        data's mean (``init_output_bias_``)."""
+        init_output_bias_(self.decoder, data.x, self.config.loss)
 
-    def after_fit(self, train_x: Tensor) -> None:
+    def after_fit(self, data) -> None:
         """Training hook, called once training ends: fit the code prior to the training codes (X1)."""
-        fit_code_prior(self, train_x)
+        fit_code_prior(self, data.x)
 
     def _to_data(self, x_hat: Tensor) -> Tensor:
         return torch.sigmoid(x_hat) if self.config.loss == "bce" else x_hat

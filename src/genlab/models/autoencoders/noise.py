@@ -9,11 +9,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genlab.models.gaussian import standard_normal
+
 
 def gaussian_noise(x: Tensor, std: float, *, generator: torch.Generator | None = None) -> Tensor:
     """AE3: ``x̃ = x + z``, ``z ~ N(0, σ² I)`` (same shape as ``x``)."""
-    z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    return x + std * z
+    return x + std * standard_normal(x.shape, like=x, generator=generator)
 
 
 def masking_noise(x: Tensor, p: float, *, generator: torch.Generator | None = None) -> Tensor:

@@ -40,11 +40,11 @@ class StackedAE(Autoencoder):
 
     config_class = StackedAEConfig
 
-    def before_fit(self, train_x: Tensor) -> None:
+    def before_fit(self, data) -> None:
         """Training hook, called once before a fresh run: greedy layer-wise pre-training (AE5)."""
-        super().before_fit(train_x)
+        super().before_fit(data)
         if self.config.pretrain_epochs > 0:
-            pretrain_layerwise(self, train_x, self.config.pretrain_epochs, lr=self.config.pretrain_lr)
+            pretrain_layerwise(self, data.x, self.config.pretrain_epochs, lr=self.config.pretrain_lr)
 
 
 def stage_pairs(model: Autoencoder) -> list[tuple[torch.nn.Module, torch.nn.Module]]:

@@ -19,10 +19,10 @@ from torch import Tensor
 
 from genlab.config import require
 from genlab.errors import ConfigError, check_shape
-from genlab.models.base import Model, ModelOutput
+from genlab.models.base import Conditional, DiffusionBound, Model, ModelOutput
 from genlab.models.diffusion.ddim_scheduler import DDIMScheduler
 from genlab.models.diffusion.ddpm_scheduler import DDPMScheduler, GaussianParams
-from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser, defaults_for_data
+from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser, denoiser_data_defaults
 from genlab.models.diffusion.embeddings import drop_labels
 from genlab.models.diffusion.likelihood import bits_per_dim, discretized_gaussian_log_likelihood
 from genlab.models.diffusion.noise_schedule import randn_like
@@ -73,7 +73,7 @@ class BoundTerms(NamedTuple):
     reconstruction: Tensor
 
 
-class DDPM(Model):
+class DDPM(Model, Conditional, DiffusionBound):
     """D1–D4: ``ε_θ`` (U-Net or MLP) trained with ``L_simple`` (or the bound), sampled by DDPM/DDIM.
 
     Ho et al. 2020, arXiv:2006.11239, Algorithms 1–2. ``forward(x, y)`` draws ``t ~ U{1..T}`` and
@@ -83,7 +83,8 @@ class DDPM(Model):
     """
 
     config_class: ClassVar[type[DDPMConfig]] = DDPMConfig
-    defaults_for_data = staticmethod(defaults_for_data)  # unconditional on mixture toys
+    data_defaults = staticmethod(denoiser_data_defaults)  # shape, classes; unconditional on mixture toys
+    sample_options = frozenset({"sampler", "steps", "eta", "y", "guidance_scale", "progress"})
     #: what the trainer's per-epoch sample grid passes to ``sample`` (the full T-step sampler is slow)
     preview_sample_kwargs: ClassVar[dict] = {"sampler": "ddim", "steps": 50}
 

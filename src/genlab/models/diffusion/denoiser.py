@@ -61,14 +61,16 @@ class DenoiserConfig(Config):
         return len(self.data_shape) == 3
 
 
-def defaults_for_data(data) -> dict:
-    """Data-dependent defaults of DDPM and VDM: unconditional on Gaussian-mixture toys (ring8, grid25).
+def denoiser_data_defaults(data) -> dict:
+    """Data-dependent defaults of DDPM and VDM: the data's shape; class-conditional on labelled data,
+    except on Gaussian-mixture toys (ring8, grid25).
 
     Their labels name the mixture component; a model conditioned on them would cover every mode by
     construction, and mode coverage would measure nothing. Pass ``--set model.num_classes=8`` to
     condition anyway.
     """
-    return {"num_classes": 0} if getattr(data, "modes", None) is not None else {}
+    labels = {} if data.y is None else {"num_classes": int(data.y.max()) + 1}
+    return {"data_shape": tuple(data.x.shape[1:]), **labels, **({"num_classes": 0} if data.modes is not None else {})}
 
 
 def build_denoiser(cfg: DenoiserConfig, *, out_multiplier: int = 1) -> nn.Module:

@@ -22,9 +22,9 @@ from torch import Tensor
 
 from genlab.config import require
 from genlab.errors import check_shape
-from genlab.models.base import Model, ModelOutput
+from genlab.models.base import Conditional, DiffusionBound, Model, ModelOutput
 from genlab.models.diffusion.ddpm import BoundTerms
-from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser, defaults_for_data
+from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser, denoiser_data_defaults
 from genlab.models.diffusion.embeddings import drop_labels
 from genlab.models.diffusion.likelihood import bits_per_dim
 from genlab.models.diffusion.noise_schedule import randn_like
@@ -71,7 +71,7 @@ class VDMOutput(ModelOutput):
     reconstruction: Tensor
 
 
-class VDM(Model):
+class VDM(Model, Conditional, DiffusionBound):
     """D5: variational diffusion model, ``−ELBO = L_∞ + KL(q(z_1|x) ‖ N(0, I)) − E log p(x|z_0)``.
 
     Kingma et al. 2021, arXiv:2107.00630. Diffusion loss in continuous time (§5, ε-form)
@@ -83,7 +83,8 @@ class VDM(Model):
     """
 
     config_class: ClassVar[type[VDMConfig]] = VDMConfig
-    defaults_for_data = staticmethod(defaults_for_data)  # unconditional on mixture toys
+    data_defaults = staticmethod(denoiser_data_defaults)  # shape, classes; unconditional on mixture toys
+    sample_options = frozenset({"sampler", "steps", "eta", "y", "guidance_scale", "progress"})
     #: what the trainer's per-epoch sample grid passes to ``sample``
     preview_sample_kwargs: ClassVar[dict] = {"sampler": "ddim", "steps": 50}
 

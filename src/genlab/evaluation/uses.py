@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from genlab.errors import ConfigError
 from genlab.models.autoencoders.code_prior import encode_all
+from genlab.models.base import LatentVariable, ReconstructionScored, Reconstructs
 from genlab.models.pca import PCA
 
 
@@ -81,10 +82,15 @@ def retrieval_precision(model: nn.Module, x_db: Tensor, y_db: Tensor, x_q: Tenso
 
 
 def score_name(model: nn.Module) -> str:
-    """What ``anomaly_scores`` measures for ``model``."""
-    if hasattr(model, "elbo"):
+    """What ``anomaly_scores`` measures for ``model``: its declared capabilities decide."""
+    if isinstance(model, LatentVariable):
         return "-ELBO"
-    return "reconstruction error" if hasattr(model, "reconstruction_error") else "squared error"
+    if isinstance(model, ReconstructionScored):
+        return "reconstruction error"
+    if isinstance(model, Reconstructs):
+        return "squared error"
+    raise ConfigError(f"{type(model).__name__} neither reconstructs its inputs nor has a bound: anomaly scores "
+                      f"need an autoencoder or a VAE")
 
 
 @torch.no_grad()
@@ -94,7 +100,7 @@ def anomaly_scores(model: nn.Module, x: Tensor, *, batch_size: int = 1000, seed:
     model.eval()
     g = torch.Generator().manual_seed(seed)
     score = {"-ELBO": lambda b: -model.elbo(b, generator=g),
-             "reconstruction error": getattr(model, "reconstruction_error", None),
+             "reconstruction error": lambda b: model.reconstruction_error(b),
              "squared error": lambda b: (model.reconstruct(b) - b).pow(2).flatten(1).sum(1)}[score_name(model)]
     return torch.cat([score(x[i: i + batch_size]) for i in range(0, len(x), batch_size)])
 

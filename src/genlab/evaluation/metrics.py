@@ -7,19 +7,16 @@ number is never separated from its conditions.
 
 from __future__ import annotations
 
-import inspect
-import json
 import math
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
+from genlab.models.base import Classifier, Conditional, DiffusionBound, Generative, LatentVariable
 
 
 def _batched(fn: Callable[[Tensor], Tensor], x: Tensor, batch_size: int) -> Tensor:
@@ -34,7 +31,7 @@ def _draw(model: nn.Module, n: int, generator: torch.Generator, sample_kwargs: d
 
 def eval_elbo(model: nn.Module, x: Tensor, *, seed: int = 0, **_: Any) -> dict[str, float]:
     """Mean test ELBO (nats; one reparameterized sample per example, V1)."""
-    _require(model, "elbo", "elbo")
+    _require(model, (LatentVariable, DiffusionBound), "elbo", "a bound: elbo()")
     g = torch.Generator().manual_seed(seed)
     elbo = _batched(lambda b: model.elbo(b, generator=g), x, 1000)
     return {"elbo": elbo.mean().item(), "elbo_n": len(x)}
@@ -45,7 +42,7 @@ def eval_nll(model: nn.Module, x: Tensor, *, k: int = 5000, seed: int = 0, progr
     """Test NLL ``−log p(x)`` by importance sampling with ``k`` samples (V8, IWAE bound)."""
     from genlab.metrics.likelihood import log_likelihood
 
-    _require(model, "log_importance_weights", "nll")
+    _require(model, LatentVariable, "nll", "importance weights: log_importance_weights()")
     g = torch.Generator().manual_seed(seed)
     ll = log_likelihood(model, x, k=k, generator=g, progress=progress)
     return {"nll": -ll.mean().item(), "nll_k": k, "nll_n": len(x)}
@@ -56,7 +53,7 @@ def eval_fid(model: nn.Module, x: Tensor, *, n: int = 10000, seed: int = 0, samp
     """FID and KID of ``n`` samples against ``n`` test images, LeNet features (genlab.metrics.fid)."""
     from genlab.metrics.fid import fid, kid
 
-    _require(model, "sample", "fid")
+    _require(model, Generative, "fid", "samples: sample()")
     n = min(n, len(x))
     fake = _draw(model, n, torch.Generator().manual_seed(seed), sample_kwargs)
     real = x[:n]
@@ -64,44 +61,28 @@ def eval_fid(model: nn.Module, x: Tensor, *, n: int = 10000, seed: int = 0, samp
     return {"fid": float(fid(real, fake)), "kid": float(kid_mean), "kid_std": float(kid_std), "fid_n": n}
 
 
-DDPM_EVAL_TERMS = 50  # stratified denoising terms per example: all 999 take hours per 10k images on a CPU
-
-
 def eval_bpd(model: nn.Module, x: Tensor, *, y: Tensor | None = None, terms: int | None = None, seed: int = 0,
              batch_size: int = 500, **_: Any) -> dict[str, Any]:
     """The diffusion bound on ``−log p(x)`` in bits/dim (D4 for DDPM, D5 for VDM) via ``model.nll_bpd``.
 
-    ``terms`` is the model's estimator size: stratified denoising terms per example for DDPM (``None``:
-    ``DDPM_EVAL_TERMS``, an unbiased estimate at ~1/20 of the cost of all ``T − 1``; pass ``T − 1`` for
-    every term), draws of ``(t, ε)`` per example for VDM (``None``: 1). Reports the mean over the
+    ``terms`` is the model's estimator size (``None``: its ``bound_terms_default``): stratified denoising
+    terms per example for DDPM (50, an unbiased estimate at ~1/20 of the cost of all ``T − 1``; pass
+    ``T − 1`` for every term), draws of ``(t, ε)`` per example for VDM (1). Reports the mean over the
     test examples, its standard error (Monte Carlo noise of the estimate included), ``n`` and ``K``.
     A class-conditional model is evaluated on ``−log p(x|y)`` with the test labels (``bpd_conditional``).
     """
-    _require(model, "nll_bpd", "bpd")
-    option, default = _bound_option(model)
-    if terms is None and option == "terms":
-        terms = DDPM_EVAL_TERMS
-    kwargs = {option: terms} if terms is not None else {}
+    _require(model, DiffusionBound, "bpd", "a diffusion bound: nll_bpd()")
+    terms = model.bound_terms_default if terms is None else terms
     g = torch.Generator().manual_seed(seed)
-    labels = y if getattr(model.config, "num_classes", 0) > 0 else None
+    labels = y if isinstance(model, Conditional) and model.num_classes > 0 else None
     bpd = torch.cat([
         model.nll_bpd(x[i: i + batch_size], None if labels is None else labels[i: i + batch_size],
-                      generator=g, **kwargs).total
+                      generator=g, terms=terms).total
         for i in range(0, len(x), batch_size)
     ])  # (n,)
-    k = terms if terms is not None else (default if default is not None else "all")
     se = bpd.std().item() / math.sqrt(len(bpd)) if len(bpd) > 1 else float("nan")
-    return {"bpd": bpd.mean().item(), "bpd_se": se, "bpd_n": len(bpd), "bpd_k": k, "bpd_k_is": option,
+    return {"bpd": bpd.mean().item(), "bpd_se": se, "bpd_n": len(bpd), "bpd_k": terms if terms is not None else "all",
             "bpd_conditional": labels is not None}
-
-
-def _bound_option(model: nn.Module) -> tuple[str, Any]:
-    """The keyword of ``model.nll_bpd`` that sets the estimator's size, and its default."""
-    params = inspect.signature(model.nll_bpd).parameters
-    for name in ("terms", "num_samples"):  # DDPM (D4) / VDM (D5)
-        if name in params:
-            return name, params[name].default
-    raise ConfigError(f"{type(model).__name__}.nll_bpd takes neither terms= nor num_samples=")
 
 
 def eval_coverage(model: nn.Module, x: Tensor, *, data=None, n: int = 10000, seed: int = 0, sample_kwargs=None,
@@ -110,7 +91,7 @@ def eval_coverage(model: nn.Module, x: Tensor, *, data=None, n: int = 10000, see
     sample within 3σ, and the share of samples within 3σ of a mode (σ = the dataset's std)."""
     from genlab.metrics.coverage import mode_coverage
 
-    _require(model, "sample", "coverage")
+    _require(model, Generative, "coverage", "samples: sample()")
     if data is None or data.modes is None or data.std is None:
         name = getattr(data, "name", "this dataset")
         raise ConfigError(f"coverage needs a mixture of Gaussian modes (ring8, grid25); {name} has none: "
@@ -123,6 +104,7 @@ def eval_coverage(model: nn.Module, x: Tensor, *, data=None, n: int = 10000, see
 
 def eval_accuracy(model: nn.Module, x: Tensor, *, y: Tensor | None = None, **_: Any) -> dict[str, float]:
     """Classification accuracy on the test split."""
+    _require(model, Classifier, "accuracy", "class predictions: predict()")
     if y is None:
         raise ConfigError("accuracy needs labelled data")
     pred = _batched(lambda b: model.predict(b), x, 1000)
@@ -135,9 +117,11 @@ METRICS: dict[str, Callable[..., dict[str, float]]] = {
 }
 
 
-def _require(model: nn.Module, method: str, metric: str) -> None:
-    if not hasattr(model, method):
-        raise ConfigError(f"metric {metric!r} needs a model with {method}(); {type(model).__name__} has none")
+def _require(model: nn.Module, capability: type | tuple[type, ...], metric: str, what: str) -> None:
+    """``ConfigError`` unless ``model`` declares ``capability`` (``genlab.models.base``)."""
+    if not isinstance(model, capability):
+        raise ConfigError(f"metric {metric!r} needs a model with {what}; {type(model).__name__} has none: "
+                          f"choose another metric")
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -161,7 +145,7 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str], *, split: str
     if limit is not None:
         x, y = x[:limit], (y[:limit] if y is not None else None)
     model.eval()
-    if data.binarize != "none" and "mean" in inspect.signature(getattr(model, "sample", len)).parameters:
+    if data.binarize != "none" and isinstance(model, Generative) and "mean" in model.sample_options:
         # binary data: compare binary samples (x ~ p(x|z)) with binary images, not decoder means
         options.setdefault("sample_kwargs", {"mean": False})
     out: dict[str, Any] = {"data": data_name, "split": split}
@@ -170,13 +154,3 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str], *, split: str
         out.update(METRICS[name](model, x, y=y, data=data, **options))
         out[f"{name}_seconds"] = round(time.perf_counter() - t0, 2)
     return out
-
-
-def write_eval(run_dir: str | Path, result: dict[str, Any]) -> Path:
-    """Merge ``result`` into ``run_dir/eval.json`` (atomically)."""
-    path = Path(run_dir) / "eval.json"
-    old = json.loads(path.read_text()) if path.is_file() else {}
-    tmp = path.with_name(".eval.json.tmp")
-    tmp.write_text(json.dumps({**old, **result}, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
