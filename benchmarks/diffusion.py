@@ -124,7 +124,7 @@ def bpd(args, ddpm, records: list[dict]) -> None:
         t0 = time.perf_counter()
         r = eval_bpd(model, x, y=y, terms=args.bpd_k, seed=0, batch_size=250)
         records.append(record(f"mnist {name} bound", "bits/dim", r["bpd"], "bits/dim", se=r["bpd_se"],
-                              n=r["bpd_n"], k=f"{r['bpd_k']} {r['bpd_k_is']}", conditional=r["bpd_conditional"],
+                              n=r["bpd_n"], k=f"{r['bpd_k']} terms", conditional=r["bpd_conditional"],
                               eval_s=round(time.perf_counter() - t0, 1),
                               **({"steps": steps} if steps else {})))
         print(f"  {name}: {r['bpd']:.3f} ± {r['bpd_se']:.3f} bits/dim", flush=True)

@@ -37,6 +37,7 @@ from common import record, timeit, write_results  # noqa: E402
 
 from genlab.data import load  # noqa: E402
 from genlab.models.diffusion.ddpm import DDPM  # noqa: E402
+from genlab.models.diffusion.samplers import make_sampler  # noqa: E402
 from genlab.training.run import model_config  # noqa: E402
 
 DDIM_STEPS = (10, 20, 50, 100)
@@ -77,12 +78,13 @@ def step_cost(model: DDPM, n: int, options: dict) -> float:
     """Seconds of one scheduler ``step`` of a sampler on a batch of ``n``: the mean over its whole chain,
     fed a fixed network output. A sampler's time is ``steps × (network call + step)`` plus a fixed part,
     so DDPM-1000 / DDIM-50 = 20 × (network + DDPM step) / (network + DDIM step)."""
-    scheduler = model.make_scheduler(options["sampler"])
-    scheduler.set_timesteps(options["steps"])
+    sampler = make_sampler(**options)
+    scheduler = model.make_scheduler(sampler)
+    scheduler.set_timesteps(sampler.num_steps(model.config.num_train_timesteps))
     g = torch.Generator().manual_seed(0)
     x = torch.randn((n, *model.config.data_shape), generator=g)  # (n, C, H, W)
     out = torch.randn(x.shape, generator=g)
-    kwargs = {"eta": options["eta"]} if options["sampler"] == "ddim" else {}
+    kwargs = sampler.step_kwargs()
     timesteps = scheduler.timesteps.tolist()
     t0 = time.perf_counter()
     for t in timesteps:

@@ -67,13 +67,19 @@ def test_undercomplete_and_overcomplete_codes():
     assert last < 0.01 * first
 
 
-def test_defaults_for_data_choose_bce_for_unit_images_and_mse_otherwise():
+def test_data_defaults_choose_bce_for_unit_images_and_mse_otherwise():
+    images = _as_data(torch.rand(4, 1, 8, 8))
+    points = _as_data(torch.randn(4, 2))
+    assert Autoencoder.data_defaults(images) == {"data_shape": (1, 8, 8), "loss": "bce"}
+    assert Autoencoder.data_defaults(points) == {"data_shape": (2,), "loss": "mse"}
+    assert Autoencoder.config_for_data(points, {"code_dim": 1}).loss == "mse"
+
+
+def _as_data(x):
+    """``x`` as the training split the spine's hooks receive."""
     from genlab.data import TensorData
 
-    images = TensorData(x=torch.rand(4, 1, 8, 8), y=None, name="t", split="train")
-    points = TensorData(x=torch.randn(4, 2), y=None, name="t", split="train")
-    assert Autoencoder.defaults_for_data(images) == {"loss": "bce"}
-    assert Autoencoder.defaults_for_data(points) == {"loss": "mse"}
+    return TensorData(x=x, name="t", split="train")
 
 
 def test_wrong_input_shape_says_what_to_do():
@@ -214,11 +220,11 @@ def test_before_fit_pretrains_only_when_asked():
     x = _digits(64)
     m = StackedAE(data_shape=(1, 8, 8), hidden=(16,), code_dim=4)
     w = m.encoder[1][0].weight.clone()
-    m.before_fit(x)
+    m.before_fit(_as_data(x))
     assert torch.equal(w, m.encoder[1][0].weight)
     m2 = StackedAE(data_shape=(1, 8, 8), hidden=(16,), code_dim=4, pretrain_epochs=1)
     w2 = m2.encoder[1][0].weight.clone()
-    m2.before_fit(x)
+    m2.before_fit(_as_data(x))
     assert not torch.equal(w2, m2.encoder[1][0].weight)
 
 
@@ -228,7 +234,7 @@ def test_before_fit_starts_the_output_bias_at_the_data_mean(arch):
     m = Autoencoder(data_shape=(1, 8, 8), hidden=(16,), code_dim=4, loss="bce", **arch)
     with torch.no_grad():
         before = reconstruction_loss(m.decode(m.encode(x)), x, "bce").mean()
-        m.before_fit(x)
+        m.before_fit(_as_data(x))
         after = reconstruction_loss(m.decode(m.encode(x)), x, "bce").mean()
     bias = [mod for mod in m.decoder.modules() if getattr(mod, "bias", None) is not None][-1].bias
     if not arch:  # one bias per pixel: the log-odds of the mean image
@@ -242,7 +248,7 @@ def _train_cae(x, *, init: bool, steps: int = 300):
     torch.manual_seed(0)
     m = ContractiveAE(data_shape=(1, 8, 8), code_dim=8)  # one sigmoid layer, closed-form penalty
     if init:
-        m.before_fit(x)
+        m.before_fit(_as_data(x))
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
     for _ in range(steps):
         loss = m(x[torch.randint(0, len(x), (64,))]).loss
@@ -307,7 +313,7 @@ def test_fitted_code_prior_is_saved_and_reloaded_without_pickle(tmp_path):
 
 def test_after_fit_hook_fits_the_code_prior():
     m = Autoencoder(**SMALL, prior_components=2)
-    m.after_fit(_digits(100))
+    m.after_fit(_as_data(_digits(100)))
     assert m.code_prior.is_fitted and m.sample(2).shape == (2, 1, 8, 8)
 
 

@@ -63,8 +63,7 @@ def test_conv_vae_defaults_to_the_convolutional_architecture_and_trains_from_dat
     from genlab.data import load
 
     data = load("digits", split="val")  # what `genlab train conv-vae` fills in: shape, then data defaults
-    cfg = ConvVAE.config_class(data_shape=tuple(data.x.shape[1:]), **ConvVAE.defaults_for_data(data),
-                               hidden=(16,), channels=(4, 8), latent_dim=2)
+    cfg = ConvVAE.config_for_data(data, {"hidden": (16,), "channels": (4, 8), "latent_dim": 2})
     m = ConvVAE(cfg)
     assert cfg.architecture == "conv" and cfg.likelihood == "bernoulli"
     assert any(isinstance(mod, torch.nn.Conv2d) for mod in m.encoder.modules())

@@ -33,12 +33,27 @@ class Config:
                 f"{cls.__name__} has no option(s) {unknown}; known options: {sorted(names)}"
             )
         hints = typing.get_type_hints(cls)
+        d = {k: _over_section_default(cls, k, hints.get(k), v) for k, v in d.items()}
         kwargs = {k: coerce(v, hints.get(k, Any), k) for k, v in d.items()}
         return cls(**kwargs)
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (a nested section given as a mapping is merged key by key)."""
         return self.from_dict(deep_merge(self.to_dict(), changes))
+
+
+def _over_section_default(cls: type, name: str, hint: Any, value: Any) -> Any:
+    """A mapping given for a nested section (a ``Config``-typed field) is applied over that field's default."""
+    if not (isinstance(value, dict) and isinstance(hint, type) and issubclass(hint, Config)):
+        return value
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if field.default_factory is not dataclasses.MISSING:
+        default = field.default_factory()
+    elif field.default is not dataclasses.MISSING:
+        default = field.default
+    else:
+        return value
+    return deep_merge(default.to_dict(), value)
 
 
 def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,10 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from genlab.models.diffusion import DDPM, bits_per_dim, discretized_gaussian_log_likelihood
+from genlab.blocks.losses import discretized_gaussian_log_likelihood
+from genlab.models.diffusion import DDPM
 from genlab.models.gaussian import kl_normal, log_normal
+from genlab.models.likelihood import bits_per_dim
 
 
 def _gen(seed: int = 0) -> torch.Generator:

@@ -83,15 +83,15 @@ def _tiny(cls, **kw):
     return cls(data_shape=(2,), hidden_dim=16, num_layers=1, **extra, **kw).eval()
 
 
-@pytest.mark.parametrize(("cls", "option"), [(DDPM, "terms"), (VDM, "num_samples")])
-def test_bpd_metric_is_the_mean_of_nll_bpd_with_its_standard_error(cls, option):
+@pytest.mark.parametrize("cls", [DDPM, VDM])
+def test_bpd_metric_is_the_mean_of_nll_bpd_with_its_standard_error(cls):
     model = _tiny(cls)
     x = load("ring8", split="test").x[:300]
     out = evaluate(model, "ring8", ["bpd"], terms=3, limit=300, seed=5)
-    bpd = model.nll_bpd(x, generator=torch.Generator().manual_seed(5), **{option: 3}).total  # (300,)
+    bpd = model.nll_bpd(x, generator=torch.Generator().manual_seed(5), terms=3).total  # (300,)
     assert out["bpd"] == pytest.approx(bpd.mean().item(), rel=1e-6)
     assert out["bpd_se"] == pytest.approx(bpd.std().item() / math.sqrt(300), rel=1e-6)
-    assert (out["bpd_n"], out["bpd_k"], out["bpd_k_is"], out["bpd_conditional"]) == (300, 3, option, False)
+    assert (out["bpd_n"], out["bpd_k"], out["bpd_conditional"]) == (300, 3, False)
 
 
 def test_bpd_of_a_conditional_model_uses_the_test_labels():
@@ -107,9 +107,8 @@ def test_bpd_of_a_conditional_model_uses_the_test_labels():
 
 def test_bpd_without_terms_reports_the_models_own_default():
     x = load("ring8", split="test").x[:50]
-    from genlab.evaluation.metrics import DDPM_EVAL_TERMS
-
-    assert eval_bpd(_tiny(DDPM), x)["bpd_k"] == DDPM_EVAL_TERMS  # stratified terms, not all T − 1
+    assert DDPM.bound_terms_default == 50 and VDM.bound_terms_default == 1
+    assert eval_bpd(_tiny(DDPM), x)["bpd_k"] == 50  # stratified terms, not all T − 1
     assert eval_bpd(_tiny(VDM), x)["bpd_k"] == 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from genlab.blocks import SelfAttention2d, sinusoidal_embedding
 from genlab.errors import ConfigError
 from genlab.models.diffusion import (
     ConditionEmbedding,
@@ -13,9 +14,7 @@ from genlab.models.diffusion import (
     UNet,
     drop_labels,
     guided_output,
-    sinusoidal_embedding,
 )
-from genlab.models.diffusion.unet import SelfAttention2d
 
 TINY = dict(channels=8, norm_groups=4, num_heads=2)
 

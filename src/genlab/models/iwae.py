@@ -44,7 +44,7 @@ class IWAE(VAE):
     def forward(self, x: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
                 ) -> IWAEOutput:
         """``loss = −mean_B log 1/k Σ_j w_j``, ``w_j = p_θ(x, z_j)/q_φ(z_j|x)``, reparameterized ``z_j``."""
-        from genlab.metrics.likelihood import iwae_bound  # V8, log-sum-exp over the k samples
+        from genlab.models.likelihood import iwae_bound  # V8, log-sum-exp over the k samples
 
         log_w = self.log_importance_weights(x, self.config.k, generator=generator)  # (B, k)
         iwae = iwae_bound(log_w).mean()

@@ -159,7 +159,7 @@ class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
     def log_likelihood(self, x: Tensor, k: int = 5000, *, batch_size: int = 100,
                        generator: torch.Generator | None = None, progress: bool = False) -> Tensor:
         """V8: importance-sampled ``log p(x) ≈ log 1/K Σ_k p(x, z_k)/q(z_k|x)`` per example (nats)."""
-        from genlab.metrics.likelihood import log_likelihood
+        from genlab.models.likelihood import log_likelihood
 
         return log_likelihood(self, x, k=k, batch_size=batch_size, generator=generator, progress=progress)
 

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from genlab.config import Config, require
+from genlab.config import Config, deep_merge, require
 from genlab.errors import ConfigError
 
 
@@ -150,7 +150,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def resolve(*layers: dict[str, Any]) -> TrainConfig:
-    """Merge option layers (later wins; ``model_options`` merged key by key) into a ``TrainConfig``.
+    """Merge option layers (later wins; ``model_options`` merged key by key, nested sections too) into a
+    ``TrainConfig``.
 
     A ``max_time`` with no ``epochs`` in any layer means "train for that long": ``epochs = -1``.
     """
@@ -158,7 +159,7 @@ def resolve(*layers: dict[str, Any]) -> TrainConfig:
     for layer in layers:
         for k, v in layer.items():
             if k == "model_options" and isinstance(v, dict):
-                merged["model_options"] = {**merged.get("model_options", {}), **v}
+                merged["model_options"] = deep_merge(merged.get("model_options", {}), v)
             elif v is not None or k not in merged:
                 merged[k] = v
     if merged.get("max_time") is not None and merged.get("epochs") is None:

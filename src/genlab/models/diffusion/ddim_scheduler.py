@@ -8,7 +8,6 @@ the DDIM paper (which writes ``α_t`` for the cumulative product).
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 from torch import Tensor
@@ -20,40 +19,12 @@ from genlab.models.diffusion.noise_schedule import NoiseSchedule, randn_like
 class DDIMScheduler(NoiseSchedule):
     """DDIM sampling on the training schedule of a DDPM; ``eta`` = 0 deterministic, 1 = DDPM-like.
 
-    Song et al. 2020, arXiv:2010.02502, Eq. (12) and (16). Build it with the training arguments or
-    from a trained model's scheduler: ``DDIMScheduler.from_scheduler(ddpm_scheduler)``. Call
-    ``set_timesteps(n)`` (``n ≪ T``, default spacing ``"trailing"``; see ``spaced_timesteps``) and
+    Song et al. 2020, arXiv:2010.02502, Eq. (12) and (16). Build it from the training ``ScheduleConfig``
+    (or its fields as keywords) or from a trained model's scheduler: ``DDIMScheduler.from_scheduler(ddpm)``.
+    Call ``set_timesteps(n)`` (``n ≪ T``, default spacing ``"trailing"``; see ``spaced_timesteps``) and
     loop over ``self.timesteps``. A network output with twice the data channels (learned variance)
     is accepted: the variance half is ignored.
     """
-
-    def __init__(
-        self,
-        *,
-        num_train_timesteps: int = 1000,
-        beta_start: float = 1e-4,
-        beta_end: float = 0.02,
-        beta_schedule: Literal["linear", "cosine"] = "linear",
-        prediction_type: Literal["epsilon", "sample", "v_prediction"] = "epsilon",
-        timestep_spacing: Literal["leading", "trailing", "linspace"] = "trailing",
-        clip_sample: bool = False,
-        clip_sample_range: float = 1.0,
-    ) -> None:
-        super().__init__(
-            num_train_timesteps=num_train_timesteps,
-            beta_start=beta_start,
-            beta_end=beta_end,
-            beta_schedule=beta_schedule,
-            prediction_type=prediction_type,
-            timestep_spacing=timestep_spacing,
-            clip_sample=clip_sample,
-            clip_sample_range=clip_sample_range,
-        )
-
-    @classmethod
-    def from_scheduler(cls, scheduler: NoiseSchedule, **overrides) -> DDIMScheduler:
-        """A DDIM scheduler on the same training schedule as ``scheduler`` (e.g. a ``DDPMScheduler``)."""
-        return cls.from_config({**scheduler.config, **overrides})
 
     def variance(self, t: int | Tensor, *, eta: float) -> float:
         """DDIM Eq. (16): ``σ_t² = η² (1 − ᾱ_{t'})/(1 − ᾱ_t) · (1 − ᾱ_t/ᾱ_{t'})``, ``t'`` the next timestep.

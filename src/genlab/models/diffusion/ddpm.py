@@ -17,22 +17,25 @@ from typing import ClassVar, Literal, NamedTuple
 import torch
 from torch import Tensor
 
+from genlab.blocks.losses import discretized_gaussian_log_likelihood
+from genlab.blocks.modes import eval_mode
 from genlab.config import require
 from genlab.errors import ConfigError, check_shape
 from genlab.models.base import Conditional, DiffusionBound, Model, ModelOutput
-from genlab.models.diffusion.ddim_scheduler import DDIMScheduler
-from genlab.models.diffusion.ddpm_scheduler import DDPMScheduler, GaussianParams
+from genlab.models.diffusion.ddpm_scheduler import GaussianParams
 from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser, denoiser_data_defaults
 from genlab.models.diffusion.embeddings import drop_labels
-from genlab.models.diffusion.likelihood import bits_per_dim, discretized_gaussian_log_likelihood
-from genlab.models.diffusion.noise_schedule import randn_like
-from genlab.models.diffusion.sampling import check_sampler_options, guided_output, sample_labels, sample_loop
-from genlab.models.gaussian import kl_normal, log_normal
+from genlab.models.diffusion.noise_schedule import NoiseSchedule, ScheduleConfig, randn_like
+from genlab.models.diffusion.samplers import Sampler, make_sampler
+from genlab.models.diffusion.sampling import guided_output, sample_labels, sample_loop
+from genlab.models.gaussian import kl_normal, log_normal, standard_normal
+from genlab.models.likelihood import LOG2, bits_per_dim
 
 
 @dataclasses.dataclass
 class DDPMConfig(DenoiserConfig):
-    """DDPM options: the network fields of ``DenoiserConfig`` plus the noise process and the loss."""
+    """DDPM options: the network fields of ``DenoiserConfig`` plus the noise process (the fields of
+    ``ScheduleConfig``, read by ``DDPM.schedule_config``) and the loss."""
 
     num_train_timesteps: int = 1000  # T
     beta_schedule: Literal["linear", "cosine"] = "linear"  # Ho et al. 2020 / Nichol & Dhariwal 2021
@@ -72,6 +75,16 @@ class BoundTerms(NamedTuple):
     diffusion: Tensor
     reconstruction: Tensor
 
+    @classmethod
+    def from_nats(cls, prior: Tensor, diffusion: Tensor, reconstruction: Tensor, num_dims: int) -> BoundTerms:
+        """The terms given in nats per example (B,), converted to bits/dim and summed."""
+        parts = [bits_per_dim(v, num_dims) for v in (prior, diffusion, reconstruction)]
+        return cls(parts[0] + parts[1] + parts[2], *parts)
+
+    def elbo(self, num_dims: int) -> Tensor:
+        """The evidence lower bound in nats per example (B,): ``−total · D ln 2``."""
+        return -self.total * (num_dims * LOG2)
+
 
 class DDPM(Model, Conditional, DiffusionBound):
     """D1–D4: ``ε_θ`` (U-Net or MLP) trained with ``L_simple`` (or the bound), sampled by DDPM/DDIM.
@@ -80,13 +93,17 @@ class DDPM(Model, Conditional, DiffusionBound):
     ``ε ~ N(0, I)`` and returns ``L_simple = E‖target − net(x_t, t)‖²`` (Eq. (14); the target is ``ε``,
     ``x_0`` or ``v`` for ``prediction_type``). With ``loss_type="hybrid"``/``"vlb"`` the network also
     outputs the variance (Nichol & Dhariwal 2021). ``nll_bpd`` evaluates the whole bound (D4).
+    ``sample(sampler=...)`` takes a name of ``SAMPLERS`` (``"ddpm"``, ``"ddim"``) or a ``Sampler``.
     """
 
     config_class: ClassVar[type[DDPMConfig]] = DDPMConfig
     data_defaults = staticmethod(denoiser_data_defaults)  # shape, classes; unconditional on mixture toys
     sample_options = frozenset({"sampler", "steps", "eta", "y", "guidance_scale", "progress"})
-    #: what the trainer's per-epoch sample grid passes to ``sample`` (the full T-step sampler is slow)
-    preview_sample_kwargs: ClassVar[dict] = {"sampler": "ddim", "steps": 50}
+    #: what the trainer's per-epoch sample grid passes to ``sample`` (the full T-step sampler is slow):
+    #: DDIM with its default min(50, T) steps
+    preview_sample_kwargs: ClassVar[dict] = {"sampler": "ddim"}
+    #: stratified denoising terms of ``nll_bpd`` when none are given (all ``T − 1``: ``terms=T − 1``)
+    bound_terms_default: ClassVar[int | None] = 50
 
     def __init__(self, config: DDPMConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -94,30 +111,19 @@ class DDPM(Model, Conditional, DiffusionBound):
         self.data_kind = "image" if cfg.is_image else "vector"
         self.learned_variance = cfg.loss_type != "simple"
         self.net = build_denoiser(cfg, out_multiplier=2 if self.learned_variance else 1)
+        self.variance_type = "learned_range" if self.learned_variance else "fixed_small"
         self.scheduler = self.make_scheduler("ddpm")
 
     # ---- the scheduler, rebuilt from the config (it has no state to save) -------------------------
-    def make_scheduler(self, sampler: Literal["ddpm", "ddim"] = "ddpm") -> DDPMScheduler | DDIMScheduler:
-        """A fresh scheduler on this model's training schedule (``DDPMScheduler`` or ``DDIMScheduler``)."""
+    @property
+    def schedule_config(self) -> ScheduleConfig:
+        """The training schedule (D1) of this model's config; ``clip_sample=None`` clips images only."""
         cfg: DDPMConfig = self.config
-        clip = cfg.clip_sample if cfg.clip_sample is not None else cfg.is_image
-        common = dict(
-            num_train_timesteps=cfg.num_train_timesteps,
-            beta_start=cfg.beta_start,
-            beta_end=cfg.beta_end,
-            beta_schedule=cfg.beta_schedule,
-            prediction_type=cfg.prediction_type,
-            timestep_spacing=cfg.timestep_spacing,
-            clip_sample=clip,
-        )
-        if sampler == "ddpm":
-            variance = "learned_range" if self.learned_variance else "fixed_small"
-            return DDPMScheduler(**common, variance_type=variance)
-        if sampler == "ddim":
-            return DDIMScheduler(**common)
-        raise ConfigError(
-            f"unknown sampler {sampler!r}: use 'ddpm' (ancestral, T steps) or 'ddim' (few steps)"
-        )
+        return ScheduleConfig.of(cfg, clip_sample=cfg.clip_sample if cfg.clip_sample is not None else cfg.is_image)
+
+    def make_scheduler(self, sampler: str | Sampler = "ddpm") -> NoiseSchedule:
+        """A fresh scheduler of ``sampler`` (a name of ``SAMPLERS`` or a ``Sampler``) on the training schedule."""
+        return make_sampler(sampler).scheduler(self.schedule_config, variance_type=self.variance_type)
 
     # ---- data space ---------------------------------------------------------------------------------
     def to_model_space(self, x: Tensor) -> Tensor:
@@ -208,25 +214,25 @@ class DDPM(Model, Conditional, DiffusionBound):
 
         ``L = L_T + Σ_{t=2..T} L_{t−1} + L_0`` (Ho et al. Eq. (5)); each ``L_{t−1}`` is a closed-form
         KL at one sample ``x_t ~ q(x_t|x_0)``, so the result is an unbiased estimate of the bound.
-        ``terms=None`` evaluates all ``T − 1`` denoising terms (``T`` network calls per batch);
         ``terms=K`` splits ``t = 2..T`` into ``K`` equal strata, draws one ``t`` per stratum and
-        example, and weights it by the stratum size: still unbiased, ``K + 1`` network calls.
-        Images are quantized to 256 levels first (bits/dim on the 8-bit scale).
+        example, and weights it by the stratum size: still unbiased, ``K + 1`` network calls;
+        ``K ≥ T − 1`` evaluates every denoising term once (``T`` network calls per batch);
+        ``terms=None``: ``bound_terms_default`` (50). Images are quantized to 256 levels first (bits/dim
+        on the 8-bit scale).
         """
-        if terms is not None and terms < 1:
+        terms = self.bound_terms_default if terms is None else terms
+        if terms < 1:
             raise ConfigError(
-                f"terms must be a positive number of denoising terms (or None for all), got {terms}"
+                f"terms must be a positive number of denoising terms (T − 1 for all of them), got {terms}"
             )
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             if self.data_kind == "image":
                 x = torch.round(x * 255.0) / 255.0
             x0 = self.to_model_space(x)
             B, T = x0.shape[0], self.config.num_train_timesteps
             y = y if self.config.num_classes > 0 else None
             # denoising terms: code timesteps 1..T−1 (paper t = 2..T), all or K strata
-            edges = torch.linspace(1, T, (terms or T - 1) + 1).round().long().tolist()
+            edges = torch.linspace(1, T, terms + 1).round().long().tolist()
             strata = [(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
             if progress:
                 from tqdm.auto import tqdm
@@ -242,11 +248,7 @@ class DDPM(Model, Conditional, DiffusionBound):
                 x0, torch.zeros(B, dtype=torch.long, device=x0.device), y, generator
             )
             prior = self.prior_kl(x0)
-        finally:
-            self.train(was_training)
-        D = self.num_dims
-        parts = [bits_per_dim(v, D) for v in (prior, diffusion, reconstruction)]
-        return BoundTerms(parts[0] + parts[1] + parts[2], *parts)
+        return BoundTerms.from_nats(prior, diffusion, reconstruction, self.num_dims)
 
     def elbo(
         self,
@@ -257,8 +259,7 @@ class DDPM(Model, Conditional, DiffusionBound):
         terms: int | None = None,
     ) -> Tensor:
         """D4: the evidence lower bound ``≤ log p(x)`` in nats per example (B,): ``−nll_bpd · D ln 2``."""
-        total = self.nll_bpd(x, y, generator=generator, terms=terms).total
-        return -total * (self.num_dims * math.log(2.0))
+        return self.nll_bpd(x, y, generator=generator, terms=terms).elbo(self.num_dims)
 
     def _term_at(self, x0: Tensor, t: Tensor, y: Tensor | None, generator: torch.Generator | None) -> Tensor:
         x_t = self.scheduler.add_noise(x0, randn_like(x0, generator), t)  # x_t ~ q(x_t|x_0)
@@ -271,42 +272,33 @@ class DDPM(Model, Conditional, DiffusionBound):
         n: int,
         *,
         generator: torch.Generator | None = None,
-        sampler: Literal["ddpm", "ddim"] = "ddpm",
+        sampler: str | Sampler = "ddpm",
         steps: int | None = None,
-        eta: float = 0.0,
+        eta: float | None = None,
         y: Tensor | int | None = None,
         guidance_scale: float = 0.0,
         progress: bool = False,
     ) -> Tensor:
-        """Draw ``n`` samples in the data range (images in ``[0, 1]``), D2.
+        """Draw ``n`` samples in the data range (images in ``[0, 1]``), D2, in the parameters' dtype.
 
         ``sampler="ddpm"``: ancestral sampling (Algorithm 2), ``steps`` default ``T`` (fewer respaces
-        the chain); ``"ddim"``: Song et al. 2020, ``steps`` default 50, ``eta`` 0 deterministic.
+        the chain); ``"ddim"``: Song et al. 2020, ``steps`` default ``min(50, T)``, ``eta`` 0
+        deterministic (see ``samplers``; a ``Sampler`` object may be passed instead of a name).
         Conditional models: ``y`` an int, a ``(n,)`` tensor, or ``None`` (cycle through the classes);
         ``guidance_scale`` ``w``: ``ε = (1 + w) ε(x, y) − w ε(x, ∅)`` (``w = −1``: unconditional).
         """
         cfg: DDPMConfig = self.config
-        check_sampler_options(sampler, steps, eta)
-        scheduler = self.make_scheduler(sampler)
-        scheduler.set_timesteps(steps or (cfg.num_train_timesteps if sampler == "ddpm" else 50))
-        device = self.device
-        labels = sample_labels(y, n, num_classes=cfg.num_classes, device=device)
-        gen_device = generator.device if generator is not None else device
-        dtype = next(self.net.parameters()).dtype
-        # D2: x_T ~ p(x_T) = N(0, I)
-        x_T = torch.randn((n, *cfg.data_shape), generator=generator, device=gen_device, dtype=dtype).to(
-            device
-        )
+        sampler = make_sampler(sampler, steps=steps, eta=eta)
+        scheduler = sampler.scheduler(self.schedule_config, variance_type=self.variance_type)
+        scheduler.set_timesteps(sampler.num_steps(cfg.num_train_timesteps))
+        labels = sample_labels(y, n, num_classes=cfg.num_classes, device=self.device)
+        weight = next(self.net.parameters())
+        x_T = standard_normal((n, *cfg.data_shape), like=weight, generator=generator)  # D2: x_T ~ N(0, I)
         C = cfg.data_shape[0]
 
         def denoise(x_t: Tensor, t: Tensor) -> Tensor:
             return guided_output(self.net, x_t, t, y=labels, guidance_scale=guidance_scale, num_channels=C)
 
-        step_kwargs = {"eta": eta} if sampler == "ddim" else {}
-        was_training = self.training
-        self.eval()
-        try:
-            x0 = sample_loop(denoise, scheduler, x_T, generator=generator, progress=progress, **step_kwargs)
-        finally:
-            self.train(was_training)
+        with eval_mode(self):
+            x0 = sample_loop(denoise, scheduler, x_T, generator=generator, progress=progress, **sampler.step_kwargs())
         return self.from_model_space(x0)

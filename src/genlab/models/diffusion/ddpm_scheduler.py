@@ -7,13 +7,13 @@ Timesteps are 0-based (see ``noise_schedule`` for the notation table).
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor
 
 from genlab.errors import ConfigError, ShapeError
-from genlab.models.diffusion.noise_schedule import NoiseSchedule, extract, randn_like
+from genlab.models.diffusion.noise_schedule import NoiseSchedule, ScheduleConfig, extract, randn_like
 
 VARIANCE_TYPES = ("fixed_small", "fixed_large", "learned_range")
 
@@ -49,31 +49,19 @@ class DDPMScheduler(NoiseSchedule):
 
     def __init__(
         self,
+        config: ScheduleConfig | None = None,
+        /,
         *,
-        num_train_timesteps: int = 1000,
-        beta_start: float = 1e-4,
-        beta_end: float = 0.02,
-        beta_schedule: Literal["linear", "cosine"] = "linear",
-        prediction_type: Literal["epsilon", "sample", "v_prediction"] = "epsilon",
         variance_type: Literal["fixed_small", "fixed_large", "learned_range"] = "fixed_small",
-        timestep_spacing: Literal["leading", "trailing", "linspace"] = "trailing",
-        clip_sample: bool = False,
-        clip_sample_range: float = 1.0,
+        **overrides: Any,
     ) -> None:
-        super().__init__(
-            num_train_timesteps=num_train_timesteps,
-            beta_start=beta_start,
-            beta_end=beta_end,
-            beta_schedule=beta_schedule,
-            prediction_type=prediction_type,
-            timestep_spacing=timestep_spacing,
-            clip_sample=clip_sample,
-            clip_sample_range=clip_sample_range,
-        )
+        super().__init__(config, **overrides)
         if variance_type not in VARIANCE_TYPES:
             raise ConfigError(f"unknown variance_type {variance_type!r}: use one of {list(VARIANCE_TYPES)}")
         self.variance_type = variance_type
-        self.config["variance_type"] = variance_type
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r}, variance_type={self.variance_type!r})"
 
     # ---- D3: the posterior q(x_{t-1} | x_t, x_0) ------------------------------------------------
     def q_posterior(self, x0: Tensor, x_t: Tensor, t: Tensor | int) -> GaussianParams:

@@ -1,4 +1,5 @@
-"""Time and class conditioning of the denoisers: sinusoidal time embedding + label embedding.
+"""Time and class conditioning of the denoisers: an MLP of the sinusoidal time embedding (A5,
+``genlab.blocks.positional``) + a label embedding.
 
 The label embedding has one extra "null" row (index ``num_classes``) used for classifier-free
 guidance (Ho & Salimans, "Classifier-Free Diffusion Guidance", 2022, arXiv:2207.12598).
@@ -6,24 +7,10 @@ guidance (Ho & Salimans, "Classifier-Free Diffusion Guidance", 2022, arXiv:2207.
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-def sinusoidal_embedding(t: Tensor, dim: int, *, max_period: float = 10000.0) -> Tensor:
-    """Transformer sinusoidal embedding of (possibly fractional) timesteps ``t`` (B,) → ``(B, dim)``.
-
-    ``[sin(t ω_k), cos(t ω_k)]`` with ``ω_k = max_period^(−k/(dim/2))``: Vaswani et al. 2017
-    (arXiv:1706.03762, §3.5), used for the diffusion timestep by Ho et al. 2020 (arXiv:2006.11239, App. B).
-    """
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    args = t.float()[:, None] * freqs[None]  # (B, half)
-    emb = torch.cat([torch.sin(args), torch.cos(args)], dim=1)  # (B, 2·half)
-    return F.pad(emb, (0, dim - 2 * half))
+from genlab.blocks.positional import sinusoidal_embedding
 
 
 class ConditionEmbedding(nn.Module):

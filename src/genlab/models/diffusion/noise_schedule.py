@@ -21,17 +21,18 @@ device, so the scheduler holds no parameters and never needs ``.to(device)``.
 
 from __future__ import annotations
 
-import inspect
-from typing import Literal
+import dataclasses
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from genlab.errors import ConfigError, GenlabError
+from genlab.config import Config, require
+from genlab.errors import GenlabError
 from genlab.models.diffusion.schedules import make_betas, spaced_timesteps
+from genlab.models.gaussian import standard_normal
 
 PredictionType = Literal["epsilon", "sample", "v_prediction"]
-PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
 
 
 def extract(table: Tensor, t: Tensor | int, x: Tensor) -> Tensor:
@@ -47,8 +48,36 @@ def extract(table: Tensor, t: Tensor | int, x: Tensor) -> Tensor:
 
 def randn_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
     """``N(0, I)`` noise with ``x``'s shape, dtype and device, drawn from ``generator``'s device."""
-    device = generator.device if generator is not None else x.device
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=device).to(x.device)
+    return standard_normal(x.shape, like=x, generator=generator)
+
+
+@dataclasses.dataclass
+class ScheduleConfig(Config):
+    """The training schedule of a discrete diffusion (D1) and how a sampler reads it: the one argument
+    list of ``DDPMScheduler`` and ``DDIMScheduler``, validated once (``ScheduleConfig.of`` reads it from a
+    model config with the same field names, e.g. ``DDPMConfig``)."""
+
+    num_train_timesteps: int = 1000  # T
+    beta_schedule: Literal["linear", "cosine"] = "linear"  # Ho et al. 2020 / Nichol & Dhariwal 2021
+    beta_start: float = 1e-4  # β_1 (linear schedule)
+    beta_end: float = 0.02  # β_T (linear schedule)
+    prediction_type: PredictionType = "epsilon"  # what the network outputs: ε, x_0 or v
+    timestep_spacing: Literal["leading", "trailing", "linspace"] = "trailing"  # which timesteps n < T visit
+    clip_sample: bool = False  # clip x̂_0 to [−r, r] while sampling
+    clip_sample_range: float = 1.0  # r
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            isinstance(self.num_train_timesteps, int) and self.num_train_timesteps >= 1,
+            f"num_train_timesteps must be a positive integer, got {self.num_train_timesteps!r}",
+        )
+
+    @classmethod
+    def of(cls, config: Any, **overrides: Any) -> ScheduleConfig:
+        """The schedule fields of any config object (those with this class's field names), then ``overrides``."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{**{k: getattr(config, k) for k in names if hasattr(config, k)}, **overrides})
 
 
 class NoiseSchedule:
@@ -56,43 +85,22 @@ class NoiseSchedule:
 
     Ho et al. 2020, arXiv:2006.11239, Eq. (2) and (4). Shared by ``DDPMScheduler`` and
     ``DDIMScheduler``: the buffers of D1, ``add_noise`` (= ``q_sample``), the conversions between the
-    three things a network may predict (``ε``, ``x_0``, ``v``), and ``set_timesteps``.
+    three things a network may predict (``ε``, ``x_0``, ``v``), and ``set_timesteps``. Built from a
+    ``ScheduleConfig`` and/or its fields as keywords: ``DDIMScheduler(cfg, clip_sample=True)``.
     """
 
-    def __init__(
-        self,
-        *,
-        num_train_timesteps: int = 1000,
-        beta_start: float = 1e-4,
-        beta_end: float = 0.02,
-        beta_schedule: Literal["linear", "cosine"] = "linear",
-        prediction_type: PredictionType = "epsilon",
-        timestep_spacing: Literal["leading", "trailing", "linspace"] = "trailing",
-        clip_sample: bool = False,
-        clip_sample_range: float = 1.0,
-    ) -> None:
-        if prediction_type not in PREDICTION_TYPES:
-            raise ConfigError(
-                f"unknown prediction_type {prediction_type!r}: use one of {list(PREDICTION_TYPES)}"
-            )
-        self.config = dict(
-            num_train_timesteps=num_train_timesteps,
-            beta_start=beta_start,
-            beta_end=beta_end,
-            beta_schedule=beta_schedule,
-            prediction_type=prediction_type,
-            timestep_spacing=timestep_spacing,
-            clip_sample=clip_sample,
-            clip_sample_range=clip_sample_range,
-        )
-        self.num_train_timesteps = num_train_timesteps
-        self.prediction_type = prediction_type
-        self.timestep_spacing = timestep_spacing
-        self.clip_sample = clip_sample
-        self.clip_sample_range = clip_sample_range
+    def __init__(self, config: ScheduleConfig | None = None, /, **overrides: Any) -> None:
+        config = config or ScheduleConfig()
+        self.config = config.replace(**overrides) if overrides else config
+        cfg = self.config
+        T = self.num_train_timesteps = cfg.num_train_timesteps
+        self.prediction_type = cfg.prediction_type
+        self.timestep_spacing = cfg.timestep_spacing
+        self.clip_sample = cfg.clip_sample
+        self.clip_sample_range = cfg.clip_sample_range
 
         # D1 tables, float64, (T,)
-        self.betas = make_betas(beta_schedule, num_train_timesteps, beta_start=beta_start, beta_end=beta_end)
+        self.betas = make_betas(cfg.beta_schedule, T, beta_start=cfg.beta_start, beta_end=cfg.beta_end)
         self.alphas = 1.0 - self.betas
         self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
         self.alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
@@ -105,23 +113,28 @@ class NoiseSchedule:
         self.posterior_variance = self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
         # β̃ at the first step is 0: clip its log to β̃ of the second step (as Ho et al.'s code does)
         self.posterior_log_variance_clipped = torch.log(
-            torch.cat([self.posterior_variance[1:2], self.posterior_variance[1:]])
-            if num_train_timesteps > 1
-            else self.betas
+            torch.cat([self.posterior_variance[1:2], self.posterior_variance[1:]]) if T > 1 else self.betas
         )
         self.posterior_mean_coef1 = self.betas * self.alphas_cumprod_prev.sqrt() / (1.0 - self.alphas_cumprod)
         self.posterior_mean_coef2 = (
             (1.0 - self.alphas_cumprod_prev) * self.alphas.sqrt() / (1.0 - self.alphas_cumprod)
         )
 
-        self.set_timesteps(num_train_timesteps)
+        self.set_timesteps(T)
 
     @classmethod
-    def from_config(cls, config: dict) -> NoiseSchedule:
-        """Build from another scheduler's ``config`` dict; keys this class does not take are ignored
+    def from_config(cls, config: ScheduleConfig | dict, **overrides: Any) -> NoiseSchedule:
+        """Build from a ``ScheduleConfig`` or a dict of its fields; other keys are ignored
         (``DDIMScheduler.from_config(ddpm.config)``, as in diffusers)."""
-        names = inspect.signature(cls.__init__).parameters
-        return cls(**{k: v for k, v in config.items() if k in names})
+        if isinstance(config, dict):
+            names = {f.name for f in dataclasses.fields(ScheduleConfig)}
+            config = ScheduleConfig.from_dict({k: v for k, v in config.items() if k in names})
+        return cls(config, **overrides)
+
+    @classmethod
+    def from_scheduler(cls, scheduler: NoiseSchedule, **overrides: Any) -> NoiseSchedule:
+        """A scheduler of this class on the same training schedule as ``scheduler``."""
+        return cls(scheduler.config, **overrides)
 
     # ---- D1: the closed form of the forward process -------------------------------------------
     def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor | int) -> Tensor:
@@ -207,5 +220,4 @@ class NoiseSchedule:
         return 1.0 if t < 0 else float(self.alphas_cumprod[t])
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
-        return f"{type(self).__name__}({args})"
+        return f"{type(self).__name__}({self.config!r})"

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
 from genlab.errors import ConfigError
-from genlab.models.diffusion.noise_schedule import NoiseSchedule
+from genlab.models.diffusion.ddpm_scheduler import SchedulerOutput
 
 Denoiser = Callable[[Tensor, Tensor, Tensor | None], Tensor]  # (x_t, t (B,), y (B,) | None) → output
+
+
+class Scheduler(Protocol):
+    """What ``sample_loop`` runs: ``timesteps`` to visit (descending) and one reverse ``step`` from each
+    (``DDPMScheduler``, ``DDIMScheduler``, ``VDMScheduler``)."""
+
+    timesteps: Tensor
+
+    def step(self, model_output: Tensor, t: int, x_t: Tensor, *, generator: torch.Generator | None = None,
+             **kwargs: Any) -> SchedulerOutput: ...
 
 
 def guided_output(
@@ -43,7 +54,7 @@ def guided_output(
 @torch.no_grad()
 def sample_loop(
     denoise: Callable[[Tensor, Tensor], Tensor],
-    scheduler: NoiseSchedule,
+    scheduler: Scheduler,
     x_T: Tensor,
     *,
     generator: torch.Generator | None = None,
@@ -53,7 +64,7 @@ def sample_loop(
     """D2: run the reverse chain ``x_T → x_0`` over ``scheduler.timesteps`` (set them first).
 
     ``denoise(x_t, t)`` returns the network output for a ``(B,)`` tensor of timesteps;
-    ``step_kwargs`` go to ``scheduler.step`` (e.g. ``eta`` for DDIM).
+    ``step_kwargs`` go to ``scheduler.step`` (e.g. ``eta`` for DDIM: ``Sampler.step_kwargs()``).
     """
     x = x_T
     timesteps = scheduler.timesteps.tolist()
@@ -65,19 +76,6 @@ def sample_loop(
         t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)  # (B,)
         x = scheduler.step(denoise(x, t_batch), t, x, generator=generator, **step_kwargs).prev_sample
     return x
-
-
-def check_sampler_options(sampler: str, steps: int | None, eta: float) -> None:
-    """Reject sampler options that are unknown, out of range, or would be silently ignored."""
-    if sampler not in ("ddpm", "ddim"):
-        raise ConfigError(f"unknown sampler {sampler!r}: use 'ddpm' (ancestral, T steps) or 'ddim' (few steps)")
-    if steps is not None and steps < 1:
-        raise ConfigError(f"steps must be ≥ 1 (or None for the sampler's default), got {steps}")
-    if eta < 0.0:
-        raise ConfigError(f"eta must be ≥ 0 (0: deterministic DDIM, 1: DDPM-like noise), got {eta}")
-    if sampler == "ddpm" and eta != 0.0:
-        raise ConfigError("eta is an option of the DDIM sampler: pass sampler='ddim' (--sampler ddim) "
-                          "with it, or drop it (ancestral DDPM sampling has no eta)")
 
 
 def sample_labels(y: Tensor | int | None, n: int, *, num_classes: int, device: torch.device) -> Tensor | None:

@@ -2,8 +2,9 @@
 
 Ronneberger et al., "U-Net", 2015, arXiv:1505.04597, in the form of Ho et al. 2020
 (arXiv:2006.11239, App. B): residual blocks with GroupNorm and a time embedding, self-attention at
-the lowest resolution, skip connections from every block of the down path. Defaults (base 32
-channels, multipliers (1, 2, 2), attention at 7×7) train on a 2-core CPU.
+the lowest resolution, skip connections from every block of the down path. The blocks come from
+``genlab.blocks`` (``ResidualBlock``, ``Downsample``, ``Upsample``, ``SelfAttention2d``). Defaults
+(base 32 channels, multipliers (1, 2, 2), attention at 7×7) train on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -12,81 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.blocks.attention.spatial import SelfAttention2d
+from genlab.blocks.unet import Downsample, ResidualBlock, Upsample
 from genlab.errors import ConfigError
 from genlab.models.diffusion.embeddings import ConditionEmbedding
-
-
-def _zero(module: nn.Module) -> nn.Module:
-    """Zero-initialize a layer so that a residual branch starts as the identity (Ho et al.'s code)."""
-    for p in module.parameters():
-        nn.init.zeros_(p)
-    return module
-
-
-class ResBlock(nn.Module):
-    """``h = x + conv(SiLU(GN(conv(SiLU(GN(x))) + W e)))`` (1×1 projection of ``x`` if channels change)."""
-
-    def __init__(self, in_ch: int, out_ch: int, *, embed_dim: int, groups: int, dropout: float) -> None:
-        super().__init__()
-        self.norm1 = nn.GroupNorm(groups, in_ch)
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
-        self.emb_proj = nn.Linear(embed_dim, out_ch)
-        self.norm2 = nn.GroupNorm(groups, out_ch)
-        self.dropout = nn.Dropout(dropout)
-        self.conv2 = _zero(nn.Conv2d(out_ch, out_ch, 3, padding=1))
-        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
-
-    def forward(self, x: Tensor, emb: Tensor) -> Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))  # (B, out, H, W)
-        h = h + self.emb_proj(F.silu(emb))[:, :, None, None]
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
-        return self.skip(x) + h
-
-
-class SelfAttention2d(nn.Module):
-    """Multi-head self-attention over the ``H·W`` positions of a feature map, residual (A1/A4)."""
-
-    def __init__(self, channels: int, *, heads: int, groups: int) -> None:
-        super().__init__()
-        if channels % heads:
-            raise ConfigError(
-                f"attention over {channels} channels cannot use {heads} heads: "
-                f"choose num_heads dividing {channels}"
-            )
-        self.heads = heads
-        self.norm = nn.GroupNorm(groups, channels)
-        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
-        self.proj_out = _zero(nn.Conv2d(channels, channels, 1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        B, C, H, W = x.shape
-        qkv = self.qkv(self.norm(x)).reshape(B, 3, self.heads, C // self.heads, H * W)
-        q, k, v = qkv.transpose(-1, -2).unbind(1)  # each (B, nh, HW, hs)
-        h = F.scaled_dot_product_attention(q, k, v)  # (B, nh, HW, hs)
-        h = h.transpose(-1, -2).reshape(B, C, H, W)
-        return x + self.proj_out(h)
-
-
-class Downsample(nn.Module):
-    """Stride-2 3×3 convolution: ``H → ⌈H/2⌉`` (28 → 14 → 7)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.conv(x)
-
-
-class Upsample(nn.Module):
-    """Nearest-neighbour upsampling to the skip connection's size, then a 3×3 convolution."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: Tensor, size: tuple[int, int]) -> Tensor:
-        return self.conv(F.interpolate(x, size=size, mode="nearest"))
 
 
 class UNet(nn.Module):
@@ -136,7 +66,7 @@ class UNet(nn.Module):
         self.downsample = nn.ModuleList()
         for i, mult in enumerate(channel_mults):
             for _ in range(num_res_blocks):
-                self.down.append(ResBlock(now, channels * mult, **block))
+                self.down.append(ResidualBlock(now, channels * mult, **block))
                 now = channels * mult
                 self.down_attn.append(
                     self._attn(now, resolutions[i], attn_resolutions, num_heads, norm_groups)
@@ -146,16 +76,16 @@ class UNet(nn.Module):
                 self.downsample.append(Downsample(now))
                 skip_channels.append(now)
         # middle at the lowest resolution
-        self.mid1 = ResBlock(now, now, **block)
+        self.mid1 = ResidualBlock(now, now, **block)
         self.mid_attn = SelfAttention2d(now, heads=num_heads, groups=norm_groups)
-        self.mid2 = ResBlock(now, now, **block)
+        self.mid2 = ResidualBlock(now, now, **block)
         # up path
         self.up = nn.ModuleList()
         self.up_attn = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for i, mult in reversed(list(enumerate(channel_mults))):
             for _ in range(num_res_blocks + 1):
-                self.up.append(ResBlock(now + skip_channels.pop(), channels * mult, **block))
+                self.up.append(ResidualBlock(now + skip_channels.pop(), channels * mult, **block))
                 now = channels * mult
                 self.up_attn.append(self._attn(now, resolutions[i], attn_resolutions, num_heads, norm_groups))
             if i > 0:

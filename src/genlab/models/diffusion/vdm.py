@@ -20,17 +20,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genlab.blocks.modes import eval_mode
 from genlab.config import require
-from genlab.errors import check_shape
+from genlab.errors import ConfigError, check_shape
 from genlab.models.base import Conditional, DiffusionBound, Model, ModelOutput
 from genlab.models.diffusion.ddpm import BoundTerms
 from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser, denoiser_data_defaults
 from genlab.models.diffusion.embeddings import drop_labels
-from genlab.models.diffusion.likelihood import bits_per_dim
 from genlab.models.diffusion.noise_schedule import randn_like
-from genlab.models.diffusion.sampling import check_sampler_options, guided_output, sample_labels
+from genlab.models.diffusion.samplers import Sampler, make_sampler
+from genlab.models.diffusion.sampling import guided_output, sample_labels, sample_loop
 from genlab.models.diffusion.vdm_schedule import FixedLinearSchedule, LearnedNoiseSchedule
-from genlab.models.gaussian import LOG_2PI, kl_normal
+from genlab.models.diffusion.vdm_scheduler import VDMScheduler
+from genlab.models.gaussian import LOG_2PI, kl_normal, standard_normal
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -87,6 +89,8 @@ class VDM(Model, Conditional, DiffusionBound):
     sample_options = frozenset({"sampler", "steps", "eta", "y", "guidance_scale", "progress"})
     #: what the trainer's per-epoch sample grid passes to ``sample``
     preview_sample_kwargs: ClassVar[dict] = {"sampler": "ddim", "steps": 50}
+    #: draws of ``(t, ε)`` per example in ``nll_bpd`` when none are given
+    bound_terms_default: ClassVar[int | None] = 1
 
     def __init__(self, config: VDMConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -142,11 +146,12 @@ class VDM(Model, Conditional, DiffusionBound):
         rounded up to the grid ``{1/T, …, 1}`` for a discrete-time model."""
         cfg: VDMConfig = self.config
         device = generator.device if generator is not None else self.device
+        dtype = next(self.net.parameters()).dtype  # float64 models draw float64 times
         if cfg.antithetic_time_sampling:
-            u = torch.rand((), generator=generator, device=device)
-            t = torch.remainder(u + torch.arange(B, device=device) / B, 1.0)
+            u = torch.rand((), generator=generator, device=device, dtype=dtype)
+            t = torch.remainder(u + torch.arange(B, device=device, dtype=dtype) / B, 1.0)
         else:
-            t = torch.rand(B, generator=generator, device=device)
+            t = torch.rand(B, generator=generator, device=device, dtype=dtype)
         t = t.to(self.device)
         if cfg.timesteps > 0:
             t = (torch.ceil(t * cfg.timesteps) / cfg.timesteps).clamp(min=1.0 / cfg.timesteps)
@@ -213,9 +218,7 @@ class VDM(Model, Conditional, DiffusionBound):
         diffusion = self.diffusion_loss(f, t=t, noise=randn_like(f, generator), y=y)
         prior = self.prior_loss(f)
         reconstruction = self.reconstruction_loss(f, noise=randn_like(f, generator))
-        D = self.num_dims
-        parts = [bits_per_dim(v, D) for v in (prior, diffusion, reconstruction)]
-        return BoundTerms(parts[0] + parts[1] + parts[2], *parts)
+        return BoundTerms.from_nats(prior, diffusion, reconstruction, self.num_dims)
 
     # ---- training and evaluation --------------------------------------------------------------------
     def forward(
@@ -242,16 +245,16 @@ class VDM(Model, Conditional, DiffusionBound):
         y: Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
-        num_samples: int = 1,
+        terms: int | None = None,
     ) -> BoundTerms:
-        """D5: ``−ELBO`` in bits/dim per example, averaged over ``num_samples`` draws of ``(t, ε)``."""
-        was_training = self.training
-        self.eval()
-        try:
+        """D5: ``−ELBO`` in bits/dim per example, averaged over ``terms`` Monte Carlo terms, each one draw
+        of ``(t, ε)`` (and of the reconstruction noise); ``None``: ``bound_terms_default`` (1)."""
+        terms = self.bound_terms_default if terms is None else terms
+        if terms < 1:
+            raise ConfigError(f"terms must be a positive number of draws of (t, ε), got {terms}")
+        with eval_mode(self):
             y = y if self.config.num_classes > 0 else None
-            draws = [self.bound(x, y, generator=generator) for _ in range(num_samples)]
-        finally:
-            self.train(was_training)
+            draws = [self.bound(x, y, generator=generator) for _ in range(terms)]
         return BoundTerms(*(torch.stack(parts).mean(0) for parts in zip(*draws, strict=True)))
 
     def elbo(
@@ -260,11 +263,10 @@ class VDM(Model, Conditional, DiffusionBound):
         y: Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
-        num_samples: int = 1,
+        terms: int | None = None,
     ) -> Tensor:
         """D5: the evidence lower bound ``≤ log p(x)`` in nats per example (B,): ``−nll_bpd · D ln 2``."""
-        total = self.nll_bpd(x, y, generator=generator, num_samples=num_samples).total
-        return -total * (self.num_dims * math.log(2.0))
+        return self.nll_bpd(x, y, generator=generator, terms=terms).elbo(self.num_dims)
 
     # ---- sampling -----------------------------------------------------------------------------------
     @torch.no_grad()
@@ -273,9 +275,9 @@ class VDM(Model, Conditional, DiffusionBound):
         n: int,
         *,
         generator: torch.Generator | None = None,
-        sampler: Literal["ddpm", "ddim"] = "ddpm",
+        sampler: str | Sampler = "ddpm",
         steps: int | None = None,
-        eta: float = 0.0,
+        eta: float | None = None,
         y: Tensor | int | None = None,
         guidance_scale: float = 0.0,
         progress: bool = False,
@@ -284,77 +286,26 @@ class VDM(Model, Conditional, DiffusionBound):
 
         ``sampler="ddpm"``: ancestral sampling ``p(z_s|z_t) = q(z_s|z_t, x = x̂_θ(z_t))`` (§3.3);
         ``"ddim"``: the DDIM update (Song et al. 2020, Eq. (12)) on the same grid, ``eta`` 0
-        deterministic. ``y``/``guidance_scale`` as in ``DDPM.sample``.
+        deterministic (``VDMScheduler``; both default to ``sample_steps`` steps). ``y``/``guidance_scale``
+        as in ``DDPM.sample``. Drawn in the dtype of the parameters.
         """
         cfg: VDMConfig = self.config
-        check_sampler_options(sampler, steps, eta)
-        T = steps or cfg.sample_steps
-        device = self.device
-        labels = sample_labels(y, n, num_classes=cfg.num_classes, device=device)
-        gen_device = generator.device if generator is not None else device
-        dtype = next(self.net.parameters()).dtype
-        # z_1 ~ p(z_1) = N(0, I)
-        z = torch.randn((n, *cfg.data_shape), generator=generator, device=gen_device, dtype=dtype).to(device)
-        steps_iter = range(T, 0, -1)
-        if progress:
-            from tqdm.auto import tqdm
+        sampler = make_sampler(sampler, steps=steps, eta=eta)
+        scheduler = VDMScheduler(self.gamma_at, sampler.steps or cfg.sample_steps)
+        labels = sample_labels(y, n, num_classes=cfg.num_classes, device=self.device)
+        z_1 = standard_normal((n, *cfg.data_shape), like=next(self.net.parameters()), generator=generator)
 
-            steps_iter = tqdm(steps_iter, desc="sampling", leave=False)
-        was_training = self.training
-        self.eval()
-        try:
-            for i in steps_iter:
-                z = self._reverse_step(
-                    z,
-                    i / T,
-                    (i - 1) / T,
-                    labels=labels,
-                    guidance_scale=guidance_scale,
-                    eta=1.0 if sampler == "ddpm" else eta,
-                    generator=generator,
-                )
-            gamma_0 = self.gamma_at(torch.zeros(1, dtype=z.dtype, device=device))
-            x = z / torch.sqrt(torch.sigmoid(-gamma_0))  # z_0/α_0
-        finally:
-            self.train(was_training)
+        def denoise(z_t: Tensor, i: Tensor) -> Tensor:  # ε̂ = net(z_t, γ_t), with classifier-free guidance
+            gamma_t = scheduler.gammas(int(i[0]), z_t)[0]
+            time = self.time_input(gamma_t).expand(z_t.shape[0])
+            return guided_output(self.net, z_t, time, y=labels, guidance_scale=guidance_scale)
+
+        with eval_mode(self):
+            z_0 = sample_loop(denoise, scheduler, z_1, generator=generator, progress=progress, eta=sampler.step_eta)
+            gamma_0 = self.gamma_at(torch.zeros(1, dtype=z_0.dtype, device=z_0.device))
+            x = z_0 / torch.sqrt(torch.sigmoid(-gamma_0))  # z_0/α_0
         if self.data_kind == "vector":
             return x
         # the mode of the categorical decoder p(x|z_0): the nearest bin centre
         k = torch.round(((x + 1.0) * cfg.num_bins - 1.0) / 2.0).clamp(0, cfg.num_bins - 1)
         return k / (cfg.num_bins - 1)
-
-    def _reverse_step(
-        self,
-        z_t: Tensor,
-        t: float,
-        s: float,
-        *,
-        labels: Tensor | None,
-        guidance_scale: float,
-        eta: float,
-        generator: torch.Generator | None,
-    ) -> Tensor:
-        """``z_t → z_s`` (``s < t``): ``z_s = α_s x̂ + √(σ_s² − σ²) ε̂ + σ z``, ``σ² = η² σ_s² c``.
-
-        With ``η = 1`` this is the ancestral step of Kingma et al. §3.3 (``q(z_s|z_t, x̂)``, mean
-        ``(α_s/α_t)(z_t − c σ_t ε̂)``, variance ``σ_s² c``, ``c = 1 − SNR(t)/SNR(s)``).
-        """
-        B = z_t.shape[0]
-        # 1. the schedule at t and s
-        gammas = self.gamma_at(torch.tensor([t, s], dtype=z_t.dtype, device=z_t.device))
-        gamma_t, gamma_s = gammas[0], gammas[1]
-        alpha_t, sigma_t = torch.sigmoid(-gamma_t).sqrt(), torch.sigmoid(gamma_t).sqrt()
-        alpha_s, sigma2_s = torch.sigmoid(-gamma_s).sqrt(), torch.sigmoid(gamma_s)
-        # 2. ε̂ = net(z_t, γ_t) (with classifier-free guidance) and x̂ = (z_t − σ_t ε̂)/α_t
-        eps_hat = guided_output(
-            self.net, z_t, self.time_input(gamma_t).expand(B), y=labels, guidance_scale=guidance_scale
-        )
-        x_hat = (z_t - sigma_t * eps_hat) / alpha_t
-        # 3. c = 1 − SNR(t)/SNR(s) = −expm1(γ_s − γ_t); posterior variance σ_s² c
-        c = -torch.expm1(gamma_s - gamma_t)
-        variance = eta**2 * sigma2_s * c
-        # 4. z_s = α_s x̂ + √(σ_s² − σ²) ε̂ + σ z
-        z_s = alpha_s * x_hat + torch.sqrt((sigma2_s - variance).clamp(min=0.0)) * eps_hat
-        if eta > 0.0:
-            z_s = z_s + torch.sqrt(variance) * randn_like(z_t, generator)
-        return z_s
