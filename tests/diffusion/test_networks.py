@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.blocks import SelfAttention2d, sinusoidal_embedding
+from genlab.blocks import SelfAttention2d
 from genlab.errors import ConfigError
 from genlab.models.diffusion import (
     ConditionEmbedding,
@@ -63,14 +63,6 @@ def test_unet_rejects_channels_not_divisible_by_groups():
 def test_mlp_denoiser_shapes():
     net = MLPDenoiser(in_dim=2, out_dim=4, hidden_dim=16, num_layers=2, num_classes=3)
     assert net(torch.randn(5, 2), torch.rand(5) * 1000, torch.tensor([0, 1, 2, -1, 0])).shape == (5, 4)
-
-
-def test_sinusoidal_embedding_values():
-    e = sinusoidal_embedding(torch.tensor([0.0, 1.0]), 8)
-    assert e.shape == (2, 8)
-    torch.testing.assert_close(e[0], torch.tensor([0.0] * 4 + [1.0] * 4))  # sin 0, cos 0
-    freqs = torch.exp(-torch.log(torch.tensor(10000.0)) * torch.arange(4) / 4)
-    torch.testing.assert_close(e[1], torch.cat([torch.sin(freqs), torch.cos(freqs)]))
 
 
 def test_null_label_is_none_or_minus_one_and_differs_from_real_labels():

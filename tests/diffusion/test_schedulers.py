@@ -9,10 +9,15 @@ import torch
 
 from genlab.errors import ConfigError, GenlabError
 from genlab.models.diffusion import (
+    SAMPLERS,
+    DDIMSampler,
     DDIMScheduler,
+    DDPMSampler,
     DDPMScheduler,
+    ScheduleConfig,
     cosine_beta_schedule,
     linear_beta_schedule,
+    make_sampler,
     sample_loop,
     spaced_timesteps,
 )
@@ -354,3 +359,45 @@ def test_ddim_built_from_a_ddpm_scheduler_shares_its_training_schedule():
     for ddim in (DDIMScheduler.from_scheduler(ddpm), DDIMScheduler.from_config(ddpm.config)):
         assert torch.equal(ddim.alphas_cumprod, ddpm.alphas_cumprod)
         assert ddim.prediction_type == "v_prediction" and ddim.num_train_timesteps == 50
+
+
+# ---- one schedule config, samplers as objects --------------------------------------------------------
+def test_one_schedule_config_builds_both_schedulers_and_is_validated_once():
+    cfg = ScheduleConfig(num_train_timesteps=40, beta_schedule="cosine", prediction_type="v_prediction")
+    ddpm, ddim = DDPMScheduler(cfg, variance_type="learned_range"), DDIMScheduler(cfg)
+    assert ddpm.config == ddim.config == cfg and ddpm.variance_type == "learned_range"
+    assert torch.equal(ddpm.alphas_cumprod, ddim.alphas_cumprod)
+    assert DDIMScheduler(cfg, clip_sample=True).config == cfg.replace(clip_sample=True)  # keyword overrides
+    with pytest.raises(ConfigError, match="prediction_type"):
+        ScheduleConfig(prediction_type="noise")
+    with pytest.raises(ConfigError, match="num_train_timesteps"):
+        ScheduleConfig(num_train_timesteps=0)
+
+
+def test_schedule_config_of_a_model_config_reads_the_fields_of_the_same_name():
+    from genlab.models.diffusion import DDPMConfig
+
+    model_cfg = DDPMConfig(data_shape=(2,), num_train_timesteps=30, beta_end=0.05, clip_sample=True)
+    cfg = ScheduleConfig.of(model_cfg)
+    assert (cfg.num_train_timesteps, cfg.beta_end, cfg.clip_sample) == (30, 0.05, True)
+    assert ScheduleConfig.of(model_cfg, clip_sample=False).clip_sample is False
+
+
+def test_samplers_table_resolves_names_once_and_validates_their_options():
+    assert set(SAMPLERS) == {"ddpm", "ddim"}
+    ddim = make_sampler("ddim", steps=7, eta=0.5)
+    assert isinstance(ddim, DDIMSampler) and ddim.step_kwargs() == {"eta": 0.5} and ddim.num_steps(100) == 7
+    assert make_sampler(ddim) is ddim and make_sampler(ddim, steps=3).steps == 3
+    ddpm = make_sampler("ddpm")
+    assert isinstance(ddpm, DDPMSampler) and ddpm.step_eta == 1.0 and ddpm.num_steps(100) == 100
+    assert DDIMSampler().num_steps(1000) == 50 and DDIMSampler().num_steps(20) == 20  # min(50, T)
+    assert isinstance(ddpm.scheduler(ScheduleConfig()), DDPMScheduler)
+    assert isinstance(ddim.scheduler(ScheduleConfig()), DDIMScheduler)
+    for kwargs, message in (
+        (dict(sampler="euler"), r"unknown sampler 'euler'.*'ddpm'.*'ddim'"),
+        (dict(sampler="ddim", steps=0), "steps must be ≥ 1"),
+        (dict(sampler="ddim", eta=-1.0), "eta must be ≥ 0"),
+        (dict(sampler="ddpm", eta=0.5), "eta is an option of the DDIM sampler"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            make_sampler(**kwargs)
