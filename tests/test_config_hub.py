@@ -109,11 +109,11 @@ def test_load_never_imports_classes_outside_genlab(tmp_path):
         genlab.load(d)
 
 
-def test_save_pretrained_replaces_an_existing_folder_without_leftovers(tmp_path):
+def test_save_pretrained_over_an_existing_model_leaves_no_temporary_files(tmp_path):
     m, d = _saved(tmp_path)
-    (d / "stale.txt").write_text("old")
+    (d / "notes.txt").write_text("mine")
     m.save_pretrained(d)
-    assert sorted(p.name for p in d.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in d.iterdir()) == ["config.json", "model.safetensors", "notes.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
 
 
@@ -133,3 +133,47 @@ def test_init_weights_from_copies_parameters_across_objectives_and_leaves_object
     assert int(back.kl_warmup.step) == 7  # a buffer both have is copied
     with pytest.raises(LoadError, match=r"\(BetaVAE\) does not fit IWAE: .*has shape"):
         init_weights_from(IWAE(**{**shape, "latent_dim": 4}), tmp_path / "warm")
+
+
+def test_save_pretrained_writes_its_two_files_and_leaves_the_rest_of_the_folder_alone(tmp_path):
+    import os
+    import stat
+
+    from genlab.models.vae import VAE
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("years of work")
+    (folder / ".git").mkdir()
+    VAE(hidden=(8,), latent_dim=2).save_pretrained(folder)
+    assert sorted(p.name for p in folder.iterdir()) == [".git", "config.json", "model.safetensors", "thesis.tex"]
+    assert (folder / "thesis.tex").read_text() == "years of work"
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "model.safetensors"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o666 & ~umask  # ordinary modes, not 0600
+    VAE(hidden=(8,), latent_dim=3).save_pretrained(folder)  # saving again replaces just the two files
+    assert genlab.load(folder).config.latent_dim == 3 and (folder / "thesis.tex").is_file()
+
+
+def test_a_failed_save_leaves_the_previous_model_intact_and_no_temporary_file(tmp_path, monkeypatch):
+    import genlab.atomic
+    from genlab.models.vae import VAE
+
+    VAE(hidden=(8,), latent_dim=2).save_pretrained(tmp_path / "m")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+
+    def disk_full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(genlab.atomic.os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        VAE(hidden=(8,), latent_dim=5).save_pretrained(tmp_path / "m")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
+
+
+def test_load_finds_the_model_of_a_run_folder(tmp_path):
+    from genlab.models.vae import VAE
+
+    VAE(hidden=(8,), latent_dim=2).save_pretrained(tmp_path / "run" / "model")
+    assert genlab.load(tmp_path / "run").config.latent_dim == 2

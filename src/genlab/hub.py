@@ -1,8 +1,8 @@
 """Save and load models as ``model.safetensors`` + ``config.json`` — never pickle.
 
 ``config.json`` holds the class path, the config and the genlab version that wrote it.
-``save_pretrained`` writes into a temporary folder and renames it into place, so an interrupted save
-never leaves a half-written model. Every failure to load is a one-line ``LoadError``.
+``save_pretrained`` writes each file atomically and leaves everything else in the folder alone, so an
+interrupted save never leaves a half-written file. Every failure to load is a one-line ``LoadError``.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from genlab.atomic import atomic_write_bytes, atomic_write_text
 from genlab.config import Config
 from genlab.errors import ConfigError, LoadError
 
@@ -41,37 +40,29 @@ class PretrainedMixin:
     config: Config
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write ``model.safetensors`` and ``config.json`` into ``directory`` (replaced atomically)."""
-        from safetensors.torch import save_file
+        """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created if needed).
+
+        Each file is written atomically (``genlab.atomic``), weights first, so an interrupted save
+        leaves the previous files intact; nothing else in ``directory`` is touched.
+        """
+        from safetensors.torch import save
 
         from genlab import __version__
 
         assert isinstance(self, nn.Module)
         directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        try:
-            # (clone: safetensors refuses tensors that share storage, e.g. tied weights)
-            state = {k: v.detach().cpu().clone().contiguous() for k, v in self.state_dict().items()}
-            save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
-            meta = {
-                "class": f"{type(self).__module__}.{type(self).__qualname__}",
-                "config": self.config.to_dict(),
-                "genlab_version": __version__,
-                "format": FORMAT,
-            }
-            (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n")
-            if directory.exists():
-                old = directory.with_name(f".{directory.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                directory.rename(old)
-                tmp.rename(directory)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        if directory.exists() and not directory.is_dir():
+            raise ConfigError(f"{directory} is a file: save the model into a folder")
+        # (clone: safetensors refuses tensors that share storage, e.g. tied weights)
+        state = {k: v.detach().cpu().clone().contiguous() for k, v in self.state_dict().items()}
+        meta = {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "config": self.config.to_dict(),
+            "genlab_version": __version__,
+            "format": FORMAT,
+        }
+        atomic_write_bytes(directory / WEIGHTS_NAME, save(state, metadata={"format": "pt"}))
+        atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
         return directory
 
     @classmethod
@@ -119,8 +110,11 @@ def _resolve_class(path: str) -> type:
 
 
 def load(directory: str | os.PathLike, *, map_location: str = "cpu") -> nn.Module:
-    """Load any genlab model from a folder written by ``save_pretrained`` (no pickle)."""
+    """Load any genlab model from a folder written by ``save_pretrained`` (no pickle), or from a run folder
+    (its ``model/``)."""
     directory = Path(directory)
+    if not (directory / CONFIG_NAME).is_file() and (directory / "model" / CONFIG_NAME).is_file():
+        directory = directory / "model"  # a run folder
     meta = read_config(directory)
     cls = _resolve_class(meta["class"])
     try:

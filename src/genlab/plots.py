@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from genlab.atomic import atomic_file
+
 
 def pyplot():
     import matplotlib
@@ -22,10 +24,8 @@ def pyplot():
 
 
 def save_figure(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_file(path) as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     return path
 
 
@@ -52,10 +52,8 @@ def image_grid(images: Tensor, path: str | os.PathLike, *, nrow: int | None = No
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    img.save(tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as f:
+        img.save(f, format="PNG")
     return path
 
 

@@ -11,6 +11,7 @@ from genlab.data import load
 from genlab.errors import ConfigError, ShapeError
 from genlab.evaluation.metrics import eval_bpd, evaluate
 from genlab.metrics.coverage import mode_coverage
+from genlab.models.base import Generative
 from genlab.models.diffusion import DDPM, VDM
 
 SQUARE = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # 4 modes, std 0.1 → radius 0.3
@@ -52,7 +53,7 @@ def test_the_test_data_itself_covers_every_mode_with_the_2d_gaussian_3_sigma_mas
     assert abs(c.samples - p) < 4 * math.sqrt(p * (1 - p) / n)
 
 
-class _Points(torch.nn.Module):
+class _Points(torch.nn.Module, Generative):
     """A 'model' whose samples are fixed points, cycled."""
 
     def __init__(self, points: torch.Tensor) -> None:
@@ -113,5 +114,5 @@ def test_bpd_without_terms_reports_the_models_own_default():
 
 
 def test_bpd_needs_a_model_with_a_diffusion_bound():
-    with pytest.raises(ConfigError, match="needs a model with nll_bpd"):
+    with pytest.raises(ConfigError, match="needs a model with a diffusion bound: nll_bpd"):
         eval_bpd(_Points(torch.zeros(1, 2)), torch.zeros(3, 2))

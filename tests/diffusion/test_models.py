@@ -213,6 +213,60 @@ def test_conditional_sampling_accepts_int_tensor_or_cycles_labels():
 def test_elbo_is_minus_the_bound_in_nats(name):
     model, x, y = _build(name)
     g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
-    kw = {"terms": 10} if isinstance(model, DDPM) else {}
+    kw = {"terms": 10} if isinstance(model, DDPM) else {"terms": 2}
     bpd = model.nll_bpd(x, y, generator=g(), **kw).total
     torch.testing.assert_close(model.elbo(x, y, generator=g(), **kw), -bpd * 2 * math.log(2))
+
+
+@pytest.mark.parametrize("name", ["ddpm_unet_cond_hybrid", "ddpm_mlp_v_cosine", "vdm_mlp", "vdm_unet_cond"])
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+def test_samples_follow_the_dtype_of_the_parameters(name, sampler):
+    model, _, _ = _build(name)
+    kw = dict(sampler=sampler, steps=3, eta=1.0 if sampler == "ddim" else None)
+    single = model.sample(2, generator=torch.Generator().manual_seed(6), **kw)
+    double = model.double().sample(2, generator=torch.Generator().manual_seed(6), **kw)
+    assert single.dtype == torch.float32 and double.dtype == torch.float64 and double.shape == single.shape
+    assert torch.isfinite(double).all()
+
+
+def test_a_float64_vdm_evaluates_its_bound_in_float64():
+    model, x, y = _build("vdm_mlp")
+    model.double()
+    assert model.nll_bpd(x.double(), generator=torch.Generator().manual_seed(0)).total.dtype == torch.float64
+
+
+def test_preview_samples_work_with_fewer_than_50_training_timesteps():
+    model = DDPM(data_shape=(2,), hidden_dim=16, num_train_timesteps=10)
+    x = model.sample(4, generator=torch.Generator().manual_seed(0), **model.preview_sample_kwargs)
+    assert x.shape == (4, 2) and torch.isfinite(x).all()
+
+
+def test_sample_takes_a_sampler_object_as_well_as_its_name():
+    from genlab.models.diffusion import DDIMSampler
+
+    model, _, _ = _build("ddpm_mlp_v_cosine")
+    by_name = model.sample(3, generator=torch.Generator().manual_seed(1), sampler="ddim", steps=4, eta=0.3)
+    by_object = model.sample(3, generator=torch.Generator().manual_seed(1), sampler=DDIMSampler(steps=4, eta=0.3))
+    assert torch.equal(by_name, by_object)
+
+
+def test_vdm_bound_with_k_terms_averages_k_draws_of_t_and_noise():
+    model, x, y = _build("vdm_mlp")
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        model.eval()
+        draws = [model.bound(x, generator=g).total for _ in range(3)]
+    three = model.nll_bpd(x, generator=torch.Generator().manual_seed(3), terms=3).total
+    torch.testing.assert_close(three, torch.stack(draws).mean(0))
+    one = model.nll_bpd(x, generator=torch.Generator().manual_seed(3)).total  # terms=None: bound_terms_default
+    assert VDM.bound_terms_default == 1 and torch.equal(one, draws[0])
+    with pytest.raises(ConfigError, match="terms must be a positive"):
+        model.nll_bpd(x, terms=0)
+
+
+def test_ddpm_bound_defaults_to_its_declared_number_of_terms():
+    model = DDPM(data_shape=(2,), hidden_dim=16, num_train_timesteps=200).eval()
+    x = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+    g = lambda: torch.Generator().manual_seed(4)  # noqa: E731
+    assert DDPM.bound_terms_default == 50
+    torch.testing.assert_close(model.nll_bpd(x, generator=g()).total, model.nll_bpd(x, generator=g(), terms=50).total)

@@ -10,13 +10,13 @@ containers and plain values are rebuilt (the allow-list of ``torch.serialization
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from genlab.atomic import atomic_file
 from genlab.errors import LoadError
 
 #: types a genlab checkpoint may hold beyond tensors, containers and plain values (none today)
@@ -48,20 +48,9 @@ def read_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu", train
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """``torch.save`` to ``path`` through a temporary file and an atomic rename (``genlab.atomic``)."""
+    with atomic_file(path) as f:
+        torch.save(obj, f)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

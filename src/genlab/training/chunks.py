@@ -22,7 +22,7 @@ from genlab.training.lightning_internals import fit_loop_progress, shift_batch_p
 
 
 class StepChunk(list):
-    """``k`` consecutive mini-batches (each a ``genlab.data.Batch`` of named fields) that one ``training_step`` call trains on."""
+    """``k`` consecutive mini-batches (each a ``genlab.data.Batch``) that one ``training_step`` call trains on."""
 
 
 class ChunkedLoader:

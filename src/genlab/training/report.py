@@ -7,7 +7,8 @@ from pathlib import Path
 
 from torch import nn
 
-from genlab.rundir import RunDir, atomic_write_text
+from genlab.atomic import atomic_write_text
+from genlab.rundir import RunDir
 from genlab.training.config import TrainConfig
 
 
