@@ -3,7 +3,6 @@ the registry chooses the system; train() and the CLI resolve one config; checkpo
 nested config sections; fitted state saved without pickle; Lightning internals where the spine expects them."""
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,6 @@ import spine_toys
 import torch
 from safetensors.torch import load_file
 
-import genlab
 from genlab.errors import ConfigError, LoadError
 from genlab.plots import read_metrics
 from genlab.registry import MODELS

@@ -6,8 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.models.autoencoders import Autoencoder
-from genlab.models.vae import VAE
 from genlab.evaluation.uses import (
     anomaly_auroc,
     anomaly_scores,
@@ -18,6 +16,8 @@ from genlab.evaluation.uses import (
     score_name,
     without_digit,
 )
+from genlab.models.autoencoders import Autoencoder
+from genlab.models.vae import VAE
 
 
 class CodeMap(nn.Module):

@@ -45,3 +45,7 @@ def check_shape(x, expected: tuple, what: str, hint: str = "") -> None:
                                for i, e in enumerate(expected)) + ")"
         msg = f"expected {what} of shape {want}, got {shape}"
         raise ShapeError(msg + (f": {hint}" if hint else ""))
+
+
+class TrainingInterrupted(GenlabError, KeyboardInterrupt):
+    """Training stopped by Ctrl-C after writing ``last.ckpt``; the message says how to resume (CLI exit 130)."""

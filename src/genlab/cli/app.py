@@ -24,10 +24,13 @@ def friendly(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from genlab.errors import GenlabError
+        from genlab.errors import GenlabError, TrainingInterrupted
 
         try:
             return fn(*args, **kwargs)
+        except TrainingInterrupted as e:
+            typer.echo(f"interrupted: {e}", err=True)
+            raise typer.Exit(130) from None
         except GenlabError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None

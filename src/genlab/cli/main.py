@@ -62,11 +62,14 @@ def train(
     set_: Annotated[list[str] | None, typer.Option("--set", help="key=value, e.g. model.latent_dim=16")] = None,
     resume: Annotated[Path | None, typer.Option(help="continue this run folder exactly")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="train into an --out folder that holds other "
+                                            "files (never over a resumable run)")] = False,
 ) -> None:
     """Train MODEL on a dataset and write a run folder (config, metrics, checkpoints, model, samples, report)."""
     flags = {"model": model, "data": data, "epochs": epochs, "max_time": max_time, "max_steps": max_steps,
              "batch_size": batch_size, "lr": lr, "seed": seed, "precision": precision, "devices": devices,
-             "num_nodes": num_nodes, "strategy": strategy, "out": out, "quiet": quiet or None}
+             "num_nodes": num_nodes, "strategy": strategy, "out": out, "quiet": quiet or None,
+             "overwrite": overwrite or None}
     cfg = train_config(flags, config=config, sets=set_ or [], resume=resume)
     from genlab.training.run import train as run_train
 

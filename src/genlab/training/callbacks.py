@@ -7,6 +7,8 @@ import copy
 import logging
 import math
 import random
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
@@ -101,6 +103,80 @@ class NonFiniteGuard(L.Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
         self._check_weights(trainer, pl_module)  # raising here writes nothing (atomic save)
+
+
+class TimedCheckpoint(L.Callback):
+    """Writes ``last.ckpt`` after the first Lightning call that ends ``minutes`` or more after the last write,
+    so a kill between epochs loses at most about that much training. (Lightning's own
+    ``ModelCheckpoint(train_time_interval=...)`` ignores the interval under manual optimization.)"""
+
+    def __init__(self, path: str | Path, minutes: float) -> None:
+        self.path = Path(path)
+        self.seconds = 60.0 * minutes
+        self._last = 0.0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._last = time.monotonic()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        due = trainer.strategy.broadcast(time.monotonic() - self._last >= self.seconds)  # every rank decides alike
+        if due:
+            trainer.save_checkpoint(self.path)
+            self._last = time.monotonic()
+
+
+class StopOnInterrupt(L.Callback):
+    """Ctrl-C (SIGINT) during training: finish the Lightning call under way (a chunk of whole iterations),
+    write ``last.ckpt`` there — a point an exact resume starts from — and stop; ``stopped_at`` is then the
+    iteration. A second Ctrl-C interrupts at once. Main thread of the main process only (elsewhere it
+    leaves SIGINT alone)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.stopped_at: int | None = None
+        self._saved = b""
+        self._requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame) -> None:
+        if self._requested:  # the second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self._requested = True
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread() and trainer.world_size == 1:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._requested and self.stopped_at is None:
+            trainer.save_checkpoint(self.path)
+            self._saved = self.path.read_bytes()
+            self.stopped_at = pl_module.iteration
+            trainer.should_stop = True
+
+    def put_back(self) -> None:
+        """Write the checkpoint taken at the stop back to ``path``: Lightning's end-of-epoch hooks (and the
+        validation they run, which draws from the RNG) write another ``last.ckpt`` after it."""
+        if self.stopped_at is not None:
+            from genlab.atomic import atomic_write_bytes
+
+            atomic_write_bytes(self.path, self._saved)
+
+    def _restore(self) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._restore()
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self._restore()
 
 
 class RunCheckpoint(ModelCheckpoint):

@@ -38,7 +38,9 @@ class TrainConfig(Config):
     num_nodes: int = 1  # machines (multi-node DDP; see docs/scaling.md)
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     out: str | None = None  # run folder; default runs/<model>-<data>-<time>
-    checkpoint_every: int | None = None  # also write last.ckpt every N steps (default: each epoch)
+    checkpoint_every: int | None = None  # also write last.ckpt every N iterations (always: each epoch)
+    checkpoint_minutes: float | None = 5.0  # also write last.ckpt every this many minutes of training (None: off)
+    overwrite: bool = False  # train into a --out folder that holds other files (never over a resumable run)
     steps_per_call: int = 8  # optimizer steps per Lightning training_step call (same result; see training.chunks)
     val_size: int | None = None  # evaluate on at most this many validation examples
     exclude_labels: tuple[int, ...] = ()  # leave these labels out of train/val (anomaly detection, AE6)
@@ -62,13 +64,35 @@ class TrainConfig(Config):
         require(self.ema_decay is None or 0 <= self.ema_decay < 1, "ema_decay must be in (0, 1) (0: off)")
         require(self.num_samples is None or self.num_samples >= 0, "num_samples must be ≥ 0")
         require(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every must be ≥ 1")
+        require(self.checkpoint_minutes is None or self.checkpoint_minutes > 0,
+                "checkpoint_minutes must be > 0 (or null: only each epoch and every checkpoint_every iterations)")
+        require(self.max_steps == -1 or self.max_steps >= 1,
+                f"max_steps must be ≥ 1 (or -1: no limit), got {self.max_steps}: a run of 0 iterations trains nothing")
         require(self.steps_per_call >= 1, f"steps_per_call must be ≥ 1 (1: one step per Lightning batch), "
                                           f"got {self.steps_per_call}")
         require(all(isinstance(c, int) and not isinstance(c, bool) for c in self.exclude_labels),
                 f"exclude_labels must be integer labels such as [7], got {list(self.exclude_labels)}")
         if self.max_time is not None:
-            parse_duration(self.max_time)
+            require(parse_duration(self.max_time).total_seconds() > 0,
+                    f"max_time must be longer than 0, got {self.max_time!r}: a run of no time trains nothing")
         require(isinstance(self.model_options, dict), "model_options must be a mapping of model options")
+
+
+#: what ``--resume`` may change: how long the run goes on and what it prints or samples; anything else
+#: (the model, the data, the optimizer, the batch, the processes) would not continue the same run
+RESUMABLE = frozenset({"epochs", "max_steps", "max_time", "quiet", "num_samples", "checkpoint_every",
+                       "checkpoint_minutes", "out"})
+
+
+def check_resumable(overrides: dict[str, Any]) -> None:
+    """``ConfigError`` naming the options in ``overrides`` that ``--resume`` cannot change."""
+    fixed = sorted(k for k, v in overrides.items() if k not in RESUMABLE and v not in (None, {}))
+    if fixed:
+        names = ", ".join("model." + m for m in overrides.get("model_options") or {}) if fixed == ["model_options"] \
+            else ", ".join(fixed)
+        raise ConfigError(f"--resume continues a run as it was configured: it cannot change {names}; it may change "
+                          f"{', '.join(sorted(RESUMABLE - {'out'}))}. To change the rest, train a new run "
+                          f"(--set init_from=RUN/model starts from its weights)")
 
 
 #: genlab's defaults of the fields a model may set in its registry row (``ModelEntry.train_defaults``)

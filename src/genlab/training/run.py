@@ -19,13 +19,22 @@ from typing import Any
 import lightning as L
 import torch
 
-from genlab.errors import ConfigError, LoadError
+from genlab.errors import ConfigError, LoadError, TrainingInterrupted
 from genlab.registry import get_model
 from genlab.rundir import RunDir
-from genlab.training.callbacks import EMA, LossProgressBar, NonFiniteGuard, RNGState, RunCheckpoint, SampleGrid
+from genlab.training.callbacks import (
+    EMA,
+    LossProgressBar,
+    NonFiniteGuard,
+    RNGState,
+    RunCheckpoint,
+    SampleGrid,
+    StopOnInterrupt,
+    TimedCheckpoint,
+)
 from genlab.training.checkpoint import AtomicCheckpointIO, read_checkpoint
 from genlab.training.chunks import steps_per_call
-from genlab.training.config import TrainConfig, complete, parse_duration, read_yaml, resolve
+from genlab.training.config import TrainConfig, check_resumable, complete, parse_duration, read_yaml, resolve
 from genlab.training.datamodule import TensorDataModule
 from genlab.training.logger import RunCSVLogger
 
@@ -54,7 +63,9 @@ def resume_config(run_dir: str | Path, overrides: dict[str, Any]) -> TrainConfig
         raise LoadError(f"{run.path} is not a genlab run folder (no config.yaml): pass the folder "
                         f"that `genlab train` wrote")
     if not run.last_checkpoint.is_file():
-        raise LoadError(f"{run.last_checkpoint} is missing: nothing to resume; train anew")
+        raise LoadError(f"{run.last_checkpoint} is missing: nothing to resume; train anew with --out {run.path} "
+                        f"--overwrite (or another --out)")
+    check_resumable(overrides)  # before anything is written
     return resolve(read_yaml(run.config_yaml), {**overrides, "out": str(run.path)})
 
 
@@ -75,10 +86,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     if not resume and run.holds_checkpoints():
         raise ConfigError(f"{run.path} already holds a run: pass --resume {run.path} to continue it, "
                           f"or choose another --out")
+    if not resume and run.path.exists() and not run.path.is_dir():
+        raise ConfigError(f"--out {run.path} is a file: name a folder for the run")
+    if not resume and run.path.is_dir() and any(run.path.iterdir()) and not cfg.overwrite:
+        raise ConfigError(f"--out {run.path} holds other files: choose an empty or new folder, or pass --overwrite "
+                          f"to train into it anyway")
     checkpoint = read_checkpoint(run.last_checkpoint) if resume else None  # refuses code: before anything is written
 
     train_data = load_data(cfg.data, split="train").without_labels(cfg.exclude_labels)
     val_data = load_data(cfg.data, split="val").without_labels(cfg.exclude_labels)
+    if cfg.batch_size * cfg.devices * cfg.num_nodes > len(train_data):
+        raise ConfigError(f"batch_size {cfg.batch_size} × {cfg.devices * cfg.num_nodes} process(es) is more than the "
+                          f"{len(train_data)} training examples of {cfg.data}: one step would never be taken; "
+                          f"lower --batch-size")
     cls = entry.load_class()
     L.seed_everything(cfg.seed, verbose=False)
     model = cls(cls.config_for_data(train_data, cfg.model_options))
@@ -102,6 +122,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     k = steps_per_call(cfg.steps_per_call, steps_per_epoch=per_epoch, max_steps=cfg.max_steps,
                        checkpoint_every=cfg.checkpoint_every, resume_step=resumed_at or 0, world_size=world)
     ema = EMA(cfg.ema_decay) if cfg.ema_decay else None
+    interrupt = StopOnInterrupt(run.last_checkpoint)
     fit_data = train_data.subset(torch.arange(min(5000, len(train_data))))
     cbs: list[L.Callback] = [
         RunCheckpoint(dirpath=run.checkpoints, save_top_k=0, save_last=True,
@@ -109,7 +130,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
                       enable_version_counter=False),
         RunCheckpoint(dirpath=run.checkpoints, filename="best", monitor=model.monitor, mode=model.monitor_mode,
                       save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=False),
-        RNGState(), NonFiniteGuard(),
+        *([TimedCheckpoint(run.last_checkpoint, cfg.checkpoint_minutes)] if cfg.checkpoint_minutes else []),
+        RNGState(), NonFiniteGuard(), interrupt,
         SampleGrid(run, cfg.num_samples, fit_data=fit_data, reference=val_data),
         *([ema] if ema else []), *(callbacks or []),
     ]
@@ -136,6 +158,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     t0 = time.perf_counter()
     trainer.fit(system, datamodule=dm, ckpt_path=str(run.last_checkpoint) if resume else None, weights_only=True)
     seconds = time.perf_counter() - t0
+    if interrupt.stopped_at is not None:
+        interrupt.put_back()
+        raise TrainingInterrupted(f"stopped at iteration {interrupt.stopped_at}, {run.last_checkpoint} written; "
+                                  f"continue with: genlab train --resume {run.path}")
     if not any(key.startswith("val/") for key in trainer.callback_metrics) and cfg.strategy != "ddp_spawn":
         trainer.validate(system, datamodule=dm, verbose=False)  # stopped before an epoch ended
 

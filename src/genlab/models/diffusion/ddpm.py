@@ -33,19 +33,13 @@ from genlab.models.likelihood import LOG2, bits_per_dim
 
 
 @dataclasses.dataclass
-class DDPMConfig(DenoiserConfig):
-    """DDPM options: the network fields of ``DenoiserConfig`` plus the noise process (the fields of
-    ``ScheduleConfig``, read by ``DDPM.schedule_config``) and the loss."""
+class DDPMConfig(ScheduleConfig, DenoiserConfig):
+    """DDPM options: the network fields of ``DenoiserConfig``, the noise process of ``ScheduleConfig``
+    (``DDPM.schedule_config`` resolves ``clip_sample=None``) and the loss."""
 
-    num_train_timesteps: int = 1000  # T
-    beta_schedule: Literal["linear", "cosine"] = "linear"  # Ho et al. 2020 / Nichol & Dhariwal 2021
-    beta_start: float = 1e-4  # β_1 (linear schedule)
-    beta_end: float = 0.02  # β_T (linear schedule)
-    prediction_type: Literal["epsilon", "sample", "v_prediction"] = "epsilon"  # what the network outputs
     loss_type: Literal["simple", "vlb", "hybrid"] = "simple"  # vlb/hybrid learn the variance too
     hybrid_lambda: float = 1e-3  # λ of L_hybrid = L_simple + λ L_vlb (Nichol & Dhariwal §3.1)
     clip_sample: bool | None = None  # clip x̂_0 to [−1, 1] while sampling; None: yes for images
-    timestep_spacing: Literal["leading", "trailing", "linspace"] = "trailing"  # for steps < T
 
     def __post_init__(self) -> None:
         super().__post_init__()
