@@ -85,21 +85,49 @@ def coerce(value: Any, hint: Any, name: str) -> Any:
     origin = get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in get_args(hint) if a is not type(None)]
-        if value is None:
+        if value is None and type(None) in get_args(hint):
             return None
         return coerce(value, args[0], name) if len(args) == 1 else value
-    if origin is tuple and isinstance(value, (list, tuple)):
+    if origin is tuple or hint is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"option {name!r} must be a list such as [300, 300], got {value!r}"
+                              + (": close the brackets" if isinstance(value, str) and "[" in value else ""))
         args = get_args(hint)
         inner = args[0] if args else Any
-        return tuple(coerce(v, inner, name) for v in value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float) and isinstance(value, str):
-        try:
-            return hint(value)
-        except ValueError:
-            raise ConfigError(f"option {name!r} must be a {hint.__name__}, got {value!r}") from None
+        return tuple(coerce(v, inner, f"{name}[{i}]") for i, v in enumerate(value))
+    if hint in (int, float, bool, str):
+        return _scalar(value, hint, name)
     return value
+
+
+def _scalar(value: Any, hint: type, name: str) -> Any:
+    """``value`` as an int, float, bool or str option; ``ConfigError`` saying what was expected otherwise."""
+    what = {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}[hint]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # e.g. max_time=90 (seconds)
+    elif isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        return hint(value)
+    elif isinstance(value, float):
+        if hint is float:
+            return value
+        if value.is_integer():
+            return int(value)
+    elif isinstance(value, str):
+        try:
+            return _scalar(float(value) if hint is float else int(value), hint, name)
+        except ValueError:
+            pass
+    raise ConfigError(f"option {name!r} must be {what}, got {value!r}")
 
 
 def check_literals(cfg: Any) -> None:

@@ -34,6 +34,10 @@ def friendly(fn):
         except GenlabError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
+        except OSError as e:  # an unwritable or missing path, a full disk: what was written before is intact
+            where = f" {e.filename}" if e.filename else ""
+            typer.echo(f"error: cannot write or read{where}: {e.strerror or e}; choose another path", err=True)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted: the last checkpoint is intact; continue with --resume RUN", err=True)
             raise typer.Exit(130) from None

@@ -69,9 +69,12 @@ def embed(
     k: Annotated[int, typer.Option(help="k of precision@k")] = 10,
 ) -> None:
     """Dimensionality reduction and retrieval (AE6): kNN accuracy in code vs PCA vs pixel space, precision@k."""
+    from genlab.errors import ConfigError
     from genlab.evaluation.uses import embed as embed_codes
     from genlab.evaluation.uses import retrieval_precision
 
+    if min(neighbors, k, n_reference, n_query) < 1:
+        raise ConfigError("--neighbors, --k, --n-reference and --n-query must be ≥ 1")
     model = load_run_model(run)
     _require_unconditional_encoder(model, run)
     name = RunDir(run).dataset(data)

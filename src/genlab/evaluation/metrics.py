@@ -138,6 +138,8 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str], *, split: str
     """Compute ``metrics`` of ``model`` on ``data_name``'s ``split`` (the first ``limit`` examples)."""
     from genlab.data import load
 
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be ≥ 1 (the number of test examples), got {limit}")
     data = load(data_name, split=split)
     x, y = data.x, data.y
     if data.binarize == "dynamic":  # a fixed, seeded draw of the binarized test set

@@ -1,0 +1,31 @@
+"""Bad input to the CLI is one line on stderr and exit code 2: no traceback, nothing written."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from genlab.cli.main import app
+
+OLD_VAE = Path(__file__).resolve().parent / "fixtures" / "runs" / "vae-v0"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "vae", "--set", "model.latent_dim=1.5", "--max-steps", "1"], "must be a whole number, got 1.5"),
+    (["train", "vae", "--set", "model.hidden=[300,", "--max-steps", "1"], "close the brackets"),
+    (["train", "vae", "--set", "model.hidden=300", "--max-steps", "1"], "must be a list such as"),
+    (["train", "vae", "--max-steps", "0"], "trains nothing"),
+    (["train", "vae", "--max-time", "0s"], "trains nothing"),
+    (["train", "vae", "--out", "/proc/no-such/run", "--max-steps", "1"], "cannot write or read"),
+    (["eval", str(OLD_VAE), "--limit", "0"], "limit must be ≥ 1"),
+    (["embed", str(OLD_VAE), "--neighbors", "0"], "must be ≥ 1"),
+    (["sample", str(OLD_VAE), "--out", "/proc/no-such/x.png"], "cannot write or read"),
+    (["sample", str(OLD_VAE), "--y", "3"], "takes no y"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, args)
+    err = result.output.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], result.output
+    assert list(tmp_path.iterdir()) == []  # nothing written
