@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from genlab.models.autoencoders import fit_code_prior
+from genlab.models.base import Generative
 from genlab.registry import MODELS
 
 IMAGE = {"data_shape": (1, 8, 8)}
@@ -35,13 +36,17 @@ SMALL: dict[str, tuple[dict, dict, bool]] = {
     "stacked-ae": ({**AE_SMALL, "hidden": (8, 4)}, {}, True),
     "ddpm": ({**UNET_SMALL, "num_train_timesteps": 4}, {"steps": 2}, False),
     "vdm": ({**UNET_SMALL, "schedule_hidden": 8}, {"steps": 2}, False),
+    "gan": ({"data_shape": (2,), "latent_dim": 2, "generator": {"hidden": [8]}}, {}, False),
+    "dcgan": ({**IMAGE, "latent_dim": 4, "generator": {"channels": 4}, "discriminator": {"channels": 4}}, {}, False),
+    "wgan": ({**IMAGE, "latent_dim": 4, "generator": {"channels": 4}}, {}, False),
+    "wgan-gp": ({"data_shape": (2,), "latent_dim": 2}, {}, False),
 }
 N = 3  # samples per call
 
 
 def _build(name: str, dtype: torch.dtype):
     cls = MODELS[name].load_class()
-    if not callable(getattr(cls, "sample", None)):
+    if not issubclass(cls, Generative):
         pytest.skip(f"{name} ({cls.__name__}) has no sample(): it is not a generative model")
     if name not in SMALL:
         pytest.fail(f"registry model {name!r} has no small config here: add a row to SMALL in {__file__}")

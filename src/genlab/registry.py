@@ -39,6 +39,8 @@ def _import(target: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
+ADVERSARIAL = "genlab.training.systems:AdversarialSystem"
+
 MODELS: dict[str, ModelEntry] = {
     e.name: e
     for e in [
@@ -72,6 +74,18 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("vdm", "genlab.models.diffusion:VDM", "mnist",
                    "variational diffusion model with a learned noise schedule (D5)",
                    train_defaults={"ema_decay": 0.999, "grad_clip": 1.0, "lr": 2e-4, "num_samples": 36}),
+        ModelEntry("gan", "genlab.models.gan:GAN", "ring8",
+                   "GAN, non-saturating or minimax losses, MLP (vectors) or DCGAN (images) networks (G1–G3)",
+                   train_defaults={"lr": 2e-4, "batch_size": 64}, system=ADVERSARIAL),
+        ModelEntry("dcgan", "genlab.models.gan:DCGAN", "mnist",
+                   "DCGAN: transposed-conv generator, strided-conv discriminator, batch norm (G5)",
+                   train_defaults={"lr": 2e-4, "batch_size": 64}, system=ADVERSARIAL),
+        ModelEntry("wgan", "genlab.models.gan:WGAN", "mnist",
+                   "Wasserstein GAN, weight clipping c = 0.01, n_critic 5, RMSProp (G9)",
+                   train_defaults={"lr": 5e-5, "batch_size": 64}, system=ADVERSARIAL),
+        ModelEntry("wgan-gp", "genlab.models.gan:WGANGP", "mnist",
+                   "Wasserstein GAN with gradient penalty λ = 10, n_critic 5, Adam (0, 0.9) (G9)",
+                   train_defaults={"lr": 1e-4, "batch_size": 64}, system=ADVERSARIAL),
     ]
 }
 

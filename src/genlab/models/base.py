@@ -18,6 +18,7 @@ What a model can do beyond that is declared by the capability classes it inherit
 ``LatentVariable``  ``elbo(x, *, generator)`` and ``log_importance_weights(x, k, *, generator)``
 ``DiffusionBound``  ``nll_bpd(x, y, *, generator, terms)``: a bound in bits/dim, estimated with
                     ``terms`` Monte Carlo terms (default ``bound_terms_default``)
+``Adversarial``     ``discriminator_loss`` / ``generator_loss`` (two players, ``AdversarialSystem``)
 ``Classifier``      ``predict(x)``: class indices
 ``ReconstructionScored``  ``reconstruction_error(x)``: per-example error (anomaly scores)
 ==================  =========================================================================
@@ -64,14 +65,14 @@ class Model(PretrainedMixin, nn.Module):
     """Base class: stores the validated config; subclasses build layers in ``__init__``."""
 
     config_class: ClassVar[type[Config]]
-    #: the validation metric that ``best.ckpt`` keeps, and whether lower is better
-    monitor: ClassVar[str] = "val/loss"
+    #: the validation metric that ``best.ckpt`` keeps (None: no best checkpoint), and whether lower is better
+    monitor: ClassVar[str | None] = "val/loss"
     monitor_mode: ClassVar[str] = "min"
 
     def __init__(self, config: Config | None = None, **overrides) -> None:
         super().__init__()
-        if config is None:
-            config = self.config_class(**overrides)
+        if config is None:  # from_dict: checked and coerced as a config file is (nested sections from mappings)
+            config = self.config_class.from_dict(overrides)
         elif overrides:
             config = config.replace(**overrides)
         if not isinstance(config, self.config_class):
@@ -192,6 +193,22 @@ class DiffusionBound:
     Monte Carlo terms per example (``None``: ``bound_terms_default``; D4, D5)."""
 
     bound_terms_default: ClassVar[int | None] = None
+
+
+class Adversarial:
+    """Two players trained against each other (``AdversarialSystem``): ``discriminator_loss(**batch)`` and
+    ``generator_loss(**batch)`` return ``ModelOutput``s with named terms; ``after_discriminator_step()``
+    runs after each discriminator step (weight clipping); ``parameter_groups()`` names ``discriminator``
+    and ``generator``; ``config.n_critic`` discriminator steps per generator step (G3)."""
+
+    def discriminator_loss(self, **batch: Tensor) -> ModelOutput:
+        raise NotImplementedError
+
+    def generator_loss(self, **batch: Tensor) -> ModelOutput:
+        raise NotImplementedError
+
+    def after_discriminator_step(self) -> None:
+        """Nothing by default."""
 
 
 class Classifier:

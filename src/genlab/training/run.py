@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import shlex
 import sys
 import time
@@ -69,6 +70,17 @@ def resume_config(run_dir: str | Path, overrides: dict[str, Any]) -> TrainConfig
     return resolve(read_yaml(run.config_yaml), {**overrides, "out": str(run.path)})
 
 
+def launch_rank(cfg: TrainConfig) -> int:
+    """This process's global DDP rank, known before the Trainer exists (Lightning numbers it the same way):
+    ``RANK`` (torchrun) or ``SLURM_PROCID`` (srun) if set, else ``NODE_RANK × devices + LOCAL_RANK`` (Lightning's own
+    launch: the user sets ``NODE_RANK``, Lightning sets ``LOCAL_RANK`` in the processes it starts)."""
+    env = os.environ
+    for key in ("RANK", "SLURM_PROCID"):
+        if key in env:
+            return int(env[key])
+    return int(env.get("NODE_RANK", env.get("GROUP_RANK", 0))) * cfg.devices + int(env.get("LOCAL_RANK", 0))
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback] | None = None,
           command: str | None = None) -> RunResult:
     """Train ``cfg.model`` on ``cfg.data``; write and return the run folder (``genlab.rundir``).
@@ -83,12 +95,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     run = RunDir(cfg.out) if cfg.out else RunDir.new(cfg.model, cfg.data)
     if resume and not run.last_checkpoint.is_file():
         raise LoadError(f"cannot resume {run.path}: {run.last_checkpoint} is missing")
-    if not resume and run.holds_checkpoints():
+    first = launch_rank(cfg) == 0  # DDP: the other processes find rank 0's folder and write nothing to it
+    if first and not resume and run.holds_checkpoints():
         raise ConfigError(f"{run.path} already holds a run: pass --resume {run.path} to continue it, "
                           f"or choose another --out")
-    if not resume and run.path.exists() and not run.path.is_dir():
+    if first and not resume and run.path.exists() and not run.path.is_dir():
         raise ConfigError(f"--out {run.path} is a file: name a folder for the run")
-    if not resume and run.path.is_dir() and any(run.path.iterdir()) and not cfg.overwrite:
+    if first and not resume and run.path.is_dir() and any(run.path.iterdir()) and not cfg.overwrite:
         raise ConfigError(f"--out {run.path} holds other files: choose an empty or new folder, or pass --overwrite "
                           f"to train into it anyway")
     checkpoint = read_checkpoint(run.last_checkpoint) if resume else None  # refuses code: before anything is written
@@ -109,8 +122,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     system_cls = entry.load_system()
     clock = system_cls.clock_for(model)
 
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.write_config(cfg.to_dict())
+    if first:
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_config(cfg.to_dict())
     command = command or "genlab train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     resumed_at = clock.iteration(checkpoint["global_step"]) if checkpoint else None
 
@@ -128,8 +142,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         RunCheckpoint(dirpath=run.checkpoints, save_top_k=0, save_last=True,
                       every_n_train_steps=clock.trainer_steps(cfg.checkpoint_every) if cfg.checkpoint_every else None,
                       enable_version_counter=False),
-        RunCheckpoint(dirpath=run.checkpoints, filename="best", monitor=model.monitor, mode=model.monitor_mode,
-                      save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=False),
+        *([RunCheckpoint(dirpath=run.checkpoints, filename="best", monitor=model.monitor, mode=model.monitor_mode,
+                         save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=False)]
+          if model.monitor else []),
         *([TimedCheckpoint(run.last_checkpoint, cfg.checkpoint_minutes)] if cfg.checkpoint_minutes else []),
         RNGState(), NonFiniteGuard(), interrupt,
         SampleGrid(run, cfg.num_samples, fit_data=fit_data, reference=val_data),

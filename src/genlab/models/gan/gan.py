@@ -1,0 +1,224 @@
+"""GANs (G1–G3, G5, G9): a generator and a discriminator (critic) with their losses; trained by the
+adversarial system (``genlab.training.systems.adversarial``): per iteration ``n_critic`` discriminator
+steps, each on a fresh mini-batch and fresh ``z``, then one generator step (G3, Goodfellow et al. 2014,
+arXiv:1406.2661, Algorithm 1).
+
+Data convention (as the diffusion models): images are given in ``[0, 1]`` and seen by the networks in
+``[−1, 1]`` (the generator ends in tanh); ``sample`` returns images in ``[0, 1]``. Vectors (2-D toys)
+are used as given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from genlab.config import Config, require
+from genlab.errors import ConfigError, check_shape
+from genlab.models.base import Adversarial, Generative, Model, ModelOutput
+from genlab.models.gan import losses
+from genlab.models.gan.networks import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    dcgan_init_,
+)
+
+
+@dataclasses.dataclass
+class NetworkConfig(Config):
+    """One network's options (the ``generator.*`` and ``discriminator.*`` sections)."""
+
+    hidden: tuple[int, ...] = (128, 128)  # MLP widths (vectors)
+    channels: int = 64  # DCGAN base width (images): C and 2C
+    norm: Literal["batch", "layer", "none"] = "batch"  # DCGAN batch norm; a WGAN-GP critic uses layer/none
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(all(h >= 1 for h in self.hidden) and self.channels >= 1, "hidden widths and channels must be ≥ 1")
+
+
+@dataclasses.dataclass
+class GANConfig(Config):
+    data_shape: tuple[int, ...] = (2,)  # (D,) vectors or (C, H, W) images with H, W divisible by 4
+    latent_dim: int = 64  # dim z
+    prior: Literal["normal", "uniform"] = "normal"  # G1: z ~ N(0, I) or U(−1, 1)
+    loss: Literal["nonsaturating", "minimax", "wasserstein"] = "nonsaturating"  # G2, G9
+    constraint: Literal["none", "clip", "gp"] = "none"  # G9: the critic's Lipschitz constraint
+    clip_value: float = 0.01  # c of weight clipping (Arjovsky et al. 2017)
+    gp_weight: float = 10.0  # λ of the gradient penalty (Gulrajani et al. 2017)
+    n_critic: int = 1  # k: discriminator steps per generator step (G3)
+    optimizer: Literal["adam", "rmsprop"] = "adam"  # rmsprop for weight-clipped WGAN
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam's (β1, β2): DCGAN's 0.5; WGAN-GP (0, 0.9)
+    generator: NetworkConfig = dataclasses.field(default_factory=lambda: NetworkConfig(norm="none"))
+    discriminator: NetworkConfig = dataclasses.field(default_factory=lambda: NetworkConfig(norm="none"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.latent_dim >= 1, f"latent_dim must be ≥ 1, got {self.latent_dim}")
+        require(self.n_critic >= 1, f"n_critic must be ≥ 1 (discriminator steps per generator step), got "
+                                    f"{self.n_critic}")
+        require(len(self.data_shape) in (1, 3), f"data_shape must be (D,) or (C, H, W), got {self.data_shape}")
+        if len(self.data_shape) == 3:
+            require(self.data_shape[1] % 4 == 0 and self.data_shape[2] % 4 == 0,
+                    f"DCGAN needs H and W divisible by 4, got {self.data_shape}")
+        require((self.loss == "wasserstein") == (self.constraint != "none"),
+                "loss='wasserstein' needs constraint 'clip' or 'gp', and those go with the Wasserstein loss only")
+        require(self.clip_value > 0 and self.gp_weight >= 0, "clip_value must be > 0 and gp_weight ≥ 0")
+        require(self.constraint != "gp" or self.discriminator.norm != "batch",
+                "the gradient penalty is per example: use discriminator.norm=layer or none, not batch")
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.data_shape) == 3
+
+
+@dataclasses.dataclass
+class GANOutput(ModelOutput):
+    """One player's loss and what the curves show: ``d_real = E D(x)``, ``d_fake = E D(G(z))`` (probabilities;
+    critic scores for a WGAN), ``distance`` = the critic's ``E D(x) − E D(G(z))`` (WGAN), ``penalty`` (GP)."""
+
+    d_real: Tensor | None = None
+    d_fake: Tensor | None = None
+    distance: Tensor | None = None
+    penalty: Tensor | None = None
+
+
+class GAN(Model, Generative, Adversarial):
+    """G1–G3: ``G(z)`` against ``D(x)``; non-saturating, minimax or Wasserstein losses; MLP or DCGAN networks."""
+
+    config_class = GANConfig
+    monitor = None  # no validation loss tells a better GAN: keep last.ckpt only
+
+    def __init__(self, config: GANConfig | None = None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        c = self.config
+        if c.is_image:
+            self.generator = DCGANGenerator(c.latent_dim, c.data_shape, c.generator.channels, c.generator.norm)
+            self.discriminator = DCGANDiscriminator(c.data_shape, c.discriminator.channels, c.discriminator.norm)
+            dcgan_init_(self)
+        else:
+            d = math.prod(c.data_shape)
+            self.generator = MLPGenerator(c.latent_dim, d, c.generator.hidden, c.generator.norm)
+            self.discriminator = MLPDiscriminator(d, c.discriminator.hidden, c.discriminator.norm)
+
+    @classmethod
+    def data_defaults(cls, data) -> dict:
+        """The data's shape; MLPs without normalization for vectors (the 2-D toys)."""
+        plain = {} if data.x.dim() == 4 else {"generator": {"norm": "none"}, "discriminator": {"norm": "none"}}
+        return {"data_shape": tuple(data.x.shape[1:]), **plain}
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"discriminator": list(self.discriminator.parameters()),
+                "generator": list(self.generator.parameters())}
+
+    # --- the two players ----------------------------------------------------------------------
+    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """G1: ``z ~ N(0, I)`` or ``U(−1, 1)``, ``(n, latent_dim)`` in the parameters' dtype and device."""
+        like = next(self.parameters())
+        shape = (n, self.config.latent_dim)
+        if self.config.prior == "normal":
+            z = torch.randn(shape, generator=generator, dtype=like.dtype)
+        else:
+            z = torch.rand(shape, generator=generator, dtype=like.dtype) * 2 - 1
+        return z.to(like.device)
+
+    def to_model_space(self, x: Tensor) -> Tensor:
+        check_shape(x, (None, *self.config.data_shape), "data", "pass data shaped like the training data")
+        return x * 2 - 1 if self.config.is_image else x
+
+    def _scores(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        both = self.discriminator(torch.cat([real, fake]))  # one pass: batch norm sees one batch, as in DCGAN
+        return both[: len(real)], both[len(real):]
+
+    def discriminator_loss(self, x: Tensor, y: Tensor | None = None) -> GANOutput:
+        """G2 / G9 for the discriminator on real ``x`` and fresh ``G(z)`` (the generator is not trained here)."""
+        real = self.to_model_space(x)
+        with torch.no_grad():
+            fake = self.generator(self.sample_latent(len(x)))
+        r, f = self._scores(real, fake)
+        if self.config.loss != "wasserstein":
+            return GANOutput(loss=losses.discriminator_loss(r, f), d_real=torch.sigmoid(r).mean(),
+                             d_fake=torch.sigmoid(f).mean())
+        loss, penalty = losses.critic_loss(r, f), None
+        if self.config.constraint == "gp" and torch.is_grad_enabled():  # (validation runs without gradients)
+            penalty = losses.gradient_penalty(self.discriminator, real, fake)
+            loss = loss + self.config.gp_weight * penalty
+        return GANOutput(loss=loss, d_real=r.mean(), d_fake=f.mean(), distance=(r.mean() - f.mean()).detach(),
+                         penalty=penalty)
+
+    def generator_loss(self, x: Tensor, y: Tensor | None = None) -> GANOutput:
+        """G2 / G9 for the generator on ``len(x)`` fresh ``z`` (``x`` only sets the batch size)."""
+        fake = self.generator(self.sample_latent(len(x)))
+        f = self.discriminator(fake)
+        if self.config.loss == "wasserstein":
+            return GANOutput(loss=losses.generator_loss_wasserstein(f), d_fake=f.mean().detach())
+        g = losses.generator_loss_minimax if self.config.loss == "minimax" else losses.generator_loss_nonsaturating
+        return GANOutput(loss=g(f), d_fake=torch.sigmoid(f).mean().detach())
+
+    @torch.no_grad()
+    def after_discriminator_step(self) -> None:
+        """Weight clipping (G9, Arjovsky et al. Algorithm 1): every critic weight into ``[−c, c]``."""
+        if self.config.constraint == "clip":
+            for p in self.discriminator.parameters():
+                p.clamp_(-self.config.clip_value, self.config.clip_value)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> GANOutput:
+        """Validation terms: the discriminator's loss on ``x`` (``loss``) and its view of real and fake data."""
+        return self.discriminator_loss(x, y)
+
+    # --- samples -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """``G(z)`` for ``n`` fresh ``z`` in data space (images in ``[0, 1]``)."""
+        if n < 1:
+            raise ConfigError(f"n must be ≥ 1, got {n}")
+        x = self.generator(self.sample_latent(n, generator=generator))
+        return ((x + 1) / 2).clamp(0, 1) if self.config.is_image else x
+
+
+@dataclasses.dataclass
+class DCGANConfig(GANConfig):
+    """Radford et al. 2015: batch norm in both networks, Adam β1 = 0.5, z ~ N(0, I) of 100 dims."""
+
+    data_shape: tuple[int, ...] = (1, 28, 28)
+    latent_dim: int = 100
+    generator: NetworkConfig = dataclasses.field(default_factory=NetworkConfig)
+    discriminator: NetworkConfig = dataclasses.field(default_factory=NetworkConfig)
+
+
+class DCGAN(GAN):
+    config_class = DCGANConfig
+
+
+@dataclasses.dataclass
+class WGANConfig(DCGANConfig):
+    """Arjovsky et al. 2017: critic without sigmoid, n_critic 5, weight clipping c = 0.01, RMSProp."""
+
+    loss: Literal["nonsaturating", "minimax", "wasserstein"] = "wasserstein"
+    constraint: Literal["none", "clip", "gp"] = "clip"
+    n_critic: int = 5
+    optimizer: Literal["adam", "rmsprop"] = "rmsprop"
+
+
+class WGAN(GAN):
+    config_class = WGANConfig
+
+
+@dataclasses.dataclass
+class WGANGPConfig(WGANConfig):
+    """Gulrajani et al. 2017: gradient penalty λ = 10, Adam (0, 0.9), no batch norm in the critic."""
+
+    constraint: Literal["none", "clip", "gp"] = "gp"
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    betas: tuple[float, float] = (0.0, 0.9)
+    discriminator: NetworkConfig = dataclasses.field(default_factory=lambda: NetworkConfig(norm="layer"))
+
+
+class WGANGP(GAN):
+    config_class = WGANGPConfig

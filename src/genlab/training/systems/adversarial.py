@@ -1,0 +1,97 @@
+"""``AdversarialSystem``: two players, two optimizers (G3) — GANs (and CTGAN to come).
+
+One iteration (Goodfellow et al. 2014, arXiv:1406.2661, Algorithm 1): ``n_critic`` discriminator steps,
+each on its own mini-batch of real data and fresh ``z``, then one generator step. The iteration is the
+unit of ``max_steps``, checkpoints, EMA (of the generator) and metric rows (``systems.base``). Adam
+with the model's betas (DCGAN's 0.5; WGAN-GP's (0, 0.9)), or RMSProp for weight-clipped WGAN.
+Curves: ``d_loss``, ``g_loss``, ``d_real = E D(x)``, ``d_fake = E D(G(z))`` and, for WGANs, the critic's
+estimate of the distance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import Tensor, nn
+
+from genlab.training.optim import adam, cosine_schedule
+from genlab.training.systems.base import StepClock, System
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """``module``'s parameters take no gradient inside the block (the generator step needs none for D)."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+class AdversarialSystem(System):
+    """Trains an ``Adversarial`` model: per iteration ``n_critic`` discriminator steps, then a generator step."""
+
+    @classmethod
+    def clock_for(cls, model) -> StepClock:
+        k = model.config.n_critic
+        return StepClock(optimizer_steps=k + 1, batches=k)
+
+    @property
+    def ema_module(self) -> nn.Module:
+        return self.model.generator
+
+    def _player_step(self, opt, loss: Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        self._backward(loss)  # on_before_backward: the NaN guard names the term
+        self._clip(opt)
+        self._optimizer_step(opt)  # counts trainer.global_step
+
+    def train_iteration(self, batches: list) -> None:
+        opt_d, opt_g = self.optimizers()
+        d = None
+        for batch in batches:  # k discriminator steps, a fresh mini-batch and fresh z each
+            d = self.model.discriminator_loss(**batch)
+            self.record(_terms("d", d))
+            self._player_step(opt_d, d.loss)
+            self.model.after_discriminator_step()  # weight clipping (WGAN)
+        with frozen(self.model.discriminator):
+            g = self.model.generator_loss(**batches[-1])
+            self.record({**_terms("d", d, stepped=False), **_terms("g", g)})
+            self._player_step(opt_g, g.loss)
+        for scheduler in self._schedulers():
+            scheduler.step()
+
+    def _schedulers(self) -> list:
+        s = self.lr_schedulers()
+        return [] if s is None else (s if isinstance(s, list) else [s])
+
+    def validation_terms(self, batch) -> dict[str, Tensor]:
+        d, g = self.model.discriminator_loss(**batch), self.model.generator_loss(**batch)
+        return {**_terms("d", d, stepped=False), **_terms("g", g, stepped=False)}
+
+    def configure_optimizers(self):
+        cfg = self.model.config
+        groups = self.model.parameter_groups()
+        if cfg.optimizer == "rmsprop":
+            opts = [torch.optim.RMSprop(groups[name], lr=self.cfg.lr) for name in ("discriminator", "generator")]
+        else:
+            opts = [adam(groups[name], lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, betas=tuple(cfg.betas))
+                    for name in ("discriminator", "generator")]
+        if self.cfg.lr_schedule == "constant":
+            return opts
+        total = self.total_iterations or 1
+        return opts, [{"scheduler": cosine_schedule(o, total), "interval": "step"} for o in opts]
+
+
+def _terms(player: str, out, *, stepped: bool = True) -> dict[str, Tensor]:
+    """``out``'s terms named by player — ``d_loss``, ``d_real``, ``d_fake``, ``d_distance``, ``d_penalty``;
+    ``g_loss`` — plus ``loss``, the loss being stepped (what the NaN guard and the progress bar read)."""
+    if player == "g":
+        named = {"g_loss": out.loss}
+    else:
+        named = {(k if k.startswith("d_") else f"d_{k}"): v for k, v in out.scalars().items()}
+    return {**named, "loss": out.loss} if stepped else {k: v.detach() for k, v in named.items()}

@@ -1,0 +1,127 @@
+"""GANs (G1–G3, G5, G9): the losses from logits, the constraints, the model template, and the adversarial
+system's iteration (k discriminator steps, then one generator step) through the spine, resumed exactly."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+from model_template import check_save_load_identical
+from safetensors.torch import load_file
+
+from genlab.errors import ConfigError
+from genlab.models.gan import DCGAN, GAN, WGAN, WGANGP, losses
+from genlab.training import TrainConfig, train
+from genlab.training.checkpoint import read_checkpoint
+
+
+def test_discriminator_loss_is_half_the_binary_cross_entropy_and_minus_half_the_value_function():
+    real, fake = torch.randn(64), torch.randn(64)
+    bce = 0.5 * (F.binary_cross_entropy(torch.sigmoid(real), torch.ones(64))
+                 + F.binary_cross_entropy(torch.sigmoid(fake), torch.zeros(64)))
+    torch.testing.assert_close(losses.discriminator_loss(real, fake), bce)
+    v = torch.log(torch.sigmoid(real)).mean() + torch.log(1 - torch.sigmoid(fake)).mean()  # G1
+    torch.testing.assert_close(losses.value_function(real, fake), v)
+    torch.testing.assert_close(losses.discriminator_loss(real, fake), -0.5 * v)
+
+
+def test_minimax_generator_loss_is_minus_the_discriminators_and_saturates_where_nonsaturating_does_not():
+    real, fake = torch.randn(16), torch.randn(16)
+    # J_G = −J_D up to the term G cannot change (G2)
+    torch.testing.assert_close(losses.generator_loss_minimax(fake),
+                               -losses.discriminator_loss(real, fake) + 0.5 * F.softplus(-real).mean())
+    rejected = torch.full((8,), -8.0, requires_grad=True)  # D(G(z)) ≈ 3e-4: the discriminator wins
+    (g_mm,) = torch.autograd.grad(losses.generator_loss_minimax(rejected), rejected)
+    (g_ns,) = torch.autograd.grad(losses.generator_loss_nonsaturating(rejected), rejected)
+    assert g_ns.abs().mean() > 1000 * g_mm.abs().mean()
+
+
+def test_the_gradient_penalty_is_zero_for_a_unit_norm_linear_critic_and_grows_with_its_norm():
+    w = torch.randn(5)
+    for scale, expected in ((1.0, 0.0), (2.0, 1.0), (3.0, 4.0)):
+        critic = lambda x, s=scale: x @ (s * w / w.norm())  # noqa: E731 — ‖∇D‖ = s everywhere
+        torch.testing.assert_close(losses.gradient_penalty(critic, torch.randn(8, 5), torch.randn(8, 5)),
+                                   torch.tensor(expected))
+
+
+def test_weight_clipping_puts_every_critic_weight_in_minus_c_c():
+    m = WGAN(data_shape=(2,), latent_dim=2, discriminator={"hidden": [8]})
+    m.after_discriminator_step()
+    assert all(p.abs().max() <= 0.01 for p in m.discriminator.parameters())
+    assert any(p.abs().max() > 0.01 for p in m.generator.parameters())  # the generator is not clipped
+
+
+@pytest.mark.parametrize("cls, shape", [(GAN, (2,)), (DCGAN, (1, 8, 8)), (WGANGP, (1, 8, 8))])
+def test_template_save_load_identical_and_each_players_loss_trains_only_its_network(cls, shape, tmp_path):
+    m = cls(data_shape=shape, latent_dim=4, generator={"channels": 4, "hidden": [8]},
+            discriminator={"channels": 4, "hidden": [8]})
+    x = torch.rand(6, *shape)
+    draw = lambda mod, b: mod.sample(4, generator=torch.Generator().manual_seed(0))  # noqa: E731
+    check_save_load_identical(m, x, tmp_path, call=draw)
+    m.train()
+    d = m.discriminator_loss(x)
+    d.loss.backward()
+    assert all(p.grad is None for p in m.generator.parameters())  # fakes are detached for D's step
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.discriminator.parameters())
+    m.zero_grad(set_to_none=True)
+    m.generator_loss(x).loss.backward()
+    assert all(p.grad is not None for p in m.generator.parameters())
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"n_critic": 0}, "n_critic must be ≥ 1"),
+    ({"loss": "wasserstein"}, "needs constraint"),
+    ({"loss": "wasserstein", "constraint": "gp", "discriminator": {"norm": "batch"}}, "per example"),
+    ({"data_shape": (1, 6, 6)}, "divisible by 4"),
+])
+def test_bad_options_are_one_line_errors(options, message):
+    with pytest.raises(ConfigError, match=message):
+        GAN(**options)
+
+
+def _cfg(out, **kw):
+    base = dict(model="gan", data="ring8", epochs=50, out=str(out), quiet=True, num_samples=16,
+                model_options={"latent_dim": 2, "n_critic": 2, "generator": {"hidden": [16]},
+                               "discriminator": {"hidden": [16]}})
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_an_iteration_takes_n_critic_discriminator_steps_then_one_generator_step(tmp_path):
+    r = train(_cfg(tmp_path / "run", max_steps=6))
+    ck = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert r.steps == 6 and ck["global_step"] == 6 * 3
+    adam_d, adam_g = (s["state"] for s in ck["optimizer_states"])
+    assert {int(v["step"]) for v in adam_d.values()} == {12} and {int(v["step"]) for v in adam_g.values()} == {6}
+    assert (tmp_path / "run" / "samples" / "epoch_000.png").is_file() or any((tmp_path / "run" / "samples").iterdir())
+    assert {"val/d_loss", "val/g_loss", "val/d_real", "val/d_fake"} <= set(r.metrics)
+
+
+KILL = textwrap.dedent("""
+    import os, lightning as L
+    from genlab.training import TrainConfig, train
+
+    class KillAt(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, *a):
+            if pl_module.iteration == 6:
+                os._exit(9)
+
+    train(TrainConfig(**{cfg}), callbacks=[KillAt()])
+""")
+
+
+@pytest.mark.parametrize("model", ["gan", "wgan-gp"])
+def test_a_gan_run_killed_mid_epoch_resumes_to_identical_weights_of_both_networks(tmp_path, model):
+    extra = {"ema_decay": 0.9} if model == "gan" else {}
+    ref = train(_cfg(tmp_path / "ref", model=model, max_steps=10, **extra))
+    cfg = _cfg(tmp_path / "killed", model=model, max_steps=10, checkpoint_every=3, **extra)
+    p = subprocess.run([sys.executable, "-c", KILL.format(cfg=repr(cfg.to_dict()))], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 9, p.stderr[-2000:]
+    resumed = train(cfg, resume=True)
+    a, b = (load_file(str(r.run_dir / "model" / "model.safetensors")) for r in (ref, resumed))
+    assert any(k.startswith("generator.") for k in a) and any(k.startswith("discriminator.") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
