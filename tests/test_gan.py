@@ -125,3 +125,36 @@ def test_a_gan_run_killed_mid_epoch_resumes_to_identical_weights_of_both_network
     assert any(k.startswith("generator.") for k in a) and any(k.startswith("discriminator.") for k in a)
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_a_conditional_gans_label_changes_both_networks_outputs_and_bad_labels_are_refused():
+    from genlab.models.gan import CGAN
+
+    m = CGAN(data_shape=(1, 8, 8), latent_dim=4, num_classes=3, generator={"channels": 4},
+             discriminator={"channels": 4}).eval()
+    z = torch.randn(2, 4)
+    assert not torch.equal(m.generator(z, torch.tensor([0, 0])), m.generator(z, torch.tensor([1, 1])))
+    x = torch.rand(2, 1, 8, 8)
+    torch.nn.init.normal_(m.discriminator.head.embed.weight)
+    assert not torch.equal(m.discriminator(x, torch.tensor([0, 0])), m.discriminator(x, torch.tensor([2, 2])))
+    g = torch.Generator().manual_seed(0)
+    a = m.sample(4, generator=g, y=1)
+    assert torch.equal(a, m.sample(4, generator=torch.Generator().manual_seed(0), y=torch.tensor([1, 1, 1, 1])))
+    with pytest.raises(ConfigError, match=r"labels must be integers in 0\.\.2"):
+        m.sample(2, y=3)
+    with pytest.raises(ConfigError, match="unconditional"):
+        GAN(data_shape=(2,), latent_dim=2).sample(2, y=1)
+
+
+def test_cgan_trains_on_digits_and_samples_the_asked_class_from_the_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from genlab.cli.main import app
+
+    r = train(TrainConfig(model="cgan", data="digits", max_steps=4, out=str(tmp_path / "run"), quiet=True,
+                          num_samples=10, model_options={"latent_dim": 8, "generator": {"channels": 4},
+                                                         "discriminator": {"channels": 4}}))
+    assert r.model.config.num_classes == 10 and r.steps == 4
+    out = CliRunner().invoke(app, ["sample", str(r.run_dir), "--n", "4", "--y", "3", "--out", str(tmp_path / "s.png")])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "s.png").is_file()

@@ -40,6 +40,7 @@ SMALL: dict[str, tuple[dict, dict, bool]] = {
     "dcgan": ({**IMAGE, "latent_dim": 4, "generator": {"channels": 4}, "discriminator": {"channels": 4}}, {}, False),
     "wgan": ({**IMAGE, "latent_dim": 4, "generator": {"channels": 4}}, {}, False),
     "wgan-gp": ({"data_shape": (2,), "latent_dim": 2}, {}, False),
+    "cgan": ({**IMAGE, "latent_dim": 4, "num_classes": 3, "generator": {"channels": 4}}, {"y": 1}, False),
 }
 N = 3  # samples per call
 

@@ -1,17 +1,19 @@
 """GANs (G1–G9): losses, networks and the models trained by ``training.systems.adversarial``."""
 
 from genlab.models.gan.gan import (
-           DCGAN,
-           GAN,
-           WGAN,
-           WGANGP,
-           DCGANConfig,
-           GANConfig,
-           GANOutput,
-           NetworkConfig,
-           WGANConfig,
-           WGANGPConfig,
+    CGAN,
+    DCGAN,
+    GAN,
+    WGAN,
+    WGANGP,
+    CGANConfig,
+    DCGANConfig,
+    GANConfig,
+    GANOutput,
+    NetworkConfig,
+    WGANConfig,
+    WGANGPConfig,
 )
 
-__all__ = ["DCGAN", "GAN", "WGAN", "WGANGP", "DCGANConfig", "GANConfig", "GANOutput", "NetworkConfig", "WGANConfig",
-           "WGANGPConfig"]
+__all__ = ["CGAN", "DCGAN", "GAN", "WGAN", "WGANGP", "CGANConfig", "DCGANConfig", "GANConfig", "GANOutput",
+           "NetworkConfig", "WGANConfig", "WGANGPConfig"]

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from genlab.config import Config, require
 from genlab.errors import ConfigError, check_shape
-from genlab.models.base import Adversarial, Generative, Model, ModelOutput
+from genlab.models.base import Adversarial, Conditional, Model, ModelOutput, num_classes_of
 from genlab.models.gan import losses
 from genlab.models.gan.networks import (
     DCGANDiscriminator,
@@ -55,12 +55,14 @@ class GANConfig(Config):
     n_critic: int = 1  # k: discriminator steps per generator step (G3)
     optimizer: Literal["adam", "rmsprop"] = "adam"  # rmsprop for weight-clipped WGAN
     betas: tuple[float, float] = (0.5, 0.999)  # Adam's (β1, β2): DCGAN's 0.5; WGAN-GP (0, 0.9)
+    num_classes: int = 0  # G7: > 0 conditions G(z, y) and D(x, y) on a class label (cgan)
     generator: NetworkConfig = dataclasses.field(default_factory=lambda: NetworkConfig(norm="none"))
     discriminator: NetworkConfig = dataclasses.field(default_factory=lambda: NetworkConfig(norm="none"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.latent_dim >= 1, f"latent_dim must be ≥ 1, got {self.latent_dim}")
+        require(self.num_classes >= 0, f"num_classes must be ≥ 0 (0: unconditional), got {self.num_classes}")
         require(self.n_critic >= 1, f"n_critic must be ≥ 1 (discriminator steps per generator step), got "
                                     f"{self.n_critic}")
         require(len(self.data_shape) in (1, 3), f"data_shape must be (D,) or (C, H, W), got {self.data_shape}")
@@ -89,23 +91,27 @@ class GANOutput(ModelOutput):
     penalty: Tensor | None = None
 
 
-class GAN(Model, Generative, Adversarial):
-    """G1–G3: ``G(z)`` against ``D(x)``; non-saturating, minimax or Wasserstein losses; MLP or DCGAN networks."""
+class GAN(Model, Conditional, Adversarial):
+    """G1–G3: ``G(z)`` against ``D(x)``; non-saturating, minimax or Wasserstein losses; MLP or DCGAN networks;
+    with ``num_classes > 0`` the conditional GAN ``G(z, y)``, ``D(x, y)`` (G7)."""
 
     config_class = GANConfig
+    sample_options = frozenset({"y"})
     monitor = None  # no validation loss tells a better GAN: keep last.ckpt only
 
     def __init__(self, config: GANConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
         c = self.config
         if c.is_image:
-            self.generator = DCGANGenerator(c.latent_dim, c.data_shape, c.generator.channels, c.generator.norm)
-            self.discriminator = DCGANDiscriminator(c.data_shape, c.discriminator.channels, c.discriminator.norm)
+            self.generator = DCGANGenerator(c.latent_dim, c.data_shape, c.generator.channels, c.generator.norm,
+                                            c.num_classes)
+            self.discriminator = DCGANDiscriminator(c.data_shape, c.discriminator.channels, c.discriminator.norm,
+                                                    c.num_classes)
             dcgan_init_(self)
         else:
             d = math.prod(c.data_shape)
-            self.generator = MLPGenerator(c.latent_dim, d, c.generator.hidden, c.generator.norm)
-            self.discriminator = MLPDiscriminator(d, c.discriminator.hidden, c.discriminator.norm)
+            self.generator = MLPGenerator(c.latent_dim, d, c.generator.hidden, c.generator.norm, c.num_classes)
+            self.discriminator = MLPDiscriminator(d, c.discriminator.hidden, c.discriminator.norm, c.num_classes)
 
     @classmethod
     def data_defaults(cls, data) -> dict:
@@ -132,30 +138,54 @@ class GAN(Model, Generative, Adversarial):
         check_shape(x, (None, *self.config.data_shape), "data", "pass data shaped like the training data")
         return x * 2 - 1 if self.config.is_image else x
 
-    def _scores(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-        both = self.discriminator(torch.cat([real, fake]))  # one pass: batch norm sees one batch, as in DCGAN
+    def labels(self, y: Tensor | int | None, n: int, *, generator: torch.Generator | None = None) -> Tensor | None:
+        """G7: the labels ``(n,)`` a conditional model is given or draws (uniform over the classes); ``None``
+        for an unconditional model, which refuses labels."""
+        K = self.config.num_classes
+        if not K:
+            if y is not None:
+                raise ConfigError(f"{type(self).__name__} is unconditional (num_classes=0): it takes no labels; "
+                                  f"drop y (--y), or train a cgan")
+            return None
+        device = next(self.parameters()).device
+        if y is None:
+            return torch.randint(0, K, (n,), generator=generator).to(device)
+        y = torch.as_tensor(y, dtype=torch.long).to(device)
+        y = y.expand(n) if y.dim() == 0 else y
+        if y.shape != (n,) or y.min() < 0 or y.max() >= K:
+            raise ConfigError(f"labels must be integers in 0..{K - 1}, one per sample (or one for all), got "
+                              f"{y.tolist() if y.numel() <= 8 else tuple(y.shape)}")
+        return y
+
+    def _scores(self, real: Tensor, fake: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
+        yy = None if y is None else torch.cat([y, y])
+        both = self.discriminator(torch.cat([real, fake]), yy)  # one pass: batch norm sees one batch, as in DCGAN
         return both[: len(real)], both[len(real):]
 
     def discriminator_loss(self, x: Tensor, y: Tensor | None = None) -> GANOutput:
-        """G2 / G9 for the discriminator on real ``x`` and fresh ``G(z)`` (the generator is not trained here)."""
+        """G2 / G9 for the discriminator on real ``x`` and fresh ``G(z)`` (the generator is not trained here);
+        a conditional model scores ``(x, y)`` and ``(G(z, y), y)`` with the real labels."""
         real = self.to_model_space(x)
+        y = self.labels(y, len(x)) if self.config.num_classes else None
         with torch.no_grad():
-            fake = self.generator(self.sample_latent(len(x)))
-        r, f = self._scores(real, fake)
+            fake = self.generator(self.sample_latent(len(x)), y)
+        r, f = self._scores(real, fake, y)
         if self.config.loss != "wasserstein":
             return GANOutput(loss=losses.discriminator_loss(r, f), d_real=torch.sigmoid(r).mean(),
                              d_fake=torch.sigmoid(f).mean())
         loss, penalty = losses.critic_loss(r, f), None
         if self.config.constraint == "gp" and torch.is_grad_enabled():  # (validation runs without gradients)
-            penalty = losses.gradient_penalty(self.discriminator, real, fake)
+            penalty = losses.gradient_penalty(self.discriminator, real, fake, y=y)
             loss = loss + self.config.gp_weight * penalty
         return GANOutput(loss=loss, d_real=r.mean(), d_fake=f.mean(), distance=(r.mean() - f.mean()).detach(),
                          penalty=penalty)
 
     def generator_loss(self, x: Tensor, y: Tensor | None = None) -> GANOutput:
-        """G2 / G9 for the generator on ``len(x)`` fresh ``z`` (``x`` only sets the batch size)."""
-        fake = self.generator(self.sample_latent(len(x)))
-        f = self.discriminator(fake)
+        """G2 / G9 for the generator on ``len(x)`` fresh ``z`` (``x`` only sets the batch size; a conditional
+        model uses the batch's labels)."""
+        y = self.labels(y, len(x)) if self.config.num_classes else None
+        fake = self.generator(self.sample_latent(len(x)), y)
+        f = self.discriminator(fake, y)
         if self.config.loss == "wasserstein":
             return GANOutput(loss=losses.generator_loss_wasserstein(f), d_fake=f.mean().detach())
         g = losses.generator_loss_minimax if self.config.loss == "minimax" else losses.generator_loss_nonsaturating
@@ -174,11 +204,13 @@ class GAN(Model, Generative, Adversarial):
 
     # --- samples -------------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
-        """``G(z)`` for ``n`` fresh ``z`` in data space (images in ``[0, 1]``)."""
+    def sample(self, n: int, *, generator: torch.Generator | None = None, y: Tensor | int | None = None) -> Tensor:
+        """``G(z)`` (``G(z, y)`` for a conditional model: ``y`` one label, ``n`` labels, or ``None`` for uniform
+        ones) for ``n`` fresh ``z``, in data space (images in ``[0, 1]``)."""
         if n < 1:
             raise ConfigError(f"n must be ≥ 1, got {n}")
-        x = self.generator(self.sample_latent(n, generator=generator))
+        z = self.sample_latent(n, generator=generator)
+        x = self.generator(z, self.labels(y, n, generator=generator))
         return ((x + 1) / 2).clamp(0, 1) if self.config.is_image else x
 
 
@@ -222,3 +254,21 @@ class WGANGPConfig(WGANConfig):
 
 class WGANGP(GAN):
     config_class = WGANGPConfig
+
+
+@dataclasses.dataclass
+class CGANConfig(DCGANConfig):
+    """Mirza & Osindero 2014, arXiv:1411.1784: ``G(z, y)``, ``D(x, y)``; the classes come from the data."""
+
+    num_classes: int = 10
+
+
+class CGAN(GAN):
+    """G7: the conditional DCGAN (label into the generator's input, projection discriminator)."""
+
+    config_class = CGANConfig
+
+    @classmethod
+    def data_defaults(cls, data) -> dict:
+        return {**super().data_defaults(data), **num_classes_of(data)}
+

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -22,46 +24,78 @@ def _norm(kind: str, channels: int, spatial: bool) -> nn.Module:
     return nn.Identity()
 
 
-class MLPGenerator(nn.Module):
-    """``z (B, latent) → x (B, D)``: ReLU hidden layers, a linear output (vectors are used as given)."""
+class LabelInput(nn.Module):
+    """G7, the generator's side: ``[z, onehot(y)]`` (``z`` alone when unconditional)."""
 
-    def __init__(self, latent_dim: int, out_dim: int, hidden: tuple[int, ...], norm: str = "none") -> None:
+    def __init__(self, num_classes: int) -> None:
         super().__init__()
+        self.num_classes = num_classes
+
+    def forward(self, z: Tensor, y: Tensor | None) -> Tensor:
+        if not self.num_classes:
+            return z
+        return torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)  # (B, latent + K)
+
+
+class ProjectionHead(nn.Module):
+    """The discriminator's output from its features ``h (B, F)``: ``w·h + b``, plus ``⟨embed(y), h⟩`` when
+    conditional — G7 with the projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637)."""
+
+    def __init__(self, features: int, num_classes: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(features, 1)
+        self.embed = nn.Embedding(num_classes, features) if num_classes else None
+
+    def forward(self, h: Tensor, y: Tensor | None) -> Tensor:
+        out = self.linear(h).squeeze(-1)  # (B,)
+        return out if self.embed is None else out + (self.embed(y) * h).sum(1)
+
+
+class MLPGenerator(nn.Module):
+    """``z (B, latent) [, y] → x (B, D)``: ReLU hidden layers, a linear output (vectors are used as given)."""
+
+    def __init__(self, latent_dim: int, out_dim: int, hidden: tuple[int, ...], norm: str = "none",
+                 num_classes: int = 0) -> None:
+        super().__init__()
+        self.label = LabelInput(num_classes)
         layers: list[nn.Module] = []
-        d = latent_dim
+        d = latent_dim + num_classes
         for h in hidden:
             layers += [nn.Linear(d, h), _norm(norm, h, spatial=False), nn.ReLU()]
             d = h
         self.net = nn.Sequential(*layers, nn.Linear(d, out_dim))
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z)
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(self.label(z, y))
 
 
 class MLPDiscriminator(nn.Module):
-    """``x (B, D) → logit (B,)``: LeakyReLU(0.2) hidden layers."""
+    """``x (B, D) [, y] → logit (B,)``: LeakyReLU(0.2) hidden layers, a projection head."""
 
-    def __init__(self, in_dim: int, hidden: tuple[int, ...], norm: str = "none") -> None:
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], norm: str = "none", num_classes: int = 0) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         d = in_dim
         for h in hidden:
             layers += [nn.Linear(d, h), _norm(norm, h, spatial=False), nn.LeakyReLU(0.2)]
             d = h
-        self.net = nn.Sequential(*layers, nn.Linear(d, 1))
+        self.features = nn.Sequential(*layers)
+        self.head = ProjectionHead(d, num_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).squeeze(-1)  # (B,)
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.head(self.features(x), y)  # (B,)
 
 
 class DCGANGenerator(nn.Module):
     """G5: ``z → Linear → (2C, H/4, W/4) → ConvT(4, 2, 1) → (C, H/2, W/2) → ConvT(4, 2, 1) → (c, H, W)``, tanh."""
 
-    def __init__(self, latent_dim: int, data_shape: tuple[int, int, int], channels: int, norm: str = "batch") -> None:
+    def __init__(self, latent_dim: int, data_shape: tuple[int, int, int], channels: int, norm: str = "batch",
+                 num_classes: int = 0) -> None:
         super().__init__()
         c, h, w = data_shape
+        self.label = LabelInput(num_classes)
         self.start = (2 * channels, h // 4, w // 4)
-        self.project = nn.Sequential(nn.Linear(latent_dim, math.prod(self.start), bias=norm == "none"),
+        self.project = nn.Sequential(nn.Linear(latent_dim + num_classes, math.prod(self.start), bias=norm == "none"),
                                      _norm(norm, math.prod(self.start), spatial=False), nn.ReLU())
         self.up = nn.Sequential(
             nn.ConvTranspose2d(2 * channels, channels, 4, 2, 1, bias=norm == "none"),  # (B, C, H/2, W/2)
@@ -69,25 +103,27 @@ class DCGANGenerator(nn.Module):
             nn.ConvTranspose2d(channels, c, 4, 2, 1), nn.Tanh(),  # (B, c, H, W) in [−1, 1]
         )
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.up(self.project(z).view(-1, *self.start))
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.up(self.project(self.label(z, y)).view(-1, *self.start))
 
 
 class DCGANDiscriminator(nn.Module):
-    """G5: ``x → Conv(4, 2, 1) → LeakyReLU → Conv(4, 2, 1) → norm → LeakyReLU → Linear → logit (B,)``."""
+    """G5: ``x → Conv(4, 2, 1) → LeakyReLU → Conv(4, 2, 1) → norm → LeakyReLU → projection head → logit (B,)``."""
 
-    def __init__(self, data_shape: tuple[int, int, int], channels: int, norm: str = "batch") -> None:
+    def __init__(self, data_shape: tuple[int, int, int], channels: int, norm: str = "batch",
+                 num_classes: int = 0) -> None:
         super().__init__()
         c, h, w = data_shape
-        self.net = nn.Sequential(
+        self.features = nn.Sequential(
             nn.Conv2d(c, channels, 4, 2, 1), nn.LeakyReLU(0.2),  # (B, C, H/2, W/2); no norm on the input layer
             nn.Conv2d(channels, 2 * channels, 4, 2, 1, bias=norm == "none"),  # (B, 2C, H/4, W/4)
             _norm(norm, 2 * channels, spatial=True), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(2 * channels * (h // 4) * (w // 4), 1),
+            nn.Flatten(),
         )
+        self.head = ProjectionHead(2 * channels * (h // 4) * (w // 4), num_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).squeeze(-1)  # (B,)
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.head(self.features(x), y)  # (B,)
 
 
 def dcgan_init_(module: nn.Module) -> None:
