@@ -158,3 +158,48 @@ def test_cgan_trains_on_digits_and_samples_the_asked_class_from_the_cli(tmp_path
     out = CliRunner().invoke(app, ["sample", str(r.run_dir), "--n", "4", "--y", "3", "--out", str(tmp_path / "s.png")])
     assert out.exit_code == 0, out.output
     assert (tmp_path / "s.png").is_file()
+
+
+def _normal_pdf(x, mu, sigma):
+    return torch.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * (2 * torch.pi) ** 0.5)
+
+
+def test_value_at_the_optimal_discriminator_is_minus_log_4_plus_twice_the_jsd_and_minus_log_4_when_equal():
+    from genlab.models.gan import theory
+
+    x = torch.linspace(-12, 14, 200_001, dtype=torch.float64)
+    dx = float(x[1] - x[0])
+    p_data, p_g = _normal_pdf(x, 0.0, 1.0), _normal_pdf(x, 1.5, 1.5)
+    d_star = theory.optimal_discriminator(p_data, p_g)
+    c = theory.value_of(d_star, p_data, p_g, dx)
+    torch.testing.assert_close(c, -theory.LOG_4 + 2 * theory.jensen_shannon(p_data, p_g, dx), atol=1e-8, rtol=0)
+    assert c > -theory.LOG_4 + 0.05  # the generator is not yet right: strictly above the minimum
+    for other in (0.9 * d_star + 0.05, torch.full_like(d_star, 0.5)):  # D* is the maximizer
+        assert theory.value_of(other, p_data, p_g, dx) < c
+    same = theory.optimal_discriminator(p_data, p_data)
+    assert torch.allclose(same, torch.full_like(same, 0.5))
+    minimum = torch.tensor(-theory.LOG_4, dtype=torch.float64)
+    torch.testing.assert_close(theory.value_of(same, p_data, p_data, dx), minimum)
+
+
+def test_a_discriminator_trained_to_convergence_on_1d_gaussians_is_the_optimal_one():
+    """Fixed p_data = N(0, 1) and p_g = N(1.5, 1.5²); the D* logit is a quadratic in x, so a small MLP fits it.
+    Tolerance 0.05 on [−2, 3] (where both densities have mass): the fit uses 1,500 Adam steps on batches of
+    512 fresh samples per side, so its sampling noise is ~1/√(1.5·10⁶) of the BCE — far below 0.05."""
+    from genlab.models.gan import theory
+    from genlab.models.gan.networks import MLPDiscriminator
+
+    torch.manual_seed(0)
+    d = MLPDiscriminator(1, (32, 32))
+    opt = torch.optim.Adam(d.parameters(), lr=3e-3)
+    for _ in range(1500):
+        real, fake = torch.randn(512, 1), 1.5 + 1.5 * torch.randn(512, 1)
+        loss = losses.discriminator_loss(d(real), d(fake))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    grid = torch.linspace(-2, 3, 101)
+    with torch.no_grad():
+        learned = torch.sigmoid(d(grid[:, None]))
+    exact = theory.optimal_discriminator(_normal_pdf(grid, 0.0, 1.0), _normal_pdf(grid, 1.5, 1.5))
+    assert (learned - exact).abs().max() < 0.05
