@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import lightning as L
 import pytest
 import torch
 import torch.nn.functional as F
@@ -203,3 +204,19 @@ def test_a_discriminator_trained_to_convergence_on_1d_gaussians_is_the_optimal_o
         learned = torch.sigmoid(d(grid[:, None]))
     exact = theory.optimal_discriminator(_normal_pdf(grid, 0.0, 1.0), _normal_pdf(grid, 1.5, 1.5))
     assert (learned - exact).abs().max() < 0.05
+
+
+class _Weights(L.Callback):
+    def __init__(self, out):
+        self.out = str(out)
+
+    def on_train_end(self, trainer, pl_module):
+        torch.save(pl_module.model.state_dict(), f"{self.out}/rank{trainer.global_rank}.pt")
+
+
+def test_a_gan_in_two_ddp_processes_holds_identical_weights_on_both(tmp_path):
+    train(_cfg(tmp_path / "run", max_steps=4, devices=2, strategy="ddp_spawn"), callbacks=[_Weights(tmp_path)])
+    r0, r1 = (torch.load(tmp_path / f"rank{i}.pt", weights_only=True) for i in (0, 1))
+    assert any(k.startswith("generator.") for k in r0)
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), k

@@ -70,6 +70,16 @@ def resume_config(run_dir: str | Path, overrides: dict[str, Any]) -> TrainConfig
     return resolve(read_yaml(run.config_yaml), {**overrides, "out": str(run.path)})
 
 
+def _strategy(cfg: TrainConfig, system_cls: type):
+    """Lightning's strategy for ``cfg.strategy``; DDP told whether the system leaves parameters unused."""
+    if cfg.strategy == "auto":
+        return "auto"
+    from lightning.pytorch.strategies import DDPStrategy
+
+    return DDPStrategy(find_unused_parameters=system_cls.find_unused_parameters,
+                       start_method="spawn" if cfg.strategy == "ddp_spawn" else "popen")
+
+
 def launch_rank(cfg: TrainConfig) -> int:
     """This process's global DDP rank, known before the Trainer exists (Lightning numbers it the same way):
     ``RANK`` (torchrun) or ``SLURM_PROCID`` (srun) if set, else ``NODE_RANK × devices + LOCAL_RANK`` (Lightning's own
@@ -154,7 +164,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         cbs.append(LossProgressBar(refresh_rate=max(1, 10 // k)))
     trainer = L.Trainer(
         accelerator="cpu", devices=cfg.devices, num_nodes=cfg.num_nodes,
-        strategy="ddp_spawn" if cfg.strategy == "ddp_spawn" else ("ddp" if cfg.strategy == "ddp" else "auto"),
+        strategy=_strategy(cfg, system_cls),
         precision="bf16-mixed" if cfg.precision == "bf16-mixed" else "32-true",
         max_epochs=cfg.epochs, max_steps=clock.trainer_steps(cfg.max_steps),
         max_time=parse_duration(cfg.max_time) if cfg.max_time else None,

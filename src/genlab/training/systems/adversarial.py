@@ -35,6 +35,8 @@ def frozen(module: nn.Module):
 class AdversarialSystem(System):
     """Trains an ``Adversarial`` model: per iteration ``n_critic`` discriminator steps, then a generator step."""
 
+    find_unused_parameters = True  # D's backward reaches no generator weight (and G's none of D's: frozen)
+
     @classmethod
     def clock_for(cls, model) -> StepClock:
         k = model.config.n_critic

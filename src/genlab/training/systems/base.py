@@ -69,6 +69,8 @@ class System(L.LightningModule):
     ``configure_optimizers`` (and set ``clock`` when an iteration is more than one step)."""
 
     clock = StepClock()
+    #: DDP: whether some parameters get no gradient in a backward pass (a GAN's generator in D's step)
+    find_unused_parameters = False
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, *, total_iterations: int | None = None,
                  iterations_per_call: int = 1, log_every: int = 10) -> None:
