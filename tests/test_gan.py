@@ -220,3 +220,55 @@ def test_a_gan_in_two_ddp_processes_holds_identical_weights_on_both(tmp_path):
     assert any(k.startswith("generator.") for k in r0)
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k
+
+
+def _unrolled(**kw):
+    from genlab.models.gan import UnrolledGAN
+
+    torch.manual_seed(0)
+    return UnrolledGAN(data_shape=(2,), latent_dim=2, generator={"hidden": [8]}, discriminator={"hidden": [8]}, **kw)
+
+
+def _generator_grad(m, x, seed=1):
+    torch.manual_seed(seed)
+    m.zero_grad(set_to_none=True)
+    m.generator_loss(x).loss.backward()
+    return torch.cat([p.grad.flatten() for p in m.generator.parameters()])
+
+
+def test_unrolling_zero_steps_is_the_plain_gan_and_k_steps_change_the_generators_gradient_not_d():
+    x = torch.randn(32, 2)
+    plain = GAN(data_shape=(2,), latent_dim=2, generator={"hidden": [8]}, discriminator={"hidden": [8]})
+    m0 = _unrolled(unroll_steps=0)
+    m0.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(_generator_grad(m0, x), _generator_grad(plain, x))
+    m5 = _unrolled(unroll_steps=5, unroll_lr=0.5)
+    m5.load_state_dict(plain.state_dict())
+    d_before = {k: v.clone() for k, v in m5.discriminator.state_dict().items()}
+    g5 = _generator_grad(m5, x)
+    assert not torch.allclose(g5, _generator_grad(plain, x), atol=1e-6)
+    assert all(torch.equal(v, d_before[k]) for k, v in m5.discriminator.state_dict().items())  # functional
+
+
+def test_unrolled_parameters_are_k_gradient_steps_of_the_discriminator_loss():
+    m = _unrolled(unroll_steps=1, unroll_lr=0.1)
+    x = torch.randn(16, 2)
+    torch.manual_seed(3)
+    theta = m.unrolled_parameters(x, None)
+    torch.manual_seed(3)
+    fake = m.generator(m.sample_latent(16)).detach()
+    scores = m.discriminator(torch.cat([x, fake]))
+    loss = losses.discriminator_loss(scores[:16], scores[16:])
+    grads = torch.autograd.grad(loss, list(m.discriminator.parameters()))
+    for (name, p), g in zip(m.discriminator.named_parameters(), grads, strict=True):
+        torch.testing.assert_close(theta[name], p - 0.1 * g)
+
+
+def test_second_order_unrolling_differs_from_first_order_and_negative_steps_are_refused():
+    x = torch.randn(32, 2)
+    first = _unrolled(unroll_steps=3, unroll_lr=0.5)
+    second = _unrolled(unroll_steps=3, unroll_lr=0.5, second_order=True)
+    second.load_state_dict(first.state_dict())
+    assert not torch.allclose(_generator_grad(first, x), _generator_grad(second, x), atol=1e-7)
+    with pytest.raises(ConfigError, match="unroll_steps must be ≥ 0"):
+        _unrolled(unroll_steps=-1)

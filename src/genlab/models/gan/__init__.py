@@ -11,9 +11,11 @@ from genlab.models.gan.gan import (
     GANConfig,
     GANOutput,
     NetworkConfig,
+    UnrolledGAN,
+    UnrolledGANConfig,
     WGANConfig,
     WGANGPConfig,
 )
 
 __all__ = ["CGAN", "DCGAN", "GAN", "WGAN", "WGANGP", "CGANConfig", "DCGANConfig", "GANConfig", "GANOutput",
-           "NetworkConfig", "WGANConfig", "WGANGPConfig"]
+           "NetworkConfig", "UnrolledGAN", "UnrolledGANConfig", "WGANConfig", "WGANGPConfig"]

@@ -272,3 +272,60 @@ class CGAN(GAN):
     def data_defaults(cls, data) -> dict:
         return {**super().data_defaults(data), **num_classes_of(data)}
 
+
+
+@dataclasses.dataclass
+class UnrolledGANConfig(GANConfig):
+    """Metz et al. 2016, arXiv:1611.02163: the generator's loss through the discriminator unrolled ``k`` steps."""
+
+    unroll_steps: int = 5  # k: 0 is the plain GAN
+    unroll_lr: float = 0.05  # step size of the unrolled (plain gradient) discriminator updates
+    second_order: bool = False  # differentiate through the unrolled updates (the paper's full gradient)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.unroll_steps >= 0, f"unroll_steps must be ≥ 0 (0: no unrolling), got {self.unroll_steps}")
+        require(self.unroll_lr > 0, f"unroll_lr must be > 0, got {self.unroll_lr}")
+        require(self.loss != "wasserstein", "unrolling is defined here for the non-saturating and minimax losses")
+
+
+class UnrolledGAN(GAN):
+    """G6: ``θ_D^{i+1} = θ_D^i − η ∇ J_D(θ_D^i)`` for ``k`` steps on fresh fakes (functional parameters,
+    ``torch.func.functional_call``; the discriminator itself is not changed), then the generator's loss
+    against ``D(·; θ_D^k)`` (Metz et al. Eqs. (7)–(10)). First order by default: ``θ_D^k`` is a constant for
+    the generator's gradient; ``second_order`` back-propagates through the unrolled updates too. The
+    unrolled updates are plain gradient steps (the paper unrolls its optimizer, Adam)."""
+
+    config_class = UnrolledGANConfig
+
+    def unrolled_parameters(self, x: Tensor, y: Tensor | None) -> dict[str, Tensor]:
+        """``θ_D^k``: ``k`` functional gradient steps of the discriminator on ``x`` and fresh ``G(z)``."""
+        from torch.func import functional_call
+
+        c = self.config
+        real = self.to_model_space(x)
+        buffers = dict(self.discriminator.named_buffers())
+        theta = {n: p.detach().requires_grad_(True) for n, p in self.discriminator.named_parameters()}
+        yy = None if y is None else torch.cat([y, y])
+        for _ in range(c.unroll_steps):
+            fake = self.generator(self.sample_latent(len(x)), y)
+            fake = fake if c.second_order else fake.detach()
+            scores = functional_call(self.discriminator, (theta, buffers), (torch.cat([real, fake]), yy))
+            loss = losses.discriminator_loss(scores[: len(x)], scores[len(x):])
+            grads = torch.autograd.grad(loss, list(theta.values()), create_graph=c.second_order)
+            theta = {n: t - c.unroll_lr * g for (n, t), g in zip(theta.items(), grads, strict=True)}
+        return theta
+
+    def generator_loss(self, x: Tensor, y: Tensor | None = None) -> GANOutput:
+        """G6: the generator's G2 loss against the discriminator unrolled ``unroll_steps`` ahead (validation,
+        without gradients, and ``unroll_steps = 0`` use the discriminator as it is)."""
+        if self.config.unroll_steps == 0 or not torch.is_grad_enabled():
+            return super().generator_loss(x, y)
+        from torch.func import functional_call
+
+        y = self.labels(y, len(x)) if self.config.num_classes else None
+        theta = self.unrolled_parameters(x, y)
+        fake = self.generator(self.sample_latent(len(x)), y)
+        f = functional_call(self.discriminator, (theta, dict(self.discriminator.named_buffers())), (fake, y))
+        g = losses.generator_loss_minimax if self.config.loss == "minimax" else losses.generator_loss_nonsaturating
+        return GANOutput(loss=g(f), d_fake=torch.sigmoid(f).mean().detach())
