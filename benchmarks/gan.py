@@ -1,0 +1,135 @@
+"""GAN benchmarks (issue: GANs from the equations), measured side by side in one run.
+
+(speed) the adversarial spine (AdversarialSystem through genlab.training.train: checkpoints, logging,
+        EMA off, sample grids) against a bare hand-written alternating loop on the same DCGAN, data,
+        batch and seed: wall time of the same iterations (goal ≤ 1.05), interleaved repeats; and whether
+        the two end with identical weights;
+(unroll) the cost of one generator step of the unrolled GAN (G6) against k = 0, on the ring8 MLP GAN.
+
+    python benchmarks/gan.py --parts speed unroll --iterations 300 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import record, timeit, write_results  # noqa: E402
+
+from genlab.data import TensorLoader, load  # noqa: E402
+from genlab.models.gan import DCGAN, UnrolledGAN  # noqa: E402
+from genlab.training.optim import adam  # noqa: E402
+
+BATCH, LR = 64, 2e-4
+
+
+def spine(iterations: int) -> tuple[float, dict]:
+    from genlab.training import TrainConfig, train
+
+    out = Path(tempfile.mkdtemp(prefix="bench-gan-"))
+    try:
+        r = train(TrainConfig(model="dcgan", data="mnist", max_steps=iterations, batch_size=BATCH, lr=LR,
+                              out=str(out / "run"), quiet=True))
+        return r.seconds, {k: v.clone() for k, v in r.model.state_dict().items()}
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def bare_loop(data, iterations: int) -> tuple[float, dict]:
+    """The same iteration written out: a D step on the batch (fresh z), then a G step (fresh z)."""
+    import lightning as L
+
+    L.seed_everything(0, verbose=False)  # as train(): the model is built right after seeding
+    model = DCGAN(DCGAN.config_for_data(data, {}))
+    opt_d = adam(model.discriminator.parameters(), lr=LR, betas=(0.5, 0.999))
+    opt_g = adam(model.generator.parameters(), lr=LR, betas=(0.5, 0.999))
+    loader = TensorLoader(data.fields, batch_size=BATCH, shuffle=True, seed=0, drop_last=True)
+    model.train()
+    t0 = time.perf_counter()
+    done = 0
+    while done < iterations:
+        for batch in loader:
+            d = model.discriminator_loss(**batch)
+            opt_d.zero_grad(set_to_none=True)
+            d.loss.backward()
+            opt_d.step()
+            for p in model.discriminator.parameters():
+                p.requires_grad_(False)
+            g = model.generator_loss(**batch)
+            opt_g.zero_grad(set_to_none=True)
+            g.loss.backward()
+            opt_g.step()
+            for p in model.discriminator.parameters():
+                p.requires_grad_(True)
+            done += 1
+            if done == iterations:
+                break
+    return time.perf_counter() - t0, {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def speed(iterations: int, repeats: int) -> list[dict]:
+    data = load("mnist", split="train")
+    spine(10)  # warm-up: imports, the PNG stack
+    bare_loop(data, 10)
+    bares, spines, same = [], [], []
+    for _ in range(repeats):
+        tb, wb = bare_loop(data, iterations)
+        ts, ws = spine(iterations)
+        bares.append(tb)
+        spines.append(ts)
+        same.append(all(torch.equal(wb[k], ws[k]) for k in wb))
+    each = ", ".join(f"{s / b:.3f}" for s, b in zip(spines, bares, strict=True))
+    return [
+        record("adversarial spine vs bare loop", "wall time", min(spines), "s", reference=min(bares),
+               note=f"DCGAN on MNIST, {iterations} iterations (1 D step + 1 G step each), batch {BATCH}; "
+                    f"fastest of {repeats} interleaved runs (per pair: {each}); goal ≤ 1.05"),
+        record("adversarial spine vs bare loop", "identical final weights", float(all(same)), "bool",
+               note=f"per run: {same}"),
+    ]
+
+
+def unroll_cost(ks=(0, 1, 5, 10)) -> list[dict]:
+    x = load("ring8", split="train").x[:BATCH]
+    times = {}
+    for k in ks:
+        torch.manual_seed(0)
+        m = UnrolledGAN(data_shape=(2,), unroll_steps=k)
+
+        def step(m: UnrolledGAN = m) -> None:
+            m.zero_grad(set_to_none=True)
+            m.generator_loss(x).loss.backward()
+
+        times[k] = timeit(step, repeat=20, warmup=3)
+    return [record(f"unrolled GAN generator step, k = {k}", "time", times[k] * 1e3, "ms",
+                   reference=times[0] * 1e3, note="ring8 MLP GAN (128, 128), batch 64; median of 20; ratio vs k = 0")
+            for k in ks]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--parts", nargs="+", default=["speed", "unroll"], choices=["speed", "unroll"])
+    p.add_argument("--iterations", type=int, default=300)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--name", default="gan")
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    records = []
+    if "speed" in args.parts:
+        records += speed(args.iterations, args.repeats)
+    if "unroll" in args.parts:
+        records += unroll_cost()
+    for r in records:
+        print(f"{r['name']:<40} {r['metric']:<24} {r['value']:10.3f} {r['unit']:<6} ratio {r['ratio'] or ''}")
+    write_results(args.name, records, notes="GANs: (speed) the adversarial spine vs a bare alternating loop; "
+                  "(unroll) the cost of unrolling.")
+
+
+if __name__ == "__main__":
+    main()
