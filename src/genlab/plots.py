@@ -1,4 +1,8 @@
-"""PNG output with no display (matplotlib's Agg backend): sample grids, 2-D scatters, curves."""
+"""Image output with no display (matplotlib's Agg backend): sample grids, 2-D scatters, curves.
+
+Each file is written in the format its suffix names (``IMAGE_FORMATS`` for grids, ``FIGURE_FORMATS``
+for matplotlib figures; no suffix: PNG); an unknown suffix is a ``ConfigError`` listing the known ones.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,22 @@ import torch
 from torch import Tensor
 
 from genlab.atomic import atomic_file
+from genlab.errors import ConfigError
+
+#: suffix → Pillow format of an image grid
+IMAGE_FORMATS: dict[str, str] = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+#: suffix → matplotlib format of a figure (scatters, curves)
+FIGURE_FORMATS: dict[str, str] = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf", ".svg": "svg"}
+_JPEG_QUALITY = 95  # sample grids are small, sharp-edged images: the default 75 smears the strokes
+
+
+def file_format(path: str | os.PathLike, formats: dict[str, str], what: str = "this image") -> str:
+    """The format ``path``'s suffix names in ``formats`` (no suffix: PNG); ``ConfigError`` listing them otherwise."""
+    suffix = Path(path).suffix.lower() or ".png"
+    if suffix not in formats:
+        raise ConfigError(f"cannot write {what} as {suffix!r} ({Path(path).name}): "
+                          f"name a file ending in {', '.join(formats)}")
+    return formats[suffix]
 
 
 def pyplot():
@@ -24,17 +44,22 @@ def pyplot():
 
 
 def save_figure(fig, path: Path) -> Path:
+    """Save a matplotlib figure atomically in the format ``path``'s suffix names (``FIGURE_FORMATS``)."""
+    fmt = file_format(path, FIGURE_FORMATS, "a figure")
+    extra = {"pil_kwargs": {"quality": _JPEG_QUALITY}} if fmt == "jpeg" else {}
     with atomic_file(path) as f:
-        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
+        fig.savefig(f, format=fmt, dpi=100, bbox_inches="tight", **extra)
     return path
 
 
 def image_grid(images: Tensor, path: str | os.PathLike, *, nrow: int | None = None,
                title: str | None = None) -> Path:
-    """Save images ``(N, C, H, W)`` with values in [0, 1] as one PNG grid (C = 1 or 3)."""
+    """Save images ``(N, C, H, W)`` with values in [0, 1] as one grid (C = 1 or 3), PNG or JPEG as the
+    suffix of ``path`` says (``IMAGE_FORMATS``)."""
     import numpy as np
     from PIL import Image
 
+    fmt = file_format(path, IMAGE_FORMATS, "an image grid")
     x = images.detach().float().clamp(0, 1).cpu()
     if x.dim() == 3:
         x = x[:, None]
@@ -53,7 +78,7 @@ def image_grid(images: Tensor, path: str | os.PathLike, *, nrow: int | None = No
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     path = Path(path)
     with atomic_file(path) as f:
-        img.save(f, format="PNG")
+        img.save(f, format=fmt, **({"quality": _JPEG_QUALITY} if fmt == "JPEG" else {}))
     return path
 
 

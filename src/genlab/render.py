@@ -2,36 +2,68 @@
 
 A ``Generative`` model's ``renderer()`` returns one of these; the spine (``samples/`` grids during
 training) and ``genlab sample`` call ``renderer.write(samples, path)`` and never look at shapes
-themselves. Images ``(N, C, H, W)`` → a PNG grid; 2-D points ``(N, 2)`` → a PNG scatter (over
-reference data when given); anything else → the tensor in a ``.safetensors`` file. A new family
-(text, series, tables) adds a renderer here and returns it from its ``renderer()``.
+themselves. Images ``(N, C, H, W)`` → a PNG or JPEG grid; 2-D points ``(N, 2)`` → a PNG, JPEG, PDF or
+SVG scatter (over reference data when given); anything else → the tensor in a ``.safetensors`` file.
+The file is written in the format its suffix names; ``check(path)`` refuses a suffix the renderer
+cannot write (a user's ``--out``). A new family (text, series, tables) adds a renderer here and returns
+it from its ``renderer()``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 from torch import Tensor
 
+from genlab.errors import ConfigError
+from genlab.plots import FIGURE_FORMATS, IMAGE_FORMATS
+
 
 @dataclasses.dataclass(frozen=True)
 class Renderer:
-    """Writes a batch of samples to ``path`` (its suffix replaced by ``suffix``); returns the path written."""
+    """Writes a batch of samples to ``path`` in a format it knows; returns the path written.
 
-    suffix: str = ".png"
+    ``suffixes``: the file formats it writes, the first the default.
+    """
 
-    def write(self, samples: Tensor, path: str | Path, *, reference: Tensor | None = None,
+    suffixes: tuple[str, ...] = (".png",)
+    what: str = "samples"  # what it writes, for messages
+
+    @property
+    def suffix(self) -> str:
+        """The default suffix."""
+        return self.suffixes[0]
+
+    def write(self, samples: Tensor, path: str | os.PathLike, *, reference: Tensor | None = None,
               title: str | None = None) -> Path:
         raise NotImplementedError
 
-    def path(self, path: str | Path) -> Path:
-        return Path(path).with_suffix(self.suffix)
+    def path(self, path: str | os.PathLike) -> Path:
+        """``path`` if its suffix is one this renderer writes, else with the default suffix (the spine's
+        ``samples/epoch_000.png`` becomes ``.safetensors`` for a tensor file)."""
+        p = Path(path)
+        return p if p.suffix.lower() in self.suffixes else p.with_suffix(self.suffix)
+
+    def check(self, path: str | os.PathLike) -> Path:
+        """A path the user named: kept if this renderer writes its suffix, given the default suffix if it
+        has none, else a ``ConfigError`` listing the suffixes it writes."""
+        p = Path(path)
+        if not p.suffix:
+            return p.with_suffix(self.suffix)
+        if p.suffix.lower() not in self.suffixes:
+            raise ConfigError(f"cannot write {self.what} as {p.suffix!r} ({p}): name a file ending in "
+                              f"{', '.join(self.suffixes)}")
+        return p
 
 
 @dataclasses.dataclass(frozen=True)
 class ImageGrid(Renderer):
-    """Images ``(N, C, H, W)`` in [0, 1] → one PNG grid."""
+    """Images ``(N, C, H, W)`` in [0, 1] → one grid, PNG or JPEG."""
+
+    suffixes: tuple[str, ...] = tuple(IMAGE_FORMATS)
+    what: str = "an image grid"
 
     def write(self, samples, path, *, reference=None, title=None) -> Path:
         from genlab.plots import image_grid
@@ -41,7 +73,10 @@ class ImageGrid(Renderer):
 
 @dataclasses.dataclass(frozen=True)
 class Scatter2D(Renderer):
-    """2-D points ``(N, 2)`` → a PNG scatter, over ``reference`` points (the data) when given."""
+    """2-D points ``(N, 2)`` → a scatter (PNG, JPEG, PDF or SVG), over ``reference`` points (the data) when given."""
+
+    suffixes: tuple[str, ...] = tuple(FIGURE_FORMATS)
+    what: str = "a 2-D scatter"
 
     def write(self, samples, path, *, reference=None, title=None) -> Path:
         from genlab.plots import scatter2d
@@ -52,17 +87,17 @@ class Scatter2D(Renderer):
 
 @dataclasses.dataclass(frozen=True)
 class TensorFile(Renderer):
-    """Any tensor → ``samples`` in a ``.safetensors`` file (no pickle)."""
+    """Any tensor → ``samples`` in a ``.safetensors`` file (no pickle), written atomically."""
 
-    suffix: str = ".safetensors"
+    suffixes: tuple[str, ...] = (".safetensors",)
+    what: str = "a tensor of samples"
 
     def write(self, samples, path, *, reference=None, title=None) -> Path:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
-        out = self.path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"samples": samples.detach().cpu().contiguous()}, str(out))
-        return out
+        from genlab.atomic import atomic_write_bytes
+
+        return atomic_write_bytes(self.path(path), save({"samples": samples.detach().cpu().contiguous()}))
 
 
 IMAGE_GRID, SCATTER_2D, TENSOR_FILE = ImageGrid(), Scatter2D(), TensorFile()

@@ -16,6 +16,23 @@ import typer
 from genlab.cli.app import app, echo_figures, friendly, load_run_model, train_config
 
 
+#: genlab's training defaults below the registry rows' ``train_defaults`` (``training.config.DEFAULTS``, which a
+#: test holds equal; importing it here would import Lightning into `genlab list`)
+GENLAB_TRAIN_DEFAULTS = {"batch_size": 128, "lr": 1e-3, "grad_clip": 0.0, "ema_decay": 0.0, "num_samples": 64}
+
+
+def _describe_train_defaults(defaults: dict) -> str:
+    """``{"lr": 2e-4, "ema_decay": 0.999}`` → ``"lr 0.0002, EMA 0.999"`` (0 reads "off")."""
+    names = {"batch_size": "batch size {}", "lr": "lr {}", "ema_decay": "EMA {}", "grad_clip": "grad clip {}",
+             "num_samples": "{} samples"}
+    parts = []
+    for key in names:
+        if key in defaults:
+            v = defaults[key]
+            parts.append(names[key].format("off" if v == 0 and key in ("ema_decay", "grad_clip") else f"{v:g}"))
+    return ", ".join(parts)
+
+
 @app.command("list")
 @friendly
 def list_(runs: Annotated[Path, typer.Option(help="folder of run folders")] = Path("runs")) -> None:
@@ -27,6 +44,17 @@ def list_(runs: Annotated[Path, typer.Option(help="folder of run folders")] = Pa
     width = max(len(e.name) for e in MODELS.values())
     for e in MODELS.values():
         typer.echo(f"  {e.name:<{width}}  {e.summary} [default data: {e.default_data}]")
+    typer.echo("\nTraining defaults (--batch-size, --lr, --ema-decay, --grad-clip, --num-samples; flags and "
+               "--set win):")
+    groups: dict[str, list[str]] = {}
+    for e in MODELS.values():
+        if e.train_defaults:
+            groups.setdefault(_describe_train_defaults(e.train_defaults), []).append(e.name)
+    rows = [("every model", _describe_train_defaults(GENLAB_TRAIN_DEFAULTS) + ", except"),
+            *((", ".join(names), text) for text, names in groups.items())]
+    width = max(len(r[0]) for r in rows)
+    for who, text in rows:
+        typer.echo(f"  {who:<{width}}  {text}")
     typer.echo("\nDatasets (--data NAME):")
     typer.echo(f"  {'name':<16}{'kind':<10}{'shape':<14}{'size':<22}{'source':<28}licence")
     for d in datasets():
@@ -42,35 +70,61 @@ def list_(runs: Annotated[Path, typer.Option(help="folder of run folders")] = Pa
             typer.echo(f"  {r.path.name:<40} {c.get('model', '?')} on {c.get('data', '?')}, {done}")
 
 
+#: the help's default of an option that the model's registry row sets (training.config.complete)
+MODELS_DEFAULT = "the model's, see genlab list"
+#: what --max-time counts: Lightning's max_time (its Timer callback, checked after each training call)
+MAX_TIME_HELP = ("wall-clock limit of the training loop (Lightning's max_time), e.g. 10m, 90s, 1h30m: counted from "
+                 "the first step, validation and sample grids during training included, and checked every "
+                 "steps_per_call steps; loading the data before it and the final validation, the model save and "
+                 "the report after it are not counted")
+
+
 @app.command()
 @friendly
 def train(
-    model: Annotated[str | None, typer.Argument(help="model name (see `genlab list`)")] = None,
-    data: Annotated[str | None, typer.Option(help="dataset name (see `genlab list`)")] = None,
-    epochs: Annotated[int | None, typer.Option(help="passes over the training data")] = None,
-    max_time: Annotated[str | None, typer.Option(help="wall-clock limit, e.g. 10m, 90s")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="stop after this many steps")] = None,
-    batch_size: Annotated[int | None, typer.Option()] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate")] = None,
-    seed: Annotated[int | None, typer.Option()] = None,
-    precision: Annotated[str | None, typer.Option(help="32 or bf16-mixed")] = None,
-    devices: Annotated[int | None, typer.Option(help="processes per machine (CPU) for DDP")] = None,
-    num_nodes: Annotated[int | None, typer.Option(help="machines for multi-node DDP (docs/scaling.md)")] = None,
-    strategy: Annotated[str | None, typer.Option(help="auto, ddp or ddp_spawn")] = None,
-    out: Annotated[str | None, typer.Option(help="run folder (default runs/<model>-<data>-<time>)")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML file of options")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="key=value, e.g. model.latent_dim=16")] = None,
-    resume: Annotated[Path | None, typer.Option(help="continue this run folder exactly")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    model: Annotated[str | None, typer.Argument(help="model name (see `genlab list`)", show_default=False)] = None,
+    data: Annotated[str | None, typer.Option(help="dataset name (see `genlab list`)",
+                                             show_default=MODELS_DEFAULT)] = None,
+    epochs: Annotated[int | None, typer.Option(help="passes over the training data (-1: no limit)",
+                                               show_default="10, or no limit with --max-time alone")] = None,
+    max_time: Annotated[str | None, typer.Option(help=MAX_TIME_HELP, show_default="no limit")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="stop after this many optimizer steps",
+                                                  show_default="no limit")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="examples per optimizer step (per process under DDP)",
+                                                   show_default=MODELS_DEFAULT)] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate", show_default=MODELS_DEFAULT)] = None,
+    ema_decay: Annotated[float | None, typer.Option(help="decay of the average of the weights that is saved "
+                                                         "(0: off)", show_default=MODELS_DEFAULT)] = None,
+    grad_clip: Annotated[float | None, typer.Option(help="clip the gradient norm to this value (0: off)",
+                                                    show_default=MODELS_DEFAULT)] = None,
+    num_samples: Annotated[int | None, typer.Option(help="samples drawn into samples/ each epoch (0: none)",
+                                                    show_default=MODELS_DEFAULT)] = None,
+    seed: Annotated[int | None, typer.Option(show_default="0")] = None,
+    precision: Annotated[str | None, typer.Option(help="32 or bf16-mixed", show_default="32")] = None,
+    devices: Annotated[int | None, typer.Option(help="processes per machine (CPU) for DDP; at most the machine's "
+                                                     "cores", show_default="1")] = None,
+    num_nodes: Annotated[int | None, typer.Option(help="machines for multi-node DDP (docs/scaling.md)",
+                                                  show_default="1")] = None,
+    strategy: Annotated[str | None, typer.Option(help="auto, ddp or ddp_spawn", show_default="auto")] = None,
+    out: Annotated[str | None, typer.Option(help="run folder", show_default="runs/<model>-<data>-<time>")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of options (flags and --set win over it)",
+                                                show_default="none")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="key=value, e.g. model.latent_dim=16",
+                                                   show_default="none")] = None,
+    resume: Annotated[Path | None, typer.Option(help="continue this run folder exactly",
+                                                show_default="none")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar", show_default="off")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="train into an --out folder that holds other "
-                                            "files (never over a resumable run)")] = False,
+                                            "files (never over a resumable run)", show_default="off")] = False,
 ) -> None:
     """Train MODEL on a dataset and write a run folder (config, metrics, checkpoints, model, samples, report)."""
     flags = {"model": model, "data": data, "epochs": epochs, "max_time": max_time, "max_steps": max_steps,
-             "batch_size": batch_size, "lr": lr, "seed": seed, "precision": precision, "devices": devices,
+             "batch_size": batch_size, "lr": lr, "ema_decay": ema_decay, "grad_clip": grad_clip,
+             "num_samples": num_samples, "seed": seed, "precision": precision, "devices": devices,
              "num_nodes": num_nodes, "strategy": strategy, "out": out, "quiet": quiet or None,
              "overwrite": overwrite or None}
     cfg = train_config(flags, config=config, sets=set_ or [], resume=resume)
+    _warn_oversubscribed(cfg.devices)
     from genlab.training.run import train as run_train
 
     command = "genlab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -79,6 +133,17 @@ def train(
     for k, v in sorted(result.metrics.items()):
         typer.echo(f"  {k} = {v:.4f}")
     typer.echo(f"report: {result.run_dir / 'report.md'}")
+
+
+def _warn_oversubscribed(devices: int) -> None:
+    """A warning on stderr when ``devices`` processes outnumber the machine's cores (``os.cpu_count()``)."""
+    import os
+
+    cores = os.cpu_count() or 1
+    if devices > cores:
+        typer.echo(f"warning: --devices {devices} starts {devices} processes on {cores} core"
+                   f"{'s' if cores > 1 else ''}: each process gets fewer than one core and the run slows down; "
+                   f"pass --devices {cores}", err=True)
 
 
 def _generative(model, run: Path):
@@ -103,9 +168,12 @@ def sample(
     eta: Annotated[float | None, typer.Option(
         help="DDIM eta: 0 = deterministic (default), 1 = DDPM-like noise (better FID on small models)")] = None,
     y: Annotated[int | None, typer.Option("--y", help="class label of a conditional model's samples")] = None,
-    out: Annotated[Path | None, typer.Option(help="output path (default RUN/samples/sample-<time>.png)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="output file, written in the format its suffix names: .png or .jpg/.jpeg for an image grid; also "
+             ".pdf, .svg for a 2-D scatter; .safetensors for other samples",
+        show_default="RUN/samples/sample-<time>.png")] = None,
 ) -> None:
-    """Draw samples from a trained model into a file (image grid or 2-D scatter PNG, as the model renders them)."""
+    """Draw samples from a trained model into a file (an image grid or a 2-D scatter, as the model renders them)."""
     import time
 
     import torch
@@ -117,10 +185,12 @@ def sample(
         raise ConfigError(f"--n must be ≥ 1, got {n}")
     model = _generative(load_run_model(run), run)
     extra = model.check_sample_options({"sampler": sampler, "steps": steps, "eta": eta, "y": y})
+    renderer = model.renderer()
+    target = renderer.check(out) if out is not None else RunDir(run).new_samples()  # before sampling
     t0 = time.perf_counter()
     x = model.sample(n, generator=torch.Generator().manual_seed(seed), **extra)
     dt = time.perf_counter() - t0
-    written = model.renderer().write(x, out or RunDir(run).new_samples())
+    written = renderer.write(x, target)
     typer.echo(f"{n} samples in {dt:.2f} s ({dt / n * 1000:.1f} ms each) → {written}")
 
 
@@ -128,24 +198,28 @@ def sample(
 @friendly
 def eval_(
     run: Annotated[Path, typer.Argument(help="run folder")],
-    metrics: Annotated[str, typer.Option(help="comma-separated: elbo, nll, bpd, fid, coverage, accuracy")] = "elbo",
+    metrics: Annotated[str | None, typer.Option(
+        help="comma-separated: elbo, nll, bpd, fid, coverage, accuracy",
+        show_default="what the model declares: elbo for a latent-variable model (VAEs), bpd for a diffusion "
+                     "bound, accuracy for a classifier, else fid on MNIST images / coverage on ring8, grid25")] = None,
     data: Annotated[str | None, typer.Option(help="dataset (default: the run's)")] = None,
     k: Annotated[int, typer.Option(help="importance samples for nll")] = 5000,
     terms: Annotated[int | None, typer.Option(
         help="bpd: denoising terms per example (ddpm; default 50, stratified) or time samples (vdm; default 1)",
     )] = None,
-    n: Annotated[int, typer.Option(help="samples for fid/kid and coverage")] = 10000,
+    n: Annotated[int, typer.Option(help="samples for fid/kid (as many test images; any n ≥ 2, KID's subsets: "
+                                        "min(1000, n/2) images) and coverage")] = 10000,
     sampler: Annotated[str | None, typer.Option(help="diffusion sampler for fid/coverage: ddpm or ddim")] = None,
     steps: Annotated[int | None, typer.Option(help="diffusion sampling steps for fid/coverage")] = None,
     eta: Annotated[float | None, typer.Option(help="DDIM eta for fid/coverage (0 deterministic, 1 DDPM-like)")] = None,
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N test examples")] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Evaluate a run's model on the test split; results go to RUN/eval.json."""
+    """Evaluate a run's model on the test split; results go to RUN/eval.json, each metric as it completes."""
     from genlab.evaluation import evaluate, parse_metrics
     from genlab.rundir import RunDir
 
-    names = parse_metrics(metrics)
+    names = parse_metrics(metrics) if metrics is not None else None  # None: the model's default
     folder = RunDir(run)
     data = folder.dataset(data)
     model = load_run_model(run)
@@ -153,9 +227,23 @@ def eval_(
     given = any(v is not None for v in sampling.values())
     extra = _generative(model, run).check_sample_options(sampling) if given else {}
     options = {"sample_kwargs": extra} if extra else {}
-    result = evaluate(model, data, names, k=k, terms=terms, n=n, limit=limit, seed=seed, progress=True, **options)
+    done: list[str] = []
+
+    def keep(name: str, figures: dict) -> None:  # eval.json holds each metric as soon as it is computed
+        folder.write_eval(figures)
+        done.append(name)
+
+    try:
+        result = evaluate(model, data, names, k=k, terms=terms, n=n, limit=limit, seed=seed, progress=True,
+                          on_result=keep, **options)
+    except BaseException:
+        if done:
+            typer.echo(f"kept in {folder.eval_json}: {', '.join(done)} (computed before the error)", err=True)
+        raise
+    if names is None:
+        typer.echo(f"metrics: {', '.join(done)} ({type(model).__name__}'s default; choose with --metrics)")
     echo_figures("", result)
-    typer.echo(f"written to {folder.write_eval(result)}")
+    typer.echo(f"written to {folder.eval_json}")
 
 
 @app.command()

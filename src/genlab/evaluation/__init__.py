@@ -5,6 +5,6 @@
 Each function asks the model only for the capabilities it declares (``genlab.models.base``).
 """
 
-from genlab.evaluation.metrics import METRICS, evaluate, parse_metrics
+from genlab.evaluation.metrics import METRICS, default_metrics, evaluate, parse_metrics
 
-__all__ = ["METRICS", "evaluate", "parse_metrics"]
+__all__ = ["METRICS", "default_metrics", "evaluate", "parse_metrics"]

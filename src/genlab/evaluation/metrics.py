@@ -10,13 +10,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
 from genlab.models.base import Classifier, Conditional, DiffusionBound, Generative, LatentVariable
+
+if TYPE_CHECKING:
+    from genlab.data.tensors import TensorData
 
 
 def _batched(fn: Callable[[Tensor], Tensor], x: Tensor, batch_size: int) -> Tensor:
@@ -50,15 +53,23 @@ def eval_nll(model: nn.Module, x: Tensor, *, k: int = 5000, seed: int = 0, progr
 
 def eval_fid(model: nn.Module, x: Tensor, *, n: int = 10000, seed: int = 0, sample_kwargs=None,
              **_: Any) -> dict[str, float]:
-    """FID and KID of ``n`` samples against ``n`` test images, LeNet features (genlab.metrics.fid)."""
+    """FID and KID of ``n`` samples against ``n`` test images, LeNet features (genlab.metrics.fid).
+
+    Any ``n`` ≥ 2: KID's subsets are ``kid_subset_size(n)`` images (1,000, at most half of ``n``), and
+    ``kid_std`` is their spread (NaN where it is not estimated, ``n`` < 4); both are in the result.
+    """
     from genlab.metrics.fid import fid, kid
 
     _require(model, Generative, "fid", "samples: sample()")
     n = min(n, len(x))
+    if n < 2:
+        raise ConfigError(f"fid needs at least 2 samples and test images, got n = {n}: pass --n 2 or more "
+                          f"(≥ 1,000 for numbers worth reporting) and a --limit of at least as many")
     fake = _draw(model, n, torch.Generator().manual_seed(seed), sample_kwargs)
     real = x[:n]
-    kid_mean, kid_std = kid(real, fake)
-    return {"fid": float(fid(real, fake)), "kid": float(kid_mean), "kid_std": float(kid_std), "fid_n": n}
+    out: dict[str, Any] = {"fid": float(fid(real, fake)), "fid_n": n}
+    k = kid(real, fake, seed=seed)
+    return {**out, "kid": k.mean, "kid_std": k.std, "kid_subset_size": k.subset_size, "kid_subsets": k.subsets}
 
 
 def eval_bpd(model: nn.Module, x: Tensor, *, y: Tensor | None = None, terms: int | None = None, seed: int = 0,
@@ -132,10 +143,37 @@ def parse_metrics(text: str) -> list[str]:
     return names
 
 
+def default_metrics(model: nn.Module, data: TensorData) -> list[str]:
+    """The metric ``model`` is evaluated on when none is named, from the capabilities it declares
+    (``genlab.models.base``): ``elbo`` for a ``LatentVariable``, ``bpd`` for a ``DiffusionBound``,
+    ``accuracy`` for a ``Classifier``, else for a ``Generative`` model ``fid`` on MNIST-like images
+    ``(1, 28, 28)`` and ``coverage`` on a 2-D mixture of modes (ring8, grid25)."""
+    if isinstance(model, LatentVariable):
+        return ["elbo"]
+    if isinstance(model, DiffusionBound):
+        return ["bpd"]
+    if isinstance(model, Classifier):
+        return ["accuracy"]
+    if isinstance(model, Generative):
+        if data.modes is not None and data.std is not None:
+            return ["coverage"]
+        if data.kind == "image" and tuple(data.x.shape[1:]) == (1, 28, 28):
+            return ["fid"]
+    raise ConfigError(f"{type(model).__name__} on {data.name} has no default metric (fid needs 1×28×28 images, "
+                      f"coverage a mixture of modes such as ring8): name one with --metrics "
+                      f"({', '.join(METRICS)})")
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, data_name: str, metrics: list[str], *, split: str = "test",
-             limit: int | None = None, **options: Any) -> dict[str, Any]:
-    """Compute ``metrics`` of ``model`` on ``data_name``'s ``split`` (the first ``limit`` examples)."""
+def evaluate(model: nn.Module, data_name: str, metrics: list[str] | None = None, *, split: str = "test",
+             limit: int | None = None, on_result: Callable[[str, dict[str, Any]], None] | None = None,
+             **options: Any) -> dict[str, Any]:
+    """Compute ``metrics`` of ``model`` on ``data_name``'s ``split`` (the first ``limit`` examples).
+
+    ``metrics=None``: ``default_metrics(model, data)``. ``on_result(name, figures)`` is called as each
+    metric completes with everything computed so far (e.g. to write it to ``eval.json`` at once), so an
+    error in a later metric, which propagates, loses none of the earlier ones.
+    """
     from genlab.data import load
 
     if limit is not None and limit < 1:
@@ -146,6 +184,7 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str], *, split: str
         x = torch.bernoulli(x, generator=torch.Generator().manual_seed(0))
     if limit is not None:
         x, y = x[:limit], (y[:limit] if y is not None else None)
+    metrics = default_metrics(model, data) if metrics is None else metrics
     model.eval()
     if data.binarize != "none" and isinstance(model, Generative) and "mean" in model.sample_options:
         # binary data: compare binary samples (x ~ p(x|z)) with binary images, not decoder means
@@ -155,4 +194,6 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str], *, split: str
         t0 = time.perf_counter()
         out.update(METRICS[name](model, x, y=y, data=data, **options))
         out[f"{name}_seconds"] = round(time.perf_counter() - t0, 2)
+        if on_result is not None:
+            on_result(name, dict(out))
     return out

@@ -12,6 +12,9 @@ so ``LeNetFeatures`` takes ``(B, 1, 28, 28)`` images in [0, 1] directly.
 
 FID depends on the sample size (it is biased upwards for small ``n``): every result carries its ``n``.
 Compare FIDs only at equal ``n`` and against the floor of real-vs-real data (``benchmarks/fid_floor.py``).
+KID is unbiased at any size; it is averaged over random subsets of ``kid_subset_size(n)`` images
+(1,000 as in Bińkowski et al., at most half the images, so that the subsets differ and their spread,
+``KIDResult.std``, says something: subsets of all the images are all the same set and spread by 0).
 """
 
 from __future__ import annotations
@@ -103,7 +106,10 @@ class FIDResult(float):
 class KIDResult:
     """KID mean and standard deviation over random subsets, with the sample sizes.
 
-    Unpacks as ``mean, std = kid(real, fake)``.
+    ``std`` is the spread of the ``subsets`` estimates of ``subset_size`` images each (how much a KID of
+    that many images varies with the draw; not the standard error of ``mean``). It is NaN, not
+    estimated, when the subsets cannot differ: fewer than 2 subsets, or a subset of all the images of a
+    set. Unpacks as ``mean, std = kid(real, fake)``.
     """
 
     mean: float
@@ -154,19 +160,33 @@ def fid(real: Tensor, fake: Tensor, *, batch_size: int = 500, net: LeNet | None 
     return FIDResult(value, n_real=len(real), n_fake=len(fake))
 
 
-def kid(real: Tensor, fake: Tensor, *, subset_size: int = 1000, subsets: int = 100, seed: int = 0,
+KID_SUBSET_SIZE = 1000  # Bińkowski et al. 2018's subset size
+
+
+def kid_subset_size(n: int) -> int:
+    """KID's subset size for ``n`` images per set: ``min(1000, n // 2)``, so that random subsets differ
+    (at ``n`` < 4, where half is under KID's minimum of 2: ``n``, one set, no spread)."""
+    return min(KID_SUBSET_SIZE, n // 2) if n >= 4 else n
+
+
+def kid(real: Tensor, fake: Tensor, *, subset_size: int | None = None, subsets: int = 100, seed: int = 0,
         batch_size: int = 500, net: LeNet | None = None) -> KIDResult:
     """Kernel distance (unbiased MMD² with the cubic polynomial kernel) between LeNet features.
 
     Averaged over ``subsets`` random subsets of ``subset_size`` images of each set (Bińkowski et al.
-    2018, via torchmetrics); ``seed`` fixes the subsets. Returns ``KIDResult`` (unpacks as ``mean, std``).
+    2018, via torchmetrics; ``None``: ``kid_subset_size(min(n_real, n_fake))``); ``seed`` fixes the
+    subsets. Returns ``KIDResult`` (unpacks as ``mean, std``; ``std`` NaN where it is not estimated).
     """
     from torchmetrics.image.kid import KernelInceptionDistance
 
     _check_pair(real, fake, 2)
-    if not 2 <= subset_size <= min(len(real), len(fake)):
-        raise ConfigError(f"subset_size must be in [2, min(n_real, n_fake) = {min(len(real), len(fake))}], "
+    n = min(len(real), len(fake))
+    subset_size = kid_subset_size(n) if subset_size is None else subset_size
+    if not 2 <= subset_size <= n:
+        raise ConfigError(f"subset_size must be in [2, min(n_real, n_fake) = {n}], "
                           f"got {subset_size}: pass a smaller subset_size or more images")
+    if subsets < 1:
+        raise ConfigError(f"subsets must be ≥ 1, got {subsets}")
     with warnings.catch_warnings():  # "will save all extracted features": that is how KID works
         warnings.filterwarnings("ignore", message=".*save all extracted features.*")
         metric = KernelInceptionDistance(feature=_features_module(net), subsets=subsets,
@@ -177,7 +197,9 @@ def kid(real: Tensor, fake: Tensor, *, subset_size: int = 1000, subsets: int = 1
         with torch.random.fork_rng(devices=[]):  # torchmetrics draws subsets from the global RNG
             torch.manual_seed(seed)
             mean, std = metric.compute()
-    return KIDResult(float(mean), float(std), n_real=len(real), n_fake=len(fake),
+    # torchmetrics reports a spread of 0 when every subset is the same draw: say it is not estimated
+    spread = float(std) if subsets >= 2 and subset_size < n else float("nan")
+    return KIDResult(float(mean), spread, n_real=len(real), n_fake=len(fake),
                      subset_size=subset_size, subsets=subsets)
 
 

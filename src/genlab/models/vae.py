@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.config import Config, require
-from genlab.errors import ShapeError
 from genlab.models.base import Encodes, Generative, LatentVariable, Model, ModelOutput, Reconstructs
 from genlab.models.gaussian import (
     LOG_2PI,
@@ -27,6 +26,7 @@ from genlab.models.gaussian import (
     log_standard_normal,
     reparameterize,
 )
+from genlab.models.inputs import check_count, check_data
 from genlab.models.networks import conv_decoder, conv_encoder, mlp
 
 
@@ -73,7 +73,12 @@ class VAEOutput(ModelOutput):
 
 
 class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
-    """Gaussian-latent VAE with an MLP or small conv encoder/decoder (V1–V5, V7, V8)."""
+    """Gaussian-latent VAE with an MLP or small conv encoder/decoder (V1–V5, V7, V8).
+
+    Inputs ``x`` are checked by ``genlab.models.inputs.check_data``: float batches ``(B, *data_shape)``,
+    converted to the parameters' dtype (integer tensors are refused: ``x.float()`` or ``x.float() / 255``),
+    in [0, 1] for the Bernoulli decoder.
+    """
 
     config_class = VAEConfig
     sample_options = frozenset({"mean"})  # mean=False: a draw x ~ p_θ(x|z) instead of the decoder mean
@@ -103,7 +108,9 @@ class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
     # --- the two networks -------------------------------------------------------------------
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``q_φ(z|x)``: returns ``(μ, log σ²)``, each ``(B, latent_dim)``."""
-        self._check(x)
+        return self._encode(self._inputs(x))
+
+    def _encode(self, x: Tensor) -> tuple[Tensor, Tensor]:  # x already checked
         h = self.encoder(x)  # (B, 2·latent)
         mu, logvar = h.chunk(2, dim=-1)
         return mu, logvar
@@ -124,7 +131,8 @@ class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
     def forward(self, x: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
                 ) -> VAEOutput:
         """V2/V6: ``loss = −E_q log p_θ(x|z) + β·KL(q_φ(z|x) ‖ N(0, I))`` with one sample (V4)."""
-        mu, logvar = self.encode(x)  # (B, L) each
+        x = self._inputs(x)
+        mu, logvar = self._encode(x)  # (B, L) each
         z = reparameterize(mu, logvar, generator=generator)  # (B, L)
         x_hat = self.decode(z)  # (B, *data_shape)
         rec = -self.log_px_given_z(x, x_hat).mean()
@@ -136,14 +144,16 @@ class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
     @torch.no_grad()
     def elbo(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """V1: per-example ELBO (nats) with one reparameterized sample, ``(B,)``."""
-        mu, logvar = self.encode(x)
+        x = self._inputs(x)
+        mu, logvar = self._encode(x)
         z = reparameterize(mu, logvar, generator=generator)
         return self.log_px_given_z(x, self.decode(z)) - kl_standard_normal(mu, logvar)
 
     def log_importance_weights(self, x: Tensor, k: int, *, generator: torch.Generator | None = None
                                ) -> Tensor:
         """V5/V8: ``log p_θ(x, z_k) − log q_φ(z_k|x)`` for ``k`` samples per example → ``(B, k)``."""
-        mu, logvar = self.encode(x)  # (B, L)
+        x, k = self._inputs(x), check_count(k, what="k")
+        mu, logvar = self._encode(x)  # (B, L)
         B, L = mu.shape
         eps = torch.randn((B, k, L), generator=generator, dtype=mu.dtype, device=mu.device)
         z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * eps  # (B, k, L)
@@ -172,6 +182,7 @@ class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
         """
         from genlab.models.gaussian import standard_normal
 
+        n = check_count(n)
         z = standard_normal((n, self.config.latent_dim), like=next(self.parameters()), generator=generator)
         return self._to_data(self.decode(z), mean=mean, generator=generator)
 
@@ -192,9 +203,8 @@ class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
         sigma = self.log_sigma.exp() if hasattr(self, "log_sigma") else self.config.gaussian_std
         return x_hat + sigma * standard_normal(x_hat.shape, like=x_hat, generator=generator)
 
-    def _check(self, x: Tensor) -> None:
-        want = tuple(self.config.data_shape)
-        if tuple(x.shape[1:]) != want:
-            raise ShapeError(f"expected inputs of shape (B, {', '.join(map(str, want))}), got "
-                             f"{tuple(x.shape)}: pass data of that shape or build the VAE with "
-                             f"data_shape={tuple(x.shape[1:])}")
+    def _inputs(self, x: Tensor) -> Tensor:
+        """``x`` checked (``check_data``); the Bernoulli decoder needs values in [0, 1]."""
+        bernoulli = self.config.likelihood == "bernoulli"
+        return check_data(self, x, what="inputs", unit_interval=bernoulli,
+                          range_hint="or build the model with likelihood='gaussian' for real-valued data")

@@ -168,6 +168,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of options (key: value), got {type(data).__name__}")
+    if "model_options" in data and not isinstance(data["model_options"], dict | None):
+        raise ConfigError(f"{path}: model_options must be a mapping of model options (latent_dim: 16, ...), "
+                          f"got {data['model_options']!r}")
     if "model_options" not in data and isinstance(data.get("model"), dict):
         raise ConfigError(f"{path}: 'model' is the model name; put model settings under model_options:")
     return data
