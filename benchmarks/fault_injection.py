@@ -1,10 +1,11 @@
 """Fault injection: kill a training run at random moments, resume it each time, and check nothing is lost.
 
-A tiny VAE on digits is trained in a subprocess (`genlab train ...`) that is sent SIGKILL (or SIGINT) after a
-random delay — during a step, a checkpoint write (one is written every iteration), a sample grid or the
-final save — then resumed (`--resume`, or anew when it died before its first checkpoint), again and again
-until it finishes. After every kill, `last.ckpt` must load (weights only); at the end the model's weights
-must equal an uninterrupted run's bit for bit.
+A tiny VAE on digits is trained in a subprocess (`genlab train ...`) that is sent SIGKILL (or SIGINT) after
+a random delay (uniform between 0.3 s and the uninterrupted run's duration) — during start-up, a step, a
+checkpoint write (one is written every iteration), a sample grid or the final save — then resumed
+(`--resume`, or anew when it died before its first checkpoint), again and again until it finishes; then
+a new run, until the signals are all delivered. After every kill, `last.ckpt` must load (weights only);
+at the end of each run its weights must equal an uninterrupted run's bit for bit.
 
     python benchmarks/fault_injection.py --kills 20 --signal KILL
     python benchmarks/fault_injection.py --kills 20 --signal INT
@@ -28,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ITERATIONS = 150
+ITERATIONS = 300
 ARGS = ["vae", "--data", "digits", "--batch-size", "64", "--quiet", "--set", "model.hidden=[8]",
         "--set", "model.latent_dim=2", "--set", "num_samples=4", "--set", "steps_per_call=1",
         "--set", "checkpoint_every=1"]
@@ -41,6 +42,7 @@ class Outcome:
     restarts_from_scratch: int = 0  # killed before its first checkpoint: trained anew
     exit_codes: dict = dataclasses.field(default_factory=dict)
     progress: list = dataclasses.field(default_factory=list)  # last.ckpt's iteration after each kill (-1: none)
+    runs: int = 0  # runs trained to their end (each compared with the uninterrupted one)
     identical: bool | None = None  # final weights equal the uninterrupted run's
 
 
@@ -58,67 +60,66 @@ def _weights(run: Path) -> dict:
     return load_file(str(run / "model" / "model.safetensors"))
 
 
-def reference(root: Path, iterations: int) -> dict:
+def reference(root: Path, iterations: int) -> tuple[dict, float]:
+    """The uninterrupted run's weights and its wall time (start to exit)."""
     out = root / "reference"
+    t0 = time.perf_counter()
     subprocess.run(_cmd(*ARGS, "--max-steps", str(iterations), "--out", str(out)), check=True, env=_env(),
                    capture_output=True, timeout=600)
-    return _weights(out)
+    return _weights(out), time.perf_counter() - t0
 
 
-def inject(root: Path, *, kills: int, sig: int, iterations: int = ITERATIONS, seed: int = 0,
-           max_delay: float = 12.0) -> Outcome:
-    """Train ``iterations`` iterations in ``root/run`` while delivering ``kills`` signals ``sig`` at random
-    moments (uniform in [0.5, max_delay] s after each start), then finish the run; compare with a reference."""
-    from genlab.errors import LoadError
+def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, sig: int, kills: int,
+            duration: float) -> None:
+    """Start (or resume) ``run`` until it exits 0, delivering signals at uniform moments in [0.3 s, duration]."""
     from genlab.training.checkpoint import read_checkpoint
 
-    rng = random.Random(seed)
-    run = root / "run"
     ckpt = run / "checkpoints" / "last.ckpt"
-    outcome = Outcome()
-    delivered = 0
     while True:
         if ckpt.is_file():
             cmd = _cmd("--resume", str(run), "--quiet")
         else:
-            cmd = _cmd(*ARGS, "--max-steps", str(iterations), "--out", str(run), "--overwrite")
             outcome.restarts_from_scratch += run.exists()
-        p = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if delivered < kills:
+            cmd = _cmd(*ARGS, "--max-steps", str(iterations), "--out", str(run), "--overwrite")
+        p = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if outcome.kills < kills:
             try:
-                p.wait(timeout=rng.uniform(0.5, max_delay))
+                p.wait(timeout=rng.uniform(0.3, duration))
             except subprocess.TimeoutExpired:
                 p.send_signal(sig)
-                delivered += 1
                 outcome.kills += 1
-        try:
-            code = p.wait(timeout=600)
-        finally:
-            p.stderr.close()
+        code = p.wait(timeout=600)
         outcome.exit_codes[code] = outcome.exit_codes.get(code, 0) + 1
         step = -1
         if ckpt.is_file():
             try:
-                step = read_checkpoint(ckpt)["global_step"]
-            except LoadError:
+                step = read_checkpoint(ckpt)["global_step"]  # every checkpoint left behind must load
+            except Exception:
                 outcome.unreadable_checkpoints += 1
                 raise
-        if code != 0:
-            outcome.progress.append(step)
-        if code == 0 and delivered >= kills:
-            break
-    return outcome
+        if code == 0:
+            return
+        outcome.progress.append(step)
 
 
-def run_all(kills: int, sig: int, iterations: int = ITERATIONS, seed: int = 0, max_delay: float = 12.0) -> Outcome:
+def run_all(kills: int, sig: int, iterations: int = ITERATIONS, seed: int = 0) -> Outcome:
+    """Runs killed and resumed until ``kills`` signals were delivered, each run to its end; each run's final
+    weights are compared with the uninterrupted run's."""
     import torch
 
     root = Path(tempfile.mkdtemp(prefix="genlab-faults-"))
     try:
-        ref = reference(root, iterations)
-        outcome = inject(root, kills=kills, sig=sig, iterations=iterations, seed=seed, max_delay=max_delay)
-        got = _weights(root / "run")
-        outcome.identical = ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
+        ref, duration = reference(root, iterations)
+        rng = random.Random(seed)
+        outcome = Outcome(identical=True)
+        cycle = 0
+        while outcome.kills < kills:
+            run = root / f"run{cycle}"
+            _finish(run, iterations, outcome, rng, sig, kills, duration)
+            got = _weights(run)
+            outcome.identical &= ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
+            outcome.runs += 1
+            cycle += 1
         return outcome
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -139,7 +140,8 @@ def main() -> None:
     o = run_all(args.kills, sig, args.iterations, args.seed)
     note = (f"tiny VAE on digits, {args.iterations} iterations, last.ckpt every iteration; exit codes "
             f"{dict(sorted(o.exit_codes.items()))}; last.ckpt's iteration after each kill {o.progress}; "
-            f"{o.restarts_from_scratch} restarts before a first checkpoint; "
+            f"{o.restarts_from_scratch} restarts before a first checkpoint; {o.runs} runs trained to the end, "
+            f"each compared; "
             f"{time.perf_counter() - t0:.0f} s")
     records = [record(f"SIG{args.signal} at random moments", "signals delivered", o.kills, "count", note=note),
                record(f"SIG{args.signal} at random moments", "unreadable checkpoints", o.unreadable_checkpoints,

@@ -113,3 +113,20 @@ def test_a_kill_between_epochs_loses_at_most_the_wall_time_interval(tmp_path):
     assert p.returncode == 9, p.stderr[-2000:]
     assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["global_step"] == 4  # no epoch ended
     assert train(cfg, resume=True).steps == 10
+
+
+def test_the_report_of_a_resumed_run_counts_every_segment_and_keeps_the_recipe(tmp_path):
+    from genlab.plots import read_metrics
+
+    cfg = _cfg(tmp_path / "run", max_steps=30, steps_per_call=1)
+    first = train(cfg, command="genlab train vae --max-steps 30")
+    again = train_config({"max_steps": 50}, resume=first.run_dir)
+    resumed = train(again, resume=True, command="genlab train --resume RUN")
+    report = (first.run_dir / "report.md").read_text()
+    assert "trained 50 iterations" in report and "resumed 1 time(s): `genlab train --resume RUN`" in report
+    assert "```\ngenlab train vae --max-steps 30\n```" in report  # the recipe, not the resume command
+    rows = read_metrics(first.run_dir / "metrics.csv")
+    per_epoch = len(__import__("genlab.data", fromlist=["load"]).load("digits", split="train")) // 64
+    assert all(int(r["epoch"]) == int(r["step"]) // per_epoch for r in rows)  # the epoch of each row's iteration
+    assert [r["step"] for r in rows if "val/loss" in r][-1] == 49  # the final weights were validated
+    assert resumed.metrics["val/loss"] == pytest.approx([r for r in rows if "val/loss" in r][-1]["val/loss"])

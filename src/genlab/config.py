@@ -16,9 +16,27 @@ from genlab.errors import ConfigError
 
 @dataclasses.dataclass
 class Config:
-    """Base of every config. Subclasses validate their fields in ``__post_init__``."""
+    """Base of every config. Subclasses validate their fields in ``__post_init__``.
+
+    Built directly (``VAEConfig(latent_dim="abc")``) or by ``from_dict``, every field is coerced to its
+    type by the same rules (``coerce``: ``"16"`` → 16, a list → a tuple, a mapping → a nested section),
+    so a wrong type is a ``ConfigError`` naming the option before the subclass's checks compare it. A
+    list whose items do not coerce is left as given, for the subclass's own check of that option.
+    """
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            hint = hints.get(f.name, Any)
+            try:
+                coerced = coerce(_over_section_default(type(self), f.name, hint, value), hint, f.name)
+            except ConfigError:
+                if isinstance(value, (list, tuple)) and _is_tuple_hint(hint):
+                    continue
+                raise
+            if coerced is not value:
+                object.__setattr__(self, f.name, coerced)
         check_literals(self)
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +72,13 @@ def _over_section_default(cls: type, name: str, hint: Any, value: Any) -> Any:
     else:
         return value
     return deep_merge(default.to_dict(), value)
+
+
+def _is_tuple_hint(hint: Any) -> bool:
+    """Whether ``hint`` is ``tuple[...]`` (or an optional one)."""
+    if get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_is_tuple_hint(a) for a in get_args(hint))
+    return hint is tuple or get_origin(hint) is tuple
 
 
 def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import typer
 
 from genlab.cli.app import app, echo_figures, friendly, load_run_model, train_config
 
-
 #: genlab's training defaults below the registry rows' ``train_defaults`` (``training.config.DEFAULTS``, which a
 #: test holds equal; importing it here would import Lightning into `genlab list`)
 GENLAB_TRAIN_DEFAULTS = {"batch_size": 128, "lr": 1e-3, "grad_clip": 0.0, "ema_decay": 0.0, "num_samples": 64}
@@ -75,8 +74,8 @@ MODELS_DEFAULT = "the model's, see genlab list"
 #: what --max-time counts: Lightning's max_time (its Timer callback, checked after each training call)
 MAX_TIME_HELP = ("wall-clock limit of the training loop (Lightning's max_time), e.g. 10m, 90s, 1h30m: counted from "
                  "the first step, validation and sample grids during training included, and checked every "
-                 "steps_per_call steps; loading the data before it and the final validation, the model save and "
-                 "the report after it are not counted")
+                 "steps_per_call steps (on --resume, the time trained before counts too); loading the data "
+                 "before it and the final validation, the model save and the report after it are not counted")
 
 
 @app.command()
@@ -216,6 +215,7 @@ def eval_(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Evaluate a run's model on the test split; results go to RUN/eval.json, each metric as it completes."""
+    from genlab.errors import GenlabError
     from genlab.evaluation import evaluate, parse_metrics
     from genlab.rundir import RunDir
 
@@ -236,10 +236,10 @@ def eval_(
     try:
         result = evaluate(model, data, names, k=k, terms=terms, n=n, limit=limit, seed=seed, progress=True,
                           on_result=keep, **options)
-    except BaseException:
-        if done:
-            typer.echo(f"kept in {folder.eval_json}: {', '.join(done)} (computed before the error)", err=True)
-        raise
+    except GenlabError as e:  # still one line: the error, and what eval.json kept
+        if not done:
+            raise
+        raise type(e)(f"{e} ({', '.join(done)}, computed before this error: kept in {folder.eval_json})") from e
     if names is None:
         typer.echo(f"metrics: {', '.join(done)} ({type(model).__name__}'s default; choose with --metrics)")
     echo_figures("", result)

@@ -23,6 +23,11 @@ What a model can do beyond that is declared by the capability classes it inherit
 ``ReconstructionScored``  ``reconstruction_error(x)``: per-example error (anomaly scores)
 ==================  =========================================================================
 
+The public methods check what they are given with ``genlab.models.inputs`` (``check_data``,
+``check_count``, ``check_labels``): float data of another dtype is converted to the parameters' dtype,
+integer data, wrong shapes, empty batches, out-of-range images, ``n < 1`` and bad labels raise genlab
+errors that say what to do.
+
 Every model also has the base hooks below (no-ops unless a family needs them): ``config_for_data``
 (its config from the training data), ``parameter_groups`` (what each optimizer trains),
 ``before_fit`` / ``after_fit``, and ``monitor`` (the validation metric that ``best`` checkpoints keep).
@@ -76,8 +81,9 @@ class Model(PretrainedMixin, nn.Module):
         elif overrides:
             config = config.replace(**overrides)
         if not isinstance(config, self.config_class):
-            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, "
-                            f"got {type(config).__name__}")
+            name, cfg = type(self).__name__, self.config_class.__name__
+            raise ConfigError(f"{name} needs a {cfg}, got {type(config).__name__}: pass {cfg}(...), "
+                              f"{cfg}.from_dict(options) or keyword options, {name}(**options)")
         self.config = config
 
     # --- built from the data --------------------------------------------------------------------

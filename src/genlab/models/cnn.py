@@ -23,8 +23,9 @@ from torch import Tensor, nn
 
 from genlab.blocks.conv import conv_output_size  # C2, shared with every conv model
 from genlab.config import Config, require
-from genlab.errors import ConfigError, LoadError, ShapeError, check_shape
+from genlab.errors import ConfigError, LoadError, ShapeError
 from genlab.models.base import Classifier, Model, ModelOutput, num_classes_of
+from genlab.models.inputs import check_data, check_labels
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +120,20 @@ class LeNet(Model, Classifier):
         assert tuple(out.shape[1:]) == (c.channels[-1], self.spatial, self.spatial), (
             f"C2 output size {self.spatial} disagrees with the layers' {tuple(out.shape[1:])}")
 
-    def _check(self, x: Tensor) -> None:
+    def _inputs(self, x: Tensor) -> Tensor:
+        """``x`` checked by ``check_data``: float images ``(B, C, H, W)`` in [0, 1], in the parameters' dtype."""
         c = self.config
-        check_shape(x, (None, c.in_channels, c.image_size, c.image_size), "images",
-                    hint=f"reshape flat vectors with x.view(-1, {c.in_channels}, {c.image_size}, "
-                         f"{c.image_size}) or load a {c.image_size}x{c.image_size} dataset such as mnist")
+        return check_data(self, x, what="images", shape=(c.in_channels, c.image_size, c.image_size),
+                          unit_interval=True,
+                          hint=f"reshape flat vectors with x.view(-1, {c.in_channels}, {c.image_size}, "
+                               f"{c.image_size}) or load a {c.image_size}x{c.image_size} dataset such as mnist")
 
     def features(self, x: Tensor) -> Tensor:
-        """Penultimate activations ``ReLU(W flatten(conv(x)) + b)`` → ``(B, hidden)`` (FID features)."""
-        self._check(x)
-        h = self.conv(x)  # (B, C, n, n)
+        """Penultimate activations ``ReLU(W flatten(conv(x)) + b)`` → ``(B, hidden)`` (FID features).
+
+        ``x``: float images in [0, 1] (other float dtypes are converted to the parameters'; integer
+        images are refused: ``x.float() / 255``)."""
+        h = self.conv(self._inputs(x))  # (B, C, n, n)
         return F.relu(self.fc(h.flatten(1)))  # (B, hidden)
 
     def logits(self, x: Tensor) -> Tensor:
@@ -145,8 +150,8 @@ class LeNet(Model, Classifier):
         if y is None:
             raise TypeError("LeNet.forward needs labels y to compute the loss: "
                             "call model.logits(x) or model.predict(x) for inference")
-        check_shape(y, (x.shape[0],), "labels", hint="pass one int64 class index per image")
-        logits = self.logits(x)  # (B, K)
+        logits = self.logits(x)  # (B, K); checks x
+        y = check_labels(self, y, len(logits), num_classes=self.config.num_classes)
         loss = F.cross_entropy(logits, y)
         accuracy = (logits.detach().argmax(-1) == y).float().mean()
         return ClassifierOutput(loss=loss, accuracy=accuracy, logits=logits)

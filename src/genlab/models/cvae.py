@@ -19,8 +19,8 @@ from genlab.config import require
 from genlab.errors import ConfigError, ShapeError
 from genlab.models.base import Conditional, num_classes_of
 from genlab.models.beta_vae import BetaVAEConfig, KLWarmup, WarmupVAEOutput, with_kl_weight
-from genlab.models.inputs import check_count, check_labels
 from genlab.models.gaussian import kl_standard_normal, log_normal, log_standard_normal, reparameterize, standard_normal
+from genlab.models.inputs import check_count, check_labels
 from genlab.models.networks import mlp
 from genlab.models.vae import VAE, VAEOutput
 
@@ -72,7 +72,7 @@ class CVAE(VAE, Conditional):
 
     def encode(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """``q_φ(z|x, y)``: ``(μ, log σ²)``, each ``(B, latent_dim)``."""
-        x = self._inputs(x)
+        x = self._inputs(x, likelihood=False)
         return self._encode(x, self._required_labels(y, len(x)))
 
     def _encode(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:  # x and y already checked
@@ -152,7 +152,7 @@ class CVAE(VAE, Conditional):
     @torch.no_grad()
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Decoder mean at the posterior mean; without ``y`` the label is ``predict(x)``."""
-        x = self._inputs(x)
+        x = self._inputs(x, likelihood=y is None)  # predict scores x by its likelihood
         y = self._predict(x) if y is None else self.labels(y, len(x))
         mu, _ = self._encode(x, y)
         return self._to_data(self.decode(mu, y), mean=True)

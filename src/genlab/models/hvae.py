@@ -28,6 +28,7 @@ from genlab.config import require
 from genlab.models.base import ModelOutput
 from genlab.models.beta_vae import BetaVAEConfig, KLWarmup
 from genlab.models.gaussian import kl_standard_normal, log_normal, log_standard_normal, reparameterize, standard_normal
+from genlab.models.inputs import check_count
 from genlab.models.networks import mlp
 from genlab.models.vae import VAE
 
@@ -100,8 +101,9 @@ class HVAE(VAE):
     def _chain(self, x: Tensor, *, generator: torch.Generator | None, closed_form_top: bool,
                k: int = 1) -> _Chain:
         """``k`` chains per example (rows ``b·k … b·k + k − 1`` belong to example ``b``); the encoder
-        ``q(z_1|x)`` runs once per example, not once per chain."""
-        mu, logvar = self.encode(x)  # q(z_1|x), (B, d_1)
+        ``q(z_1|x)`` runs once per example, not once per chain. ``x`` is checked here (``check_data``)."""
+        x, k = self._inputs(x), check_count(k, what="k")
+        mu, logvar = self._encode(x)  # q(z_1|x), (B, d_1)
         if k > 1:
             mu, logvar = mu.repeat_interleave(k, 0), logvar.repeat_interleave(k, 0)  # (B·k, d_1)
             x = x.repeat_interleave(k, 0)  # (B·k, *data_shape)
@@ -153,6 +155,7 @@ class HVAE(VAE):
     def sample(self, n: int, *, generator: torch.Generator | None = None, mean: bool = True) -> Tensor:
         """V9/V7: ``z_T ~ N(0, I)``, ``z_{t−1} ~ p_θ(z_{t−1}|z_t)``, ``x ~ p_θ(x|z_1)`` (the mean by
         default)."""
+        n = check_count(n)
         z = standard_normal((n, self.config.latent_dims[-1]), like=next(self.parameters()), generator=generator)
         for net in reversed(self.p_down):
             mu, logvar = net(z).chunk(2, dim=-1)

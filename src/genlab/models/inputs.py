@@ -120,6 +120,8 @@ def check_labels(model: Model, y: Tensor | int | None, n: int, *, num_classes: i
         raise ConfigError(f"{name} is unconditional (num_classes=0): it takes no labels; drop y (--y), "
                           f"or {unconditional_hint}")
     device = model.device
+    if isinstance(y, (list, tuple)):
+        y = torch.as_tensor(y)
     if not isinstance(y, Tensor):
         try:
             label = None if isinstance(y, bool) else operator.index(y)
@@ -135,7 +137,7 @@ def check_labels(model: Model, y: Tensor | int | None, n: int, *, num_classes: i
         y = y.to(device=device, dtype=torch.long)
         y = y.expand(n) if y.dim() == 0 else y
     if tuple(y.shape) != (n,):
-        raise ShapeError(f"expected {n} labels (one per sample), got shape {tuple(y.shape)}: pass y as an int "
+        raise ShapeError(f"expected {n} labels (one per example), got shape {tuple(y.shape)}: pass y as an int "
                          f"or a tensor of length {n}")
     lo, hi = (int(v) for v in y.aminmax())
     if lo < (-1 if null_label else 0) or hi >= num_classes:

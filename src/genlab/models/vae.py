@@ -77,7 +77,8 @@ class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
 
     Inputs ``x`` are checked by ``genlab.models.inputs.check_data``: float batches ``(B, *data_shape)``,
     converted to the parameters' dtype (integer tensors are refused: ``x.float()`` or ``x.float() / 255``),
-    in [0, 1] for the Bernoulli decoder.
+    in [0, 1] wherever the Bernoulli likelihood is evaluated (``forward``, ``elbo``, importance weights;
+    ``encode`` and ``reconstruct`` take any real values, e.g. noisy inputs).
     """
 
     config_class = VAEConfig
@@ -108,7 +109,7 @@ class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
     # --- the two networks -------------------------------------------------------------------
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``q_φ(z|x)``: returns ``(μ, log σ²)``, each ``(B, latent_dim)``."""
-        return self._encode(self._inputs(x))
+        return self._encode(self._inputs(x, likelihood=False))
 
     def _encode(self, x: Tensor) -> tuple[Tensor, Tensor]:  # x already checked
         h = self.encoder(x)  # (B, 2·latent)
@@ -189,7 +190,7 @@ class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """Decoder mean at the posterior mean: ``E[x | z = μ_φ(x)]``."""
-        mu, _ = self.encode(x)
+        mu, _ = self.encode(x)  # checks x
         return self._to_data(self.decode(mu), mean=True)
 
     def _to_data(self, x_hat: Tensor, *, mean: bool, generator: torch.Generator | None = None) -> Tensor:
@@ -203,8 +204,8 @@ class VAE(Model, Generative, Reconstructs, Encodes, LatentVariable):
         sigma = self.log_sigma.exp() if hasattr(self, "log_sigma") else self.config.gaussian_std
         return x_hat + sigma * standard_normal(x_hat.shape, like=x_hat, generator=generator)
 
-    def _inputs(self, x: Tensor) -> Tensor:
-        """``x`` checked (``check_data``); the Bernoulli decoder needs values in [0, 1]."""
-        bernoulli = self.config.likelihood == "bernoulli"
+    def _inputs(self, x: Tensor, *, likelihood: bool = True) -> Tensor:
+        """``x`` checked (``check_data``); where its ``likelihood`` is evaluated, Bernoulli needs values in [0, 1]."""
+        bernoulli = likelihood and self.config.likelihood == "bernoulli"
         return check_data(self, x, what="inputs", unit_interval=bernoulli,
                           range_hint="or build the model with likelihood='gaussian' for real-valued data")

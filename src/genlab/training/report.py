@@ -18,8 +18,11 @@ def _latest(folder: Path, prefix: str) -> Path | None:
 
 
 def write_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[str, float], *,
-                 seconds: float, command: str, steps: int, evaluation: dict | None = None) -> Path:
-    """Write ``report.md`` (and ``curves.png``) of ``run`` atomically; returns its path. ``steps``: iterations."""
+                 seconds: float, command: str, steps: int, evaluation: dict | None = None,
+                 continued: list[str] = ()) -> Path:
+    """Write ``report.md`` (and ``curves.png``) of ``run`` atomically; returns its path. ``steps``: iterations,
+    ``seconds``: training time, both over every segment of a resumed run; ``command``: the recipe that started
+    it, ``continued``: the commands that resumed it."""
     from genlab.plots import curves
 
     run_dir = run.path
@@ -32,6 +35,7 @@ def write_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[
         f"- trained {steps} iterations in {seconds:.1f} s "
         f"({f'{cfg.epochs} epoch(s) max' if cfg.epochs > 0 else 'no epoch limit'}, batch {cfg.batch_size}, "
         f"lr {cfg.lr}, precision {cfg.precision}, devices {cfg.devices}, seed {cfg.seed})",
+        *([f"- resumed {len(continued)} time(s): " + "; ".join(f"`{c}`" for c in continued)] if continued else []),
         "", "## Reproduce", "", "```", command, "```", "",
         f"or `genlab train --config {run_dir / 'config.yaml'} --out NEW_FOLDER`; "
         f"continue it with `genlab train --resume {run_dir} --epochs N`.", "",

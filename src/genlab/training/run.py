@@ -178,17 +178,20 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     total = cfg.epochs * per_epoch if cfg.epochs > 0 else cfg.max_steps  # the cosine schedule's length
     if cfg.max_steps >= 0:
         total = min(total, cfg.max_steps)
-    system = system_cls(model, cfg, total_iterations=total, iterations_per_call=k, log_every=min(10, per_epoch))
+    system = system_cls(model, cfg, total_iterations=total, iterations_per_call=k, log_every=min(10, per_epoch),
+                        iterations_per_epoch=per_epoch, command=command)
+    if resume:
+        system.continued = [command]  # the recipe itself comes back from the checkpoint (on_load_checkpoint)
     dm = TensorDataModule(train_data, val_data, cfg, steps_per_call=k * clock.batches)
     t0 = time.perf_counter()
     trainer.fit(system, datamodule=dm, ckpt_path=str(run.last_checkpoint) if resume else None, weights_only=True)
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0  # this call's fit (RunResult); the report counts every segment
     if interrupt.stopped_at is not None:
         interrupt.put_back()
         raise TrainingInterrupted(f"stopped at iteration {interrupt.stopped_at}, {run.last_checkpoint} written; "
                                   f"continue with: genlab train --resume {run.path}")
-    if not any(key.startswith("val/") for key in trainer.callback_metrics) and cfg.strategy != "ddp_spawn":
-        trainer.validate(system, datamodule=dm, verbose=False)  # stopped before an epoch ended
+    if cfg.strategy != "ddp_spawn" and system.validated_at != system.iteration:
+        trainer.validate(system, datamodule=dm, verbose=False)  # stopped mid-epoch: the final weights' metrics
 
     final = ema.ema_model(model) if ema and ema.shadow is not None else model
     final.eval()
@@ -199,5 +202,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         final.save_pretrained(run.model_dir)
         from genlab.training.report import write_report
 
-        write_report(run, cfg, final, metrics, seconds=seconds, command=command, steps=iterations)
+        write_report(run, cfg, final, metrics, seconds=system.train_seconds, command=system.command, steps=iterations,
+                     continued=system.continued)
     return RunResult(run_dir=run.path, model=final, metrics=metrics, seconds=seconds, steps=iterations)

@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genlab.config import Config, require
-from genlab.errors import ShapeError
 from genlab.models.autoencoders.code_prior import GaussianMixturePrior, fit_code_prior
 from genlab.models.autoencoders.networks import conv_autoencoder, mlp_autoencoder
 from genlab.models.base import Encodes, Generative, Model, ModelOutput, ReconstructionScored, Reconstructs
+from genlab.models.inputs import check_count, check_data
 from genlab.models.networks import init_output_bias_
 
 
@@ -79,6 +79,10 @@ class Autoencoder(Model, Generative, Reconstructs, Encodes, ReconstructionScored
     """AE1: deterministic autoencoder with an MLP or conv encoder ``f`` and decoder ``g``.
 
     Hinton & Salakhutdinov, "Reducing the Dimensionality of Data with Neural Networks", Science 2006.
+    Inputs ``x`` are checked by ``genlab.models.inputs.check_data``: float batches ``(B, *data_shape)``,
+    converted to the parameters' dtype (integer tensors are refused: ``x.float()`` or ``x.float() / 255``),
+    in [0, 1] wherever the BCE loss is evaluated (``forward``, ``reconstruction_error``; ``encode`` and
+    ``reconstruct`` take any real values, e.g. the noisy inputs of a denoiser).
     """
 
     config_class = AutoencoderConfig
@@ -104,8 +108,7 @@ class Autoencoder(Model, Generative, Reconstructs, Encodes, ReconstructionScored
     # --- the two networks -------------------------------------------------------------------
     def encode(self, x: Tensor) -> Tensor:
         """``h = f(x)`` → ``(B, code_dim)``."""
-        self._check(x)
-        return self.encoder(x)
+        return self.encoder(self._inputs(x, loss=False))
 
     def decode(self, h: Tensor) -> Tensor:
         """``g(h)``: logits (bce) or values (mse), ``(B, *data_shape)``."""
@@ -124,7 +127,7 @@ class Autoencoder(Model, Generative, Reconstructs, Encodes, ReconstructionScored
     def forward(self, x: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
                 ) -> AutoencoderOutput:
         """``loss = mean_B L(x, g(f(x̃))) + penalty``, ``x̃ = corrupt(x)`` (``x̃ = x`` for AE1)."""
-        self._check(x)
+        x = self._inputs(x)
         x_in = self.corrupt(x, generator=generator)  # (B, *data_shape)
         h = self.encoder(x_in)  # (B, code_dim)
         x_hat = self.decoder(h)  # (B, *data_shape)
@@ -135,7 +138,8 @@ class Autoencoder(Model, Generative, Reconstructs, Encodes, ReconstructionScored
     @torch.no_grad()
     def reconstruction_error(self, x: Tensor) -> Tensor:
         """``L(x, g(f(x)))`` per example (no corruption) → ``(B,)``; the anomaly score of AE6."""
-        return reconstruction_loss(self.decode(self.encode(x)), x, self.config.loss)
+        x = self._inputs(x)
+        return reconstruction_loss(self.decode(self.encoder(x)), x, self.config.loss)
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
@@ -149,6 +153,7 @@ class Autoencoder(Model, Generative, Reconstructs, Encodes, ReconstructionScored
 
         Raises ``CodePriorNotFitted`` until ``fit_code_prior(model, x)`` (or ``after_fit``) ran.
         """
+        n = check_count(n)
         return self._to_data(self.decode(self.code_prior.sample(n, generator=generator)))
 
     def before_fit(self, data) -> None:
@@ -163,9 +168,7 @@ class Autoencoder(Model, Generative, Reconstructs, Encodes, ReconstructionScored
     def _to_data(self, x_hat: Tensor) -> Tensor:
         return torch.sigmoid(x_hat) if self.config.loss == "bce" else x_hat
 
-    def _check(self, x: Tensor) -> None:
-        want = tuple(self.config.data_shape)
-        if tuple(x.shape[1:]) != want:
-            raise ShapeError(f"expected inputs of shape (B, {', '.join(map(str, want))}), got "
-                             f"{tuple(x.shape)}: pass data of that shape or build the model with "
-                             f"data_shape={tuple(x.shape[1:])}")
+    def _inputs(self, x: Tensor, *, loss: bool = True) -> Tensor:
+        """``x`` checked (``check_data``); where the ``loss`` is evaluated, BCE needs values in [0, 1]."""
+        return check_data(self, x, what="inputs", unit_interval=loss and self.config.loss == "bce",
+                          range_hint="or build the model with loss='mse' for real-valued data")

@@ -20,15 +20,16 @@ from torch import Tensor
 from genlab.blocks.losses import discretized_gaussian_log_likelihood
 from genlab.blocks.modes import eval_mode
 from genlab.config import require
-from genlab.errors import ConfigError, check_shape
+from genlab.errors import ConfigError
 from genlab.models.base import Conditional, DiffusionBound, Model, ModelOutput
 from genlab.models.diffusion.ddpm_scheduler import GaussianParams
 from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser, denoiser_data_defaults
 from genlab.models.diffusion.embeddings import drop_labels
 from genlab.models.diffusion.noise_schedule import NoiseSchedule, ScheduleConfig, randn_like
 from genlab.models.diffusion.samplers import Sampler, make_sampler
-from genlab.models.diffusion.sampling import guided_output, sample_labels, sample_loop
+from genlab.models.diffusion.sampling import batch_labels, guided_output, sample_labels, sample_loop
 from genlab.models.gaussian import kl_normal, log_normal, standard_normal
+from genlab.models.inputs import check_count, check_data
 from genlab.models.likelihood import LOG2, bits_per_dim
 
 
@@ -121,13 +122,18 @@ class DDPM(Model, Conditional, DiffusionBound):
 
     # ---- data space ---------------------------------------------------------------------------------
     def to_model_space(self, x: Tensor) -> Tensor:
-        """Images in ``[0, 1]`` → ``[−1, 1]`` (vectors unchanged), after checking the shape."""
-        hint = (
-            "pass images in [0, 1] shaped like the training data"
-            if self.data_kind == "image"
-            else "pass vectors shaped like the training data"
-        )
-        check_shape(x, (None, *self.config.data_shape), "data", hint)
+        """Images in ``[0, 1]`` → ``[−1, 1]`` (vectors unchanged), after checking ``x`` (``check_data``)."""
+        return self._scale(self._inputs(x))
+
+    def _inputs(self, x: Tensor) -> Tensor:
+        """``x`` checked by ``check_data``: a float batch of ``data_shape`` in the parameters' dtype (integer
+        images are refused: ``x.float() / 255``), images in [0, 1]."""
+        image = self.data_kind == "image"
+        hint = "pass images in [0, 1] shaped like the training data" if image else \
+            "pass vectors shaped like the training data"
+        return check_data(self, x, hint=hint, unit_interval=image)
+
+    def _scale(self, x: Tensor) -> Tensor:
         return x * 2.0 - 1.0 if self.data_kind == "image" else x
 
     def from_model_space(self, x: Tensor) -> Tensor:
@@ -146,6 +152,7 @@ class DDPM(Model, Conditional, DiffusionBound):
         cfg: DDPMConfig = self.config
         x0 = self.to_model_space(x)  # (B, ...)
         B = x0.shape[0]
+        y = batch_labels(self, y, B, num_classes=self.config.num_classes)
         gen_device = generator.device if generator is not None else x0.device
         t = torch.randint(0, cfg.num_train_timesteps, (B,), generator=generator, device=gen_device).to(
             x0.device
@@ -219,12 +226,13 @@ class DDPM(Model, Conditional, DiffusionBound):
             raise ConfigError(
                 f"terms must be a positive number of denoising terms (T − 1 for all of them), got {terms}"
             )
+        x = self._inputs(x)
         with eval_mode(self):
             if self.data_kind == "image":
                 x = torch.round(x * 255.0) / 255.0
-            x0 = self.to_model_space(x)
+            x0 = self._scale(x)
             B, T = x0.shape[0], self.config.num_train_timesteps
-            y = y if self.config.num_classes > 0 else None
+            y = batch_labels(self, y, B, num_classes=self.config.num_classes)
             # denoising terms: code timesteps 1..T−1 (paper t = 2..T), all or K strata
             edges = torch.linspace(1, T, terms + 1).round().long().tolist()
             strata = [(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
@@ -282,10 +290,11 @@ class DDPM(Model, Conditional, DiffusionBound):
         ``guidance_scale`` ``w``: ``ε = (1 + w) ε(x, y) − w ε(x, ∅)`` (``w = −1``: unconditional).
         """
         cfg: DDPMConfig = self.config
+        n = check_count(n)
         sampler = make_sampler(sampler, steps=steps, eta=eta)
         scheduler = sampler.scheduler(self.schedule_config, variance_type=self.variance_type)
         scheduler.set_timesteps(sampler.num_steps(cfg.num_train_timesteps))
-        labels = sample_labels(y, n, num_classes=cfg.num_classes, device=self.device)
+        labels = sample_labels(self, y, n, num_classes=cfg.num_classes)
         weight = next(self.net.parameters())
         x_T = standard_normal((n, *cfg.data_shape), like=weight, generator=generator)  # D2: x_T ~ N(0, I)
         C = cfg.data_shape[0]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import Tensor
 
-from genlab.errors import ConfigError
 from genlab.models.diffusion.ddpm_scheduler import SchedulerOutput
+from genlab.models.inputs import check_labels
+
+if TYPE_CHECKING:
+    from genlab.models.base import Model
 
 Denoiser = Callable[[Tensor, Tensor, Tensor | None], Tensor]  # (x_t, t (B,), y (B,) | None) → output
 
@@ -78,17 +81,19 @@ def sample_loop(
     return x
 
 
-def sample_labels(y: Tensor | int | None, n: int, *, num_classes: int, device: torch.device) -> Tensor | None:
-    """Labels for ``n`` samples: ``None`` → ``0, 1, …, num_classes − 1, 0, …`` (a grid row per class);
-    an int → that class for all; a tensor → as given (``−1`` = the null class). ``None`` if unconditional."""
+def sample_labels(model: Model, y: Tensor | int | None, n: int, *, num_classes: int) -> Tensor | None:
+    """Labels for ``n`` samples of ``model``: ``None`` → ``0, 1, …, num_classes − 1, 0, …`` (a grid row per
+    class); an int → that class for all; a tensor → as given (``−1`` = the null class); checked by
+    ``check_labels`` (an unconditional model, ``num_classes=0``, refuses any ``y``; it gets ``None``)."""
+    if y is None:
+        return None if num_classes == 0 else torch.arange(n, device=model.device) % num_classes
+    return check_labels(model, y, n, num_classes=num_classes, null_label=True)
+
+
+def batch_labels(model: Model, y: Tensor | None, n: int, *, num_classes: int) -> Tensor | None:
+    """The labels of a batch of ``n`` examples given to ``forward``/``nll_bpd``: checked by ``check_labels``
+    (``−1`` = no label) for a conditional model; ``None`` for an unconditional one, which ignores ``y``
+    (the model contract: the trainer passes every batch's labels)."""
     if num_classes == 0:
         return None
-    if y is None:
-        return torch.arange(n, device=device) % num_classes
-    y = torch.full((n,), y, dtype=torch.long, device=device) if isinstance(y, int) else y.to(device).long()
-    if y.shape != (n,) or bool(((y < -1) | (y >= num_classes)).any()):
-        raise ConfigError(
-            f"y must be an int or a ({n},) tensor of labels in [-1, {num_classes - 1}] "
-            f"(-1 = unconditional), got {y.tolist() if y.numel() < 20 else tuple(y.shape)}"
-        )
-    return y
+    return check_labels(model, y, n, num_classes=num_classes, null_label=True)

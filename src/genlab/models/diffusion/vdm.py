@@ -22,17 +22,18 @@ from torch import Tensor
 
 from genlab.blocks.modes import eval_mode
 from genlab.config import require
-from genlab.errors import ConfigError, check_shape
+from genlab.errors import ConfigError
 from genlab.models.base import Conditional, DiffusionBound, Model, ModelOutput
 from genlab.models.diffusion.ddpm import BoundTerms
 from genlab.models.diffusion.denoiser import DenoiserConfig, build_denoiser, denoiser_data_defaults
 from genlab.models.diffusion.embeddings import drop_labels
 from genlab.models.diffusion.noise_schedule import randn_like
 from genlab.models.diffusion.samplers import Sampler, make_sampler
-from genlab.models.diffusion.sampling import guided_output, sample_labels, sample_loop
+from genlab.models.diffusion.sampling import batch_labels, guided_output, sample_labels, sample_loop
 from genlab.models.diffusion.vdm_schedule import FixedLinearSchedule, LearnedNoiseSchedule
 from genlab.models.diffusion.vdm_scheduler import VDMScheduler
 from genlab.models.gaussian import LOG_2PI, kl_normal, standard_normal
+from genlab.models.inputs import check_count, check_data
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -110,13 +111,14 @@ class VDM(Model, Conditional, DiffusionBound):
 
     # ---- data and time ------------------------------------------------------------------------------
     def encode(self, x: Tensor) -> Tensor:
-        """Data → ``f`` in model space: images ``k/255`` → bin centres ``(2k + 1)/256 − 1``; vectors as is."""
-        hint = (
-            "pass images in [0, 1] shaped like the training data"
-            if self.data_kind == "image"
-            else "pass vectors shaped like the training data"
-        )
-        check_shape(x, (None, *self.config.data_shape), "data", hint)
+        """Data → ``f`` in model space: images ``k/255`` → bin centres ``(2k + 1)/256 − 1``; vectors as is.
+
+        ``x`` is checked by ``check_data``: a float batch of ``data_shape`` (converted to the parameters'
+        dtype; integer images are refused: ``x.float() / 255``), images in [0, 1]."""
+        image = self.data_kind == "image"
+        hint = "pass images in [0, 1] shaped like the training data" if image else \
+            "pass vectors shaped like the training data"
+        x = check_data(self, x, hint=hint, unit_interval=image)
         if self.data_kind == "vector":
             return x
         k = self._bin_index(x)
@@ -214,6 +216,11 @@ class VDM(Model, Conditional, DiffusionBound):
     ) -> BoundTerms:
         """D5: ``−ELBO`` per example in bits/dim (one Monte Carlo draw of ``t``, ``ε``, ``ε_0``)."""
         f = self.encode(x)
+        y = batch_labels(self, y, f.shape[0], num_classes=self.config.num_classes)
+        return self._bound(f, y, generator=generator)
+
+    def _bound(self, f: Tensor, y: Tensor | None, *, generator: torch.Generator | None) -> BoundTerms:
+        """``bound`` of encoded data ``f`` (model space) and checked labels."""
         t = self.sample_times(f.shape[0], generator=generator)
         diffusion = self.diffusion_loss(f, t=t, noise=randn_like(f, generator), y=y)
         prior = self.prior_loss(f)
@@ -226,9 +233,11 @@ class VDM(Model, Conditional, DiffusionBound):
     ) -> VDMOutput:
         """One Monte Carlo estimate of ``−ELBO`` in bits/dim on a batch; ``loss`` is its mean."""
         cfg: VDMConfig = self.config
+        f = self.encode(x)
+        y = batch_labels(self, y, f.shape[0], num_classes=self.config.num_classes)
         if cfg.num_classes > 0 and y is not None and self.training:
             y = drop_labels(y, cfg.p_uncond, generator=generator)
-        terms = self.bound(x, y if cfg.num_classes > 0 else None, generator=generator)
+        terms = self._bound(f, y, generator=generator)
         bpd = terms.total.mean()
         return VDMOutput(
             loss=bpd,
@@ -253,8 +262,9 @@ class VDM(Model, Conditional, DiffusionBound):
         if terms < 1:
             raise ConfigError(f"terms must be a positive number of draws of (t, ε), got {terms}")
         with eval_mode(self):
-            y = y if self.config.num_classes > 0 else None
-            draws = [self.bound(x, y, generator=generator) for _ in range(terms)]
+            f = self.encode(x)  # checked once for all draws
+            y = batch_labels(self, y, f.shape[0], num_classes=self.config.num_classes)
+            draws = [self._bound(f, y, generator=generator) for _ in range(terms)]
         return BoundTerms(*(torch.stack(parts).mean(0) for parts in zip(*draws, strict=True)))
 
     def elbo(
@@ -290,9 +300,10 @@ class VDM(Model, Conditional, DiffusionBound):
         as in ``DDPM.sample``. Drawn in the dtype of the parameters.
         """
         cfg: VDMConfig = self.config
+        n = check_count(n)
         sampler = make_sampler(sampler, steps=steps, eta=eta)
         scheduler = VDMScheduler(self.gamma_at, sampler.steps or cfg.sample_steps)
-        labels = sample_labels(y, n, num_classes=cfg.num_classes, device=self.device)
+        labels = sample_labels(self, y, n, num_classes=cfg.num_classes)
         z_1 = standard_normal((n, *cfg.data_shape), like=next(self.net.parameters()), generator=generator)
 
         def denoise(z_t: Tensor, i: Tensor) -> Tensor:  # ε̂ = net(z_t, γ_t), with classifier-free guidance

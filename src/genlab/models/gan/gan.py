@@ -5,7 +5,8 @@ arXiv:1406.2661, Algorithm 1).
 
 Data convention (as the diffusion models): images are given in ``[0, 1]`` and seen by the networks in
 ``[−1, 1]`` (the generator ends in tanh); ``sample`` returns images in ``[0, 1]``. Vectors (2-D toys)
-are used as given.
+are used as given. Real data is checked by ``genlab.models.inputs.check_data`` (float, converted to the
+parameters' dtype; integer images are refused: ``x.float() / 255``; images in [0, 1]).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import torch
 from torch import Tensor, nn
 
 from genlab.config import Config, require
-from genlab.errors import ConfigError, check_shape
 from genlab.models.base import Adversarial, Conditional, Model, ModelOutput, num_classes_of
 from genlab.models.gan import losses
 from genlab.models.gan.networks import (
@@ -28,6 +28,7 @@ from genlab.models.gan.networks import (
     MLPGenerator,
     dcgan_init_,
 )
+from genlab.models.inputs import check_count, check_data, check_labels
 
 
 @dataclasses.dataclass
@@ -135,27 +136,18 @@ class GAN(Model, Conditional, Adversarial):
         return z.to(like.device)
 
     def to_model_space(self, x: Tensor) -> Tensor:
-        check_shape(x, (None, *self.config.data_shape), "data", "pass data shaped like the training data")
+        """Real data checked (``check_data``; images in [0, 1]) and mapped to the networks' space (images to
+        ``[−1, 1]``)."""
+        x = check_data(self, x, hint="pass data shaped like the training data", unit_interval=self.config.is_image)
         return x * 2 - 1 if self.config.is_image else x
 
     def labels(self, y: Tensor | int | None, n: int, *, generator: torch.Generator | None = None) -> Tensor | None:
         """G7: the labels ``(n,)`` a conditional model is given or draws (uniform over the classes); ``None``
         for an unconditional model, which refuses labels."""
         K = self.config.num_classes
-        if not K:
-            if y is not None:
-                raise ConfigError(f"{type(self).__name__} is unconditional (num_classes=0): it takes no labels; "
-                                  f"drop y (--y), or train a cgan")
-            return None
-        device = next(self.parameters()).device
-        if y is None:
-            return torch.randint(0, K, (n,), generator=generator).to(device)
-        y = torch.as_tensor(y, dtype=torch.long).to(device)
-        y = y.expand(n) if y.dim() == 0 else y
-        if y.shape != (n,) or y.min() < 0 or y.max() >= K:
-            raise ConfigError(f"labels must be integers in 0..{K - 1}, one per sample (or one for all), got "
-                              f"{y.tolist() if y.numel() <= 8 else tuple(y.shape)}")
-        return y
+        if y is None and K:
+            return torch.randint(0, K, (n,), generator=generator).to(next(self.parameters()).device)
+        return check_labels(self, y, n, num_classes=K, unconditional_hint="train a cgan")
 
     def _scores(self, real: Tensor, fake: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
         yy = None if y is None else torch.cat([y, y])
@@ -166,7 +158,7 @@ class GAN(Model, Conditional, Adversarial):
         """G2 / G9 for the discriminator on real ``x`` and fresh ``G(z)`` (the generator is not trained here);
         a conditional model scores ``(x, y)`` and ``(G(z, y), y)`` with the real labels."""
         real = self.to_model_space(x)
-        y = self.labels(y, len(x)) if self.config.num_classes else None
+        y = self.labels(y, len(real)) if self.config.num_classes else None
         with torch.no_grad():
             fake = self.generator(self.sample_latent(len(x)), y)
         r, f = self._scores(real, fake, y)
@@ -207,8 +199,7 @@ class GAN(Model, Conditional, Adversarial):
     def sample(self, n: int, *, generator: torch.Generator | None = None, y: Tensor | int | None = None) -> Tensor:
         """``G(z)`` (``G(z, y)`` for a conditional model: ``y`` one label, ``n`` labels, or ``None`` for uniform
         ones) for ``n`` fresh ``z``, in data space (images in ``[0, 1]``)."""
-        if n < 1:
-            raise ConfigError(f"n must be ≥ 1, got {n}")
+        n = check_count(n)
         z = self.sample_latent(n, generator=generator)
         x = self.generator(z, self.labels(y, n, generator=generator))
         return ((x + 1) / 2).clamp(0, 1) if self.config.is_image else x

@@ -73,7 +73,8 @@ class System(L.LightningModule):
     find_unused_parameters = False
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, *, total_iterations: int | None = None,
-                 iterations_per_call: int = 1, log_every: int = 10) -> None:
+                 iterations_per_call: int = 1, log_every: int = 10, iterations_per_epoch: int | None = None,
+                 command: str = "") -> None:
         super().__init__()
         self.automatic_optimization = False
         self.model = model
@@ -82,9 +83,15 @@ class System(L.LightningModule):
         self.total_iterations = total_iterations  # length of the cosine schedule
         self.iterations_per_call = iterations_per_call  # iterations per StepChunk (training.chunks)
         self.log_every = log_every  # write train/<term> every this many iterations
+        self.iterations_per_epoch = iterations_per_epoch  # the epoch column of metric rows
+        self.command = command  # the recipe that started the run (kept across resumes)
+        self.continued: list[str] = []  # the commands that resumed it
+        self.seconds_before = 0.0  # training time of the segments before a resume
+        self._t0 = 0.0
         self._iteration_callbacks: list = []
         self._hooks: dict[str, list] | None = None  # see on_train_start
         self._last = None  # the last iteration's ModelOutput or terms
+        self.validated_at = -1  # the iteration of the last validation
         self._val_sums: dict[str, Tensor] = {}
         self._val_count = 0
 
@@ -129,7 +136,17 @@ class System(L.LightningModule):
         self._last = out
 
     # --- the loop -------------------------------------------------------------------------------
+    @property
+    def train_seconds(self) -> float:
+        """Training time so far, over every segment of a resumed run."""
+        import time
+
+        return self.seconds_before + (time.perf_counter() - self._t0 if self._t0 else 0.0)
+
     def on_train_start(self) -> None:
+        import time
+
+        self._t0 = time.perf_counter()
         callbacks = self.trainer.callbacks
         self._iteration_callbacks = [cb for cb in callbacks if callable(getattr(cb, "on_train_iteration_end", None))]
         self._hooks = None
@@ -151,7 +168,10 @@ class System(L.LightningModule):
 
     def log_row(self, metrics: dict[str, float]) -> None:
         """One row of ``metrics.csv`` at the iteration just completed (every row of a run counts the same way)."""
-        self.logger.log_metrics({**metrics, "epoch": self.current_epoch}, step=max(0, self.iteration - 1))
+        last = max(0, self.iteration - 1)  # the iteration just completed (0-based)
+        # the epoch of that iteration (Lightning's counter runs one ahead after a resume from a max_steps stop)
+        epoch = last // self.iterations_per_epoch if self.iterations_per_epoch else self.current_epoch
+        self.logger.log_metrics({**metrics, "epoch": epoch}, step=last)
 
     def _backward(self, loss: Tensor) -> None:
         """``manual_backward(loss)``, with the per-step hooks sent straight to their callbacks on the fast path."""
@@ -200,6 +220,7 @@ class System(L.LightningModule):
         totals = self.trainer.strategy.reduce(totals, reduce_op="sum")  # every process's examples
         means = {f"val/{k}": totals[i] / totals[-1] for i, k in enumerate(keys)}
         self.log_dict(means, on_step=False, on_epoch=True, logger=False)  # callback_metrics (best checkpoint)
+        self.validated_at = self.iteration
         if self.logger is not None and not self.trainer.sanity_checking:
             self.log_row({k: float(v) for k, v in means.items()})
 
@@ -210,8 +231,14 @@ class System(L.LightningModule):
                                 "model_config": self.model.config.to_dict(),
                                 "steps_per_call": self.iterations_per_call,
                                 "optimizer_steps_per_iteration": self.clock.optimizer_steps,
-                                "batches_per_iteration": self.clock.batches}
+                                "batches_per_iteration": self.clock.batches,
+                                "train_seconds": self.train_seconds, "command": self.command,
+                                "continued": self.continued}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Resuming mid-epoch with another chunk size: recount the epoch's chunks (see chunks)."""
         recount_chunks(checkpoint, self.iterations_per_call * self.clock.batches)
+        meta = checkpoint.get("genlab", {})
+        self.seconds_before = float(meta.get("train_seconds", 0.0))
+        self.command = meta.get("command") or self.command
+        self.continued = [*meta.get("continued", []), *self.continued]
