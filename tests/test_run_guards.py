@@ -4,7 +4,9 @@ no folder is trained over without --overwrite; runs that would train nothing are
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -130,3 +132,46 @@ def test_the_report_of_a_resumed_run_counts_every_segment_and_keeps_the_recipe(t
     assert all(int(r["epoch"]) == int(r["step"]) // per_epoch for r in rows)  # the epoch of each row's iteration
     assert [r["step"] for r in rows if "val/loss" in r][-1] == 49  # the final weights were validated
     assert resumed.metrics["val/loss"] == pytest.approx([r for r in rows if "val/loss" in r][-1]["val/loss"])
+
+
+class _DiskFullAt(L.Callback):
+    """From iteration 3 on, every atomic write fails as on a full disk."""
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+
+    def on_train_batch_start(self, trainer, pl_module, *a):
+        if pl_module.iteration == 3:
+            import genlab.atomic
+
+            def full(*a, **k):
+                raise OSError(28, "No space left on device")
+
+            self.monkeypatch.setattr(genlab.atomic.os, "fsync", full)
+
+
+def test_a_checkpoint_write_on_a_full_disk_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path / "run", max_steps=8, checkpoint_every=2, steps_per_call=1)
+    with pytest.raises(OSError, match="No space left"):
+        train(cfg, callbacks=[_DiskFullAt(monkeypatch)])
+    ck = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert ck["global_step"] == 2  # the write at 4 failed: the one at 2 is intact
+    assert not [p for p in (tmp_path / "run" / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    monkeypatch.undo()
+    assert train(cfg, resume=True).steps == 8  # and the run resumes from it
+
+
+def test_the_cli_reports_a_full_disk_in_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import genlab.atomic
+    from genlab.cli.main import app
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(genlab.atomic.os, "fsync", full)
+    out = CliRunner().invoke(app, ["sample", str(Path(__file__).parent / "fixtures" / "runs" / "vae-v0"),
+                                   "--out", str(tmp_path / "s.png")])
+    assert out.exit_code == 2 and "No space left on device" in out.stderr and len(out.stderr.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
