@@ -15,7 +15,7 @@ class ConfigError(GenlabError, ValueError):
 
 
 class ShapeError(GenlabError, ValueError):
-    """A tensor has the wrong shape for the model or block it was given to."""
+    """A tensor is not what the model or block it was given to takes: its shape, dtype or value range."""
 
 
 class LoadError(GenlabError, OSError):

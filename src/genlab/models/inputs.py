@@ -66,9 +66,9 @@ def check_data(model: Model, x: Tensor, *, what: str = "data", shape: tuple[int,
     check_shape(x, (None, *shape), what, hint)
     if x.shape[0] == 0:
         raise ShapeError(f"{name} got an empty batch of {what} {tuple(x.shape)}: pass at least one example")
-    dtype = model.dtype
-    if x.dtype != dtype:
-        x = x.to(dtype)
+    weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if weight is not None and x.dtype != weight.dtype:  # (a model without parameters keeps x's dtype)
+        x = x.to(weight.dtype)
     if unit_interval:
         _check_unit_interval(x, "images" if len(shape) == 3 else what, range_hint)
     return x
