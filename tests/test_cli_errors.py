@@ -29,3 +29,10 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path, monkeypa
     assert result.exit_code == 2, result.output
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], result.output
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_sample_out_naming_a_folder_writes_a_new_file_into_it(tmp_path):
+    result = CliRunner().invoke(app, ["sample", str(OLD_VAE), "--n", "4", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].name.startswith("sample-") and files[0].suffix == ".png"

@@ -185,6 +185,8 @@ def sample(
     model = _generative(load_run_model(run), run)
     extra = model.check_sample_options({"sampler": sampler, "steps": steps, "eta": eta, "y": y})
     renderer = model.renderer()
+    if out is not None and out.is_dir():  # a folder: a new file in it
+        out = out / RunDir(run).new_samples().name
     target = renderer.check(out) if out is not None else RunDir(run).new_samples()  # before sampling
     t0 = time.perf_counter()
     x = model.sample(n, generator=torch.Generator().manual_seed(seed), **extra)
