@@ -272,3 +272,64 @@ def test_second_order_unrolling_differs_from_first_order_and_negative_steps_are_
     assert not torch.allclose(_generator_grad(first, x), _generator_grad(second, x), atol=1e-7)
     with pytest.raises(ConfigError, match="unroll_steps must be ≥ 0"):
         _unrolled(unroll_steps=-1)
+
+
+def _pix2pix(**kw):
+    from genlab.models.gan import Pix2Pix
+
+    torch.manual_seed(0)
+    return Pix2Pix(data_shape=(1, 8, 8), channels=4, disc_channels=4, **kw)
+
+
+def test_pix2pix_generator_loss_is_cgan_plus_lambda_l1_and_the_ablation_keeps_one_term():
+    x = torch.rand(4, 1, 8, 8)
+    source = x.clone()
+    source[:, :, 4:] = 0
+    full = _pix2pix(l1_weight=100.0)
+    torch.manual_seed(1)
+    out = full.generator_loss(x, source)
+    torch.testing.assert_close(out.loss, out.adversarial + 100.0 * out.l1)
+    for mode, expected in (("l1", lambda o: 100.0 * o.l1), ("cgan", lambda o: o.adversarial)):
+        m = _pix2pix(l1_weight=100.0, loss=mode)
+        m.load_state_dict(full.state_dict())
+        torch.manual_seed(1)
+        o = m.generator_loss(x, source)
+        torch.testing.assert_close(o.loss, expected(o))
+    fake = full.translate(source, generator=torch.Generator().manual_seed(0))
+    assert fake.shape == x.shape and 0 <= fake.min() and fake.max() <= 1
+
+
+def test_pix2pix_patch_discriminator_judges_the_pair_and_its_step_trains_only_d(tmp_path):
+    m = _pix2pix()
+    x, source = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8)
+    assert m.discriminator(source * 2 - 1, x * 2 - 1).shape == (4, 1, 2, 2)  # one logit per patch
+    m.discriminator_loss(x, source).loss.backward()
+    assert all(p.grad is None for p in m.generator.parameters())
+    check_save_load_identical(m, x, tmp_path, call=lambda mod, b: mod.discriminator_loss(b, source).loss)
+
+
+def test_pix2pix_noise_is_dropout_at_test_time_seeded_by_the_generator():
+    m = _pix2pix(dropout=0.5).eval()
+    torch.nn.init.normal_(m.generator.dec1.conv2.weight)  # (zero-initialized: make the noise visible)
+    s = torch.rand(2, 1, 8, 8)
+    a = m.translate(s, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, m.translate(s, generator=torch.Generator().manual_seed(0)))
+    assert not torch.equal(a, m.translate(s, generator=torch.Generator().manual_seed(1)))
+    assert not m.generator.dec1.dropout.training  # the noise was switched on for the call only
+
+
+def test_pix2pix_refuses_mismatched_pairs_and_data_without_sources(tmp_path):
+    from genlab.errors import ShapeError
+
+    with pytest.raises(ShapeError, match="same shape"):
+        _pix2pix().generator_loss(torch.rand(2, 1, 8, 8), torch.rand(3, 1, 8, 8))
+    with pytest.raises(ShapeError, match="mnist-masked or digits-masked"):
+        train(TrainConfig(model="pix2pix", data="digits", max_steps=2, out=str(tmp_path / "r"), quiet=True))
+    assert not (tmp_path / "r").exists()
+
+
+def test_pix2pix_trains_on_masked_digits_and_writes_source_output_target_grids(tmp_path):
+    r = train(TrainConfig(model="pix2pix", data="digits-masked", max_steps=6, out=str(tmp_path / "run"), quiet=True,
+                          num_samples=8, model_options={"channels": 4, "disc_channels": 4}))
+    assert r.steps == 6 and {"val/g_l1", "val/d_loss"} <= set(r.metrics)
+    assert any((tmp_path / "run" / "samples").glob("epoch_*.png"))

@@ -28,6 +28,7 @@ from genlab.models.base import (
     LatentVariable,
     ReconstructionScored,
     Reconstructs,
+    Translates,
 )
 from genlab.models.vae import VAE
 from genlab.registry import MODELS
@@ -84,6 +85,12 @@ def _unit_interval(model) -> bool:
 
 def _calls(model):
     """``(method, call(x, y), range_checked)`` for every public method of ``model`` that takes data."""
+    if isinstance(model, Translates):  # (source, target) pairs: the bad tensor as both
+        return [(m, call, _unit_interval(model)) for m, call in (
+            ("forward", lambda x, y: model(x, source=x)),
+            ("discriminator_loss", lambda x, y: model.discriminator_loss(x, source=x)),
+            ("generator_loss", lambda x, y: model.generator_loss(x, source=x)),
+            ("translate", lambda x, y: model.translate(x)))]
     calls = [("forward", lambda x, y: model(x, y), True)]
     if isinstance(model, LatentVariable):
         kw = (lambda y: {"y": y}) if isinstance(model, Conditional) else (lambda y: {})

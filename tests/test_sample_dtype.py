@@ -37,6 +37,7 @@ SMALL: dict[str, tuple[dict, dict, bool]] = {
     "ddpm": ({**UNET_SMALL, "num_train_timesteps": 4}, {"steps": 2}, False),
     "vdm": ({**UNET_SMALL, "schedule_hidden": 8}, {"steps": 2}, False),
     "unrolled-gan": ({"data_shape": (2,), "latent_dim": 2, "unroll_steps": 1}, {}, False),
+    "pix2pix": ({**IMAGE, "channels": 4, "disc_channels": 4}, {}, False),  # translates; draws no samples
     "gan": ({"data_shape": (2,), "latent_dim": 2, "generator": {"hidden": [8]}}, {}, False),
     "dcgan": ({**IMAGE, "latent_dim": 4, "generator": {"channels": 4}, "discriminator": {"channels": 4}}, {}, False),
     "wgan": ({**IMAGE, "latent_dim": 4, "generator": {"channels": 4}}, {}, False),

@@ -19,6 +19,7 @@ What a model can do beyond that is declared by the capability classes it inherit
 ``DiffusionBound``  ``nll_bpd(x, y, *, generator, terms)``: a bound in bits/dim, estimated with
                     ``terms`` Monte Carlo terms (default ``bound_terms_default``)
 ``Adversarial``     ``discriminator_loss`` / ``generator_loss`` (two players, ``AdversarialSystem``)
+``Translates``      ``translate(source)``: an output image per source image (image-to-image)
 ``Classifier``      ``predict(x)``: class indices
 ``ReconstructionScored``  ``reconstruction_error(x)``: per-example error (anomaly scores)
 ==================  =========================================================================
@@ -215,6 +216,13 @@ class Adversarial:
 
     def after_discriminator_step(self) -> None:
         """Nothing by default."""
+
+
+class Translates:
+    """``translate(source, *, generator=None)``: the model's output image for each source image (pix2pix, G8)."""
+
+    def translate(self, source: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        raise NotImplementedError
 
 
 class Classifier:

@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from torch import nn
 
 from genlab.errors import NonFiniteError
-from genlab.models.base import Generative, Reconstructs
+from genlab.models.base import Generative, Reconstructs, Translates
 from genlab.plots import image_grid
 from genlab.rundir import RunDir
 
@@ -296,7 +296,8 @@ class SampleGrid(L.Callback):
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         model = pl_module.model
-        if trainer.sanity_checking or not trainer.is_global_zero or not isinstance(model, Generative) or self.n <= 0:
+        drawable = isinstance(model, (Generative, Translates))
+        if trainer.sanity_checking or not trainer.is_global_zero or not drawable or self.n <= 0:
             return
         epoch = trainer.current_epoch
         was_training = model.training
@@ -305,6 +306,9 @@ class SampleGrid(L.Callback):
         try:
             model.after_fit(self.fit_data)  # e.g. the code prior of an autoencoder
             g = torch.Generator().manual_seed(self.seed)
+            if isinstance(model, Translates):  # rows of (source, output, target) triples
+                self._translations(model, epoch, g, pl_module.device)
+                return
             # models whose full sampler is slow (diffusion) name a cheaper preview, e.g. DDIM, 50 steps
             x = model.sample(self.n, generator=g, **model.preview_sample_kwargs)
             model.renderer().write(x, self.run.epoch_samples(epoch), reference=self.reference.x[:2000],
@@ -316,3 +320,12 @@ class SampleGrid(L.Callback):
         finally:
             torch.set_rng_state(state)
             model.train(was_training)
+
+    def _translations(self, model, epoch: int, g: torch.Generator, device) -> None:
+        """``samples/epoch_XXX.png``: each row a source, the model's output and the target (8 per row)."""
+        n = min(self.n, len(self.reference))
+        source = self.reference.fields["source"][:n].to(device)
+        out = model.translate(source, generator=g).float().cpu()
+        triples = torch.stack([source.cpu(), out, self.reference.x[:n].cpu()], 1)  # (n, 3, C, H, W)
+        image_grid(triples.flatten(0, 1), self.run.epoch_samples(epoch), nrow=3 * min(8, n))
+

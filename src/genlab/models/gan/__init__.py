@@ -16,6 +16,8 @@ from genlab.models.gan.gan import (
     WGANConfig,
     WGANGPConfig,
 )
+from genlab.models.gan.pix2pix import Pix2Pix, Pix2PixConfig
 
 __all__ = ["CGAN", "DCGAN", "GAN", "WGAN", "WGANGP", "CGANConfig", "DCGANConfig", "GANConfig", "GANOutput",
-           "NetworkConfig", "UnrolledGAN", "UnrolledGANConfig", "WGANConfig", "WGANGPConfig"]
+           "NetworkConfig", "Pix2Pix", "Pix2PixConfig", "UnrolledGAN", "UnrolledGANConfig", "WGANConfig",
+           "WGANGPConfig"]

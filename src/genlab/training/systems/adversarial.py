@@ -91,9 +91,10 @@ class AdversarialSystem(System):
 
 def _terms(player: str, out, *, stepped: bool = True) -> dict[str, Tensor]:
     """``out``'s terms named by player — ``d_loss``, ``d_real``, ``d_fake``, ``d_distance``, ``d_penalty``;
-    ``g_loss`` — plus ``loss``, the loss being stepped (what the NaN guard and the progress bar read)."""
+    ``g_loss`` and the generator's own terms (``g_l1``, ``g_d_fake`` ...) — plus ``loss``, the loss being
+    stepped (what the NaN guard and the progress bar read)."""
     if player == "g":
-        named = {"g_loss": out.loss}
+        named = {f"g_{k}": v for k, v in out.scalars().items()}
     else:
         named = {(k if k.startswith("d_") else f"d_{k}"): v for k, v in out.scalars().items()}
     return {**named, "loss": out.loss} if stepped else {k: v.detach() for k, v in named.items()}
