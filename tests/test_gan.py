@@ -333,3 +333,33 @@ def test_pix2pix_trains_on_masked_digits_and_writes_source_output_target_grids(t
                           num_samples=8, model_options={"channels": 4, "disc_channels": 4}))
     assert r.steps == 6 and {"val/g_l1", "val/d_loss"} <= set(r.metrics)
     assert any((tmp_path / "run" / "samples").glob("epoch_*.png"))
+
+
+def test_a_run_the_discriminator_has_won_stops_naming_the_iteration_and_keeps_its_checkpoint(tmp_path, monkeypatch):
+    from genlab.errors import TrainingDiverged
+    from genlab.training.systems import AdversarialSystem
+
+    monkeypatch.setattr(AdversarialSystem, "collapse_loss", 10.0)  # every iteration "won": the guard fires
+    monkeypatch.setattr(AdversarialSystem, "patience", 5)
+    with pytest.raises(TrainingDiverged, match="iteration 5: the discriminator's loss has stayed below 10"):
+        train(_cfg(tmp_path / "run", max_steps=20, checkpoint_every=2, steps_per_call=1))
+    assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["global_step"] == 4 * 3
+
+
+class _PoisonGenerator(L.Callback):
+    def on_train_batch_start(self, trainer, pl_module, *a):
+        if pl_module.iteration == 3:
+            with torch.no_grad():
+                next(pl_module.model.generator.parameters()).fill_(float("nan"))
+
+
+def test_the_nan_guard_names_the_player_and_the_term(tmp_path):
+    from genlab.errors import NonFiniteError
+
+    with pytest.raises(NonFiniteError, match=r"iteration 3: loss term 'd_(loss|real|fake)' is nan"):
+        train(_cfg(tmp_path / "run", max_steps=20, steps_per_call=1), callbacks=[_PoisonGenerator()])
+
+
+def test_a_gan_trains_in_bf16_mixed_precision_with_finite_losses(tmp_path):
+    r = train(_cfg(tmp_path / "run", max_steps=4, precision="bf16-mixed"))
+    assert all(torch.isfinite(torch.tensor(v)) for v in r.metrics.values())

@@ -47,5 +47,10 @@ def check_shape(x, expected: tuple, what: str, hint: str = "") -> None:
         raise ShapeError(msg + (f": {hint}" if hint else ""))
 
 
+class TrainingDiverged(GenlabError, FloatingPointError):
+    """An adversarial run whose discriminator has won outright (its loss ~0 for many iterations): stopped, the
+    last good checkpoint kept."""
+
+
 class TrainingInterrupted(GenlabError, KeyboardInterrupt):
     """Training stopped by Ctrl-C after writing ``last.ckpt``; the message says how to resume (CLI exit 130)."""

@@ -15,6 +15,7 @@ import contextlib
 import torch
 from torch import Tensor, nn
 
+from genlab.errors import TrainingDiverged
 from genlab.training.optim import adam, cosine_schedule
 from genlab.training.systems.base import StepClock, System
 
@@ -36,6 +37,9 @@ class AdversarialSystem(System):
     """Trains an ``Adversarial`` model: per iteration ``n_critic`` discriminator steps, then a generator step."""
 
     find_unused_parameters = True  # D's backward reaches no generator weight (and G's none of D's: frozen)
+    #: a run whose discriminator loss stays below ``collapse_loss`` for ``patience`` iterations has diverged
+    collapse_loss, patience = 1e-3, 200
+    _won = 0  # iterations in a row the discriminator has won outright
 
     @classmethod
     def clock_for(cls, model) -> StepClock:
@@ -66,6 +70,21 @@ class AdversarialSystem(System):
             self._player_step(opt_g, g.loss)
         for scheduler in self._schedulers():
             scheduler.step()
+        self._check_divergence(float(d.loss))
+
+    def _check_divergence(self, d_loss: float) -> None:
+        """Stop a run the discriminator has won: ``J_D ≈ 0`` leaves the generator no gradient (G2), so its loss
+        only climbs; non-Wasserstein losses only (a critic's loss has no floor)."""
+        if self.model.config.loss == "wasserstein" or self.trainer.world_size > 1:  # (per-rank losses differ)
+            return
+        self._won = self._won + 1 if d_loss < self.collapse_loss else 0
+        if self._won >= self.patience:
+            g = float(self.last_terms.get("g_loss", float("nan")))
+            raise TrainingDiverged(
+                f"training stopped at iteration {self.iteration}: the discriminator's loss has stayed below "
+                f"{self.collapse_loss:g} for {self.patience} iterations (generator loss {g:.3g} and climbing): "
+                f"the generator gets no gradient; lower the discriminator's learning rate or raise the "
+                f"generator's capacity (the last good checkpoint is kept)")
 
     def _schedulers(self) -> list:
         s = self.lr_schedulers()
