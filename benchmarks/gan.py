@@ -4,9 +4,15 @@
         EMA off, sample grids) against a bare hand-written alternating loop on the same DCGAN, data,
         batch and seed: wall time of the same iterations (goal ≤ 1.05), interleaved repeats; and whether
         the two end with identical weights;
-(unroll) the cost of one generator step of the unrolled GAN (G6) against k = 0, on the ring8 MLP GAN.
+(unroll) the cost of one generator step of the unrolled GAN (G6) against k = 0, on the ring8 MLP GAN;
+(toys)  mode collapse on ring8 and grid25 with the protocol of Srivastava et al. 2017 (VEEGAN,
+        arXiv:1705.07761): 2,500 samples; a sample is high quality (HQ) within 3σ of its nearest mode; a mode
+        is covered when it is the nearest mode of an HQ sample; plus the reverse KL of the modes' histogram
+        of HQ samples to uniform (PacGAN); mean ± std over seeds. Rows: GAN (non-saturating), unrolled GAN at
+        k = 1, 5, 10, WGAN-GP, the same MLPs (128, 128), each trained for the same wall time.
 
     python benchmarks/gan.py --parts speed unroll --iterations 300 --repeats 3
+    python benchmarks/gan.py --parts toys --toy-minutes 2 --seeds 5 --name gan_toys
 """
 
 from __future__ import annotations
@@ -112,9 +118,57 @@ def unroll_cost(ks=(0, 1, 5, 10)) -> list[dict]:
             for k in ks]
 
 
+TOY_ROWS = {  # name → (model, model options)
+    "GAN (non-saturating)": ("gan", {}),
+    "unrolled GAN, k = 1": ("unrolled-gan", {"unroll_steps": 1}),
+    "unrolled GAN, k = 5": ("unrolled-gan", {"unroll_steps": 5}),
+    "unrolled GAN, k = 10": ("unrolled-gan", {"unroll_steps": 10}),
+    "WGAN-GP": ("wgan-gp", {}),
+}
+
+
+def toy_run(model: str, options: dict, data: str, seed: int, minutes: float) -> dict:
+    """Train one toy GAN for ``minutes`` and score 2,500 samples (VEEGAN's protocol)."""
+    from genlab.metrics.coverage import mode_coverage, mode_kl
+    from genlab.training import TrainConfig, train
+
+    out = Path(tempfile.mkdtemp(prefix="bench-toy-"))
+    try:
+        r = train(TrainConfig(model=model, data=data, seed=seed, max_time=f"{minutes * 60:.0f}s", out=str(out / "r"),
+                              quiet=True, num_samples=0, model_options=options))
+        test = load(data, split="test")
+        x = r.model.sample(2500, generator=torch.Generator().manual_seed(seed)).float()
+        c = mode_coverage(x, test.modes, test.std)
+        return {"modes": c.modes_covered, "hq": 100 * c.samples, "kl": mode_kl(x, test.modes, test.std),
+                "iterations": r.steps}
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def toys(datasets: list[str], seeds: int, minutes: float) -> list[dict]:
+    records = []
+    for data in datasets:
+        for name, (model, options) in TOY_ROWS.items():
+            runs = [toy_run(model, options, data, seed, minutes) for seed in range(seeds)]
+            t = {k: torch.tensor([float(r[k]) for r in runs]) for k in ("modes", "hq", "kl", "iterations")}
+            std = (lambda v: float(v.std()) if len(v) > 1 else float("nan"))  # noqa: E731
+            per = "; ".join(f"{r['modes']} modes / {r['hq']:.1f} % HQ" for r in runs)
+            records += [
+                record(f"{data}: {name}", "modes covered", float(t["modes"].mean()), "modes", std=std(t["modes"]),
+                       note=f"{seeds} seeds, {minutes:g} min each ({t['iterations'].mean():.0f} iterations); {per}"),
+                record(f"{data}: {name}", "high-quality samples", float(t["hq"].mean()), "%", std=std(t["hq"])),
+                record(f"{data}: {name}", "reverse KL to uniform modes", float(t["kl"].nanmean()), "nats",
+                       std=std(t["kl"])),
+            ]
+    return records
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--parts", nargs="+", default=["speed", "unroll"], choices=["speed", "unroll"])
+    p.add_argument("--parts", nargs="+", default=["speed", "unroll"], choices=["speed", "unroll", "toys"])
+    p.add_argument("--toys", nargs="+", default=["ring8", "grid25"])
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--toy-minutes", type=float, default=2.0)
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--name", default="gan")
@@ -125,6 +179,8 @@ def main() -> None:
         records += speed(args.iterations, args.repeats)
     if "unroll" in args.parts:
         records += unroll_cost()
+    if "toys" in args.parts:
+        records += toys(args.toys, args.seeds, args.toy_minutes)
     for r in records:
         print(f"{r['name']:<40} {r['metric']:<24} {r['value']:10.3f} {r['unit']:<6} ratio {r['ratio'] or ''}")
     write_results(args.name, records, notes="GANs: (speed) the adversarial spine vs a bare alternating loop; "

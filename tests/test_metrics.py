@@ -159,3 +159,17 @@ def test_feature_module_rejects_wrong_shapes_and_ranges(digits):
         feats(torch.zeros(4, 3, 28, 28))
     with pytest.raises(GenlabError, match=r"\(x \+ 1\) / 2"):
         feats(digits[:4] * 2 - 1)  # tanh-range images
+
+
+def test_mode_kl_is_zero_for_even_samples_and_log_k_for_one_mode():
+    import math
+
+    from genlab.metrics.coverage import mode_kl
+
+    modes = torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0], [5.0, 5.0]])
+    even = modes.repeat(25, 1) + 0.01 * torch.randn(100, 2)
+    assert abs(mode_kl(even, modes, 0.1)) < 1e-9
+    collapsed = modes[:1].repeat(100, 1)
+    assert mode_kl(collapsed, modes, 0.1) == pytest.approx(math.log(4))
+    far = torch.full((10, 2), 100.0)
+    assert math.isnan(mode_kl(far, modes, 0.1))  # no high-quality sample: undefined

@@ -70,7 +70,7 @@ class AdversarialSystem(System):
             self._player_step(opt_g, g.loss)
         for scheduler in self._schedulers():
             scheduler.step()
-        self._check_divergence(float(d.loss))
+        self._check_divergence(float(d.loss.detach()))
 
     def _check_divergence(self, d_loss: float) -> None:
         """Stop a run the discriminator has won: ``J_D ≈ 0`` leaves the generator no gradient (G2), so its loss
