@@ -41,6 +41,11 @@ def _import(target: str) -> type:
 
 ADVERSARIAL = "genlab.training.systems:AdversarialSystem"
 
+
+def _adversarial(name: str, target: str, data: str, summary: str, *, lr: float = 2e-4) -> ModelEntry:
+    """A GAN's row: the adversarial system, batch 64, Adam lr 2e-4 (Radford et al. 2015) unless given."""
+    return ModelEntry(name, target, data, summary, train_defaults={"lr": lr, "batch_size": 64}, system=ADVERSARIAL)
+
 MODELS: dict[str, ModelEntry] = {
     e.name: e
     for e in [
@@ -74,27 +79,20 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("vdm", "genlab.models.diffusion:VDM", "mnist",
                    "variational diffusion model with a learned noise schedule (D5)",
                    train_defaults={"ema_decay": 0.999, "grad_clip": 1.0, "lr": 2e-4, "num_samples": 36}),
-        ModelEntry("gan", "genlab.models.gan:GAN", "ring8",
-                   "GAN, non-saturating or minimax losses, MLP (vectors) or DCGAN (images) networks (G1–G3)",
-                   train_defaults={"lr": 2e-4, "batch_size": 64}, system=ADVERSARIAL),
-        ModelEntry("unrolled-gan", "genlab.models.gan:UnrolledGAN", "ring8",
-                   "unrolled GAN: the generator's loss through D unrolled k steps ahead (G6)",
-                   train_defaults={"lr": 2e-4, "batch_size": 64}, system=ADVERSARIAL),
-        ModelEntry("pix2pix", "genlab.models.gan:Pix2Pix", "mnist-masked",
-                   "pix2pix: U-Net generator, PatchGAN on (source, output), cGAN + λ·L1; completes masked digits (G8)",
-                   train_defaults={"lr": 2e-4, "batch_size": 64}, system=ADVERSARIAL),
-        ModelEntry("dcgan", "genlab.models.gan:DCGAN", "mnist",
-                   "DCGAN: transposed-conv generator, strided-conv discriminator, batch norm (G5)",
-                   train_defaults={"lr": 2e-4, "batch_size": 64}, system=ADVERSARIAL),
-        ModelEntry("cgan", "genlab.models.gan:CGAN", "mnist",
-                   "conditional DCGAN G(z, y), D(x, y) (projection); genlab sample RUN --y 3 (G7)",
-                   train_defaults={"lr": 2e-4, "batch_size": 64}, system=ADVERSARIAL),
-        ModelEntry("wgan", "genlab.models.gan:WGAN", "mnist",
-                   "Wasserstein GAN, weight clipping c = 0.01, n_critic 5, RMSProp (G9)",
-                   train_defaults={"lr": 5e-5, "batch_size": 64}, system=ADVERSARIAL),
-        ModelEntry("wgan-gp", "genlab.models.gan:WGANGP", "mnist",
-                   "Wasserstein GAN with gradient penalty λ = 10, n_critic 5, Adam (0, 0.9) (G9)",
-                   train_defaults={"lr": 1e-4, "batch_size": 64}, system=ADVERSARIAL),
+        _adversarial("gan", "genlab.models.gan:GAN", "ring8",
+                     "GAN, non-saturating or minimax losses, MLP (vectors) or DCGAN (images) networks (G1–G3)"),
+        _adversarial("unrolled-gan", "genlab.models.gan:UnrolledGAN", "ring8",
+                     "unrolled GAN: the generator's loss through D unrolled k steps ahead (G6)"),
+        _adversarial("pix2pix", "genlab.models.gan:Pix2Pix", "mnist-masked",
+                     "pix2pix: U-Net generator, PatchGAN on (source, output), cGAN + λ·L1; masked digits (G8)"),
+        _adversarial("dcgan", "genlab.models.gan:DCGAN", "mnist",
+                     "DCGAN: transposed-conv generator, strided-conv discriminator, batch norm (G5)"),
+        _adversarial("cgan", "genlab.models.gan:CGAN", "mnist",
+                     "conditional DCGAN G(z, y), D(x, y) (projection); genlab sample RUN --y 3 (G7)"),
+        _adversarial("wgan", "genlab.models.gan:WGAN", "mnist",
+                     "Wasserstein GAN, weight clipping c = 0.01, n_critic 5, RMSProp (G9)", lr=5e-5),
+        _adversarial("wgan-gp", "genlab.models.gan:WGANGP", "mnist",
+                     "Wasserstein GAN with gradient penalty λ = 10, n_critic 5, Adam (0, 0.9) (G9)", lr=1e-4),
     ]
 }
 
