@@ -11,14 +11,14 @@ import genlab.data as data
 from genlab.errors import ConfigError, UnknownNameError
 
 EXPECTED = {"mnist", "mnist-binarized", "mnist-dynamic", "digits", "ring8", "grid25", "moons", "swissroll",
-            "checkerboard"}
+            "checkerboard", "mnist-masked", "digits-masked"}
 
 
 def test_registry_lists_every_dataset_with_source_and_licence():
     infos = data.datasets()
     assert {d.name for d in infos} == EXPECTED
     for d in infos:
-        assert d.source and d.licence and d.size > 0 and d.kind in ("image", "vector")
+        assert d.source and d.licence and d.size > 0 and d.kind in ("image", "vector", "pairs")
         assert ":" in d.loader
 
 
