@@ -62,16 +62,13 @@ def bare_loop(data, iterations: int) -> tuple[float, dict]:
     done = 0
     while done < iterations:
         for batch in loader:
-            d = model.discriminator_loss(**batch)
-            opt_d.zero_grad(set_to_none=True)
-            d.loss.backward()
-            opt_d.step()
-            for p in model.discriminator.parameters():
-                p.requires_grad_(False)
-            g = model.generator_loss(**batch)
-            opt_g.zero_grad(set_to_none=True)
-            g.loss.backward()
-            opt_g.step()
+            for loss, opt, freeze in ((model.discriminator_loss, opt_d, False), (model.generator_loss, opt_g, True)):
+                for p in model.discriminator.parameters():
+                    p.requires_grad_(not freeze)  # the generator's step takes no gradient for D
+                out = loss(**batch)
+                opt.zero_grad(set_to_none=True)
+                out.loss.backward()
+                opt.step()
             for p in model.discriminator.parameters():
                 p.requires_grad_(True)
             done += 1
