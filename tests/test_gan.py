@@ -335,6 +335,49 @@ def test_pix2pix_trains_on_masked_digits_and_writes_source_output_target_grids(t
     assert any((tmp_path / "run" / "samples").glob("epoch_*.png"))
 
 
+def test_pix2pix_samples_test_translations_and_evaluates_them_from_the_cli(tmp_path):
+    import json
+
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from genlab.cli.main import app
+
+    r = train(TrainConfig(model="pix2pix", data="digits-masked", max_steps=4, out=str(tmp_path / "run"), quiet=True,
+                          num_samples=0, model_options={"channels": 4, "disc_channels": 4}))
+    runner = CliRunner()
+    out = runner.invoke(app, ["sample", str(r.run_dir), "--n", "4", "--out", str(tmp_path / "t.png")])
+    assert out.exit_code == 0, out.output
+    assert "(source, output, truth)" in out.output
+    w, h = Image.open(tmp_path / "t.png").size
+    assert w > 2 * h  # one row of 4 × (source, output, truth) 8×8 images
+    refused = runner.invoke(app, ["sample", str(r.run_dir), "--y", "3"])
+    assert refused.exit_code == 2 and "do not apply" in refused.output
+    out = runner.invoke(app, ["eval", str(r.run_dir), "--limit", "50"])
+    assert out.exit_code == 0, out.output
+    figures = json.loads((r.run_dir / "eval.json").read_text())
+    assert 0 < figures["l1"] < 1 and figures["translation_n"] == 50 and "fid" not in figures  # 8×8: no LeNet
+
+
+def test_the_translation_metric_of_the_identity_is_the_sources_distance_and_lenet_accuracy():
+    from torch import nn
+
+    from genlab.data import load
+    from genlab.evaluation.metrics import evaluate
+    from genlab.models.base import Translates
+
+    class Identity(nn.Module, Translates):  # returns the masked source: no completion at all
+        def translate(self, source, *, generator=None):
+            return source
+
+    test = load("mnist-masked", split="test")
+    f = evaluate(Identity(), "mnist-masked", ["translation"], limit=300, n=300)
+    s, t = test.fields["source"][:300], test.x[:300]
+    assert f["l1"] == pytest.approx((s - t).abs().mean().item(), rel=1e-6) and f["l1"] > 0.01
+    assert f["accuracy"] == f["source_accuracy"] < 0.99  # a half digit fools LeNet sometimes
+    assert f["fid"] > 1.0  # half digits are far from whole ones in LeNet's features
+
+
 def test_a_run_the_discriminator_has_won_stops_naming_the_iteration_and_keeps_its_checkpoint(tmp_path, monkeypatch):
     from genlab.errors import TrainingDiverged
     from genlab.training.systems import AdversarialSystem

@@ -156,6 +156,36 @@ def _generative(model, run: Path):
     return model
 
 
+def _translate_test(model, run: Path, n: int, seed: int, out: Path | None) -> None:
+    """``genlab sample`` of an image-to-image model: ``n`` random test sources of the run's dataset (seeded),
+    each as a row of (source, output, truth) in one image grid."""
+    import time
+
+    import torch
+
+    from genlab.data import load
+    from genlab.evaluation.metrics import translate_all
+    from genlab.render import ImageGrid
+    from genlab.rundir import RunDir
+
+    renderer = ImageGrid()
+    if out is not None and out.is_dir():
+        out = out / RunDir(run).new_samples().name
+    target = renderer.check(out) if out is not None else RunDir(run).new_samples()
+    test = load(RunDir(run).dataset(None), split="test")
+    pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]
+    source, truth = test.fields["source"][pick], test.x[pick]
+    t0 = time.perf_counter()
+    output = translate_all(model, source, seed=seed)
+    dt = time.perf_counter() - t0
+    triples = torch.stack([source.float(), output, truth.float()], 1)  # (n, 3, C, H, W)
+    from genlab.plots import image_grid
+
+    written = image_grid(triples.flatten(0, 1), renderer.path(target), nrow=3 * min(8, len(pick)))
+    typer.echo(f"{len(pick)} test sources translated in {dt:.2f} s ({dt / len(pick) * 1000:.1f} ms each); rows of "
+               f"(source, output, truth) → {written}")
+
+
 @app.command()
 @friendly
 def sample(
@@ -172,17 +202,26 @@ def sample(
              ".pdf, .svg for a 2-D scatter; .safetensors for other samples",
         show_default="RUN/samples/sample-<time>.png")] = None,
 ) -> None:
-    """Draw samples from a trained model into a file (an image grid or a 2-D scatter, as the model renders them)."""
+    """Draw samples from a trained model into a file (an image grid or a 2-D scatter, as the model renders them;
+    an image-to-image model (pix2pix): its outputs for random test sources, rows of (source, output, truth))."""
     import time
 
     import torch
 
     from genlab.errors import ConfigError
+    from genlab.models.base import Translates
     from genlab.rundir import RunDir
 
     if n < 1:
         raise ConfigError(f"--n must be ≥ 1, got {n}")
-    model = _generative(load_run_model(run), run)
+    model = load_run_model(run)
+    if isinstance(model, Translates):  # pix2pix: its outputs for test sources, (source, output, truth) rows
+        if any(v is not None for v in (sampler, steps, eta, y)):
+            raise ConfigError(f"{type(model).__name__} translates test sources: --sampler, --steps, --eta and "
+                              f"--y do not apply; pass --n and --seed")
+        _translate_test(model, run, n, seed, out)
+        return
+    model = _generative(model, run)
     extra = model.check_sample_options({"sampler": sampler, "steps": steps, "eta": eta, "y": y})
     renderer = model.renderer()
     if out is not None and out.is_dir():  # a folder: a new file in it

@@ -1,5 +1,5 @@
 """Evaluate a trained model on a test split: ELBO, importance-sampled NLL (V8), the diffusion bound in
-bits/dim (D4/D5), FID/KID, mode coverage of 2-D mixtures, accuracy.
+bits/dim (D4/D5), FID/KID, mode coverage of 2-D mixtures, accuracy, image-to-image translation (G8).
 
 Every figure carries what it depends on (``k`` for NLL, the sample count for FID/KID) so a reported
 number is never separated from its conditions.
@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
-from genlab.models.base import Classifier, Conditional, DiffusionBound, Generative, LatentVariable
+from genlab.models.base import Classifier, Conditional, DiffusionBound, Generative, LatentVariable, Translates
 
 if TYPE_CHECKING:
     from genlab.data.tensors import TensorData
@@ -122,9 +122,44 @@ def eval_accuracy(model: nn.Module, x: Tensor, *, y: Tensor | None = None, **_: 
     return {"accuracy": (pred == y).float().mean().item(), "accuracy_n": len(x)}
 
 
+def translate_all(model: nn.Module, source: Tensor, *, seed: int = 0, batch_size: int = 1000) -> Tensor:
+    """``model.translate`` of every source image, ``batch_size`` at a time, the noise seeded by ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    return _batched(lambda s: model.translate(s, generator=g).float().cpu(), source, batch_size)
+
+
+def eval_translation(model: nn.Module, x: Tensor, *, y: Tensor | None = None, data: TensorData | None = None,
+                     n: int = 10000, seed: int = 0, **_: Any) -> dict[str, float]:
+    """G8 (Isola et al. 2017, Table 1's measures on a digit task): the outputs ``G(s)`` of the first ``n`` test
+    pairs ``(s, t)`` — ``l1``, the mean absolute error per pixel to the truth ``t`` (data units, [0, 1]); on
+    MNIST-like images the FID of the outputs against the truths (LeNet features) and, with labels, ``accuracy``:
+    the share of outputs the shipped LeNet classifies as the truth's label (``source_accuracy``: the same for
+    the sources, what the input alone tells LeNet)."""
+    from genlab.metrics.fid import fid
+    from genlab.models.cnn import pretrained_lenet
+
+    _require(model, Translates, "translation", "image-to-image outputs: translate()")
+    if data is None or "source" not in data.fields:
+        raise ConfigError("translation needs (source, x) pairs: evaluate on the run's paired dataset "
+                          "(e.g. --data mnist-masked)")
+    n = min(n, len(x))
+    target, source = x[:n], data.fields["source"][:n]
+    out = translate_all(model, source, seed=seed)  # (n, C, H, W)
+    result: dict[str, Any] = {"l1": (out - target.float()).abs().mean().item(), "translation_n": n}
+    if tuple(target.shape[1:]) == (1, 28, 28):
+        if n >= 2:
+            result["fid"] = float(fid(target, out))
+        if y is not None:
+            lenet = pretrained_lenet()
+            for name, images in (("accuracy", out), ("source_accuracy", source)):
+                pred = _batched(lambda b: lenet.predict(b.float()), images, 1000)
+                result[name] = (pred == y[:n]).float().mean().item()
+    return result
+
+
 METRICS: dict[str, Callable[..., dict[str, float]]] = {
     "elbo": eval_elbo, "nll": eval_nll, "bpd": eval_bpd, "fid": eval_fid, "coverage": eval_coverage,
-    "accuracy": eval_accuracy,
+    "accuracy": eval_accuracy, "translation": eval_translation,
 }
 
 
@@ -146,7 +181,8 @@ def parse_metrics(text: str) -> list[str]:
 def default_metrics(model: nn.Module, data: TensorData) -> list[str]:
     """The metric ``model`` is evaluated on when none is named, from the capabilities it declares
     (``genlab.models.base``): ``elbo`` for a ``LatentVariable``, ``bpd`` for a ``DiffusionBound``,
-    ``accuracy`` for a ``Classifier``, else for a ``Generative`` model ``fid`` on MNIST-like images
+    ``accuracy`` for a ``Classifier``, ``translation`` for a ``Translates`` model (pix2pix), else for a
+    ``Generative`` model ``fid`` on MNIST-like images
     ``(1, 28, 28)`` and ``coverage`` on a 2-D mixture of modes (ring8, grid25)."""
     if isinstance(model, LatentVariable):
         return ["elbo"]
@@ -154,6 +190,8 @@ def default_metrics(model: nn.Module, data: TensorData) -> list[str]:
         return ["bpd"]
     if isinstance(model, Classifier):
         return ["accuracy"]
+    if isinstance(model, Translates):
+        return ["translation"]
     if isinstance(model, Generative):
         if data.modes is not None and data.std is not None:
             return ["coverage"]
