@@ -92,3 +92,22 @@ def write_results(name: str, records: list[dict], command: str | None = None, no
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     RESULTS_MD.write_text(text)
     return path
+
+
+def timed_train(model: str, data: str, minutes: float, *, seed: int = 0, callbacks: list | None = None, **overrides):
+    """Train ``model`` on ``data`` through ``genlab.training.train`` for ``minutes`` of wall time (no epoch
+    limit, no sample grids, quiet) in a temporary folder; the ``RunResult`` and the process CPU seconds."""
+    import shutil
+    import tempfile
+
+    from genlab.training import TrainConfig, train
+
+    out = Path(tempfile.mkdtemp(prefix=f"bench-{model}-"))
+    try:
+        cpu0 = time.process_time()
+        cfg = TrainConfig(model=model, data=data, epochs=-1, max_time=f"{minutes * 60:.0f}s", seed=seed, quiet=True,
+                          num_samples=0, out=str(out / "run"), **{"val_size": 1000, **overrides})
+        r = train(cfg, callbacks=callbacks)
+        return r, time.process_time() - cpu0
+    finally:
+        shutil.rmtree(out, ignore_errors=True)

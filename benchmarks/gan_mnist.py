@@ -24,16 +24,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, record, write_results  # noqa: E402
+from common import RESULTS_DIR, record, timed_train, write_results  # noqa: E402
 
 from genlab.data import load  # noqa: E402
 from genlab.metrics.fid import fid  # noqa: E402
@@ -81,19 +79,9 @@ class Snapshots:
 
 
 def train_model(name: str, minutes: float, points: int, seed: int):
-    from genlab.training import TrainConfig, train
-
     overrides, _ = MODELS[name]
     snaps = Snapshots(minutes * 60 / points)
-    out = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    try:
-        cpu0 = time.process_time()
-        r = train(TrainConfig(model=name, data="mnist", epochs=-1, max_time=f"{minutes * 60:.0f}s", seed=seed,
-                              quiet=True, num_samples=0, val_size=1000, out=str(out / "run"), **overrides),
-                  callbacks=[snaps])
-        cpu = time.process_time() - cpu0
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    r, cpu = timed_train(name, "mnist", minutes, seed=seed, callbacks=[snaps], **overrides)
     return r, cpu, snaps.taken
 
 
@@ -119,13 +107,14 @@ def classifier_score(lenet, x: torch.Tensor) -> tuple[float, torch.Tensor]:
 
 
 @torch.no_grad()
-def critic_view(model, x: torch.Tensor, *, seed: int) -> float:
+def critic_view(model, x: torch.Tensor, y: torch.Tensor | None, *, seed: int) -> float:
     """The critic's distance estimate ``E D(x) − E D(G(z))`` (WGAN) or the discriminator's loss (GAN) on
-    held-out images ``x``, in batches of 500 with fresh z (the snapshot's networks, eval mode)."""
+    held-out images ``x`` (with their labels ``y`` for a conditional model), in batches of 500 with fresh z
+    (the snapshot's networks, eval mode)."""
     torch.manual_seed(seed)
     vals = []
     for i in range(0, len(x), 500):
-        out = model.discriminator_loss(x[i: i + 500])
+        out = model.discriminator_loss(x[i: i + 500], None if y is None else y[i: i + 500])
         vals.append(float(out.distance if out.distance is not None else out.loss))
     return sum(vals) / len(vals)
 
@@ -171,7 +160,7 @@ def evaluate_model(name: str, args, lenet, test, held_out, records: list[dict], 
         pt = {"seconds": round(seconds, 1), "iteration": it, "fid": float(fid(test.x, xs)),
               "score": classifier_score(lenet, xs)[0]}
         if name != "ddpm":
-            pt["critic"] = critic_view(m, held_out, seed=args.seed)
+            pt["critic"] = critic_view(m, held_out.x, held_out.y if conditional else None, seed=args.seed)
         pts.append(pt)
         print(f"  {name} @ {seconds:.0f}s ({it} it): FID {pt['fid']:.2f}, score {pt['score']:.2f}"
               + (f", critic {pt['critic']:.4f}" if "critic" in pt else ""), flush=True)
@@ -180,7 +169,7 @@ def evaluate_model(name: str, args, lenet, test, held_out, records: list[dict], 
         what = "critic distance estimate" if name.startswith("wgan") else "discriminator loss"
         rho = spearman([p["critic"] for p in pts], [p["fid"] for p in pts])
         records.append(record(label, f"Spearman ρ({what}, FID)", rho, "", points=len(pts), curve_n=cn,
-                              note=f"over {len(pts)} snapshots of the run, held-out {len(held_out)} validation "
+                              note=f"over {len(pts)} snapshots of the run, held-out {len(held_out.x)} validation "
                                    f"images; FID at n = {cn}"))
     print(f"{label}: FID {value:.2f} (floor {args.floor:.2f}), score {score:.2f}, {per_image * 1e3:.3f} ms/image",
           flush=True)
@@ -218,7 +207,8 @@ def main() -> None:
     torch.set_num_threads(2)
     lenet = pretrained_lenet()
     test, train_full = load("mnist", split="test"), load("mnist", split="train-full")
-    held_out = load("mnist", split="val").x[:2000]
+    val = load("mnist", split="val")
+    held_out = val.subset(torch.arange(2000))
     g = torch.Generator().manual_seed(1000)
     real = train_full.x[torch.randperm(len(train_full.x), generator=g)[: args.fid_n]]
     args.floor = float(fid(test.x, real))

@@ -155,6 +155,25 @@ class TensorData:
         keep = ~torch.isin(self.y, torch.as_tensor(list(labels), dtype=self.y.dtype))  # (N,)
         return self.subset(keep, split=f"{self.split}-without-{'-'.join(map(str, labels))}")
 
+    def per_class(self, k: int, *, seed: int = 0) -> TensorData:
+        """A labelled subset of ``k`` examples of each class, drawn with ``seed`` (the low-data regime of G10:
+        e.g. 100 digits per class); the examples keep their order in the split."""
+        if self.y is None:
+            raise ConfigError(f"{self.name} has no labels: cannot take {k} examples per class")
+        if k < 1:
+            raise ConfigError(f"examples per class must be ≥ 1, got {k}")
+        counts = torch.bincount(self.y)
+        short = [c for c in self.y.unique().tolist() if counts[c] < k]
+        if short:
+            raise ConfigError(f"{self.name} ({self.split}) has fewer than {k} examples of class(es) {short} "
+                              f"(fewest: {int(counts[short].min())}): ask for at most that many per class")
+        g = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(self.y), generator=g)  # a random draw of each class's examples
+        keep = torch.zeros(len(self.y), dtype=torch.bool)
+        for c in self.y.unique().tolist():
+            keep[order[self.y[order] == c][:k]] = True
+        return self.subset(keep, split=f"{self.split}-{k}-per-class")
+
     def loader(self, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                rank: int = 0, world_size: int = 1, bucket_by: str | None = None,
                bucket_size: int | None = None) -> TensorLoader:

@@ -44,6 +44,7 @@ class TrainConfig(Config):
     steps_per_call: int = 8  # optimizer steps per Lightning training_step call (same result; see training.chunks)
     val_size: int | None = None  # evaluate on at most this many validation examples
     exclude_labels: tuple[int, ...] = ()  # leave these labels out of train/val (anomaly detection, AE6)
+    train_per_class: int | None = None  # train on this many examples of each class (low-data regime, G10)
     num_samples: int | None = None  # samples drawn into samples/ each epoch; None: the model's default (64)
     init_from: str | None = None  # start from the weights of a saved model folder (e.g. a VAE run's model/)
     quiet: bool = False  # no progress bar
@@ -70,6 +71,8 @@ class TrainConfig(Config):
                 f"max_steps must be ≥ 1 (or -1: no limit), got {self.max_steps}: a run of 0 iterations trains nothing")
         require(self.steps_per_call >= 1, f"steps_per_call must be ≥ 1 (1: one step per Lightning batch), "
                                           f"got {self.steps_per_call}")
+        require(self.train_per_class is None or self.train_per_class >= 1,
+                f"train_per_class must be ≥ 1 (or null: the whole split), got {self.train_per_class}")
         require(all(isinstance(c, int) and not isinstance(c, bool) for c in self.exclude_labels),
                 f"exclude_labels must be integer labels such as [7], got {list(self.exclude_labels)}")
         if self.max_time is not None:

@@ -117,6 +117,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     checkpoint = read_checkpoint(run.last_checkpoint) if resume else None  # refuses code: before anything is written
 
     train_data = load_data(cfg.data, split="train").without_labels(cfg.exclude_labels)
+    if cfg.train_per_class is not None:
+        train_data = train_data.per_class(cfg.train_per_class, seed=cfg.seed)
     val_data = load_data(cfg.data, split="val").without_labels(cfg.exclude_labels)
     if cfg.batch_size * cfg.devices * cfg.num_nodes > len(train_data):
         raise ConfigError(f"batch_size {cfg.batch_size} × {cfg.devices * cfg.num_nodes} process(es) is more than the "

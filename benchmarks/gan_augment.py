@@ -1,0 +1,76 @@
+"""G10 (images): does a conditional GAN trained on 100 digits per class help a classifier trained on them?
+
+For each seed: the cGAN (``genlab.models.gan.CGAN``, registry defaults) is trained for ``--minutes`` on only
+``--per-class`` MNIST training digits of each class (``TrainConfig.train_per_class``, drawn with the seed);
+LeNet is then trained (``genlab.evaluation.augment``, the same optimizer steps, batch and seed) on those real
+digits alone and on them plus ``--synthetic-per-class`` cGAN samples of each class, and both are tested on
+the 10,000 real test digits. Goal: a gain beyond the seeds' spread.
+
+    python benchmarks/gan_augment.py --seeds 3 --minutes 3 --name gan_augment
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS_DIR, record, timed_train, write_results  # noqa: E402
+
+from genlab.data import load  # noqa: E402
+from genlab.evaluation.augment import augmentation_gain, synthetic_labelled  # noqa: E402
+from genlab.plots import image_grid  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--minutes", type=float, default=3.0, help="cGAN training per seed")
+    p.add_argument("--per-class", type=int, default=100)
+    p.add_argument("--synthetic-per-class", type=int, default=400)
+    p.add_argument("--steps", type=int, default=1500, help="LeNet optimizer steps (batch 64), both conditions")
+    p.add_argument("--name", default="gan_augment")
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    train_all, test = load("mnist", split="train"), load("mnist", split="test")
+    rows = []
+    for seed in range(args.seeds):
+        real = train_all.per_class(args.per_class, seed=seed)  # the subset train() draws for the cGAN
+        r, cpu = timed_train("cgan", "mnist", args.minutes, seed=seed, train_per_class=args.per_class, val_size=500)
+        res = augmentation_gain(r.model, real.x, real.y, test.x, test.y, synthetic_per_class=args.synthetic_per_class,
+                                steps=args.steps, seed=seed)
+        if seed == 0:
+            x, _ = synthetic_labelled(r.model, 8, seed=0)
+            image_grid(x.view(10, 8, *x.shape[1:]).transpose(0, 1).reshape(-1, *x.shape[1:]),
+                       RESULTS_DIR / f"{args.name}_samples.png", nrow=10)
+        rows.append((res, r.steps, cpu))
+        print(f"seed {seed}: real only {100 * res.real_only:.2f} %, + synthetic {100 * res.augmented:.2f} % "
+              f"(cGAN {r.steps} iterations, {cpu / 60:.1f} CPU-min)", flush=True)
+    alone = [100 * r.real_only for r, _, _ in rows]
+    both = [100 * r.augmented for r, _, _ in rows]
+    gains = [b - a for a, b in zip(alone, both, strict=True)]
+    std = (lambda v: statistics.stdev(v) if len(v) > 1 else float("nan"))  # noqa: E731
+    n_real, n_fake = rows[0][0].real, rows[0][0].synthetic
+    per = "; ".join(f"seed {i}: {a:.2f} → {b:.2f}" for i, (a, b) in enumerate(zip(alone, both, strict=True)))
+    iters = statistics.mean(s for _, s, _ in rows)
+    records = [
+        record("LeNet, real subset only", "test accuracy", statistics.mean(alone), "%", std=std(alone),
+               seeds=args.seeds, real=n_real, synthetic=0, note=f"{args.per_class} digits per class; {per}"),
+        record("LeNet, real + cGAN samples", "test accuracy", statistics.mean(both), "%", std=std(both),
+               reference=statistics.mean(alone), seeds=args.seeds, real=n_real, synthetic=n_fake,
+               note=f"cGAN trained {args.minutes:g} min on the same subset ({iters:.0f} iterations); "
+                    f"LeNet {args.steps} steps of batch 64 in both conditions"),
+        record("gain (real + synthetic − real)", "test accuracy", statistics.mean(gains), "points", std=std(gains),
+               seeds=args.seeds, note="goal: a gain beyond the seeds' spread"),
+    ]
+    write_results(args.name, records, notes=f"G10: a cGAN trained on {args.per_class} MNIST digits per class "
+                  f"augments LeNet's training set with {args.synthetic_per_class} samples per class; accuracy on "
+                  f"the 10,000 test digits, mean ± std over {args.seeds} seeds (subset, cGAN and LeNet seeded alike).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""G10 (images): the labelled low-data subset, the conditional generator's labelled samples, and the
+classifier comparison built on them (genlab.evaluation.augment)."""
+
+import pytest
+import torch
+
+from genlab.data import load
+from genlab.errors import ConfigError
+from genlab.evaluation.augment import accuracy, augmentation_gain, fit_classifier, synthetic_labelled
+from genlab.models.cnn import LeNetConfig
+from genlab.models.gan import CGAN, DCGAN
+from genlab.training import TrainConfig, train
+
+
+def test_per_class_keeps_k_examples_of_every_class_drawn_by_the_seed():
+    d = load("digits", split="train")
+    a, b, c = d.per_class(7, seed=0), d.per_class(7, seed=0), d.per_class(7, seed=1)
+    assert torch.bincount(a.y).tolist() == [7] * 10 and len(a.x) == 70
+    assert torch.equal(a.x, b.x) and not torch.equal(a.x, c.x)
+    rows = [int((d.x == img).flatten(1).all(1).nonzero()[0]) for img in a.x[:5]]
+    assert rows == sorted(rows)  # drawn rows keep the split's order
+    with pytest.raises(ConfigError, match="fewer than 1000 examples"):
+        d.per_class(1000)
+
+
+def test_train_per_class_trains_on_the_subset_only(tmp_path):
+    r = train(TrainConfig(model="cgan", data="digits", train_per_class=3, batch_size=10, epochs=2, quiet=True,
+                          num_samples=0, out=str(tmp_path / "r"),
+                          model_options={"latent_dim": 4, "generator": {"channels": 4},
+                                         "discriminator": {"channels": 4}}))
+    assert r.steps == 2 * 3  # 30 examples, batch 10, two epochs
+    with pytest.raises(ConfigError, match="train_per_class must be ≥ 1"):
+        TrainConfig(model="cgan", train_per_class=0)
+
+
+def test_synthetic_samples_come_per_asked_class_and_an_unconditional_generator_is_refused():
+    torch.manual_seed(0)
+    m = CGAN(data_shape=(1, 8, 8), latent_dim=4, num_classes=3, generator={"channels": 4},
+             discriminator={"channels": 4})
+    x, y = synthetic_labelled(m, 5, seed=0)
+    assert x.shape == (15, 1, 8, 8) and y.tolist() == [0] * 5 + [1] * 5 + [2] * 5
+    assert torch.equal(x, synthetic_labelled(m, 5, seed=0)[0])
+    # the label reaches the generator: the same z with another label gives another image
+    assert not torch.allclose(x[:5], synthetic_labelled(m, 5, seed=0)[0][5:10])
+    with pytest.raises(ConfigError, match="conditional generator"):
+        synthetic_labelled(DCGAN(data_shape=(1, 8, 8), generator={"channels": 4}, discriminator={"channels": 4}), 5)
+
+
+def test_fit_classifier_learns_digits_and_the_comparison_counts_real_and_synthetic_images():
+    train_d, test_d = load("digits", split="train"), load("digits", split="test")
+    cfg = LeNetConfig(image_size=8, channels=(8,), padding=(2,), hidden=32)
+    net = fit_classifier(train_d.x, train_d.y, steps=150, seed=0, config=cfg)
+    assert accuracy(net, test_d.x, test_d.y) > 0.8  # chance: 0.1
+    mnist = load("mnist", split="test")
+    small = mnist.per_class(10, seed=0)
+    m = CGAN(data_shape=(1, 28, 28), latent_dim=8, generator={"channels": 8}, discriminator={"channels": 8})
+    res = augmentation_gain(m, small.x, small.y, mnist.x[:500], mnist.y[:500], synthetic_per_class=2, steps=5)
+    assert (res.real, res.synthetic) == (100, 20) and 0 <= res.real_only <= 1 and 0 <= res.augmented <= 1
+    assert res.gain == pytest.approx(res.augmented - res.real_only)
