@@ -82,7 +82,7 @@ class AdversarialSystem(System):
             g = float(self.last_terms.get("g_loss", float("nan")))
             raise TrainingDiverged(
                 f"training stopped at iteration {self.iteration}: the discriminator's loss has stayed below "
-                f"{self.collapse_loss:g} for {self.patience} iterations (generator loss {g:.3g} and climbing): "
+                f"{self.collapse_loss:g} for {self.patience} iterations (generator loss {g:.3g}): "
                 f"the generator gets no gradient; lower the discriminator's learning rate or raise the "
                 f"generator's capacity (the last good checkpoint is kept)")
 
