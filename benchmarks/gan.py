@@ -162,10 +162,12 @@ def toy_run(model: str, options: dict, data: str, seed: int, steps: int) -> dict
             "iterations": r.steps, "seconds": r.seconds}
 
 
-def toys(datasets: list[str], seeds: int, seconds: float) -> list[dict]:
+def toys(datasets: list[str], seeds: int, seconds: float, rows: list[str] | None = None) -> list[dict]:
     records = []
     for data in datasets:
         for name, (model, options) in TOY_ROWS.items():
+            if rows and name not in rows:
+                continue
             steps = toy_steps(model, options, data, seconds)
             runs = [toy_run(model, options, data, seed, steps) for seed in range(seeds)]
             t = {k: torch.tensor([float(r[k]) for r in runs]) for k in ("modes", "hq", "kl", "seconds")}
@@ -190,6 +192,7 @@ def main() -> None:
     p.add_argument("--toys", nargs="+", default=["ring8", "grid25"])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--toy-seconds", type=float, default=30.0, help="training wall time of each toy run")
+    p.add_argument("--rows", nargs="+", choices=list(TOY_ROWS), help="only these toy rows (default: all)")
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--name", default="gan")
@@ -201,7 +204,7 @@ def main() -> None:
     if "unroll" in args.parts:
         records += unroll_cost()
     if "toys" in args.parts:
-        records += toys(args.toys, args.seeds, args.toy_seconds)
+        records += toys(args.toys, args.seeds, args.toy_seconds, args.rows)
     for r in records:
         print(f"{r['name']:<40} {r['metric']:<24} {r['value']:10.3f} {r['unit']:<6} ratio {r['ratio'] or ''}")
     write_results(args.name, records, notes="GANs: (speed) the adversarial spine vs a bare alternating loop; "
