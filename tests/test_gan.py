@@ -406,3 +406,12 @@ def test_the_nan_guard_names_the_player_and_the_term(tmp_path):
 def test_a_gan_trains_in_bf16_mixed_precision_with_finite_losses(tmp_path):
     r = train(_cfg(tmp_path / "run", max_steps=4, precision="bf16-mixed"))
     assert all(torch.isfinite(torch.tensor(v)) for v in r.metrics.values())
+
+
+def test_batch_norm_normalizes_real_and_fake_batches_apart_as_the_generators_step_sees_d():
+    torch.manual_seed(0)
+    m = DCGAN(data_shape=(1, 8, 8), latent_dim=4, generator={"channels": 4}, discriminator={"channels": 4}).train()
+    x = torch.rand(16, 1, 8, 8)
+    out = m.discriminator_loss(x)
+    alone = torch.sigmoid(m.discriminator(x * 2 - 1)).mean()  # the real batch by its own statistics
+    assert torch.allclose(out.d_real, alone, atol=1e-6)  # one pass over [real, fake] would normalize them together
