@@ -9,11 +9,13 @@
         arXiv:1705.07761): 2,500 samples; a sample is high quality (HQ) within 3σ of its nearest mode; a mode
         is covered when it is the nearest mode of an HQ sample; plus the reverse KL of the modes' histogram
         of HQ samples to uniform (PacGAN); mean ± std over seeds. Rows: GAN (non-saturating), unrolled GAN at
-        k = 1, 5, 10, WGAN-GP, the same MLPs (128, 128) and recipe (``TOY_RECIPE``: batch 256, Adam 1e-3
-        decayed by a cosine), each trained for the same wall time (its iterations from a calibration run).
+        k = 1, 5, 10, WGAN-GP, GAN + R1 (γ = 0.1), the same MLPs (128, 128) and recipe (``TOY_RECIPE``: batch
+        256, Adam 1e-3 decayed by a cosine), each trained for the same wall time (its iterations from a
+        calibration run) or for ``--toy-iterations``.
 
     python benchmarks/gan.py --parts speed unroll --iterations 300 --repeats 3
     python benchmarks/gan.py --parts toys --toy-seconds 30 --seeds 5 --name gan_toys
+    python benchmarks/gan.py --parts toys --rows "GAN + R1, γ = 0.1" --toy-iterations 40000 --name gan_toys_r1
 """
 
 from __future__ import annotations
@@ -122,9 +124,13 @@ TOY_ROWS = {  # name → (model, model options)
     "unrolled GAN, k = 5": ("unrolled-gan", {"unroll_steps": 5}),
     "unrolled GAN, k = 10": ("unrolled-gan", {"unroll_steps": 10}),
     "WGAN-GP": ("wgan-gp", {}),
+    "GAN + R1, γ = 0.1": ("gan", {"r1_weight": 0.1}),
 }
 #: the recipe of every toy row (tuned on ring8, seed 0, for the plain GAN: batch 64 / Adam 2e-4 constant gave
-#: 6 modes / 18 % HQ after 20,000 iterations, lr 1e-3 8 / 77 %, + cosine decay 8 / 92 %, + batch 256 8 / 97 %)
+#: 6 modes / 18 % HQ after 20,000 iterations, lr 1e-3 8 / 77 %, + cosine decay 8 / 92 %, + batch 256 8 / 97 %).
+#: The R1 row's γ (Mescheder et al. 2018) from grid25, seed 0, 20,000 iterations: no R1 21 modes / 83 % HQ,
+#: γ = 0.01 24 / 71 %, 0.1 25 / 82 %, 1 25 / 73 %, 10 25 / 78 %; γ = 0.1 at 40,000 iterations 25 / 94 %
+#: (wider MLPs (256, 256) 24 / 61 %; batch 512 and lr 3e-4 were worse without R1).
 TOY_RECIPE = {"batch_size": 256, "lr": 1e-3, "lr_schedule": "cosine"}
 
 
@@ -157,18 +163,21 @@ def toy_run(model: str, options: dict, data: str, seed: int, steps: int) -> dict
     if seed == 0:
         from genlab.plots import scatter2d
 
-        scatter2d(x, RESULTS_DIR / f"toys_{data}_{model}{options.get('unroll_steps', '')}.png", reference=test.x[:2500])
+        tag = f"{options.get('unroll_steps', '')}{'_r1' if options.get('r1_weight') else ''}"
+        scatter2d(x, RESULTS_DIR / f"toys_{data}_{model}{tag}.png", reference=test.x[:2500])
     return {"modes": c.modes_covered, "hq": 100 * c.samples, "kl": mode_kl(x, test.modes, test.std),
             "iterations": r.steps, "seconds": r.seconds}
 
 
-def toys(datasets: list[str], seeds: int, seconds: float, rows: list[str] | None = None) -> list[dict]:
+def toys(datasets: list[str], seeds: int, seconds: float, rows: list[str] | None = None,
+         iterations: int | None = None) -> list[dict]:
+    """Each row for the same wall time ``seconds`` (iterations from a calibration run), or for ``iterations``."""
     records = []
     for data in datasets:
         for name, (model, options) in TOY_ROWS.items():
             if rows and name not in rows:
                 continue
-            steps = toy_steps(model, options, data, seconds)
+            steps = iterations or toy_steps(model, options, data, seconds)
             runs = [toy_run(model, options, data, seed, steps) for seed in range(seeds)]
             t = {k: torch.tensor([float(r[k]) for r in runs]) for k in ("modes", "hq", "kl", "seconds")}
             std = (lambda v: float(v.std()) if len(v) > 1 else float("nan"))  # noqa: E731
@@ -192,6 +201,7 @@ def main() -> None:
     p.add_argument("--toys", nargs="+", default=["ring8", "grid25"])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--toy-seconds", type=float, default=30.0, help="training wall time of each toy run")
+    p.add_argument("--toy-iterations", type=int, help="a fixed number of iterations per toy run (not --toy-seconds)")
     p.add_argument("--rows", nargs="+", choices=list(TOY_ROWS), help="only these toy rows (default: all)")
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--repeats", type=int, default=3)
@@ -204,7 +214,7 @@ def main() -> None:
     if "unroll" in args.parts:
         records += unroll_cost()
     if "toys" in args.parts:
-        records += toys(args.toys, args.seeds, args.toy_seconds, args.rows)
+        records += toys(args.toys, args.seeds, args.toy_seconds, args.rows, args.toy_iterations)
     for r in records:
         print(f"{r['name']:<40} {r['metric']:<24} {r['value']:10.3f} {r['unit']:<6} ratio {r['ratio'] or ''}")
     write_results(args.name, records, notes="GANs: (speed) the adversarial spine vs a bare alternating loop; "

@@ -47,6 +47,29 @@ def test_the_gradient_penalty_is_zero_for_a_unit_norm_linear_critic_and_grows_wi
                                    torch.tensor(expected))
 
 
+def test_r1_is_the_squared_input_gradient_norm_on_real_data_and_enters_the_loss_as_gamma_over_four():
+    w = torch.randn(5)
+    x = torch.randn(8, 5, requires_grad=True)
+    torch.testing.assert_close(losses.r1_penalty(x @ (3 * w / w.norm()), x), torch.tensor(9.0))  # ‖∇D‖ = 3
+    x2 = torch.randn(8, 5, requires_grad=True)
+    torch.testing.assert_close(losses.r1_penalty((x2 ** 2).sum(1), x2), (2 * x2).pow(2).sum(1).mean())
+    torch.manual_seed(0)
+    plain = GAN(data_shape=(2,), latent_dim=2, discriminator={"hidden": [8]})
+    r1 = GAN(data_shape=(2,), latent_dim=2, discriminator={"hidden": [8]}, r1_weight=2.0)
+    r1.load_state_dict(plain.state_dict())
+    x = torch.randn(16, 2)
+    torch.manual_seed(1)
+    a = plain.discriminator_loss(x)
+    torch.manual_seed(1)
+    b = r1.discriminator_loss(x)
+    assert a.penalty is None and b.penalty > 0
+    torch.testing.assert_close(b.loss, a.loss + 2.0 / 4 * b.penalty)  # γ/2 on the paper's loss = 2 J_D
+    b.loss.backward()  # the penalty's own gradient reaches D (create_graph)
+    assert all(p.grad is not None for p in r1.discriminator.parameters())
+    with pytest.raises(ConfigError, match="r1_weight"):
+        GAN(data_shape=(2,), r1_weight=-1.0)
+
+
 def test_weight_clipping_puts_every_critic_weight_in_minus_c_c():
     m = WGAN(data_shape=(2,), latent_dim=2, discriminator={"hidden": [8]})
     m.after_discriminator_step()

@@ -53,6 +53,7 @@ class GANConfig(Config):
     constraint: Literal["none", "clip", "gp"] = "none"  # G9: the critic's Lipschitz constraint
     clip_value: float = 0.01  # c of weight clipping (Arjovsky et al. 2017)
     gp_weight: float = 10.0  # λ of the gradient penalty (Gulrajani et al. 2017)
+    r1_weight: float = 0.0  # γ of the R1 penalty on real data (Mescheder et al. 2018); 0: off
     n_critic: int = 1  # k: discriminator steps per generator step (G3)
     optimizer: Literal["adam", "rmsprop"] = "adam"  # rmsprop for weight-clipped WGAN
     betas: tuple[float, float] = (0.5, 0.999)  # Adam's (β1, β2): DCGAN's 0.5; WGAN-GP (0, 0.9)
@@ -72,7 +73,8 @@ class GANConfig(Config):
                     f"DCGAN needs H and W divisible by 4, got {self.data_shape}")
         require((self.loss == "wasserstein") == (self.constraint != "none"),
                 "loss='wasserstein' needs constraint 'clip' or 'gp', and those go with the Wasserstein loss only")
-        require(self.clip_value > 0 and self.gp_weight >= 0, "clip_value must be > 0 and gp_weight ≥ 0")
+        require(self.clip_value > 0 and self.gp_weight >= 0 and self.r1_weight >= 0,
+                "clip_value must be > 0, gp_weight and r1_weight ≥ 0")
         require(self.constraint != "gp" or self.discriminator.norm != "batch",
                 "the gradient penalty is per example: use discriminator.norm=layer or none, not batch")
 
@@ -84,7 +86,7 @@ class GANConfig(Config):
 @dataclasses.dataclass
 class GANOutput(ModelOutput):
     """One player's loss and what the curves show: ``d_real = E D(x)``, ``d_fake = E D(G(z))`` (probabilities;
-    critic scores for a WGAN), ``distance`` = the critic's ``E D(x) − E D(G(z))`` (WGAN), ``penalty`` (GP)."""
+    critic scores for a WGAN), ``distance`` = the critic's ``E D(x) − E D(G(z))`` (WGAN), ``penalty`` (GP; R1)."""
 
     d_real: Tensor | None = None
     d_fake: Tensor | None = None
@@ -163,10 +165,16 @@ class GAN(Model, Conditional, Adversarial):
         y = self.labels(y, len(real)) if self.config.num_classes else None
         with torch.no_grad():
             fake = self.generator(self.sample_latent(len(x)), y)
+        r1 = self.config.r1_weight > 0 and torch.is_grad_enabled()
+        real = real.detach().requires_grad_(True) if r1 else real
         r, f = self._scores(real, fake, y)
         if self.config.loss != "wasserstein":
-            return GANOutput(loss=losses.discriminator_loss(r, f), d_real=torch.sigmoid(r).mean(),
-                             d_fake=torch.sigmoid(f).mean())
+            loss, penalty = losses.discriminator_loss(r, f), None
+            if r1:  # γ/2 · R1 on the paper's loss, which is twice J_D (G2): γ/4 here
+                penalty = losses.r1_penalty(r, real)
+                loss = loss + self.config.r1_weight / 4 * penalty
+            return GANOutput(loss=loss, d_real=torch.sigmoid(r).mean(), d_fake=torch.sigmoid(f).mean(),
+                             penalty=penalty)
         loss, penalty = losses.critic_loss(r, f), None
         if self.config.constraint == "gp" and torch.is_grad_enabled():  # (validation runs without gradients)
             penalty = losses.gradient_penalty(self.discriminator, real, fake, y=y)
@@ -280,6 +288,8 @@ class UnrolledGANConfig(GANConfig):
         require(self.unroll_steps >= 0, f"unroll_steps must be ≥ 0 (0: no unrolling), got {self.unroll_steps}")
         require(self.unroll_lr > 0, f"unroll_lr must be > 0, got {self.unroll_lr}")
         require(self.loss != "wasserstein", "unrolling is defined here for the non-saturating and minimax losses")
+        require(self.r1_weight == 0, "unrolled-gan's lookahead steps use J_D without a penalty: set r1_weight=0 "
+                                     "(or train a gan with r1_weight)")
 
 
 class UnrolledGAN(GAN):
@@ -299,12 +309,11 @@ class UnrolledGAN(GAN):
         real = self.to_model_space(x)
         buffers = dict(self.discriminator.named_buffers())
         theta = {n: p.detach().requires_grad_(True) for n, p in self.discriminator.named_parameters()}
-        yy = None if y is None else torch.cat([y, y])
         for _ in range(c.unroll_steps):
             fake = self.generator(self.sample_latent(len(x)), y)
             fake = fake if c.second_order else fake.detach()
-            scores = functional_call(self.discriminator, (theta, buffers), (torch.cat([real, fake]), yy))
-            loss = losses.discriminator_loss(scores[: len(x)], scores[len(x):])
+            d = lambda v: functional_call(self.discriminator, (theta, buffers), (v, y))  # noqa: E731, B023
+            loss = losses.discriminator_loss(d(real), d(fake))  # two passes, as GAN._scores
             grads = torch.autograd.grad(loss, list(theta.values()), create_graph=c.second_order)
             theta = {n: t - c.unroll_lr * g for (n, t), g in zip(theta.items(), grads, strict=True)}
         return theta

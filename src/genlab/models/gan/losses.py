@@ -55,3 +55,11 @@ def gradient_penalty(critic, real: Tensor, fake: Tensor, *, generator: torch.Gen
     scores = critic(x_hat, **cond)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
+    """R1 (Mescheder, Geiger & Nowozin 2018, arXiv:1801.04406, Eq. (9)): ``E_x ‖∇_x D(x)‖²`` on real data,
+    from the logits of the pass that scored ``real`` (which must require grad). Differentiable
+    (``create_graph``): it trains the discriminator towards a flat response on the data."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)  # (B, *data_shape)
+    return grad.flatten(1).pow(2).sum(1).mean()
