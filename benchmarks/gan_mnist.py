@@ -38,17 +38,23 @@ from genlab.metrics.fid import fid  # noqa: E402
 from genlab.models.cnn import pretrained_lenet  # noqa: E402
 from genlab.plots import image_grid, pyplot, save_figure  # noqa: E402
 
-#: model → (TrainConfig overrides, sample options); the GANs use their registry defaults, the DDPM the
+#: row → (registry model, TrainConfig overrides, sample options); the GANs use their registry defaults (the
+#: ``-ema`` rows add an EMA of the generator, ``-48`` a narrower DCGAN: 48 channels instead of 64), the DDPM the
 #: settings of benchmarks/diffusion.py (16-channel U-Net, Adam 1e-3, EMA 0.995, batch 128: tuned for this CPU)
 MODELS = {
-    "dcgan": ({}, {}),
-    "cgan": ({}, {}),
-    "wgan": ({}, {}),
-    "wgan-gp": ({}, {}),
-    "ddpm": ({"lr": 1e-3, "ema_decay": 0.995, "batch_size": 128, "grad_clip": 1.0, "model_options": {"channels": 16}},
-             {"sampler": "ddim", "steps": 50, "eta": 1.0}),
+    "dcgan": ("dcgan", {}, {}),
+    "cgan": ("cgan", {}, {}),
+    "cgan-ema": ("cgan", {"ema_decay": 0.999}, {}),
+    "cgan-48-ema": ("cgan", {"ema_decay": 0.999, "model_options": {"generator": {"channels": 48},
+                                                                   "discriminator": {"channels": 48}}}, {}),
+    "wgan": ("wgan", {}, {}),
+    "wgan-gp": ("wgan-gp", {}, {}),
+    "ddpm": ("ddpm", {"lr": 1e-3, "ema_decay": 0.995, "batch_size": 128, "grad_clip": 1.0,
+                      "model_options": {"channels": 16}}, {"sampler": "ddim", "steps": 50, "eta": 1.0}),
 }
-LABEL = {"dcgan": "DCGAN", "cgan": "cGAN (projection)", "wgan": "WGAN (clip)", "wgan-gp": "WGAN-GP",
+DEFAULT_ROWS = ["dcgan", "cgan", "wgan", "wgan-gp", "ddpm"]
+LABEL = {"dcgan": "DCGAN", "cgan": "cGAN (projection)", "cgan-ema": "cGAN, EMA 0.999",
+         "cgan-48-ema": "cGAN 48 channels, EMA 0.999", "wgan": "WGAN (clip)", "wgan-gp": "WGAN-GP",
          "ddpm": "DDPM, DDIM-50 η = 1"}
 
 
@@ -79,9 +85,9 @@ class Snapshots:
 
 
 def train_model(name: str, minutes: float, points: int, seed: int):
-    overrides, _ = MODELS[name]
+    model, overrides, _ = MODELS[name]
     snaps = Snapshots(minutes * 60 / points)
-    r, cpu = timed_train(name, "mnist", minutes, seed=seed, callbacks=[snaps], **overrides)
+    r, cpu = timed_train(model, "mnist", minutes, seed=seed, callbacks=[snaps], **overrides)
     return r, cpu, snaps.taken
 
 
@@ -127,8 +133,8 @@ def spearman(a: list[float], b: list[float]) -> float:
 
 def evaluate_model(name: str, args, lenet, test, held_out, records: list[dict], curves: dict) -> None:
     r, cpu, snaps = train_model(name, args.minutes, args.curve_points, args.seed)
-    _, sample_kwargs = MODELS[name]
-    conditional = name == "cgan"
+    model, _, sample_kwargs = MODELS[name]
+    conditional = model == "cgan"
     n = args.fid_n
     y = torch.arange(10).repeat_interleave(n // 10) if conditional else None
     batch = 250 if name == "ddpm" else 500
@@ -166,13 +172,25 @@ def evaluate_model(name: str, args, lenet, test, held_out, records: list[dict], 
               + (f", critic {pt['critic']:.4f}" if "critic" in pt else ""), flush=True)
     curves[name] = pts
     if name != "ddpm" and len(pts) >= 3:
-        what = "critic distance estimate" if name.startswith("wgan") else "discriminator loss"
+        what = "critic distance estimate" if model.startswith("wgan") else "discriminator loss"
         rho = spearman([p["critic"] for p in pts], [p["fid"] for p in pts])
         records.append(record(label, f"Spearman ρ({what}, FID)", rho, "", points=len(pts), curve_n=cn,
                               note=f"over {len(pts)} snapshots of the run, held-out {len(held_out.x)} validation "
                                    f"images; FID at n = {cn}"))
     print(f"{label}: FID {value:.2f} (floor {args.floor:.2f}), score {score:.2f}, {per_image * 1e3:.3f} ms/image",
           flush=True)
+
+
+@torch.no_grad()
+def ddpm_time(n: int = 250) -> float:
+    """Seconds per image of DDIM-50 (η = 1) from the DDPM row's network, untrained, on a batch of ``n``."""
+    from genlab.models.diffusion.ddpm import DDPM
+    from genlab.training.run import model_config
+
+    _, overrides, sample_kwargs = MODELS["ddpm"]
+    model = DDPM(model_config(DDPM, load("mnist", split="test"), overrides["model_options"])).eval()
+    _, per_image = draw(model, n, seed=0, batch=n, **sample_kwargs)
+    return per_image
 
 
 def plot_curves(curves: dict, path: Path) -> None:
@@ -195,7 +213,7 @@ def plot_curves(curves: dict, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--models", nargs="+", default=DEFAULT_ROWS, choices=list(MODELS))
     p.add_argument("--minutes", type=float, default=10.0, help="wall minutes of training per model")
     p.add_argument("--fid-n", type=int, default=10_000)
     p.add_argument("--curve-points", type=int, default=10)
@@ -226,6 +244,11 @@ def main() -> None:
         (RESULTS_DIR / f"{args.name}_curves.json").write_text(json.dumps(curves, indent=1))
     plot_curves(curves, RESULTS_DIR / f"{args.name}_curves.png")
     ddpm = next((r for r in records if r["name"] == LABEL["ddpm"] and r["metric"] == "seconds per image"), None)
+    if ddpm is None and any(r["metric"] == "seconds per image" for r in records):
+        ddpm = record("DDPM (untrained, timing only), DDIM-50 η = 1", "seconds per image", ddpm_time(), "s",
+                      note="the DDPM row's network and sampler, timed in this run on a batch of 250 (its time "
+                           "per image does not depend on the weights): the reference of speedup_vs_ddpm")
+        records.append(ddpm)
     if ddpm:
         for r in records:
             if r["metric"] == "seconds per image" and r is not ddpm:

@@ -333,12 +333,12 @@ def test_pix2pix_patch_discriminator_judges_the_pair_and_its_step_trains_only_d(
 
 def test_pix2pix_noise_is_dropout_at_test_time_seeded_by_the_generator():
     m = _pix2pix(dropout=0.5).eval()
-    torch.nn.init.normal_(m.generator.dec1.conv2.weight)  # (zero-initialized: make the noise visible)
+    torch.nn.init.normal_(m.generator.dec2.conv2.weight)  # (zero-initialized: make the noise visible)
     s = torch.rand(2, 1, 8, 8)
     a = m.translate(s, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, m.translate(s, generator=torch.Generator().manual_seed(0)))
     assert not torch.equal(a, m.translate(s, generator=torch.Generator().manual_seed(1)))
-    assert not m.generator.dec1.dropout.training  # the noise was switched on for the call only
+    assert not m.generator.dec2.dropout.training  # the noise was switched on for the call only
 
 
 def test_pix2pix_refuses_mismatched_pairs_and_data_without_sources(tmp_path):

@@ -30,7 +30,7 @@ from genlab.models.inputs import check_data
 @dataclasses.dataclass
 class Pix2PixConfig(Config):
     data_shape: tuple[int, ...] = (1, 28, 28)  # (C, H, W) of source and target; H, W divisible by 4
-    channels: int = 32  # U-Net base width: levels of C, 2C, 2C
+    channels: int = 32  # U-Net base width: C at H/2, 2C at H/4
     disc_channels: int = 32  # PatchGAN width
     dropout: float = 0.5  # the generator's noise (decoder blocks), active at test time too
     l1_weight: float = 100.0  # λ of Eq. (4)
@@ -60,27 +60,29 @@ class Pix2PixOutput(ModelOutput):
 
 
 class UNetGenerator(nn.Module):
-    """``s (B, C, H, W) → t̂``: residual blocks at H, H/2, H/4 (C, 2C, 2C channels), mirrored on the way up
-    with the skip connections concatenated; tanh output. Built from ``blocks.unet``."""
+    """``s (B, C, H, W) → t̂``: as Isola et al.'s U-Net, the work is done below full resolution — one 3×3
+    convolution at ``H`` in and out, residual blocks at ``H/2`` (C channels) and ``H/4`` (2C), mirrored on the
+    way up with the skip connections concatenated (the full-resolution one included: the source's visible
+    half reaches the output directly); tanh output. Built from ``blocks.unet``. About 32 M multiply-adds per
+    28×28 image at C = 32 (a residual block at full resolution would cost four times that)."""
 
     def __init__(self, in_channels: int, channels: int, dropout: float) -> None:
         super().__init__()
         c, groups = channels, 4
-        self.inp = nn.Conv2d(in_channels, c, 3, padding=1)
-        self.enc1 = ResidualBlock(c, c, groups=groups)  # H
-        self.down1, self.enc2 = Downsample(c), ResidualBlock(c, 2 * c, groups=groups)  # H/2
-        self.down2, self.mid = Downsample(2 * c), ResidualBlock(2 * c, 2 * c, groups=groups, dropout=dropout)  # H/4
-        self.up2, self.dec2 = Upsample(2 * c), ResidualBlock(4 * c, 2 * c, groups=groups, dropout=dropout)  # H/2
-        self.up1, self.dec1 = Upsample(2 * c), ResidualBlock(3 * c, c, groups=groups, dropout=dropout)  # H
-        self.out = nn.Sequential(nn.GroupNorm(groups, c), nn.SiLU(), nn.Conv2d(c, in_channels, 3, padding=1), nn.Tanh())
+        self.inp = nn.Conv2d(in_channels, c, 3, padding=1)  # H
+        self.down1, self.enc1 = Downsample(c), ResidualBlock(c, c, groups=groups)  # H/2
+        self.down2, self.mid = Downsample(c), ResidualBlock(c, 2 * c, groups=groups, dropout=dropout)  # H/4
+        self.up2, self.dec2 = Upsample(2 * c), ResidualBlock(3 * c, c, groups=groups, dropout=dropout)  # H/2
+        self.up1 = Upsample(c)  # H
+        self.out = nn.Sequential(nn.GroupNorm(groups, 2 * c), nn.SiLU(), nn.Conv2d(2 * c, in_channels, 3, padding=1),
+                                 nn.Tanh())
 
     def forward(self, s: Tensor) -> Tensor:
-        h1 = self.enc1(self.inp(s))  # (B, C, H, W)
-        h2 = self.enc2(self.down1(h1))  # (B, 2C, H/2, W/2)
-        m = self.mid(self.down2(h2))  # (B, 2C, H/4, W/4)
-        d2 = self.dec2(torch.cat([self.up2(m, h2.shape[-2:]), h2], 1))  # (B, 2C, H/2, W/2)
-        d1 = self.dec1(torch.cat([self.up1(d2, h1.shape[-2:]), h1], 1))  # (B, C, H, W)
-        return self.out(d1)
+        h0 = self.inp(s)  # (B, C, H, W)
+        h1 = self.enc1(self.down1(h0))  # (B, C, H/2, W/2)
+        m = self.mid(self.down2(h1))  # (B, 2C, H/4, W/4)
+        d1 = self.dec2(torch.cat([self.up2(m, h1.shape[-2:]), h1], 1))  # (B, C, H/2, W/2)
+        return self.out(torch.cat([self.up1(d1, h0.shape[-2:]), h0], 1))  # (B, C_in, H, W)
 
 
 class PatchDiscriminator(nn.Module):
