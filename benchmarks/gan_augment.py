@@ -7,6 +7,8 @@ digits alone and on them plus ``--synthetic-per-class`` cGAN samples of each cla
 the 10,000 real test digits. Goal: a gain beyond the seeds' spread.
 
     python benchmarks/gan_augment.py --seeds 3 --minutes 3 --name gan_augment
+    python benchmarks/gan_augment.py --seeds 3 --minutes 5 --ema-decay 0.999 --synthetic-per-class 50 100 400 \
+        --name gan_augment_ema
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--minutes", type=float, default=3.0, help="cGAN training per seed")
     p.add_argument("--per-class", type=int, default=100)
-    p.add_argument("--synthetic-per-class", type=int, default=400)
+    p.add_argument("--synthetic-per-class", type=int, nargs="+", default=[400],
+                   help="synthetic samples per class; several values: one comparison each, the same cGAN")
+    p.add_argument("--ema-decay", type=float, default=0.0, help="EMA of the cGAN's generator (0: off)")
     p.add_argument("--steps", type=int, default=1500, help="LeNet optimizer steps (batch 64), both conditions")
     p.add_argument("--name", default="gan_augment")
     args = p.parse_args()
@@ -43,37 +47,42 @@ def main() -> None:
         real = train_all.per_class(args.per_class, seed=seed)  # the subset train() draws for the cGAN
         try:
             r, cpu = timed_train("cgan", "mnist", args.minutes, seed=seed, train_per_class=args.per_class,
-                                 val_size=500)
+                                 val_size=500, ema_decay=args.ema_decay)
         except TrainingDiverged as e:  # reported, not hidden: the row counts the seeds that trained
             print(f"seed {seed}: the cGAN diverged ({e})", flush=True)
             diverged.append(seed)
             continue
-        res = augmentation_gain(r.model, real.x, real.y, test.x, test.y, synthetic_per_class=args.synthetic_per_class,
-                                steps=args.steps, seed=seed)
+        results = {k: augmentation_gain(r.model, real.x, real.y, test.x, test.y, synthetic_per_class=k,
+                                        steps=args.steps, seed=seed) for k in args.synthetic_per_class}
         if not rows:  # the first seed that trained
             x, _ = synthetic_labelled(r.model, 8, seed=0)
             image_grid(x.view(10, 8, *x.shape[1:]).transpose(0, 1).reshape(-1, *x.shape[1:]),
                        RESULTS_DIR / f"{args.name}_samples.png", nrow=10)
-        rows.append((res, r.steps, cpu, seed))
-        print(f"seed {seed}: real only {100 * res.real_only:.2f} %, + synthetic {100 * res.augmented:.2f} % "
-              f"(cGAN {r.steps} iterations, {cpu / 60:.1f} CPU-min)", flush=True)
-    alone = [100 * r.real_only for r, *_ in rows]
-    both = [100 * r.augmented for r, *_ in rows]
-    gains = [b - a for a, b in zip(alone, both, strict=True)]
+        rows.append((results, r.steps, cpu, seed))
+        for k, res in results.items():
+            print(f"seed {seed}: real only {100 * res.real_only:.2f} %, + {k}/class synthetic "
+                  f"{100 * res.augmented:.2f} % (cGAN {r.steps} iterations, {cpu / 60:.1f} CPU-min)", flush=True)
     std = (lambda v: statistics.stdev(v) if len(v) > 1 else float("nan"))  # noqa: E731
-    n_real, n_fake = rows[0][0].real, rows[0][0].synthetic
-    per = "; ".join(f"seed {row[3]}: {a:.2f} → {b:.2f}" for row, a, b in zip(rows, alone, both, strict=True))
+    first = args.synthetic_per_class[0]
+    alone = [100 * row[0][first].real_only for row in rows]
+    per = "; ".join(f"seed {row[3]}: {a:.2f}" for row, a in zip(rows, alone, strict=True))
     iters = statistics.mean(row[1] for row in rows)
-    records = [
-        record("LeNet, real subset only", "test accuracy", statistics.mean(alone), "%", std=std(alone),
-               seeds=len(rows), real=n_real, synthetic=0, note=f"{args.per_class} digits per class; {per}"),
-        record("LeNet, real + cGAN samples", "test accuracy", statistics.mean(both), "%", std=std(both),
-               reference=statistics.mean(alone), seeds=len(rows), real=n_real, synthetic=n_fake,
-               note=f"cGAN trained {args.minutes:g} min on the same subset ({iters:.0f} iterations); "
-                    f"LeNet {args.steps} steps of batch 64 in both conditions"),
-        record("gain (real + synthetic − real)", "test accuracy", statistics.mean(gains), "points", std=std(gains),
-               seeds=len(rows), note="goal: a gain beyond the seeds' spread"),
-    ]
+    records = [record("LeNet, real subset only", "test accuracy", statistics.mean(alone), "%", std=std(alone),
+                      seeds=len(rows), real=rows[0][0][first].real, synthetic=0,
+                      note=f"{args.per_class} digits per class; {per}")]
+    for k in args.synthetic_per_class:
+        both = [100 * row[0][k].augmented for row in rows]
+        gains = [b - a for a, b in zip(alone, both, strict=True)]
+        per = "; ".join(f"seed {row[3]}: {b:.2f}" for row, b in zip(rows, both, strict=True))
+        records += [
+            record(f"LeNet, real + {k} cGAN samples per class", "test accuracy", statistics.mean(both), "%",
+                   std=std(both), reference=statistics.mean(alone), seeds=len(rows), synthetic=rows[0][0][k].synthetic,
+                   note=f"cGAN trained {args.minutes:g} min on the same subset ({iters:.0f} iterations"
+                        f"{f', EMA {args.ema_decay:g}' if args.ema_decay else ''}); LeNet {args.steps} steps of "
+                        f"batch 64 in both conditions; {per}"),
+            record(f"gain, {k} synthetic per class", "test accuracy", statistics.mean(gains), "points",
+                   std=std(gains), seeds=len(rows), note="goal: a gain beyond the seeds' spread"),
+        ]
     if diverged:
         records.append(record("cGAN runs stopped by the divergence guard", "seeds", len(diverged), "",
                               note=f"seeds {diverged}: left out of the means"))
