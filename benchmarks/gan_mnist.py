@@ -185,10 +185,9 @@ def evaluate_model(name: str, args, lenet, test, held_out, records: list[dict], 
 def ddpm_time(n: int = 250) -> float:
     """Seconds per image of DDIM-50 (η = 1) from the DDPM row's network, untrained, on a batch of ``n``."""
     from genlab.models.diffusion.ddpm import DDPM
-    from genlab.training.run import model_config
 
     _, overrides, sample_kwargs = MODELS["ddpm"]
-    model = DDPM(model_config(DDPM, load("mnist", split="test"), overrides["model_options"])).eval()
+    model = DDPM(DDPM.config_for_data(load("mnist", split="test"), overrides["model_options"])).eval()
     _, per_image = draw(model, n, seed=0, batch=n, **sample_kwargs)
     return per_image
 

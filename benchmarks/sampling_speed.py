@@ -38,7 +38,6 @@ from common import record, timeit, write_results  # noqa: E402
 from genlab.data import load  # noqa: E402
 from genlab.models.diffusion.ddpm import DDPM  # noqa: E402
 from genlab.models.diffusion.samplers import make_sampler  # noqa: E402
-from genlab.training.run import model_config  # noqa: E402
 
 DDIM_STEPS = (10, 20, 50, 100)
 
@@ -113,7 +112,7 @@ def main() -> None:
         if not isinstance(model, DDPM):
             p.error(f"{args.model} holds a {type(model).__name__}, not a DDPM")
     else:
-        model = DDPM(model_config(DDPM, load("mnist", split="test"), {"channels": args.channels})).eval()
+        model = DDPM(DDPM.config_for_data(load("mnist", split="test"), {"channels": args.channels})).eval()
     weights = f"trained ({args.model})" if args.model else "untrained (a sampler's time does not depend on the weights)"
     params = sum(q.numel() for q in model.parameters())
     rows = samplers(args.etas, ddpm_steps, DDIM_STEPS)
