@@ -44,7 +44,6 @@ from genlab.models.hvae import HVAE, count_active_units  # noqa: E402
 from genlab.models.vae import VAE  # noqa: E402
 from genlab.registry import get_model  # noqa: E402
 from genlab.training import TrainConfig, train  # noqa: E402
-from genlab.training.run import model_config  # noqa: E402
 
 AE_DATA, LIKELIHOOD_DATA = "mnist", "mnist-binarized"
 FAMILY = {"ae": AE_DATA, "sparse-ae": AE_DATA, "denoising-ae": AE_DATA, "contractive-ae": AE_DATA,
@@ -83,7 +82,7 @@ def step_seconds(name: str, data, options: dict, batch_size: int) -> float:
     """Median wall seconds of one Adam step of a fresh ``name`` model on one batch (the budget's unit)."""
     cls = get_model(name).load_class()
     torch.manual_seed(0)
-    model = cls(model_config(cls, data, options)).train()
+    model = cls(cls.config_for_data(data, options)).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     xb, yb = data.x[:batch_size], (data.y[:batch_size] if data.y is not None else None)
 

@@ -1,0 +1,25 @@
+"""Every benchmark script imports: a helper it names that the library has renamed or removed fails here,
+not at the end of a long measurement (``benchmarks/sampling_speed.py`` and ``autoencoders.py`` once
+imported a removed ``training.run.model_config``)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPTS = sorted(p for p in BENCHMARKS.glob("*.py") if p.name != "common.py")
+NEEDS = {"pythae_side.py": "pythae"}  # peers of the bench extra, not installed by make test
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_benchmark_script_imports(path, monkeypatch):
+    if path.name in NEEDS:
+        pytest.importorskip(NEEDS[path.name])
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)  # the script's imports and definitions; main() is not run
+    assert callable(getattr(module, "main", None)), f"{path.name} has no main()"
