@@ -311,8 +311,13 @@ def test_pix2pix_generator_loss_is_cgan_plus_lambda_l1_and_the_ablation_keeps_on
     full = _pix2pix(l1_weight=100.0)
     torch.manual_seed(1)
     out = full.generator_loss(x, source)
-    torch.testing.assert_close(out.loss, out.adversarial + 100.0 * out.l1)
-    for mode, expected in (("l1", lambda o: 100.0 * o.l1), ("cgan", lambda o: o.adversarial)):
+    # λ on the L1 distance in [−1, 1] (Isola et al.'s units), twice the l1 reported in [0, 1]
+    torch.testing.assert_close(out.loss, out.adversarial + 100.0 * 2 * out.l1)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        fake = full.generator(source * 2 - 1)  # the same dropout noise as the loss's call
+    torch.testing.assert_close(out.l1, ((fake + 1) / 2 - x).abs().mean())
+    for mode, expected in (("l1", lambda o: 100.0 * 2 * o.l1), ("cgan", lambda o: o.adversarial)):
         m = _pix2pix(l1_weight=100.0, loss=mode)
         m.load_state_dict(full.state_dict())
         torch.manual_seed(1)

@@ -33,7 +33,7 @@ class Pix2PixConfig(Config):
     channels: int = 32  # U-Net base width: C at H/2, 2C at H/4
     disc_channels: int = 32  # PatchGAN width
     dropout: float = 0.5  # the generator's noise (decoder blocks), active at test time too
-    l1_weight: float = 100.0  # λ of Eq. (4)
+    l1_weight: float = 100.0  # λ of Eq. (4), on the L1 distance in [−1, 1] as the paper's code
     loss: Literal["l1+cgan", "l1", "cgan"] = "l1+cgan"  # Table 1's ablation
     n_critic: int = 1
     optimizer: Literal["adam"] = "adam"
@@ -156,13 +156,16 @@ class Pix2Pix(Model, Adversarial, Translates):
                              d_real=torch.sigmoid(real_logits).mean(), d_fake=torch.sigmoid(fake_logits).mean())
 
     def generator_loss(self, x: Tensor, source: Tensor, y: Tensor | None = None) -> Pix2PixOutput:
-        """Eq. (4): ``L_cGAN`` (non-saturating, on patches) ``+ λ L_L1``, or one of them (the ablation)."""
+        """Eq. (4): ``L_cGAN`` (non-saturating, on patches) ``+ λ L_L1``, or one of them (the ablation). ``L_L1``
+        is taken in the networks' space ``[−1, 1]``, where Isola et al.'s λ = 100 applies (their code
+        normalizes images to ``[−1, 1]``): twice the ``l1`` reported, which is in data units ``[0, 1]``."""
         s, t = self._pair(x, source)
         fake = self.generator(s)
-        l1 = (fake - t).abs().mean() / 2  # in data units ([0, 1]): model space is twice as wide
+        l1_model = (fake - t).abs().mean()  # E‖t − G(s)‖₁ per pixel in [−1, 1]
         adversarial = losses.generator_loss_nonsaturating(self.discriminator(s, fake))
         mode = self.config.loss
-        loss = (adversarial if mode != "l1" else 0.0) + (self.config.l1_weight * l1 if mode != "cgan" else 0.0)
+        loss = (adversarial if mode != "l1" else 0.0) + (self.config.l1_weight * l1_model if mode != "cgan" else 0.0)
+        l1 = l1_model / 2  # in data units ([0, 1])
         return Pix2PixOutput(loss=loss, adversarial=adversarial.detach(), l1=l1.detach())
 
     def forward(self, x: Tensor, source: Tensor, y: Tensor | None = None) -> Pix2PixOutput:
