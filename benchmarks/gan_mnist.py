@@ -41,7 +41,8 @@ from genlab.plots import image_grid, pyplot, save_figure  # noqa: E402
 #: row → (registry model, TrainConfig overrides, sample options); the GANs use their registry defaults (the
 #: ``-ema`` rows add an EMA of the generator, ``-cosine`` decays the learning rate to 0 over 6,800 iterations
 #: (the cGAN + EMA row made 7,032 in 10 minutes: the wall limit still holds), ``-48`` a narrower DCGAN: 48
-#: channels instead of 64), the DDPM the settings of benchmarks/diffusion.py (16-channel U-Net, Adam 1e-3, EMA 0.995, batch 128: tuned for this CPU)
+#: channels instead of 64), the DDPM the settings of benchmarks/diffusion.py (16-channel U-Net, Adam 1e-3,
+#: EMA 0.995, batch 128: tuned for this CPU)
 MODELS = {
     "dcgan": ("dcgan", {}, {}),
     "cgan": ("cgan", {}, {}),
