@@ -8,7 +8,7 @@ shipped LeNet labels as the true digit (the masked sources' share beside it). Go
 L1-only's, with LeNet accuracy within 2 points of it.
 
     python benchmarks/pix2pix.py --minutes 5 --name pix2pix
-    python benchmarks/pix2pix.py --minutes 8 --variants "L1 only" "L1 + cGAN" --name pix2pix_long
+    python benchmarks/pix2pix.py --minutes 6 --variants "L1 only" "L1 + cGAN" --name pix2pix_long
 """
 
 from __future__ import annotations
