@@ -9,6 +9,7 @@ L1-only's, with LeNet accuracy within 2 points of it.
 
     python benchmarks/pix2pix.py --minutes 5 --name pix2pix
     python benchmarks/pix2pix.py --minutes 6 --variants "L1 only" "L1 + cGAN" --name pix2pix_long
+    python benchmarks/pix2pix.py --minutes 10 --variants "L1 only" "L1 + cGAN" --name pix2pix_10min
 """
 
 from __future__ import annotations
