@@ -14,6 +14,7 @@ the 10,000 real test digits. Goal: a gain beyond the seeds' spread.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 from pathlib import Path
@@ -25,8 +26,15 @@ from common import RESULTS_DIR, record, timed_train, write_results  # noqa: E402
 
 from genlab.data import load  # noqa: E402
 from genlab.errors import TrainingDiverged  # noqa: E402
-from genlab.evaluation.augment import augmentation_gain, synthetic_labelled  # noqa: E402
+from genlab.evaluation.augment import augmentation_gain, fit_classifier, synthetic_labelled  # noqa: E402
 from genlab.plots import image_grid  # noqa: E402
+
+
+def describe(variant: tuple[int, float, float]) -> str:
+    """A variant's row name: ``(synthetic per class, share of each batch (0: union), min confidence)``."""
+    k, share, conf = variant
+    return (f"{k} cGAN samples per class" + (f", {share:.0%} of each batch" if share else "")
+            + (f", LeNet confidence ≥ {conf:g}" if conf else ""))
 
 
 def main() -> None:
@@ -36,58 +44,70 @@ def main() -> None:
     p.add_argument("--per-class", type=int, default=100)
     p.add_argument("--synthetic-per-class", type=int, nargs="+", default=[400],
                    help="synthetic samples per class; several values: one comparison each, the same cGAN")
+    p.add_argument("--synthetic-share", type=float, nargs="+", default=[0.0],
+                   help="the synthetic images' share of each LeNet mini-batch; 0: drawn from the union (several: "
+                        "one comparison each)")
+    p.add_argument("--min-confidence", type=float, nargs="+", default=[0.0],
+                   help="keep the samples the real-only LeNet gives their class this probability (0: all)")
     p.add_argument("--ema-decay", type=float, default=0.0, help="EMA of the cGAN's generator (0: off)")
+    p.add_argument("--lr", type=float, default=None, help="the cGAN's learning rate (default: the registry's)")
     p.add_argument("--steps", type=int, default=1500, help="LeNet optimizer steps (batch 64), both conditions")
     p.add_argument("--name", default="gan_augment")
     args = p.parse_args()
     torch.set_num_threads(2)
     train_all, test = load("mnist", split="train"), load("mnist", split="test")
     rows, diverged = [], []
+    variants = list(itertools.product(args.synthetic_per_class, args.synthetic_share, args.min_confidence))
     for seed in range(args.seeds):
         real = train_all.per_class(args.per_class, seed=seed)  # the subset train() draws for the cGAN
         try:
             r, cpu = timed_train("cgan", "mnist", args.minutes, seed=seed, train_per_class=args.per_class,
-                                 val_size=500, ema_decay=args.ema_decay)
+                                 val_size=500, ema_decay=args.ema_decay, **({} if args.lr is None else {"lr": args.lr}))
         except TrainingDiverged as e:  # reported, not hidden: the row counts the seeds that trained
             print(f"seed {seed}: the cGAN diverged ({e})", flush=True)
             diverged.append(seed)
             continue
-        results = {k: augmentation_gain(r.model, real.x, real.y, test.x, test.y, synthetic_per_class=k,
-                                        steps=args.steps, seed=seed) for k in args.synthetic_per_class}
+        alone = fit_classifier(real.x, real.y, steps=args.steps, seed=seed)  # the same for every variant
+        results = {v: augmentation_gain(r.model, real.x, real.y, test.x, test.y, synthetic_per_class=v[0],
+                                        synthetic_share=v[1] or None, min_confidence=v[2], steps=args.steps,
+                                        seed=seed, baseline=alone) for v in variants}
         if not rows:  # the first seed that trained
             x, _ = synthetic_labelled(r.model, 8, seed=0)
             image_grid(x.view(10, 8, *x.shape[1:]).transpose(0, 1).reshape(-1, *x.shape[1:]),
                        RESULTS_DIR / f"{args.name}_samples.png", nrow=10)
         rows.append((results, r.steps, cpu, seed))
-        for k, res in results.items():
-            print(f"seed {seed}: real only {100 * res.real_only:.2f} %, + {k}/class synthetic "
-                  f"{100 * res.augmented:.2f} % (cGAN {r.steps} iterations, {cpu / 60:.1f} CPU-min)", flush=True)
+        for v, res in results.items():
+            print(f"seed {seed}: real only {100 * res.real_only:.2f} %, + {describe(v)} "
+                  f"{100 * res.augmented:.2f} % ({res.synthetic} of {res.drawn} synthetic kept; cGAN {r.steps} "
+                  f"iterations, {cpu / 60:.1f} CPU-min)", flush=True)
     std = (lambda v: statistics.stdev(v) if len(v) > 1 else float("nan"))  # noqa: E731
-    first = args.synthetic_per_class[0]
+    first = variants[0]
     alone = [100 * row[0][first].real_only for row in rows]
     per = "; ".join(f"seed {row[3]}: {a:.2f}" for row, a in zip(rows, alone, strict=True))
     iters = statistics.mean(row[1] for row in rows)
     records = [record("LeNet, real subset only", "test accuracy", statistics.mean(alone), "%", std=std(alone),
                       seeds=len(rows), real=rows[0][0][first].real, synthetic=0,
                       note=f"{args.per_class} digits per class; {per}")]
-    for k in args.synthetic_per_class:
-        both = [100 * row[0][k].augmented for row in rows]
+    for v in variants:
+        both = [100 * row[0][v].augmented for row in rows]
         gains = [b - a for a, b in zip(alone, both, strict=True)]
         per = "; ".join(f"seed {row[3]}: {b:.2f}" for row, b in zip(rows, both, strict=True))
         records += [
-            record(f"LeNet, real + {k} cGAN samples per class", "test accuracy", statistics.mean(both), "%",
-                   std=std(both), reference=statistics.mean(alone), seeds=len(rows), synthetic=rows[0][0][k].synthetic,
+            record(f"LeNet, real + {describe(v)}", "test accuracy", statistics.mean(both), "%",
+                   std=std(both), reference=statistics.mean(alone), seeds=len(rows),
+                   synthetic=statistics.mean(row[0][v].synthetic for row in rows),
                    note=f"cGAN trained {args.minutes:g} min on the same subset ({iters:.0f} iterations"
-                        f"{f', EMA {args.ema_decay:g}' if args.ema_decay else ''}); LeNet {args.steps} steps of "
+                        f"{f', EMA {args.ema_decay:g}' if args.ema_decay else ''}"
+                        f"{f', lr {args.lr:g}' if args.lr else ''}); LeNet {args.steps} steps of "
                         f"batch 64 in both conditions; {per}"),
-            record(f"gain, {k} synthetic per class", "test accuracy", statistics.mean(gains), "points",
+            record(f"gain, {describe(v)}", "test accuracy", statistics.mean(gains), "points",
                    std=std(gains), seeds=len(rows), note="goal: a gain beyond the seeds' spread"),
         ]
     if diverged:
         records.append(record("cGAN runs stopped by the divergence guard", "seeds", len(diverged), "",
                               note=f"seeds {diverged}: left out of the means"))
     write_results(args.name, records, notes=f"G10: a cGAN trained on {args.per_class} MNIST digits per class "
-                  f"augments LeNet's training set with {args.synthetic_per_class} samples per class; accuracy on "
+                  f"augments LeNet's training set ({', '.join(describe(v) for v in variants)}); accuracy on "
                   f"the 10,000 test digits, mean ± std over {args.seeds} seeds (subset, cGAN and LeNet seeded alike).")
 
 

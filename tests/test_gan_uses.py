@@ -6,7 +6,7 @@ import torch
 
 from genlab.data import load
 from genlab.errors import ConfigError
-from genlab.evaluation.augment import accuracy, augmentation_gain, fit_classifier, synthetic_labelled
+from genlab.evaluation.augment import accuracy, augmentation_gain, confident, fit_classifier, synthetic_labelled
 from genlab.models.cnn import LeNetConfig
 from genlab.models.gan import CGAN, DCGAN
 from genlab.training import TrainConfig, train
@@ -57,3 +57,54 @@ def test_fit_classifier_learns_digits_and_the_comparison_counts_real_and_synthet
     res = augmentation_gain(m, small.x, small.y, mnist.x[:500], mnist.y[:500], synthetic_per_class=2, steps=5)
     assert (res.real, res.synthetic) == (100, 20) and 0 <= res.real_only <= 1 and 0 <= res.augmented <= 1
     assert res.gain == pytest.approx(res.augmented - res.real_only)
+
+
+def _batch_makeup(monkeypatch, **kwargs) -> list[int]:
+    """Trains ``fit_classifier`` on 100 real digits (``digits``) and 40 all-white synthetic images; the number
+    of synthetic images in each mini-batch it steps on."""
+    from genlab.evaluation import augment
+
+    seen: list[int] = []
+
+    class Recording(augment.LeNet):
+        def forward(self, x, y=None):
+            if self.training:
+                seen.append(int((x.flatten(1) == 1).all(1).sum()))
+            return super().forward(x, y)
+
+    monkeypatch.setattr(augment, "LeNet", Recording)
+    real = load("digits", split="train")
+    cfg = LeNetConfig(image_size=8, channels=(4,), padding=(2,), hidden=8)
+    white = (torch.ones(40, *real.x.shape[1:]), torch.zeros(40, dtype=torch.long))
+    fit_classifier(real.x[:100], real.y[:100], steps=12, batch_size=16, config=cfg, synthetic=white, **kwargs)
+    return seen
+
+
+def test_synthetic_share_fixes_the_synthetic_images_per_mini_batch_and_the_union_does_not(monkeypatch):
+    assert _batch_makeup(monkeypatch, synthetic_share=0.25) == [4] * 12  # round(0.25 · 16) in every batch
+    union = _batch_makeup(monkeypatch)
+    assert len(union) == 12 and len(set(union)) > 1  # drawn from the union of 140: the count varies
+    # the union's passes see every image once: 140 // 16 = 8 batches per pass, 40 white images among them ≤ 40
+    assert sum(union[:8]) <= 40
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ConfigError, match="synthetic_share must be in"):
+            _batch_makeup(monkeypatch, synthetic_share=bad)
+    with pytest.raises(ConfigError, match="needs synthetic images"):
+        fit_classifier(torch.zeros(64, 1, 8, 8), torch.zeros(64, dtype=torch.long), steps=1, synthetic_share=0.5)
+
+
+def test_the_confidence_filter_keeps_only_samples_the_real_only_classifier_gives_their_class():
+    mnist = load("mnist", split="test")
+    small = mnist.per_class(10, seed=0)
+    torch.manual_seed(0)
+    m = CGAN(data_shape=(1, 28, 28), latent_dim=8, generator={"channels": 8}, discriminator={"channels": 8})
+    alone = fit_classifier(small.x, small.y, steps=20, seed=0)
+    fake_x, fake_y = synthetic_labelled(m, 20, seed=0)
+    keep = confident(alone, fake_x, fake_y, 0.2)
+    p = torch.softmax(alone.logits(fake_x), -1)[torch.arange(200), fake_y]
+    assert torch.equal(keep, p >= 0.2) and 0 < int(keep.sum()) < 200  # an untrained G: some pass, not all
+    res = augmentation_gain(m, small.x, small.y, mnist.x[:200], mnist.y[:200], synthetic_per_class=20, steps=20,
+                            min_confidence=0.2, baseline=alone)
+    assert (res.drawn, res.synthetic) == (200, int(keep.sum()))
+    with pytest.raises(ConfigError, match="min_confidence must be in"):
+        augmentation_gain(m, small.x, small.y, mnist.x[:200], mnist.y[:200], synthetic_per_class=2, min_confidence=1)

@@ -12,6 +12,7 @@ comparison is one of data, not of compute.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -39,31 +40,65 @@ def synthetic_labelled(model: nn.Module, per_class: int, *, seed: int = 0,
     return x, y
 
 
+def _epoch_batches(n: int, size: int, g: torch.Generator) -> Iterator[Tensor]:
+    """Index batches ``(size,)`` of ``range(n)`` from successive seeded permutations (each pass drops its last
+    partial batch), without end."""
+    while True:
+        order = torch.randperm(n, generator=g)
+        for i in range(0, n - size + 1, size):
+            yield order[i: i + size]
+
+
 def fit_classifier(x: Tensor, y: Tensor, *, steps: int = 1500, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
-                   config: LeNetConfig | None = None) -> LeNet:
+                   config: LeNetConfig | None = None, synthetic: tuple[Tensor, Tensor] | None = None,
+                   synthetic_share: float | None = None) -> LeNet:
     """A fresh LeNet (F1/F2) trained by Adam for ``steps`` mini-batches of ``(x, y)`` drawn without
-    replacement epoch by epoch (seeded); returned in eval mode."""
-    if len(x) != len(y) or len(x) < batch_size:
-        raise ConfigError(f"need as many labels as images and at least batch_size = {batch_size} of them, got "
-                          f"{len(x)} images and {len(y)} labels")
+    replacement epoch by epoch (seeded); returned in eval mode.
+
+    ``synthetic = (x_s, y_s)`` adds generated images: drawn uniformly from the union with the real ones
+    (``synthetic_share=None``), or, with ``synthetic_share = s``, ``round(s·batch_size)`` synthetic images and
+    the rest real in every mini-batch — the synthetic images' weight in the loss, whatever the pools' sizes."""
+    if len(x) != len(y) or (synthetic is not None and len(synthetic[0]) != len(synthetic[1])):
+        raise ConfigError(f"need as many labels as images, got {len(x)} images and {len(y)} labels"
+                          + ("" if synthetic is None else f" (synthetic: {len(synthetic[0])} and {len(synthetic[1])})"))
+    m = 0  # synthetic images per mini-batch
+    if synthetic_share is not None:
+        if synthetic is None or not 0 < synthetic_share < 1:
+            raise ConfigError(f"synthetic_share must be in (0, 1) and needs synthetic images, got {synthetic_share}")
+        m = min(max(round(synthetic_share * batch_size), 1), batch_size - 1)
+        if len(synthetic[0]) < m:
+            raise ConfigError(f"{len(synthetic[0])} synthetic images cannot fill {m} places per mini-batch: "
+                              f"draw more or lower synthetic_share")
+    elif synthetic is not None:
+        x, y = torch.cat([x, synthetic[0]]), torch.cat([y, synthetic[1]])
+    if len(x) < batch_size - m:
+        raise ConfigError(f"need at least {batch_size - m} real images for mini-batches of {batch_size}, got {len(x)}")
     torch.manual_seed(seed)
     net = LeNet(config or LeNetConfig())
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
+    real = _epoch_batches(len(x), batch_size - m, g)
+    fake = _epoch_batches(len(synthetic[0]), m, g) if m else None
     net.train()
-    done = 0
-    while done < steps:
-        order = torch.randperm(len(x), generator=g)
-        for i in range(0, len(order) - batch_size + 1, batch_size):
-            idx = order[i: i + batch_size]
-            loss = net(x[idx], y[idx]).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            done += 1
-            if done == steps:
-                break
+    for _ in range(steps):
+        idx = next(real)
+        xb, yb = x[idx], y[idx]
+        if fake is not None:
+            j = next(fake)
+            xb, yb = torch.cat([xb, synthetic[0][j]]), torch.cat([yb, synthetic[1][j]])  # (batch_size, ...)
+        loss = net(xb, yb).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
     return net.eval()
+
+
+@torch.no_grad()
+def confident(net: LeNet, x: Tensor, y: Tensor, min_confidence: float) -> Tensor:
+    """``(N,)`` bool: the images ``x`` that ``net`` gives their label ``y`` a probability of at least
+    ``min_confidence`` (a filter for synthetic images: those a classifier of the real data takes for their class)."""
+    p = torch.cat([torch.softmax(net.logits(x[i: i + 1000]), -1) for i in range(0, len(x), 1000)])  # (N, K)
+    return p[torch.arange(len(y)), y] >= min_confidence
 
 
 @torch.no_grad()
@@ -76,12 +111,13 @@ def accuracy(net: LeNet, x: Tensor, y: Tensor) -> float:
 @dataclasses.dataclass
 class AugmentationResult:
     """Test accuracy of the classifier trained on the real subset alone and on the real subset plus
-    ``synthetic`` generated images."""
+    ``synthetic`` generated images (of ``drawn``: the rest failed the confidence filter)."""
 
     real_only: float
     augmented: float
     real: int  # real training images
     synthetic: int  # synthetic training images
+    drawn: int  # synthetic images drawn
 
     @property
     def gain(self) -> float:
@@ -89,11 +125,24 @@ class AugmentationResult:
 
 
 def augmentation_gain(model: nn.Module, real_x: Tensor, real_y: Tensor, test_x: Tensor, test_y: Tensor, *,
-                      synthetic_per_class: int, steps: int = 1500, seed: int = 0) -> AugmentationResult:
+                      synthetic_per_class: int, synthetic_share: float | None = None, min_confidence: float = 0.0,
+                      steps: int = 1500, seed: int = 0, baseline: LeNet | None = None) -> AugmentationResult:
     """G10: LeNet trained on ``(real_x, real_y)`` vs on those plus ``synthetic_per_class`` samples of each class
-    from the conditional ``model``; the same ``steps`` and seed for both; accuracies on ``(test_x, test_y)``."""
+    from the conditional ``model``; the same ``steps`` and seed for both; accuracies on ``(test_x, test_y)``.
+
+    ``synthetic_share`` fixes the synthetic images' share of every mini-batch (``fit_classifier``);
+    ``min_confidence > 0`` keeps only the samples the real-only classifier gives their asked class with at
+    least that probability. ``baseline``: the real-only classifier, if already trained with these steps and
+    seed (it is trained otherwise)."""
+    if not 0 <= min_confidence < 1:
+        raise ConfigError(f"min_confidence must be in [0, 1), got {min_confidence}")
     fake_x, fake_y = synthetic_labelled(model, synthetic_per_class, seed=seed)
-    alone = fit_classifier(real_x, real_y, steps=steps, seed=seed)
-    both = fit_classifier(torch.cat([real_x, fake_x]), torch.cat([real_y, fake_y]), steps=steps, seed=seed)
+    alone = baseline if baseline is not None else fit_classifier(real_x, real_y, steps=steps, seed=seed)
+    drawn = len(fake_x)
+    if min_confidence > 0:
+        keep = confident(alone, fake_x, fake_y, min_confidence)
+        fake_x, fake_y = fake_x[keep], fake_y[keep]
+    both = fit_classifier(real_x, real_y, steps=steps, seed=seed, synthetic=(fake_x, fake_y),
+                          synthetic_share=synthetic_share)
     return AugmentationResult(real_only=accuracy(alone, test_x, test_y), augmented=accuracy(both, test_x, test_y),
-                              real=len(real_x), synthetic=len(fake_x))
+                              real=len(real_x), synthetic=len(fake_x), drawn=drawn)
