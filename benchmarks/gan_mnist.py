@@ -69,7 +69,8 @@ LABEL = {"dcgan": "DCGAN", "cgan": "cGAN (projection)", "cgan-ema": "cGAN, EMA 0
          "cgan-cosine-ema": "cGAN, lr cosine-decayed, EMA 0.999",
          "cgan-48-ema": "cGAN 48 channels, EMA 0.999", "cgan-fast-ema": "cGAN, Adam 1e-3, EMA 0.999",
          "cgan-48-fast-ema": "cGAN 48 channels, Adam 1e-3, EMA 0.999",
-         "cgan-48-fast-cosine-ema": "cGAN 48 channels, Adam 2e-3 cosine-decayed, EMA 0.999", "wgan": "WGAN (clip)", "wgan-gp": "WGAN-GP",
+         "cgan-48-fast-cosine-ema": "cGAN 48 channels, Adam 2e-3 cosine-decayed, EMA 0.999",
+         "wgan": "WGAN (clip)", "wgan-gp": "WGAN-GP",
          "ddpm": "DDPM, DDIM-50 η = 1"}
 
 
