@@ -44,7 +44,7 @@ from genlab.plots import image_grid, pyplot, save_figure  # noqa: E402
 #: channels instead of 64), ``-fast`` Adam at 1e-3 instead of Radford et al.'s 2e-4 (a 5-minute sweep on this
 #: CPU: FID at n = 5,000 of 40.3 at 2e-4, 16.1 at 5e-4, 13.1 at 1e-3; 48 channels: 14.8 at 5e-4, 13.1 at 1e-3, 12.8
 #: at 2e-3, flat after 4 minutes; the ``-cosine`` 48-channel row decays 2e-3 to 0 over 10,000 iterations, about
-#: what 10 minutes allow), the DDPM the settings of
+#: what 10 minutes allow; ``-r1-γ`` adds the R1 penalty), the DDPM the settings of
 #: benchmarks/diffusion.py (16-channel U-Net, Adam 1e-3, EMA 0.995, batch 128: tuned for this CPU)
 MODELS = {
     "dcgan": ("dcgan", {}, {}),
@@ -59,6 +59,8 @@ MODELS = {
     "cgan-48-fast-cosine-ema": ("cgan", {"ema_decay": 0.999, "lr": 2e-3, "lr_schedule": "cosine", "max_steps": 10000,
                                          "model_options": {"generator": {"channels": 48},
                                                            "discriminator": {"channels": 48}}}, {}),
+    **{f"cgan-48-fast-r1-{g:g}-ema": ("cgan", {"ema_decay": 0.999, "lr": 1e-3, "model_options": {
+        "generator": {"channels": 48}, "discriminator": {"channels": 48}, "r1_weight": g}}, {}) for g in (0.01, 0.1)},
     "wgan": ("wgan", {}, {}),
     "wgan-gp": ("wgan-gp", {}, {}),
     "ddpm": ("ddpm", {"lr": 1e-3, "ema_decay": 0.995, "batch_size": 128, "grad_clip": 1.0,
@@ -70,6 +72,7 @@ LABEL = {"dcgan": "DCGAN", "cgan": "cGAN (projection)", "cgan-ema": "cGAN, EMA 0
          "cgan-48-ema": "cGAN 48 channels, EMA 0.999", "cgan-fast-ema": "cGAN, Adam 1e-3, EMA 0.999",
          "cgan-48-fast-ema": "cGAN 48 channels, Adam 1e-3, EMA 0.999",
          "cgan-48-fast-cosine-ema": "cGAN 48 channels, Adam 2e-3 cosine-decayed, EMA 0.999",
+         **{f"cgan-48-fast-r1-{g:g}-ema": f"cGAN 48 channels, Adam 1e-3, R1 γ = {g:g}, EMA 0.999" for g in (0.01, 0.1)},
          "wgan": "WGAN (clip)", "wgan-gp": "WGAN-GP",
          "ddpm": "DDPM, DDIM-50 η = 1"}
 
