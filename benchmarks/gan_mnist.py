@@ -41,11 +41,11 @@ from genlab.plots import image_grid, pyplot, save_figure  # noqa: E402
 #: row → (registry model, TrainConfig overrides, sample options); the GANs use their registry defaults (the
 #: ``-ema`` rows add an EMA of the generator, ``-cosine`` decays the learning rate to 0 over 6,800 iterations
 #: (the cGAN + EMA row made 7,032 in 10 minutes: the wall limit still holds), ``-48`` a narrower DCGAN: 48
-#: channels instead of 64), ``-fast`` Adam at 1e-3 instead of Radford et al.'s 2e-4 (a 5-minute sweep on this
-#: CPU: FID at n = 5,000 of 40.3 at 2e-4, 16.1 at 5e-4, 13.1 at 1e-3; 48 channels: 14.8 at 5e-4, 13.1 at 1e-3, 12.8
-#: at 2e-3, flat after 4 minutes; the ``-cosine`` 48-channel row decays 2e-3 to 0 over 10,000 iterations, about
-#: what 10 minutes allow; ``-r1-γ`` adds the R1 penalty), the DDPM the settings of
-#: benchmarks/diffusion.py (16-channel U-Net, Adam 1e-3, EMA 0.995, batch 128: tuned for this CPU)
+#: channels instead of 64), ``-fast`` Adam at 1e-3 instead of Radford et al.'s 2e-4 (`benchmarks/gan_mnist_sweep.py`,
+#: 5 minutes: FID at n = 5,000 of 40.3 at 2e-4, 16.1 at 5e-4, 13.1 at 1e-3; 48 channels: 14.8 at 5e-4, 13.1 at
+#: 1e-3, 12.8 at 2e-3, flat after 4 minutes; the ``-cosine`` 48-channel row decays 2e-3 to 0 over 10,000
+#: iterations, about what 10 minutes allow; ``-r1-γ`` adds the R1 penalty), the DDPM the settings of benchmarks/
+#: diffusion.py (16-channel U-Net, Adam 1e-3, EMA 0.995, batch 128: tuned for this CPU)
 MODELS = {
     "dcgan": ("dcgan", {}, {}),
     "cgan": ("cgan", {}, {}),
