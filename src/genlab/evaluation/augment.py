@@ -72,7 +72,8 @@ def fit_classifier(x: Tensor, y: Tensor, *, steps: int = 1500, batch_size: int =
     elif synthetic is not None:
         x, y = torch.cat([x, synthetic[0]]), torch.cat([y, synthetic[1]])
     if len(x) < batch_size - m:
-        raise ConfigError(f"need at least {batch_size - m} real images for mini-batches of {batch_size}, got {len(x)}")
+        raise ConfigError(f"need at least {batch_size - m} {'real ' if m else ''}images for mini-batches of "
+                          f"{batch_size}, got {len(x)}: lower batch_size or add images")
     torch.manual_seed(seed)
     net = LeNet(config or LeNetConfig())
     opt = torch.optim.Adam(net.parameters(), lr=lr)
