@@ -9,6 +9,11 @@ the 10,000 real test digits. Goal: a gain beyond the seeds' spread.
     python benchmarks/gan_augment.py --seeds 3 --minutes 3 --name gan_augment
     python benchmarks/gan_augment.py --seeds 3 --minutes 5 --ema-decay 0.999 --synthetic-per-class 50 100 400 \
         --name gan_augment_ema
+    python benchmarks/gan_augment.py --seeds 3 --minutes 2.5 --per-class 20 --lr 1e-3 --ema-decay 0.999 \
+        --set model.augment=[translation,cutout] --lenet-seeds 3 --name gan_augment_20_diffaugment
+
+``--set`` takes the cGAN's options as ``genlab train --set`` does; ``--lenet-seeds K`` trains K LeNets per
+condition (seeds ``seed + 1000·j``) and averages their accuracies, so a seed's gain is less LeNet's own noise.
 """
 
 from __future__ import annotations
@@ -26,8 +31,14 @@ from common import RESULTS_DIR, record, timed_train, write_results  # noqa: E402
 
 from genlab.data import load  # noqa: E402
 from genlab.errors import TrainingDiverged  # noqa: E402
-from genlab.evaluation.augment import augmentation_gain, fit_classifier, synthetic_labelled  # noqa: E402
+from genlab.evaluation.augment import (  # noqa: E402
+    AugmentationResult,
+    augmentation_gain,
+    fit_classifier,
+    synthetic_labelled,
+)
 from genlab.plots import image_grid  # noqa: E402
+from genlab.training.config import parse_set  # noqa: E402
 
 
 def describe(variant: tuple[int, float, float]) -> str:
@@ -35,6 +46,23 @@ def describe(variant: tuple[int, float, float]) -> str:
     k, share, conf = variant
     return (f"{k} cGAN samples per class" + (f", {share:.0%} of each batch" if share else "")
             + (f", LeNet confidence ≥ {conf:g}" if conf else ""))
+
+
+def one_lenet(model, real, test, variants, steps: int, seed: int) -> dict[tuple, AugmentationResult]:
+    """Each variant's comparison with LeNets seeded ``seed`` (one real-only LeNet shared by the variants)."""
+    alone = fit_classifier(real.x, real.y, steps=steps, seed=seed)
+    return {v: augmentation_gain(model, real.x, real.y, test.x, test.y, synthetic_per_class=v[0],
+                                 synthetic_share=v[1] or None, min_confidence=v[2], steps=steps, seed=seed,
+                                 baseline=alone) for v in variants}
+
+
+def lenet_mean(runs: list[dict[tuple, AugmentationResult]]) -> dict[tuple, AugmentationResult]:
+    """The variants' results averaged over LeNet seeds (accuracies and the synthetic images kept)."""
+    return {v: AugmentationResult(real_only=statistics.mean(run[v].real_only for run in runs),
+                                  augmented=statistics.mean(run[v].augmented for run in runs),
+                                  real=runs[0][v].real, drawn=runs[0][v].drawn,
+                                  synthetic=round(statistics.mean(run[v].synthetic for run in runs)))
+            for v in runs[0]}
 
 
 def main() -> None:
@@ -52,6 +80,9 @@ def main() -> None:
     p.add_argument("--ema-decay", type=float, default=0.0, help="EMA of the cGAN's generator (0: off)")
     p.add_argument("--lr", type=float, default=None, help="the cGAN's learning rate (default: the registry's)")
     p.add_argument("--steps", type=int, default=1500, help="LeNet optimizer steps (batch 64), both conditions")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="a cGAN training option as `genlab train --set` takes it, e.g. model.r1_weight=0.1")
+    p.add_argument("--lenet-seeds", type=int, default=1, help="LeNets per condition, their accuracies averaged")
     p.add_argument("--name", default="gan_augment")
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -62,15 +93,14 @@ def main() -> None:
         real = train_all.per_class(args.per_class, seed=seed)  # the subset train() draws for the cGAN
         try:
             r, cpu = timed_train("cgan", "mnist", args.minutes, seed=seed, train_per_class=args.per_class,
-                                 val_size=500, ema_decay=args.ema_decay, **({} if args.lr is None else {"lr": args.lr}))
+                                 val_size=500, ema_decay=args.ema_decay, **({} if args.lr is None else {"lr": args.lr}),
+                                 **parse_set(args.sets))
         except TrainingDiverged as e:  # reported, not hidden: the row counts the seeds that trained
             print(f"seed {seed}: the cGAN diverged ({e})", flush=True)
             diverged.append(seed)
             continue
-        alone = fit_classifier(real.x, real.y, steps=args.steps, seed=seed)  # the same for every variant
-        results = {v: augmentation_gain(r.model, real.x, real.y, test.x, test.y, synthetic_per_class=v[0],
-                                        synthetic_share=v[1] or None, min_confidence=v[2], steps=args.steps,
-                                        seed=seed, baseline=alone) for v in variants}
+        results = lenet_mean([one_lenet(r.model, real, test, variants, args.steps, seed + 1000 * j)
+                              for j in range(args.lenet_seeds)])
         if not rows:  # the first seed that trained
             x, _ = synthetic_labelled(r.model, 8, seed=0)
             image_grid(x.view(10, 8, *x.shape[1:]).transpose(0, 1).reshape(-1, *x.shape[1:]),
@@ -98,8 +128,9 @@ def main() -> None:
                    synthetic=statistics.mean(row[0][v].synthetic for row in rows),
                    note=f"cGAN trained {args.minutes:g} min on the same subset ({iters:.0f} iterations"
                         f"{f', EMA {args.ema_decay:g}' if args.ema_decay else ''}"
-                        f"{f', lr {args.lr:g}' if args.lr else ''}); LeNet {args.steps} steps of "
-                        f"batch 64 in both conditions; {per}"),
+                        f"{f', lr {args.lr:g}' if args.lr else ''}{''.join(', ' + a for a in args.sets)}); "
+                        f"LeNet {args.steps} steps of batch 64 in both conditions"
+                        f"{f', mean of {args.lenet_seeds} LeNets' if args.lenet_seeds > 1 else ''}; {per}"),
             record(f"gain, {describe(v)}", "test accuracy", statistics.mean(gains), "points",
                    std=std(gains), seeds=len(rows), note="goal: a gain beyond the seeds' spread"),
         ]

@@ -180,7 +180,9 @@ class StopOnInterrupt(L.Callback):
 
 
 class RunCheckpoint(ModelCheckpoint):
-    """Lightning's ``ModelCheckpoint`` with its ``state_key`` formatted once, not at every hook call.
+    """Lightning's ``ModelCheckpoint`` with its ``state_key`` formatted once, not at every hook call, and
+    (with ``save_last``) a ``last.ckpt`` at the end of training whatever epoch the run stops at: epoch ends
+    write it only every ``every_n_epochs`` (``training.validation``).
 
     Lightning names each callback by ``state_key`` for every hook it dispatches (three per optimizer
     step) and ``ModelCheckpoint`` formats it from a dict of its settings each time: a visible share
@@ -188,6 +190,10 @@ class RunCheckpoint(ModelCheckpoint):
     key a plain ``ModelCheckpoint`` has, so runs checkpointed before this class existed resume with
     their best score.
     """
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.save_last and self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     @property
     def state_key(self) -> str:

@@ -38,11 +38,13 @@ class TrainConfig(Config):
     num_nodes: int = 1  # machines (multi-node DDP; see docs/scaling.md)
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     out: str | None = None  # run folder; default runs/<model>-<data>-<time>
-    checkpoint_every: int | None = None  # also write last.ckpt every N iterations (always: each epoch)
+    checkpoint_every: int | None = None  # also write last.ckpt every N iterations (always: at each validation)
     checkpoint_minutes: float | None = 5.0  # also write last.ckpt every this many minutes of training (None: off)
     overwrite: bool = False  # train into a --out folder that holds other files (never over a resumable run)
     steps_per_call: int = 8  # optimizer steps per Lightning training_step call (same result; see training.chunks)
     val_size: int | None = None  # evaluate on at most this many validation examples
+    val_every_epochs: int | None = None  # validate, draw samples/ and write last.ckpt every N epochs; None: auto
+    #   (every epoch unless the training split is under 4× the validation examples: training.validation)
     exclude_labels: tuple[int, ...] = ()  # leave these labels out of train/val (anomaly detection, AE6)
     train_per_class: int | None = None  # train on this many examples of each class (low-data regime, G10)
     num_samples: int | None = None  # samples drawn into samples/ each epoch; None: the model's default (64)
@@ -66,9 +68,12 @@ class TrainConfig(Config):
         require(self.num_samples is None or self.num_samples >= 0, "num_samples must be ≥ 0")
         require(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every must be ≥ 1")
         require(self.checkpoint_minutes is None or self.checkpoint_minutes > 0,
-                "checkpoint_minutes must be > 0 (or null: only each epoch and every checkpoint_every iterations)")
+                "checkpoint_minutes must be > 0 (or null: only at validations, at the end and every checkpoint_every "
+                "iterations)")
         require(self.max_steps == -1 or self.max_steps >= 1,
                 f"max_steps must be ≥ 1 (or -1: no limit), got {self.max_steps}: a run of 0 iterations trains nothing")
+        require(self.val_every_epochs is None or self.val_every_epochs >= 1,
+                f"val_every_epochs must be ≥ 1 (or null: chosen from the data's size), got {self.val_every_epochs}")
         require(self.steps_per_call >= 1, f"steps_per_call must be ≥ 1 (1: one step per Lightning batch), "
                                           f"got {self.steps_per_call}")
         require(self.train_per_class is None or self.train_per_class >= 1,
@@ -84,7 +89,7 @@ class TrainConfig(Config):
 #: what ``--resume`` may change: how long the run goes on and what it prints or samples; anything else
 #: (the model, the data, the optimizer, the batch, the processes) would not continue the same run
 RESUMABLE = frozenset({"epochs", "max_steps", "max_time", "quiet", "num_samples", "checkpoint_every",
-                       "checkpoint_minutes", "out"})
+                       "checkpoint_minutes", "val_every_epochs", "out"})
 
 
 def check_resumable(overrides: dict[str, Any]) -> None:

@@ -38,6 +38,7 @@ from genlab.training.chunks import steps_per_call
 from genlab.training.config import TrainConfig, check_resumable, complete, parse_duration, read_yaml, resolve
 from genlab.training.datamodule import TensorDataModule
 from genlab.training.logger import RunCSVLogger
+from genlab.training.validation import validation_interval
 
 log = logging.getLogger(__name__)
 # Lightning 2.6 calls a torch API that torch 2.13 deprecates; nothing for a user to act on
@@ -147,13 +148,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     per_epoch = max(1, len(train_data) // (cfg.batch_size * world) // clock.batches)  # iterations per epoch
     k = steps_per_call(cfg.steps_per_call, steps_per_epoch=per_epoch, max_steps=cfg.max_steps,
                        checkpoint_every=cfg.checkpoint_every, resume_step=resumed_at or 0, world_size=world)
+    val_examples = len(val_data) if cfg.val_size is None else min(len(val_data), cfg.val_size)
+    val_every = validation_interval(cfg.val_every_epochs, epochs=cfg.epochs, val_examples=val_examples,
+                                    train_examples=per_epoch * clock.batches * cfg.batch_size * world)
     ema = EMA(cfg.ema_decay) if cfg.ema_decay else None
     interrupt = StopOnInterrupt(run.last_checkpoint)
     fit_data = train_data.subset(torch.arange(min(5000, len(train_data))))
     cbs: list[L.Callback] = [
         RunCheckpoint(dirpath=run.checkpoints, save_top_k=0, save_last=True,
                       every_n_train_steps=clock.trainer_steps(cfg.checkpoint_every) if cfg.checkpoint_every else None,
-                      enable_version_counter=False),
+                      every_n_epochs=None if cfg.checkpoint_every else val_every, enable_version_counter=False),
         *([RunCheckpoint(dirpath=run.checkpoints, filename="best", monitor=model.monitor, mode=model.monitor_mode,
                          save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=False)]
           if model.monitor else []),
@@ -169,7 +173,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         strategy=_strategy(cfg, system_cls),
         precision="bf16-mixed" if cfg.precision == "bf16-mixed" else "32-true",
         max_epochs=cfg.epochs, max_steps=clock.trainer_steps(cfg.max_steps),
-        max_time=parse_duration(cfg.max_time) if cfg.max_time else None,
+        max_time=parse_duration(cfg.max_time) if cfg.max_time else None, check_val_every_n_epoch=val_every,
         logger=RunCSVLogger(run.path, keep_until_step=resumed_at), callbacks=cbs,
         plugins=[AtomicCheckpointIO()], num_sanity_val_steps=0, enable_model_summary=False,
         enable_progress_bar=not cfg.quiet, log_every_n_steps=min(10, math.ceil(per_epoch / k)),

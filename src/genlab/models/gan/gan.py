@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from genlab.config import Config, require
 from genlab.models.base import Adversarial, Conditional, Model, ModelOutput, num_classes_of
 from genlab.models.gan import losses
+from genlab.models.gan.diffaugment import TRANSFORMS, diff_augment
 from genlab.models.gan.networks import (
     DCGANDiscriminator,
     DCGANGenerator,
@@ -58,6 +59,7 @@ class GANConfig(Config):
     optimizer: Literal["adam", "rmsprop"] = "adam"  # rmsprop for weight-clipped WGAN
     betas: tuple[float, float] = (0.5, 0.999)  # Adam's (β1, β2): DCGAN's 0.5; WGAN-GP (0, 0.9)
     num_classes: int = 0  # G7: > 0 conditions G(z, y) and D(x, y) on a class label (cgan)
+    augment: tuple[str, ...] = ()  # DiffAugment of D's inputs (images): "translation", "cutout" (small data)
     generator: NetworkConfig = dataclasses.field(default_factory=lambda: NetworkConfig(norm="none"))
     discriminator: NetworkConfig = dataclasses.field(default_factory=lambda: NetworkConfig(norm="none"))
 
@@ -75,6 +77,10 @@ class GANConfig(Config):
                 "loss='wasserstein' needs constraint 'clip' or 'gp', and those go with the Wasserstein loss only")
         require(self.clip_value > 0 and self.gp_weight >= 0 and self.r1_weight >= 0,
                 "clip_value must be > 0, gp_weight and r1_weight ≥ 0")
+        unknown = sorted(set(self.augment) - set(TRANSFORMS))
+        require(not unknown, f"augment: unknown transform(s) {unknown}: choose from {', '.join(TRANSFORMS)}")
+        require(not self.augment or self.is_image, "augment (DiffAugment) transforms images: leave it empty for "
+                                                   "vectors")
         require(self.constraint != "gp" or self.discriminator.norm != "batch",
                 "the gradient penalty is per example: use discriminator.norm=layer or none, not batch")
 
@@ -155,8 +161,12 @@ class GAN(Model, Conditional, Adversarial):
         """``D(x)`` and ``D(G(z))`` in two passes: batch norm normalizes a real batch and a fake batch each by its
         own statistics, as Radford et al.'s code does and as the generator's step sees ``D`` (a fake batch).
         One pass over the mixed batch trains a ``D`` the generator's step never meets; on MNIST it wins
-        outright within 300 iterations (measured 2026-12-01)."""
-        return self.discriminator(real, y), self.discriminator(fake, y)
+        outright within 300 iterations (measured 2026-12-01). With ``augment``, D sees ``T(x)`` and ``T(G(z))``."""
+        return self.discriminator(self.augmented(real), y), self.discriminator(self.augmented(fake), y)
+
+    def augmented(self, x: Tensor) -> Tensor:
+        """DiffAugment's ``T(x)`` (``genlab.models.gan.diffaugment``), or ``x`` when ``augment`` is empty."""
+        return diff_augment(x, self.config.augment) if self.config.augment else x
 
     def discriminator_loss(self, x: Tensor, y: Tensor | None = None) -> GANOutput:
         """G2 / G9 for the discriminator on real ``x`` and fresh ``G(z)`` (the generator is not trained here);
@@ -187,7 +197,7 @@ class GAN(Model, Conditional, Adversarial):
         model uses the batch's labels)."""
         y = self.labels(y, len(x)) if self.config.num_classes else None
         fake = self.generator(self.sample_latent(len(x)), y)
-        f = self.discriminator(fake, y)
+        f = self.discriminator(self.augmented(fake), y)
         if self.config.loss == "wasserstein":
             return GANOutput(loss=losses.generator_loss_wasserstein(f), d_fake=f.mean().detach())
         g = losses.generator_loss_minimax if self.config.loss == "minimax" else losses.generator_loss_nonsaturating
@@ -288,6 +298,7 @@ class UnrolledGANConfig(GANConfig):
         require(self.unroll_steps >= 0, f"unroll_steps must be ≥ 0 (0: no unrolling), got {self.unroll_steps}")
         require(self.unroll_lr > 0, f"unroll_lr must be > 0, got {self.unroll_lr}")
         require(self.loss != "wasserstein", "unrolling is defined here for the non-saturating and minimax losses")
+        require(not self.augment, "unrolled-gan's lookahead steps see D's inputs as they are: leave augment empty")
         require(self.r1_weight == 0, "unrolled-gan's lookahead steps use J_D without a penalty: set r1_weight=0 "
                                      "(or train a gan with r1_weight)")
 

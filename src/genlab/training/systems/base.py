@@ -94,6 +94,7 @@ class System(L.LightningModule):
         self.validated_at = -1  # the iteration of the last validation
         self._val_sums: dict[str, Tensor] = {}
         self._val_count = 0
+        self._rng: Tensor | None = None  # torch's RNG state when validation began
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in (internals.FX_NAME_ATTR, "_last"):  # set several times a step: plain attributes
@@ -205,6 +206,7 @@ class System(L.LightningModule):
     # --- validation -----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
         self._val_sums, self._val_count = {}, 0
+        self._rng = torch.get_rng_state()  # the noise validation draws (a GAN's z) must not move training's
 
     def validation_step(self, batch, batch_idx: int) -> None:
         n = batch.size
@@ -213,6 +215,9 @@ class System(L.LightningModule):
         self._val_count += n
 
     def on_validation_epoch_end(self) -> None:
+        if self._rng is not None:  # validating more or less often leaves the weights as they are
+            torch.set_rng_state(self._rng)
+            self._rng = None
         if not self._val_count:
             return
         keys = sorted(self._val_sums)
