@@ -61,6 +61,11 @@ MODELS = {
                                                            "discriminator": {"channels": 48}}}, {}),
     **{f"cgan-48-fast-r1-{g:g}-ema": ("cgan", {"ema_decay": 0.999, "lr": 1e-3, "model_options": {
         "generator": {"channels": 48}, "discriminator": {"channels": 48}, "r1_weight": g}}, {}) for g in (0.01, 0.1)},
+    **{f"cgan-48-fast-r1-0.1-ema-100pc{a}": ("cgan", {"ema_decay": 0.999, "lr": 1e-3, "train_per_class": 100,
+                                                    "model_options": {"generator": {"channels": 48},
+                                                                      "discriminator": {"channels": 48},
+                                                                      "r1_weight": 0.1, "augment": t}}, {})
+       for a, t in (("", ()), ("-diffaugment", ("translation", "cutout")))},
     "wgan": ("wgan", {}, {}),
     "wgan-gp": ("wgan-gp", {}, {}),
     "ddpm": ("ddpm", {"lr": 1e-3, "ema_decay": 0.995, "batch_size": 128, "grad_clip": 1.0,
@@ -73,6 +78,9 @@ LABEL = {"dcgan": "DCGAN", "cgan": "cGAN (projection)", "cgan-ema": "cGAN, EMA 0
          "cgan-48-fast-ema": "cGAN 48 channels, Adam 1e-3, EMA 0.999",
          "cgan-48-fast-cosine-ema": "cGAN 48 channels, Adam 2e-3 cosine-decayed, EMA 0.999",
          **{f"cgan-48-fast-r1-{g:g}-ema": f"cGAN 48 channels, Adam 1e-3, R1 γ = {g:g}, EMA 0.999" for g in (0.01, 0.1)},
+         "cgan-48-fast-r1-0.1-ema-100pc": "cGAN 48 channels, Adam 1e-3, R1 γ = 0.1, EMA 0.999, on 100 digits per class",
+         "cgan-48-fast-r1-0.1-ema-100pc-diffaugment": "cGAN 48 channels, Adam 1e-3, R1 γ = 0.1, EMA 0.999, DiffAugment "
+                                                  "(translation, cutout), on 100 digits per class",
          "wgan": "WGAN (clip)", "wgan-gp": "WGAN-GP",
          "ddpm": "DDPM, DDIM-50 η = 1"}
 

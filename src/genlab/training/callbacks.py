@@ -121,7 +121,7 @@ class TimedCheckpoint(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         due = trainer.strategy.broadcast(time.monotonic() - self._last >= self.seconds)  # every rank decides alike
         if due:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)
             self._last = time.monotonic()
 
 
@@ -152,7 +152,7 @@ class StopOnInterrupt(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self._requested and self.stopped_at is None:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)
             self._saved = self.path.read_bytes()
             self.stopped_at = pl_module.iteration
             trainer.should_stop = True
