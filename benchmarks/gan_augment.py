@@ -41,19 +41,21 @@ from genlab.plots import image_grid  # noqa: E402
 from genlab.training.config import parse_set  # noqa: E402
 
 
-def describe(variant: tuple[int, float, float]) -> str:
-    """A variant's row name: ``(synthetic per class, share of each batch (0: union), min confidence)``."""
-    k, share, conf = variant
+def describe(variant: tuple[int, float, float, int]) -> str:
+    """A variant's row name: ``(synthetic per class, share of each batch (0: union), min confidence,
+    pre-training steps on the samples (0: none))``."""
+    k, share, conf, pre = variant
     return (f"{k} cGAN samples per class" + (f", {share:.0%} of each batch" if share else "")
-            + (f", LeNet confidence ≥ {conf:g}" if conf else ""))
+            + (f", LeNet confidence ≥ {conf:g}" if conf else "")
+            + (f", {pre} steps on them first, then the real digits" if pre else ""))
 
 
 def one_lenet(model, real, test, variants, steps: int, seed: int) -> dict[tuple, AugmentationResult]:
     """Each variant's comparison with LeNets seeded ``seed`` (one real-only LeNet shared by the variants)."""
     alone = fit_classifier(real.x, real.y, steps=steps, seed=seed)
     return {v: augmentation_gain(model, real.x, real.y, test.x, test.y, synthetic_per_class=v[0],
-                                 synthetic_share=v[1] or None, min_confidence=v[2], steps=steps, seed=seed,
-                                 baseline=alone) for v in variants}
+                                 synthetic_share=v[1] or None, min_confidence=v[2], pretrain_steps=v[3],
+                                 steps=steps, seed=seed, baseline=alone) for v in variants}
 
 
 def lenet_mean(runs: list[dict[tuple, AugmentationResult]]) -> dict[tuple, AugmentationResult]:
@@ -77,6 +79,8 @@ def main() -> None:
                         "one comparison each)")
     p.add_argument("--min-confidence", type=float, nargs="+", default=[0.0],
                    help="keep the samples the real-only LeNet gives their class this probability (0: all)")
+    p.add_argument("--pretrain-steps", type=int, nargs="+", default=[0],
+                   help="LeNet steps on the samples alone before the real digits (of --steps; 0: the union)")
     p.add_argument("--ema-decay", type=float, default=0.0, help="EMA of the cGAN's generator (0: off)")
     p.add_argument("--lr", type=float, default=None, help="the cGAN's learning rate (default: the registry's)")
     p.add_argument("--steps", type=int, default=1500, help="LeNet optimizer steps (batch 64), both conditions")
@@ -88,7 +92,8 @@ def main() -> None:
     torch.set_num_threads(2)
     train_all, test = load("mnist", split="train"), load("mnist", split="test")
     rows, diverged = [], []
-    variants = list(itertools.product(args.synthetic_per_class, args.synthetic_share, args.min_confidence))
+    variants = [v for v in itertools.product(args.synthetic_per_class, args.synthetic_share, args.min_confidence,
+                                             args.pretrain_steps) if not (v[1] and v[3])]  # a share, or pre-training
     for seed in range(args.seeds):
         real = train_all.per_class(args.per_class, seed=seed)  # the subset train() draws for the cGAN
         try:

@@ -93,6 +93,17 @@ def test_synthetic_share_fixes_the_synthetic_images_per_mini_batch_and_the_union
         fit_classifier(torch.zeros(64, 1, 8, 8), torch.zeros(64, dtype=torch.long), steps=1, synthetic_share=0.5)
 
 
+def test_pretraining_steps_see_only_synthetic_images_and_the_rest_only_real_ones(monkeypatch):
+    assert _batch_makeup(monkeypatch, pretrain_steps=5) == [16] * 5 + [0] * 7  # 12 steps: 5 white, 7 real
+    for bad in (0.5, 12, 13, -1):  # within (0, steps)
+        with pytest.raises(ConfigError, match="pretrain_steps must be in"):
+            _batch_makeup(monkeypatch, pretrain_steps=bad)
+    with pytest.raises(ConfigError, match="without a synthetic_share"):
+        _batch_makeup(monkeypatch, pretrain_steps=5, synthetic_share=0.25)
+    with pytest.raises(ConfigError, match="needs synthetic images"):
+        fit_classifier(torch.zeros(64, 1, 8, 8), torch.zeros(64, dtype=torch.long), steps=4, pretrain_steps=2)
+
+
 def test_the_confidence_filter_keeps_only_samples_the_real_only_classifier_gives_their_class():
     mnist = load("mnist", split="test")
     small = mnist.per_class(10, seed=0)

@@ -51,16 +51,26 @@ def _epoch_batches(n: int, size: int, g: torch.Generator) -> Iterator[Tensor]:
 
 def fit_classifier(x: Tensor, y: Tensor, *, steps: int = 1500, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                    config: LeNetConfig | None = None, synthetic: tuple[Tensor, Tensor] | None = None,
-                   synthetic_share: float | None = None) -> LeNet:
+                   synthetic_share: float | None = None, pretrain_steps: int = 0) -> LeNet:
     """A fresh LeNet (F1/F2) trained by Adam for ``steps`` mini-batches of ``(x, y)`` drawn without
     replacement epoch by epoch (seeded); returned in eval mode.
 
     ``synthetic = (x_s, y_s)`` adds generated images: drawn uniformly from the union with the real ones
     (``synthetic_share=None``), or, with ``synthetic_share = s``, ``round(s·batch_size)`` synthetic images and
-    the rest real in every mini-batch — the synthetic images' weight in the loss, whatever the pools' sizes."""
+    the rest real in every mini-batch — the synthetic images' weight in the loss, whatever the pools' sizes.
+    Or, with ``pretrain_steps = p``, the first ``p`` of the ``steps`` on the synthetic images alone and the
+    other ``steps − p`` on the real ones alone (pre-training on generated data, fine-tuning on real data)."""
     if len(x) != len(y) or (synthetic is not None and len(synthetic[0]) != len(synthetic[1])):
         raise ConfigError(f"need as many labels as images, got {len(x)} images and {len(y)} labels"
                           + ("" if synthetic is None else f" (synthetic: {len(synthetic[0])} and {len(synthetic[1])})"))
+    if pretrain_steps:
+        within = isinstance(pretrain_steps, int) and 0 < pretrain_steps < steps
+        if synthetic is None or synthetic_share is not None or not within:
+            raise ConfigError(f"pretrain_steps must be in (0, steps = {steps}) and needs synthetic images without "
+                              f"a synthetic_share, got {pretrain_steps}")
+        if len(synthetic[0]) < batch_size:
+            raise ConfigError(f"need at least {batch_size} synthetic images to pre-train on mini-batches of "
+                              f"{batch_size}, got {len(synthetic[0])}: draw more or lower batch_size")
     m = 0  # synthetic images per mini-batch
     if synthetic_share is not None:
         if synthetic is None or not 0 < synthetic_share < 1:
@@ -69,7 +79,7 @@ def fit_classifier(x: Tensor, y: Tensor, *, steps: int = 1500, batch_size: int =
         if len(synthetic[0]) < m:
             raise ConfigError(f"{len(synthetic[0])} synthetic images cannot fill {m} places per mini-batch: "
                               f"draw more or lower synthetic_share")
-    elif synthetic is not None:
+    elif synthetic is not None and not pretrain_steps:
         x, y = torch.cat([x, synthetic[0]]), torch.cat([y, synthetic[1]])
     if len(x) < batch_size - m:
         raise ConfigError(f"need at least {batch_size - m} {'real ' if m else ''}images for mini-batches of "
@@ -79,12 +89,16 @@ def fit_classifier(x: Tensor, y: Tensor, *, steps: int = 1500, batch_size: int =
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     real = _epoch_batches(len(x), batch_size - m, g)
-    fake = _epoch_batches(len(synthetic[0]), m, g) if m else None
+    fake = _epoch_batches(len(synthetic[0]), m or batch_size, g) if m or pretrain_steps else None
     net.train()
-    for _ in range(steps):
-        idx = next(real)
-        xb, yb = x[idx], y[idx]
-        if fake is not None:
+    for step in range(steps):
+        if step < pretrain_steps:
+            j = next(fake)
+            xb, yb = synthetic[0][j], synthetic[1][j]  # (batch_size, ...): synthetic images alone
+        else:
+            idx = next(real)
+            xb, yb = x[idx], y[idx]
+        if m:
             j = next(fake)
             xb, yb = torch.cat([xb, synthetic[0][j]]), torch.cat([yb, synthetic[1][j]])  # (batch_size, ...)
         loss = net(xb, yb).loss
@@ -127,13 +141,15 @@ class AugmentationResult:
 
 def augmentation_gain(model: nn.Module, real_x: Tensor, real_y: Tensor, test_x: Tensor, test_y: Tensor, *,
                       synthetic_per_class: int, synthetic_share: float | None = None, min_confidence: float = 0.0,
-                      steps: int = 1500, seed: int = 0, baseline: LeNet | None = None) -> AugmentationResult:
+                      pretrain_steps: int = 0, steps: int = 1500, seed: int = 0,
+                      baseline: LeNet | None = None) -> AugmentationResult:
     """G10: LeNet trained on ``(real_x, real_y)`` vs on those plus ``synthetic_per_class`` samples of each class
     from the conditional ``model``; the same ``steps`` and seed for both; accuracies on ``(test_x, test_y)``.
 
     ``synthetic_share`` fixes the synthetic images' share of every mini-batch (``fit_classifier``);
     ``min_confidence > 0`` keeps only the samples the real-only classifier gives their asked class with at
-    least that probability. ``baseline``: the real-only classifier, if already trained with these steps and
+    least that probability. ``pretrain_steps`` trains on the samples first, then on the real images
+    (``fit_classifier``). ``baseline``: the real-only classifier, if already trained with these steps and
     seed (it is trained otherwise)."""
     if not 0 <= min_confidence < 1:
         raise ConfigError(f"min_confidence must be in [0, 1), got {min_confidence}")
@@ -144,6 +160,6 @@ def augmentation_gain(model: nn.Module, real_x: Tensor, real_y: Tensor, test_x: 
         keep = confident(alone, fake_x, fake_y, min_confidence)
         fake_x, fake_y = fake_x[keep], fake_y[keep]
     both = fit_classifier(real_x, real_y, steps=steps, seed=seed, synthetic=(fake_x, fake_y),
-                          synthetic_share=synthetic_share)
+                          synthetic_share=synthetic_share, pretrain_steps=pretrain_steps)
     return AugmentationResult(real_only=accuracy(alone, test_x, test_y), augmented=accuracy(both, test_x, test_y),
                               real=len(real_x), synthetic=len(fake_x), drawn=drawn)
