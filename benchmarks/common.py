@@ -94,9 +94,11 @@ def write_results(name: str, records: list[dict], command: str | None = None, no
     return path
 
 
-def timed_train(model: str, data: str, minutes: float, *, seed: int = 0, callbacks: list | None = None, **overrides):
+def timed_train(model: str, data: str, minutes: float, *, seed: int = 0, callbacks: list | None = None,
+                keep: Path | None = None, **overrides):
     """Train ``model`` on ``data`` through ``genlab.training.train`` for ``minutes`` of wall time (no epoch
-    limit, no sample grids, quiet) in a temporary folder; the ``RunResult`` and the process CPU seconds."""
+    limit, no sample grids, quiet) in a temporary folder, or in the run folder ``keep`` (kept; it must not
+    exist yet); the ``RunResult`` and the process CPU seconds."""
     import shutil
     import tempfile
 
@@ -106,7 +108,7 @@ def timed_train(model: str, data: str, minutes: float, *, seed: int = 0, callbac
     try:
         cpu0 = time.process_time()
         cfg = TrainConfig(model=model, data=data, epochs=-1, max_time=f"{minutes * 60:.0f}s", seed=seed, quiet=True,
-                          num_samples=0, out=str(out / "run"), **{"val_size": 1000, **overrides})
+                          num_samples=0, out=str(keep or out / "run"), **{"val_size": 1000, **overrides})
         r = train(cfg, callbacks=callbacks)
         return r, time.process_time() - cpu0
     finally:

@@ -12,26 +12,37 @@ the 10,000 real test digits. Goal: a gain beyond the seeds' spread.
     python benchmarks/gan_augment.py --seeds 3 --minutes 2.5 --per-class 20 --lr 1e-3 --ema-decay 0.999 \
         --set model.augment=[translation,cutout] --lenet-seeds 3 --name gan_augment_20_diffaugment
 
+    python benchmarks/gan_augment.py --seeds 3 --minutes 10 --per-class 100 --lr 1e-3 --ema-decay 0.999 \
+        --synthetic-per-class 1000 --synthetic-share 0 0.25 --pretrain-steps 0 750 --lr-schedule cosine \
+        --lenet-seeds 2 --set model.r1_weight=0.1 --set model.generator.channels=48 \
+        --set model.discriminator.channels=48 --keep /tmp/g10-cgans --name gan_augment_cosine
+
 ``--set`` takes the cGAN's options as ``genlab train --set`` does; ``--lenet-seeds K`` trains K LeNets per
-condition (seeds ``seed + 1000·j``) and averages their accuracies, so a seed's gain is less LeNet's own noise.
+condition (seeds ``seed + 1000·j``) and averages their accuracies, so a seed's gain is less LeNet's own noise;
+``--lr-schedule cosine`` decays LeNet's learning rate (both conditions), which steadies its final weights;
+``--keep DIR`` keeps each seed's cGAN and reuses it when the same command (any LeNet options) runs again.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import statistics
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, record, timed_train, write_results  # noqa: E402
 
+import genlab  # noqa: E402
 from genlab.data import load  # noqa: E402
 from genlab.errors import TrainingDiverged  # noqa: E402
 from genlab.evaluation.augment import (  # noqa: E402
+    SCHEDULES,
     AugmentationResult,
     augmentation_gain,
     fit_classifier,
@@ -50,12 +61,12 @@ def describe(variant: tuple[int, float, float, int]) -> str:
             + (f", {pre} steps on them first, then the real digits" if pre else ""))
 
 
-def one_lenet(model, real, test, variants, steps: int, seed: int) -> dict[tuple, AugmentationResult]:
+def one_lenet(model, real, test, variants, steps: int, seed: int, schedule: str) -> dict[tuple, AugmentationResult]:
     """Each variant's comparison with LeNets seeded ``seed`` (one real-only LeNet shared by the variants)."""
-    alone = fit_classifier(real.x, real.y, steps=steps, seed=seed)
+    alone = fit_classifier(real.x, real.y, steps=steps, seed=seed, lr_schedule=schedule)
     return {v: augmentation_gain(model, real.x, real.y, test.x, test.y, synthetic_per_class=v[0],
                                  synthetic_share=v[1] or None, min_confidence=v[2], pretrain_steps=v[3],
-                                 steps=steps, seed=seed, baseline=alone) for v in variants}
+                                 steps=steps, seed=seed, lr_schedule=schedule, baseline=alone) for v in variants}
 
 
 def lenet_mean(runs: list[dict[tuple, AugmentationResult]]) -> dict[tuple, AugmentationResult]:
@@ -65,6 +76,28 @@ def lenet_mean(runs: list[dict[tuple, AugmentationResult]]) -> dict[tuple, Augme
                                   real=runs[0][v].real, drawn=runs[0][v].drawn,
                                   synthetic=round(statistics.mean(run[v].synthetic for run in runs)))
             for v in runs[0]}
+
+
+def cgan(args, seed: int) -> tuple[SimpleNamespace, float]:
+    """The seed's cGAN trained ``--minutes`` on its subset: ``(model, iterations)`` and its CPU seconds. With
+    ``--keep DIR`` the run folder is ``DIR/seed<seed>`` and a finished one there is loaded, not retrained (its
+    config must be this command's, or it is refused)."""
+    overrides = dict(train_per_class=args.per_class, val_size=500, ema_decay=args.ema_decay,
+                     **({} if args.lr is None else {"lr": args.lr}), **parse_set(args.sets))
+    keep = Path(args.keep) / f"seed{seed}" if args.keep else None
+    asked = {"minutes": args.minutes, "seed": seed, **overrides}
+    if keep is not None and (keep / "bench.json").is_file():
+        done = json.loads((keep / "bench.json").read_text())
+        if done["asked"] != json.loads(json.dumps(asked)):
+            raise SystemExit(f"{keep} holds a cGAN trained with {done['asked']}, not {asked}: pass another --keep")
+        print(f"seed {seed}: the cGAN in {keep} ({done['steps']} iterations)", flush=True)
+        return SimpleNamespace(model=genlab.load(keep), steps=done["steps"]), done["cpu"]
+    if keep is not None and keep.exists():
+        raise SystemExit(f"{keep} holds an unfinished run: delete it or pass another --keep")
+    r, cpu = timed_train("cgan", "mnist", args.minutes, seed=seed, keep=keep, **overrides)
+    if keep is not None:
+        (keep / "bench.json").write_text(json.dumps({"asked": asked, "steps": r.steps, "cpu": cpu}))
+    return r, cpu
 
 
 def main() -> None:
@@ -84,9 +117,14 @@ def main() -> None:
     p.add_argument("--ema-decay", type=float, default=0.0, help="EMA of the cGAN's generator (0: off)")
     p.add_argument("--lr", type=float, default=None, help="the cGAN's learning rate (default: the registry's)")
     p.add_argument("--steps", type=int, default=1500, help="LeNet optimizer steps (batch 64), both conditions")
+    p.add_argument("--lr-schedule", choices=SCHEDULES, default="constant",
+                   help="LeNet's learning rate, both conditions: constant, or a cosine decay to 0 over the steps "
+                        "on real digits")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="a cGAN training option as `genlab train --set` takes it, e.g. model.r1_weight=0.1")
     p.add_argument("--lenet-seeds", type=int, default=1, help="LeNets per condition, their accuracies averaged")
+    p.add_argument("--keep", default=None, metavar="DIR",
+                   help="keep each seed's cGAN run in DIR/seed<N> and reuse it when the same command runs again")
     p.add_argument("--name", default="gan_augment")
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -97,14 +135,12 @@ def main() -> None:
     for seed in range(args.seeds):
         real = train_all.per_class(args.per_class, seed=seed)  # the subset train() draws for the cGAN
         try:
-            r, cpu = timed_train("cgan", "mnist", args.minutes, seed=seed, train_per_class=args.per_class,
-                                 val_size=500, ema_decay=args.ema_decay, **({} if args.lr is None else {"lr": args.lr}),
-                                 **parse_set(args.sets))
+            r, cpu = cgan(args, seed)
         except TrainingDiverged as e:  # reported, not hidden: the row counts the seeds that trained
             print(f"seed {seed}: the cGAN diverged ({e})", flush=True)
             diverged.append(seed)
             continue
-        results = lenet_mean([one_lenet(r.model, real, test, variants, args.steps, seed + 1000 * j)
+        results = lenet_mean([one_lenet(r.model, real, test, variants, args.steps, seed + 1000 * j, args.lr_schedule)
                               for j in range(args.lenet_seeds)])
         if not rows:  # the first seed that trained
             x, _ = synthetic_labelled(r.model, 8, seed=0)
@@ -135,6 +171,7 @@ def main() -> None:
                         f"{f', EMA {args.ema_decay:g}' if args.ema_decay else ''}"
                         f"{f', lr {args.lr:g}' if args.lr else ''}{''.join(', ' + a for a in args.sets)}); "
                         f"LeNet {args.steps} steps of batch 64 in both conditions"
+                        f"{', cosine learning rate' if args.lr_schedule == 'cosine' else ''}"
                         f"{f', mean of {args.lenet_seeds} LeNets' if args.lenet_seeds > 1 else ''}; {per}"),
             record(f"gain, {describe(v)}", "test accuracy", statistics.mean(gains), "points",
                    std=std(gains), seeds=len(rows), note="goal: a gain beyond the seeds' spread"),

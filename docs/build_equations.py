@@ -78,12 +78,17 @@ def _cells(line: str) -> list[str]:
 
 
 def read_fragments(folder: Path = FRAGMENTS) -> list[Row]:
+    """The table rows ``| ID | what | code | test |`` of the fragments; a row of an ID with another number of
+    cells (an unescaped ``|`` inside a cell) is refused, not skipped."""
     rows = []
     for path in sorted(folder.glob("*.md")):
-        for line in path.read_text().splitlines():
+        for number, line in enumerate(path.read_text().splitlines(), 1):
             cells = _cells(line) if line.startswith("|") else []
-            if len(cells) != 4 or cells[0] in ("ID", "") or set(cells[0]) <= set("-: "):
+            if not cells or cells[0] in ("ID", "") or set(cells[0]) <= set("-: "):
                 continue
+            if len(cells) != 4:
+                raise ValueError(f"{path}:{number}: a row has 4 cells (ID | what | code | test), this one "
+                                 f"{len(cells)}: write a bar inside a cell as \\|")
             rows.append(Row(*cells, source=path.stem))
     return rows
 

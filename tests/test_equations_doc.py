@@ -4,6 +4,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -56,6 +58,19 @@ def test_rows_follow_their_formula_gaps_are_marked_and_an_unknown_id_is_reported
     assert text.index("## IDs not in the catalogue") < text.index("| Z9 | not catalogued |")
     unknown = [m for m in b.unresolved(rows, catalogue) if "not an ID of docs/catalogue.md" in m]
     assert len(unknown) == 1 and "Z9" in unknown[0]
+
+
+def test_a_row_with_an_unescaped_bar_is_refused_not_dropped(tmp_path):
+    b = _builder()
+    (tmp_path / "x.md").write_text(
+        "| ID | name | code | test |\n|---|---|---|---|\n"
+        "| V1 | `p(y \\| x)` | src/genlab/models/vae.py:VAE.elbo | tests/test_vae.py::test_a |\n")
+    assert [r.what for r in b.read_fragments(tmp_path)] == ["`p(y \\| x)`"]  # escaped: one row, 4 cells
+    (tmp_path / "x.md").write_text(
+        "| ID | name | code | test |\n|---|---|---|---|\n"
+        "| V1 | `p(y | x)` | src/genlab/models/vae.py:VAE.elbo | tests/test_vae.py::test_a |\n")
+    with pytest.raises(ValueError, match=r"x.md:3: a row has 4 cells .* this one 5"):
+        b.read_fragments(tmp_path)
 
 
 def test_the_repository_does_not_point_outside_itself():

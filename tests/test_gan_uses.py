@@ -1,6 +1,8 @@
 """G10 (images): the labelled low-data subset, the conditional generator's labelled samples, and the
 classifier comparison built on them (genlab.evaluation.augment)."""
 
+import math
+
 import pytest
 import torch
 
@@ -102,6 +104,50 @@ def test_pretraining_steps_see_only_synthetic_images_and_the_rest_only_real_ones
         _batch_makeup(monkeypatch, pretrain_steps=5, synthetic_share=0.25)
     with pytest.raises(ConfigError, match="needs synthetic images"):
         fit_classifier(torch.zeros(64, 1, 8, 8), torch.zeros(64, dtype=torch.long), steps=4, pretrain_steps=2)
+
+
+def _record_rates(monkeypatch) -> list[float]:
+    """Makes every Adam record its learning rate at each step into the returned list."""
+    rates: list[float] = []
+
+    class Recording(torch.optim.Adam):
+        def step(self, closure=None):
+            rates.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "Adam", Recording)
+    return rates
+
+
+def _learning_rates(monkeypatch, **kwargs) -> list[float]:
+    """The learning rate of each step ``fit_classifier`` takes (12 steps at lr 0.01 on 100 digits and 40
+    synthetic images)."""
+    rates = _record_rates(monkeypatch)
+    real = load("digits", split="train")
+    cfg = LeNetConfig(image_size=8, channels=(4,), padding=(2,), hidden=8)
+    fake = (torch.ones(40, *real.x.shape[1:]), torch.zeros(40, dtype=torch.long))
+    fit_classifier(real.x[:100], real.y[:100], steps=12, batch_size=16, lr=0.01, config=cfg, synthetic=fake, **kwargs)
+    return rates
+
+
+def test_the_cosine_schedule_decays_the_rate_to_zero_over_the_steps_on_real_images(monkeypatch):
+    assert _learning_rates(monkeypatch) == [0.01] * 12
+    cos = [0.01 * 0.5 * (1 + math.cos(math.pi * k / 12)) for k in range(12)]
+    assert _learning_rates(monkeypatch, lr_schedule="cosine") == pytest.approx(cos)  # from 0.01 towards 0
+    # pre-training keeps the rate; the decay spans the 7 steps on the real digits
+    tail = [0.01 * 0.5 * (1 + math.cos(math.pi * k / 7)) for k in range(7)]
+    assert _learning_rates(monkeypatch, lr_schedule="cosine", pretrain_steps=5) == pytest.approx([0.01] * 5 + tail)
+    with pytest.raises(ConfigError, match="lr_schedule must be one of constant, cosine"):
+        _learning_rates(monkeypatch, lr_schedule="linear")
+    # augmentation_gain trains both classifiers (real only, then real + synthetic) on the schedule
+    mnist = load("mnist", split="test")
+    small = mnist.per_class(7, seed=0)
+    torch.manual_seed(0)
+    m = CGAN(data_shape=(1, 28, 28), latent_dim=8, generator={"channels": 8}, discriminator={"channels": 8})
+    rates = _record_rates(monkeypatch)
+    augmentation_gain(m, small.x, small.y, mnist.x[:100], mnist.y[:100], synthetic_per_class=2, steps=4,
+                      lr_schedule="cosine")
+    assert rates == pytest.approx([1e-3 * 0.5 * (1 + math.cos(math.pi * k / 4)) for k in range(4)] * 2)
 
 
 def test_the_confidence_filter_keeps_only_samples_the_real_only_classifier_gives_their_class():

@@ -20,6 +20,9 @@ from torch import Tensor, nn
 from genlab.errors import ConfigError
 from genlab.models.base import Conditional
 from genlab.models.cnn import LeNet, LeNetConfig
+from genlab.schedules import cosine_factor
+
+SCHEDULES = ("constant", "cosine")  # fit_classifier's learning-rate schedules
 
 
 @torch.no_grad()
@@ -49,9 +52,18 @@ def _epoch_batches(n: int, size: int, g: torch.Generator) -> Iterator[Tensor]:
             yield order[i: i + size]
 
 
+def learning_rate_factor(step: int, steps: int, *, schedule: str, start: int = 0) -> float:
+    """The learning rate's multiplier at ``step`` of ``steps``: 1 under ``"constant"``; under ``"cosine"``, 1 before
+    ``start``, then a half cosine from 1 to 0 over the remaining ``steps − start`` (``cosine_factor``)."""
+    if schedule == "constant" or step < start:
+        return 1.0
+    return cosine_factor(step - start, steps - start)
+
+
 def fit_classifier(x: Tensor, y: Tensor, *, steps: int = 1500, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                    config: LeNetConfig | None = None, synthetic: tuple[Tensor, Tensor] | None = None,
-                   synthetic_share: float | None = None, pretrain_steps: int = 0) -> LeNet:
+                   synthetic_share: float | None = None, pretrain_steps: int = 0,
+                   lr_schedule: str = "constant") -> LeNet:
     """A fresh LeNet (F1/F2) trained by Adam for ``steps`` mini-batches of ``(x, y)`` drawn without
     replacement epoch by epoch (seeded); returned in eval mode.
 
@@ -59,7 +71,12 @@ def fit_classifier(x: Tensor, y: Tensor, *, steps: int = 1500, batch_size: int =
     (``synthetic_share=None``), or, with ``synthetic_share = s``, ``round(s·batch_size)`` synthetic images and
     the rest real in every mini-batch — the synthetic images' weight in the loss, whatever the pools' sizes.
     Or, with ``pretrain_steps = p``, the first ``p`` of the ``steps`` on the synthetic images alone and the
-    other ``steps − p`` on the real ones alone (pre-training on generated data, fine-tuning on real data)."""
+    other ``steps − p`` on the real ones alone (pre-training on generated data, fine-tuning on real data).
+
+    ``lr_schedule``: ``"constant"`` keeps ``lr``; ``"cosine"`` decays it to 0 by a half cosine over the steps
+    that see real images — all of them, or the ``steps − p`` after pre-training, which keeps ``lr``."""
+    if lr_schedule not in SCHEDULES:
+        raise ConfigError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}")
     if len(x) != len(y) or (synthetic is not None and len(synthetic[0]) != len(synthetic[1])):
         raise ConfigError(f"need as many labels as images, got {len(x)} images and {len(y)} labels"
                           + ("" if synthetic is None else f" (synthetic: {len(synthetic[0])} and {len(synthetic[1])})"))
@@ -92,6 +109,8 @@ def fit_classifier(x: Tensor, y: Tensor, *, steps: int = 1500, batch_size: int =
     fake = _epoch_batches(len(synthetic[0]), m or batch_size, g) if m or pretrain_steps else None
     net.train()
     for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * learning_rate_factor(step, steps, schedule=lr_schedule, start=pretrain_steps)
         if step < pretrain_steps:
             j = next(fake)
             xb, yb = synthetic[0][j], synthetic[1][j]  # (batch_size, ...): synthetic images alone
@@ -141,7 +160,7 @@ class AugmentationResult:
 
 def augmentation_gain(model: nn.Module, real_x: Tensor, real_y: Tensor, test_x: Tensor, test_y: Tensor, *,
                       synthetic_per_class: int, synthetic_share: float | None = None, min_confidence: float = 0.0,
-                      pretrain_steps: int = 0, steps: int = 1500, seed: int = 0,
+                      pretrain_steps: int = 0, steps: int = 1500, seed: int = 0, lr_schedule: str = "constant",
                       baseline: LeNet | None = None) -> AugmentationResult:
     """G10: LeNet trained on ``(real_x, real_y)`` vs on those plus ``synthetic_per_class`` samples of each class
     from the conditional ``model``; the same ``steps`` and seed for both; accuracies on ``(test_x, test_y)``.
@@ -149,17 +168,18 @@ def augmentation_gain(model: nn.Module, real_x: Tensor, real_y: Tensor, test_x: 
     ``synthetic_share`` fixes the synthetic images' share of every mini-batch (``fit_classifier``);
     ``min_confidence > 0`` keeps only the samples the real-only classifier gives their asked class with at
     least that probability. ``pretrain_steps`` trains on the samples first, then on the real images
-    (``fit_classifier``). ``baseline``: the real-only classifier, if already trained with these steps and
-    seed (it is trained otherwise)."""
+    (``fit_classifier``), as ``lr_schedule`` does for both classifiers. ``baseline``: the real-only classifier,
+    if already trained with these steps, seed and schedule (it is trained otherwise)."""
     if not 0 <= min_confidence < 1:
         raise ConfigError(f"min_confidence must be in [0, 1), got {min_confidence}")
     fake_x, fake_y = synthetic_labelled(model, synthetic_per_class, seed=seed)
-    alone = baseline if baseline is not None else fit_classifier(real_x, real_y, steps=steps, seed=seed)
+    alone = baseline if baseline is not None else fit_classifier(real_x, real_y, steps=steps, seed=seed,
+                                                                 lr_schedule=lr_schedule)
     drawn = len(fake_x)
     if min_confidence > 0:
         keep = confident(alone, fake_x, fake_y, min_confidence)
         fake_x, fake_y = fake_x[keep], fake_y[keep]
     both = fit_classifier(real_x, real_y, steps=steps, seed=seed, synthetic=(fake_x, fake_y),
-                          synthetic_share=synthetic_share, pretrain_steps=pretrain_steps)
+                          synthetic_share=synthetic_share, pretrain_steps=pretrain_steps, lr_schedule=lr_schedule)
     return AugmentationResult(real_only=accuracy(alone, test_x, test_y), augmented=accuracy(both, test_x, test_y),
                               real=len(real_x), synthetic=len(fake_x), drawn=drawn)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from genlab.schedules import cosine_factor
 
 
 def adam(params, *, lr: float, weight_decay: float = 0.0,
          betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
     """Adam (F5) with PyTorch's fused CPU kernel: one pass over all parameters per step."""
     return torch.optim.Adam(list(params), lr=lr, weight_decay=weight_decay, betas=betas, fused=True)
-
-
-def cosine_factor(step: int, total: int) -> float:
-    """Cosine decay of the learning rate (Loshchilov & Hutter 2017, no restarts): 1 at step 0, 0 at ``total``."""
-    return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
 
 def cosine_schedule(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
