@@ -117,7 +117,7 @@ def main() -> None:
     p.add_argument("--ema-decay", type=float, default=0.0, help="EMA of the cGAN's generator (0: off)")
     p.add_argument("--lr", type=float, default=None, help="the cGAN's learning rate (default: the registry's)")
     p.add_argument("--steps", type=int, default=1500, help="LeNet optimizer steps (batch 64), both conditions")
-    p.add_argument("--lr-schedule", choices=SCHEDULES, default="constant",
+    p.add_argument("--lr-schedule", choices=SCHEDULES, default="constant",  # the earlier rows ran at a constant rate
                    help="LeNet's learning rate, both conditions: constant, or a cosine decay to 0 over the steps "
                         "on real digits")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",

@@ -131,9 +131,9 @@ def _learning_rates(monkeypatch, **kwargs) -> list[float]:
 
 
 def test_the_cosine_schedule_decays_the_rate_to_zero_over_the_steps_on_real_images(monkeypatch):
-    assert _learning_rates(monkeypatch) == [0.01] * 12
+    assert _learning_rates(monkeypatch, lr_schedule="constant") == [0.01] * 12
     cos = [0.01 * 0.5 * (1 + math.cos(math.pi * k / 12)) for k in range(12)]
-    assert _learning_rates(monkeypatch, lr_schedule="cosine") == pytest.approx(cos)  # from 0.01 towards 0
+    assert _learning_rates(monkeypatch) == pytest.approx(cos)  # the default: from 0.01 towards 0
     # pre-training keeps the rate; the decay spans the 7 steps on the real digits
     tail = [0.01 * 0.5 * (1 + math.cos(math.pi * k / 7)) for k in range(7)]
     assert _learning_rates(monkeypatch, lr_schedule="cosine", pretrain_steps=5) == pytest.approx([0.01] * 5 + tail)
@@ -148,6 +148,10 @@ def test_the_cosine_schedule_decays_the_rate_to_zero_over_the_steps_on_real_imag
     augmentation_gain(m, small.x, small.y, mnist.x[:100], mnist.y[:100], synthetic_per_class=2, steps=4,
                       lr_schedule="cosine")
     assert rates == pytest.approx([1e-3 * 0.5 * (1 + math.cos(math.pi * k / 4)) for k in range(4)] * 2)
+    rates.clear()
+    augmentation_gain(m, small.x, small.y, mnist.x[:100], mnist.y[:100], synthetic_per_class=2, steps=4,
+                      lr_schedule="constant")
+    assert rates == [1e-3] * 8
 
 
 def test_the_confidence_filter_keeps_only_samples_the_real_only_classifier_gives_their_class():
@@ -155,13 +159,13 @@ def test_the_confidence_filter_keeps_only_samples_the_real_only_classifier_gives
     small = mnist.per_class(10, seed=0)
     torch.manual_seed(0)
     m = CGAN(data_shape=(1, 28, 28), latent_dim=8, generator={"channels": 8}, discriminator={"channels": 8})
-    alone = fit_classifier(small.x, small.y, steps=20, seed=0)
+    alone = fit_classifier(small.x, small.y, steps=20, seed=0, lr_schedule="constant")
     fake_x, fake_y = synthetic_labelled(m, 20, seed=0)
     keep = confident(alone, fake_x, fake_y, 0.2)
     p = torch.softmax(alone.logits(fake_x), -1)[torch.arange(200), fake_y]
     assert torch.equal(keep, p >= 0.2) and 0 < int(keep.sum()) < 200  # an untrained G: some pass, not all
     res = augmentation_gain(m, small.x, small.y, mnist.x[:200], mnist.y[:200], synthetic_per_class=20, steps=20,
-                            min_confidence=0.2, baseline=alone)
+                            min_confidence=0.2, lr_schedule="constant", baseline=alone)
     assert (res.drawn, res.synthetic) == (200, int(keep.sum()))
     with pytest.raises(ConfigError, match="min_confidence must be in"):
         augmentation_gain(m, small.x, small.y, mnist.x[:200], mnist.y[:200], synthetic_per_class=2, min_confidence=1)
