@@ -1,6 +1,7 @@
 """Nothing lost: Ctrl-C writes a checkpoint and resumes exactly; resume refuses what would change the run;
 no folder is trained over without --overwrite; runs that would train nothing are errors, nothing written."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -31,8 +32,8 @@ CTRL_C = textwrap.dedent("""
     from genlab.training import callbacks
 
     def press_ctrl_c(self, trainer, pl_module, *a):
-        if pl_module.iteration == 5 and not self._requested:
-            os.kill(os.getpid(), signal.SIGINT)
+        if pl_module.iteration == 5 and self.signal is None:
+            os.kill(os.getpid(), signal.{signal})
 
     callbacks.StopOnInterrupt.on_train_batch_start = press_ctrl_c
     from genlab.cli.main import app
@@ -40,17 +41,28 @@ CTRL_C = textwrap.dedent("""
 """)
 
 
-def test_ctrl_c_writes_a_checkpoint_says_how_to_resume_exits_130_and_resumes_exactly(tmp_path):
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_ctrl_c_or_sigterm_writes_a_checkpoint_says_how_to_resume_exits_128_plus_n_and_resumes_exactly(
+        tmp_path, sig, code):
     n = 14
     ref = train(_cfg(tmp_path / "ref", max_steps=n))
     args = ["train", "vae", "--data", "digits", "--batch-size", "64", "--max-steps", str(n), "--quiet",
             "--out", str(tmp_path / "run"), "--set", "model.hidden=[8]", "--set", "model.latent_dim=2",
             "--set", "num_samples=0", "--set", "steps_per_call=1"]
-    p = subprocess.run([sys.executable, "-c", CTRL_C.format(args=args)], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 130, p.stderr[-2000:]
-    assert "interrupted:" in p.stderr and f"--resume {tmp_path / 'run'}" in p.stderr and "Traceback" not in p.stderr
+    p = subprocess.run([sys.executable, "-c", CTRL_C.format(args=args, signal=sig)], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == code, p.stderr[-2000:]
+    assert f"interrupted: stopped by {sig}" in p.stderr and f"--resume {tmp_path / 'run'}" in p.stderr and "Traceback" not in p.stderr
     assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["global_step"] == 6  # after the call
-    assert not (tmp_path / "run" / "model").exists()
+    progress = json.loads((tmp_path / "run" / "model" / "progress.json").read_text())
+    assert progress == {"iteration": 6, "finished": False}  # the model at the stop, for sample and eval
+    from typer.testing import CliRunner
+
+    from genlab.cli.main import app
+
+    sampled = CliRunner().invoke(app, ["sample", str(tmp_path / "run"), "--n", "4", "--out", str(tmp_path / "s.png")])
+    assert sampled.exit_code == 0 and (tmp_path / "s.png").is_file(), sampled.output
+    assert "has not finished: its model is from iteration 6" in sampled.stderr
     resumed = train(train_config({}, resume=tmp_path / "run"), resume=True)
     assert resumed.steps == n
     a, b = (load_file(str(r.run_dir / "model" / "model.safetensors")) for r in (ref, resumed))

@@ -53,4 +53,9 @@ class TrainingDiverged(GenlabError, FloatingPointError):
 
 
 class TrainingInterrupted(GenlabError, KeyboardInterrupt):
-    """Training stopped by Ctrl-C after writing ``last.ckpt``; the message says how to resume (CLI exit 130)."""
+    """Training stopped by Ctrl-C or SIGTERM after writing ``last.ckpt``; the message says how to resume. The CLI
+    exits with ``exit_code``: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM), as a shell reports it."""
+
+    def __init__(self, message: str, *, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

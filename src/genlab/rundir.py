@@ -6,7 +6,8 @@
       config.yaml        the resolved run config (enough to rerun it)
       metrics.csv        one row per logged iteration (train/*) and per validation (val/*)
       checkpoints/       last.ckpt (resume) and best.ckpt, written atomically
-      model/             model.safetensors + config.json (save_pretrained)
+      model/             model.safetensors + config.json (save_pretrained), written at each validation, at a
+                         stop and at the end; progress.json: the iteration it holds, whether the run finished
       samples/           the samples drawn during training and by `genlab sample`
       report.md          what was trained, curves.png, final metrics, how to reproduce
       eval.json          what `genlab eval` and the uses (embed, denoise, anomaly) measured
@@ -64,6 +65,11 @@ class RunDir:
         return self.path / "model"
 
     @property
+    def model_progress(self) -> Path:
+        """``model/progress.json``: the iteration ``model/`` was written at and whether the run had finished."""
+        return self.model_dir / "progress.json"
+
+    @property
     def samples(self) -> Path:
         return self.path / "samples"
 
@@ -83,9 +89,17 @@ class RunDir:
         """``samples/<what>_<epoch>.png`` (``what``: ``epoch`` for samples, ``reconstructions``)."""
         return self.samples / f"{what}_{epoch:03d}.png"
 
-    def new_samples(self) -> Path:
-        """``samples/sample-<time>.png`` for `genlab sample` (the renderer sets the suffix)."""
-        return self.samples / f"sample-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.png"
+    def new_samples(self, folder: str | os.PathLike | None = None, suffix: str = ".png") -> Path:
+        """``samples/sample-<time>.png`` (or in ``folder``) for `genlab sample`: a name no file there has yet, so
+        two calls in the same second get ``-2``, ``-3``, ... (whatever the suffix: the renderer may change it)."""
+        folder = Path(folder) if folder is not None else self.samples
+        stem = f"sample-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        taken = {p.stem for p in folder.glob(f"{stem}*")} if folder.is_dir() else set()
+        name, n = stem, 1
+        while name in taken:
+            n += 1
+            name = f"{stem}-{n}"
+        return folder / f"{name}{suffix}"
 
     # --- what is there --------------------------------------------------------------------------
     def is_run(self) -> bool:
@@ -102,20 +116,60 @@ class RunDir:
             raise LoadError(f"no run folder at {self.path}: pass a folder written by `genlab train`")
         return self.path
 
+    def read_model_progress(self) -> dict[str, Any] | None:
+        """``model/progress.json`` (``{"iteration": N, "finished": bool}``), or None where there is none (a bare
+        model folder, or a run written before genlab kept one: it finished)."""
+        if not self.model_progress.is_file():
+            return None
+        try:
+            progress = json.loads(self.model_progress.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise LoadError(f"{self.model_progress} is not valid JSON: the run folder is damaged; resume the run "
+                            f"(genlab train --resume {self.path}) to write it again") from None
+        if not isinstance(progress, dict) or not isinstance(progress.get("iteration"), int):
+            raise LoadError(f"{self.model_progress} lacks the iteration: the run folder is damaged; resume the run "
+                            f"(genlab train --resume {self.path}) to write it again")
+        return progress
+
     def load_model(self):
-        """The run's trained model (``genlab.load`` of ``model_folder()``)."""
+        """The run's trained model (``genlab.load`` of ``model_folder()``).
+
+        A run stopped before its first validation has no model yet: the error says at which iteration its
+        ``last.ckpt`` is and how to continue it."""
         from genlab.hub import load
 
+        if self.is_run() and not self.model_dir.is_dir() and self.last_checkpoint.is_file():
+            raise LoadError(f"{self.path} has no model yet: it stopped before its first validation (its "
+                            f"{self.last_checkpoint} can only be resumed); continue it with genlab train --resume "
+                            f"{self.path}")
         return load(self.model_folder())
+
+    def write_model_progress(self, *, iteration: int, finished: bool) -> Path:
+        return atomic_write_text(self.model_progress,
+                                 json.dumps({"iteration": iteration, "finished": finished}, indent=2) + "\n")
 
     def read_config(self) -> dict[str, Any]:
         """``config.yaml`` as a dict (``{}`` for a bare model folder)."""
         import yaml
 
-        return (yaml.safe_load(self.config_yaml.read_text()) or {}) if self.is_run() else {}
+        if not self.is_run():
+            return {}
+        try:
+            config = yaml.safe_load(self.config_yaml.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            raise LoadError(f"{self.config_yaml} is not valid YAML: the run folder is damaged; restore the file "
+                            f"(a resumable run's checkpoint holds its config) or pass --data NAME") from None
+        if config is None:
+            return {}
+        if not isinstance(config, dict):
+            raise LoadError(f"{self.config_yaml} does not hold a mapping of options: the run folder is damaged; "
+                            f"restore the file or pass --data NAME")
+        return config
 
     def dataset(self, override: str | None = None) -> str:
         """``override`` if given, else the dataset the run was trained on."""
+        if override is None and not self.path.exists():
+            raise LoadError(f"no run folder at {self.path}: pass a folder written by `genlab train` (genlab list)")
         name = override or self.read_config().get("data")
         if not name:
             raise ConfigError(f"{self.path} has no config.yaml naming its dataset: pass --data NAME")

@@ -30,7 +30,7 @@ def friendly(fn):
             return fn(*args, **kwargs)
         except TrainingInterrupted as e:
             typer.echo(f"interrupted: {e}", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(e.exit_code) from None
         except GenlabError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
@@ -46,10 +46,17 @@ def friendly(fn):
 
 
 def load_run_model(run: Path):
-    """The trained model of a run folder (or of a bare model folder)."""
+    """The trained model of a run folder (or of a bare model folder); a note on stderr when the run has not
+    finished (its ``model/`` is from the last validation or the stop)."""
     from genlab.rundir import RunDir
 
-    return RunDir(run).load_model()
+    folder = RunDir(run)
+    model = folder.load_model()
+    progress = folder.read_model_progress()
+    if progress is not None and not progress.get("finished", True):
+        typer.echo(f"note: {run} has not finished: its model is from iteration {progress['iteration']}; "
+                   f"genlab train --resume {run} continues it", err=True)
+    return model
 
 
 def echo_figures(title: str, figures: dict) -> None:
@@ -68,16 +75,18 @@ def train_config(flags: dict[str, Any], *, config: Path | None = None, sets: lis
 
     flags = {k: v for k, v in flags.items() if v is not None}
     layer = parse_set(list(sets))
+    file_layer = read_yaml(config) if config else {}
     if resume is not None:
         from genlab.training.run import resume_config
 
         if "model" in flags:
             raise ConfigError("--resume continues a run with its own model: drop the MODEL argument")
-        cfg = resume_config(resume, {**flags, **layer})
+        cfg = resume_config(resume, file_layer, flags, layer)  # the file's options count as flags do
     else:
-        file_layer = read_yaml(config) if config else {}
         if "model" not in flags and "model" not in file_layer:
-            raise ConfigError("name a model: genlab train MODEL (see `genlab list`)")
+            where = f" or a line `model: NAME` in {config}" + (" (it is empty)" if not file_layer else "") \
+                if config else ""
+            raise ConfigError(f"name a model: genlab train MODEL{where} (see `genlab list`)")
         cfg = resolve(file_layer, flags, layer)
     cfg = complete(cfg)  # unknown model names fail here, before Lightning is imported
     from genlab.data.registry import info as dataset_info

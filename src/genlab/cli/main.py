@@ -60,7 +60,7 @@ def list_(runs: Annotated[Path, typer.Option(help="folder of run folders")] = Pa
         typer.echo(f"  {d.name:<16}{d.kind:<10}{str(d.shape):<14}{d.size:<22}{d.source:<28}{d.licence}")
     from genlab.rundir import RunDir
 
-    found = sorted(RunDir(p.parent) for p in runs.glob("*/config.yaml")) if runs.is_dir() else []
+    found = [RunDir(p.parent) for p in sorted(runs.glob("*/config.yaml"))] if runs.is_dir() else []
     if found:
         typer.echo(f"\nRuns ({runs}/):")
         for r in found:
@@ -100,8 +100,9 @@ def train(
                                                     show_default=MODELS_DEFAULT)] = None,
     seed: Annotated[int | None, typer.Option(show_default="0")] = None,
     precision: Annotated[str | None, typer.Option(help="32 or bf16-mixed", show_default="32")] = None,
-    devices: Annotated[int | None, typer.Option(help="processes per machine (CPU) for DDP; at most the machine's "
-                                                     "cores", show_default="1")] = None,
+    devices: Annotated[int | None, typer.Option(help="processes per machine (CPU) for DDP; more than the machine's "
+                                                     "cores is allowed but slower (a warning says so)",
+                                                show_default="1")] = None,
     num_nodes: Annotated[int | None, typer.Option(help="machines for multi-node DDP (docs/scaling.md)",
                                                   show_default="1")] = None,
     strategy: Annotated[str | None, typer.Option(help="auto, ddp or ddp_spawn", show_default="auto")] = None,
@@ -170,7 +171,7 @@ def _translate_test(model, run: Path, n: int, seed: int, out: Path | None) -> No
 
     renderer = ImageGrid()
     if out is not None and out.is_dir():
-        out = out / RunDir(run).new_samples().name
+        out = RunDir(run).new_samples(out)
     target = renderer.check(out) if out is not None else RunDir(run).new_samples()
     test = load(RunDir(run).dataset(None), split="test")
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]
@@ -225,7 +226,7 @@ def sample(
     extra = model.check_sample_options({"sampler": sampler, "steps": steps, "eta": eta, "y": y})
     renderer = model.renderer()
     if out is not None and out.is_dir():  # a folder: a new file in it
-        out = out / RunDir(run).new_samples().name
+        out = RunDir(run).new_samples(out)
     target = renderer.check(out) if out is not None else RunDir(run).new_samples()  # before sampling
     t0 = time.perf_counter()
     x = model.sample(n, generator=torch.Generator().manual_seed(seed), **extra)

@@ -20,6 +20,7 @@ from genlab.errors import NonFiniteError
 from genlab.models.base import Generative, Reconstructs, Translates
 from genlab.plots import image_grid
 from genlab.rundir import RunDir
+from genlab.training import lightning_internals as internals
 
 if TYPE_CHECKING:
     from genlab.data.tensors import TensorData
@@ -126,32 +127,43 @@ class TimedCheckpoint(L.Callback):
 
 
 class StopOnInterrupt(L.Callback):
-    """Ctrl-C (SIGINT) during training: finish the Lightning call under way (a chunk of whole iterations),
-    write ``last.ckpt`` there — a point an exact resume starts from — and stop; ``stopped_at`` is then the
-    iteration. A second Ctrl-C interrupts at once. Main thread of the main process only (elsewhere it
-    leaves SIGINT alone)."""
+    """Ctrl-C (SIGINT) or SIGTERM (``docker stop``, Kubernetes, SLURM, systemd) during training: finish the Lightning
+    call under way (a chunk of whole iterations), write ``last.ckpt`` there — a point an exact resume starts from —
+    and stop; ``stopped_at`` is then the iteration and ``signal`` the signal's name. A second signal stops at once
+    (the checkpoint written last stays intact). Main thread of a single process only: under DDP, Lightning's own
+    SIGTERM handling applies and SIGINT is left alone.
+
+    SIGTERM replaces Lightning's handler for the run, which would stop without a checkpoint and exit 0."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.stopped_at: int | None = None
+        self.signal: str | None = None  # the first signal received
         self._saved = b""
-        self._requested = False
-        self._previous = None
+        self._previous: dict[int, Any] = {}
 
     def _handler(self, signum, frame) -> None:
-        if self._requested:  # the second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self._requested = True
+        import signal
+
+        if self.signal is not None:  # the second signal: stop now
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(128 + signum)
+        self.signal = signal.Signals(signum).name
 
     def on_train_start(self, trainer, pl_module) -> None:
         import signal
         import threading
 
         if threading.current_thread() is threading.main_thread() and trainer.world_size == 1:
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            for name in self.SIGNALS:
+                sig = getattr(signal, name)
+                self._previous[sig] = signal.signal(sig, self._handler)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self._requested and self.stopped_at is None:
+        if self.signal is not None and self.stopped_at is None:
             trainer.save_checkpoint(self.path, weights_only=False)
             self._saved = self.path.read_bytes()
             self.stopped_at = pl_module.iteration
@@ -168,9 +180,9 @@ class StopOnInterrupt(L.Callback):
     def _restore(self) -> None:
         import signal
 
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+        self._previous = {}
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._restore()
@@ -191,8 +203,17 @@ class RunCheckpoint(ModelCheckpoint):
     their best score.
     """
 
+    def _save_topk_checkpoint(self, trainer, monitor_candidates) -> None:
+        """Lightning 2.6 writes ``last.ckpt`` at a validation or epoch end only when a top-k checkpoint was just
+        written; a last-only callback (``save_top_k=0``) writes none, so it would never write ``last.ckpt`` there.
+        Here its trigger counts as that save, and Lightning then writes ``last.ckpt``."""
+        if self.save_top_k == 0 and self.save_last:
+            setattr(self, internals.CHECKPOINT_LAST_STEP_SAVED, trainer.global_step)
+            return
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
+
     def on_train_end(self, trainer, pl_module) -> None:
-        if self.save_last and self._last_global_step_saved != trainer.global_step:
+        if self.save_last and getattr(self, internals.CHECKPOINT_LAST_STEP_SAVED) != trainer.global_step:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     @property
@@ -215,6 +236,14 @@ class LossProgressBar(TQDMProgressBar):
             metrics["loss"] = f"{loss.item():.4g}"
         metrics["step"] = pl_module.iteration  # iterations (a bar tick may hold several: steps_per_call)
         return metrics
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        """Close the bars (ending their line), so the error the CLI prints next starts a line of its own."""
+        for name in ("train_progress_bar", "val_progress_bar"):
+            try:
+                getattr(self, name).close()
+            except TypeError:  # that bar was never opened
+                pass
 
 
 def ema_decay_at(step: int, decay: float) -> float:
@@ -291,12 +320,12 @@ class EMA(L.Callback):
 class SampleGrid(L.Callback):
     """Writes ``samples/epoch_XXX.png`` each epoch (rank 0) with the model's renderer (an image grid, a
     2-D scatter, ...), and ``reconstructions_XXX.png`` for models that reconstruct images. Uses a fixed
-    generator, so the grids of successive epochs show the same latent draws."""
+    generator, so the grids of successive epochs show the same latent draws. A model that fits a sampler after
+    training (an autoencoder's code prior) has been fitted by ``export.ExportAtValidation``, which runs first."""
 
-    def __init__(self, run: RunDir, n: int, *, fit_data: TensorData, reference: TensorData, seed: int = 1234) -> None:
+    def __init__(self, run: RunDir, n: int, *, reference: TensorData, seed: int = 1234) -> None:
         self.run = run
         self.n = n
-        self.fit_data = fit_data  # training examples, for models that fit a sampler (an autoencoder's prior)
         self.reference = reference  # validation examples: the scatter's backdrop, the reconstructions' inputs
         self.seed = seed
 
@@ -310,7 +339,6 @@ class SampleGrid(L.Callback):
         model.eval()
         state = torch.get_rng_state()  # drawing samples must not change the training noise
         try:
-            model.after_fit(self.fit_data)  # e.g. the code prior of an autoencoder
             g = torch.Generator().manual_seed(self.seed)
             if isinstance(model, Translates):  # rows of (source, output, target) triples
                 self._translations(model, epoch, g, pl_module.device)

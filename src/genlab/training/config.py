@@ -61,6 +61,8 @@ class TrainConfig(Config):
                 "lr_schedule=cosine needs the run's length: give epochs or max_steps (not only max_time)")
         require(self.batch_size is None or self.batch_size >= 1, f"batch_size must be ≥ 1, got {self.batch_size}")
         require(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
+        require(isinstance(self.seed, int) and 0 <= self.seed < 2**32,
+                f"seed must be a whole number from 0 to {2**32 - 1}, got {self.seed!r}")
         require(self.devices >= 1, f"devices must be ≥ 1, got {self.devices}")
         require(self.num_nodes >= 1, f"num_nodes must be ≥ 1, got {self.num_nodes}")
         require(self.grad_clip is None or self.grad_clip >= 0, "grad_clip must be > 0 (0: off)")
@@ -92,15 +94,44 @@ RESUMABLE = frozenset({"epochs", "max_steps", "max_time", "quiet", "num_samples"
                        "checkpoint_minutes", "val_every_epochs", "out"})
 
 
-def check_resumable(overrides: dict[str, Any]) -> None:
-    """``ConfigError`` naming the options in ``overrides`` that ``--resume`` cannot change."""
-    fixed = sorted(k for k, v in overrides.items() if k not in RESUMABLE and v not in (None, {}))
+def check_resumable(overrides: dict[str, Any], current: dict[str, Any] | None = None) -> None:
+    """``ConfigError`` naming the options in ``overrides`` that ``--resume`` cannot change (those that differ from
+    the run's ``current`` config, when given: restating a value is no change)."""
+    current = current or {}
+
+    def changes(key: str, value: Any) -> bool:
+        if key in RESUMABLE or value in (None, {}):
+            return False
+        if key == "model_options":
+            return deep_merge(current.get(key) or {}, value) != (current.get(key) or {})
+        return key not in current or _plain(value) != _plain(current[key])
+
+    fixed = sorted(k for k, v in overrides.items() if changes(k, v))
     if fixed:
         names = ", ".join("model." + m for m in overrides.get("model_options") or {}) if fixed == ["model_options"] \
             else ", ".join(fixed)
         raise ConfigError(f"--resume continues a run as it was configured: it cannot change {names}; it may change "
                           f"{', '.join(sorted(RESUMABLE - {'out'}))}. To change the rest, train a new run "
                           f"(--set init_from=RUN/model starts from its weights)")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as YAML reads it back (tuples become lists): how ``config.yaml`` and a checkpoint compare."""
+    import yaml
+
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+def check_unedited(written: dict[str, Any], trained: dict[str, Any], where: str) -> None:
+    """``ConfigError`` when the run config ``written`` (``config.yaml``) differs from ``trained`` (the config its
+    checkpoint was trained with) in an option that ``--resume`` cannot change: training would go on with the
+    checkpoint's value while the run folder states the other."""
+    changed = sorted(k for k in set(written) & set(trained) - RESUMABLE
+                     if _plain(written[k]) != _plain(trained[k]))
+    if changed:
+        what = ", ".join(f"{k}: {_plain(trained[k])!r} → {_plain(written[k])!r}" for k in changed)
+        raise ConfigError(f"{where} was edited since its checkpoint was written ({what}): --resume continues the "
+                          f"run as it was trained; undo the edit, or train a new run with the new values")
 
 
 #: genlab's defaults of the fields a model may set in its registry row (``ModelEntry.train_defaults``)
@@ -162,10 +193,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder: pass a YAML file of options (e.g. a run's config.yaml)")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {e.start}): pass a YAML file of options") from None
     except yaml.YAMLError as e:
         where = ""
         mark = getattr(e, "problem_mark", None)
@@ -176,6 +211,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of options (key: value), got {type(data).__name__}")
+    unknown = [k for k in data if k not in {f.name for f in dataclasses.fields(TrainConfig)}]
+    if unknown:
+        import difflib
+
+        known = [f.name for f in dataclasses.fields(TrainConfig)]
+        close = difflib.get_close_matches(str(unknown[0]), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{path}: unknown option {unknown[0]!r}{hint}; the options are {', '.join(known)}")
     if "model_options" in data and not isinstance(data["model_options"], dict | None):
         raise ConfigError(f"{path}: model_options must be a mapping of model options (latent_dim: 16, ...), "
                           f"got {data['model_options']!r}")
@@ -184,12 +227,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def resolve(*layers: dict[str, Any]) -> TrainConfig:
-    """Merge option layers (later wins; ``model_options`` merged key by key, nested sections too) into a
-    ``TrainConfig``.
-
-    A ``max_time`` with no ``epochs`` in any layer means "train for that long": ``epochs = -1``.
-    """
+def merge_layers(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Option layers merged, later winning (a ``None`` does not erase a value; ``model_options`` and its nested
+    sections merged key by key)."""
     merged: dict[str, Any] = {}
     for layer in layers:
         for k, v in layer.items():
@@ -197,6 +237,16 @@ def resolve(*layers: dict[str, Any]) -> TrainConfig:
                 merged["model_options"] = deep_merge(merged.get("model_options", {}), v)
             elif v is not None or k not in merged:
                 merged[k] = v
+    return merged
+
+
+def resolve(*layers: dict[str, Any]) -> TrainConfig:
+    """Merge option layers (later wins; ``model_options`` merged key by key, nested sections too) into a
+    ``TrainConfig``.
+
+    A ``max_time`` with no ``epochs`` in any layer means "train for that long": ``epochs = -1``.
+    """
+    merged = merge_layers(*layers)
     if merged.get("max_time") is not None and merged.get("epochs") is None:
         merged["epochs"] = -1
     try:

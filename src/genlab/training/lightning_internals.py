@@ -2,8 +2,9 @@
 
 The systems' fast path (``systems.base``) steps optimizers without Lightning's per-step plumbing,
 and chunked resume (``chunks``) edits the fit loop's saved progress. Both use attributes that are not
-Lightning's public API. They are all named here; ``tests/test_lightning_internals.py`` calls
-``check()``, which fails with a message naming what moved when a Lightning upgrade changes them.
+Lightning's public API. They are all named here;
+``tests/test_spine.py::test_lightning_internals_the_spine_uses_are_in_place`` calls ``check()``, which
+fails with a message naming what moved when a Lightning upgrade changes them.
 
 Pinned against Lightning 2.6 (``pyproject.toml``: ``lightning>=2.6``).
 """
@@ -19,6 +20,43 @@ BEFORE_STEP, AFTER_STEP = "_on_before_step", "_on_after_step"
 #: the fit loop's saved state: the epoch's batch progress and the train loader's position
 BATCH_PROGRESS_KEY = "epoch_loop.batch_progress"
 PROGRESS_COUNTERS = ("ready", "started", "processed", "completed")
+#: ``ModelCheckpoint``'s private parts that ``callbacks.RunCheckpoint`` overrides or calls: the global step of its
+#: last save (it writes ``last.ckpt`` at a validation only when this equals the trainer's step), its top-k save,
+#: its ``last.ckpt`` save and the metrics it formats names from
+CHECKPOINT_LAST_STEP_SAVED = "_last_global_step_saved"
+CHECKPOINT_METHODS = ("_save_topk_checkpoint", "_save_last_checkpoint", "_monitor_candidates")
+#: the CSV logger's writer methods ``logger._ResumableWriter`` overrides: the check of an existing file at start
+#: (Lightning deletes it; a resume keeps its rows) and the rewrite when the header grows (made atomic)
+CSV_WRITER_METHODS = ("_check_log_dir_exists", "_rewrite_with_new_header")
+#: where a Lightning checkpoint keeps the fit loop's count of completed epochs
+EPOCH_PROGRESS_KEY = "epoch_progress"
+
+
+#: the name Lightning keeps its ``Timer`` callback's state under in a checkpoint (``max_time``)
+TIMER_STATE_KEY = "Timer"
+
+
+def timer_seconds(checkpoint: dict[str, Any]) -> float | None:
+    """The training seconds Lightning's ``Timer`` (``max_time``) had counted in ``checkpoint`` (None: no timer)."""
+    state = checkpoint.get("callbacks", {}).get(TIMER_STATE_KEY)
+    try:
+        return float(state["time_elapsed"]["train"])
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def completed_epochs(checkpoint: dict[str, Any]) -> int | None:
+    """The epochs whose every batch a Lightning training ``checkpoint``'s run had trained (None: not recorded).
+
+    Lightning marks an epoch completed only after its end-of-epoch hooks, and a checkpoint written in those hooks
+    (at the last validation, at the end) still counts it as under way; its batch progress then says the epoch's
+    last batch is done."""
+    fit_loop = checkpoint.get("loops", {}).get("fit_loop", {})
+    try:
+        completed = int(fit_loop[EPOCH_PROGRESS_KEY]["current"]["completed"])
+        return completed + bool(fit_loop[BATCH_PROGRESS_KEY].get("is_last_batch", False))
+    except (TypeError, KeyError, ValueError):
+        return None
 
 
 def count_optimizer_step(opt: Any, step: Any) -> None:
@@ -74,4 +112,16 @@ def check() -> list[str]:
             problems.append(f"_ManualOptimization has no {name}() (it counts global_step)")
     if not hasattr(L.LightningModule(), FX_NAME_ATTR):
         problems.append(f"LightningModule no longer sets {FX_NAME_ATTR}")
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    if not hasattr(ModelCheckpoint(), CHECKPOINT_LAST_STEP_SAVED):
+        problems.append(f"ModelCheckpoint no longer keeps {CHECKPOINT_LAST_STEP_SAVED}")
+    for name in CHECKPOINT_METHODS:
+        if not callable(getattr(ModelCheckpoint, name, None)):
+            problems.append(f"ModelCheckpoint has no {name}() (RunCheckpoint overrides or calls it)")
+    from lightning.fabric.loggers.csv_logs import _ExperimentWriter
+
+    for name in CSV_WRITER_METHODS:
+        if not callable(getattr(_ExperimentWriter, name, None)):
+            problems.append(f"the CSV logger's _ExperimentWriter has no {name}() (_ResumableWriter overrides it)")
     return problems

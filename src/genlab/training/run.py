@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import shlex
+import shutil
 import sys
 import time
 import warnings
@@ -20,7 +21,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from genlab.errors import ConfigError, LoadError, TrainingInterrupted
+from genlab.errors import ConfigError, LoadError, NonFiniteError, TrainingDiverged, TrainingInterrupted
 from genlab.registry import get_model
 from genlab.rundir import RunDir
 from genlab.training.callbacks import (
@@ -35,8 +36,18 @@ from genlab.training.callbacks import (
 )
 from genlab.training.checkpoint import AtomicCheckpointIO, read_checkpoint
 from genlab.training.chunks import steps_per_call
-from genlab.training.config import TrainConfig, check_resumable, complete, parse_duration, read_yaml, resolve
+from genlab.training.config import (
+    TrainConfig,
+    check_resumable,
+    check_unedited,
+    complete,
+    merge_layers,
+    parse_duration,
+    read_yaml,
+    resolve,
+)
 from genlab.training.datamodule import TensorDataModule
+from genlab.training.export import ExportAtValidation, export_model
 from genlab.training.logger import RunCSVLogger
 from genlab.training.validation import validation_interval
 
@@ -58,17 +69,56 @@ class RunResult:
     steps: int  # iterations taken in total (an iteration may hold several optimizer steps)
 
 
-def resume_config(run_dir: str | Path, overrides: dict[str, Any]) -> TrainConfig:
-    """The config of an existing run, with ``overrides`` (e.g. more epochs) applied."""
+def resume_config(run_dir: str | Path, *layers: dict[str, Any]) -> TrainConfig:
+    """The config of an existing run, with the option ``layers`` (a YAML file's, flags, ``--set``; e.g. more
+    epochs) applied. Refuses, before anything is written: a folder that is not a run or has no ``last.ckpt``,
+    another ``out``, an option a resume cannot change, a ``config.yaml`` edited since the checkpoint, and a run
+    that has already reached the limits it would be resumed to."""
     run = RunDir(run_dir)
+    if not run.path.is_dir():
+        raise LoadError(f"no run folder at {run.path}: pass the folder that `genlab train` wrote (genlab list)")
     if not run.is_run():
         raise LoadError(f"{run.path} is not a genlab run folder (no config.yaml): pass the folder "
                         f"that `genlab train` wrote")
     if not run.last_checkpoint.is_file():
         raise LoadError(f"{run.last_checkpoint} is missing: nothing to resume; train anew with --out {run.path} "
                         f"--overwrite (or another --out)")
-    check_resumable(overrides)  # before anything is written
-    return resolve(read_yaml(run.config_yaml), {**overrides, "out": str(run.path)})
+    overrides = merge_layers(*layers)
+    out = overrides.pop("out", None)
+    if out is not None and Path(out).resolve() != run.path.resolve():
+        raise ConfigError(f"--resume {run.path} continues training in {run.path}, not in --out {out}: drop --out "
+                          f"(to start a new run from its weights: genlab train MODEL --out {out} "
+                          f"--set init_from={run.model_dir})")
+    current = read_yaml(run.config_yaml)
+    checkpoint = read_checkpoint(run.last_checkpoint)
+    trained = checkpoint.get("genlab", {}).get("train_config")
+    if isinstance(trained, dict):
+        check_unedited(current, trained, str(run.config_yaml))
+    check_resumable(overrides, current)  # before anything is written
+    cfg = resolve(current, {**overrides, "out": str(run.path)})
+    reached = limit_reached(cfg, checkpoint)
+    if reached:
+        raise ConfigError(f"{run.path} has finished ({reached}): nothing to resume; to train it longer, pass a larger "
+                          f"--epochs, --max-steps or --max-time")
+    return cfg
+
+
+def limit_reached(cfg: TrainConfig, checkpoint: dict[str, Any]) -> str | None:
+    """Which of ``cfg``'s limits (epochs, max_steps, max_time) the run of ``checkpoint`` has already reached, in
+    words; None when training from it would take a step."""
+    from genlab.training.lightning_internals import completed_epochs, timer_seconds
+
+    meta = checkpoint.get("genlab", {})
+    iteration = int(checkpoint.get("global_step", 0)) // int(meta.get("optimizer_steps_per_iteration", 1))
+    epochs = completed_epochs(checkpoint)
+    seconds = timer_seconds(checkpoint)
+    if cfg.max_steps >= 0 and iteration >= cfg.max_steps:
+        return f"iteration {iteration} of max_steps {cfg.max_steps}"
+    if cfg.epochs > 0 and epochs is not None and epochs >= cfg.epochs:
+        return f"epoch {epochs} of epochs {cfg.epochs}"
+    if cfg.max_time is not None and seconds is not None and seconds >= parse_duration(cfg.max_time).total_seconds():
+        return f"{seconds:.0f} s trained of max_time {cfg.max_time}"
+    return None
 
 
 def _strategy(cfg: TrainConfig, system_cls: type):
@@ -132,12 +182,29 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         from genlab.hub import init_weights_from
 
         init_weights_from(model, cfg.init_from)  # fine-tuning: a saved model's weights, same networks
-    system_cls = entry.load_system()
-    clock = system_cls.clock_for(model)
+    clock = entry.load_system().clock_for(model)
 
+    created = first and not run.path.exists()
     if first:
         run.path.mkdir(parents=True, exist_ok=True)
         run.write_config(cfg.to_dict())
+    try:
+        return _fit(cfg, run, entry, model, clock, train_data, val_data, checkpoint, resume=resume,
+                    callbacks=callbacks, command=command)
+    except (NonFiniteError, TrainingDiverged):  # the metrics that show it stay in the folder
+        raise
+    except BaseException:
+        if created and not run.holds_checkpoints():  # failed before anything worth keeping: leave no folder behind
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
+
+
+def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, train_data, val_data,
+         checkpoint: dict[str, Any] | None, *, resume: bool, callbacks: list[L.Callback] | None,
+         command: str | None) -> RunResult:
+    """The Trainer's part of ``train``: callbacks, ``fit``, then the final validation, ``model/`` and the report
+    (or, when a signal stopped it, ``model/`` at the stop and ``TrainingInterrupted``)."""
+    system_cls = entry.load_system()
     command = command or "genlab train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     resumed_at = clock.iteration(checkpoint["global_step"]) if checkpoint else None
 
@@ -163,7 +230,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
           if model.monitor else []),
         *([TimedCheckpoint(run.last_checkpoint, cfg.checkpoint_minutes)] if cfg.checkpoint_minutes else []),
         RNGState(), NonFiniteGuard(), interrupt,
-        SampleGrid(run, cfg.num_samples, fit_data=fit_data, reference=val_data),
+        ExportAtValidation(run, fit_data), SampleGrid(run, cfg.num_samples, reference=val_data),
         *([ema] if ema else []), *(callbacks or []),
     ]
     if not cfg.quiet:
@@ -194,20 +261,34 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     seconds = time.perf_counter() - t0  # this call's fit (RunResult); the report counts every segment
     if interrupt.stopped_at is not None:
         interrupt.put_back()
-        raise TrainingInterrupted(f"stopped at iteration {interrupt.stopped_at}, {run.last_checkpoint} written; "
-                                  f"continue with: genlab train --resume {run.path}")
+        _export(run, model, ema, train_data, iteration=interrupt.stopped_at, finished=False,
+                write=trainer.is_global_zero)
+        import signal
+
+        raise TrainingInterrupted(f"stopped by {interrupt.signal} at iteration {interrupt.stopped_at}, "
+                                  f"{run.last_checkpoint} and {run.model_dir} written; continue with: genlab train "
+                                  f"--resume {run.path}", exit_code=128 + getattr(signal, interrupt.signal))
     if cfg.strategy != "ddp_spawn" and system.validated_at != system.iteration:
         trainer.validate(system, datamodule=dm, verbose=False)  # stopped mid-epoch: the final weights' metrics
 
-    final = ema.ema_model(model) if ema and ema.shadow is not None else model
-    final.eval()
-    final.after_fit(train_data)  # e.g. fit a Gaussian mixture to an autoencoder's codes (X1)
-    metrics = {key: float(v) for key, v in trainer.callback_metrics.items() if key.startswith("val/")}
     iterations = clock.iteration(trainer.global_step)
+    final = _export(run, model, ema, train_data, iteration=iterations, finished=True, write=trainer.is_global_zero)
+    metrics = {key: float(v) for key, v in trainer.callback_metrics.items() if key.startswith("val/")}
     if trainer.is_global_zero:
-        final.save_pretrained(run.model_dir)
         from genlab.training.report import write_report
 
         write_report(run, cfg, final, metrics, seconds=system.train_seconds, command=system.command, steps=iterations,
                      continued=system.continued)
     return RunResult(run_dir=run.path, model=final, metrics=metrics, seconds=seconds, steps=iterations)
+
+
+def _export(run: RunDir, model: torch.nn.Module, ema: EMA | None, train_data, *, iteration: int, finished: bool,
+            write: bool) -> torch.nn.Module:
+    """The model a run hands over (its EMA's weights when it keeps one), in eval mode, fitted after training
+    (``after_fit``: e.g. a Gaussian mixture on an autoencoder's codes, X1); with ``write``, saved as ``model/``."""
+    final = ema.ema_model(model) if ema and ema.shadow is not None else model
+    if write:
+        export_model(run, final, train_data, iteration=iteration, finished=finished)
+    else:
+        final.after_fit(train_data)
+    return final.eval()

@@ -231,6 +231,8 @@ class System(L.LightningModule):
 
     # --- checkpoints ----------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.logger is not None:  # the rows up to the checkpoint reach metrics.csv with it (a resume keeps them)
+            self.logger.save()
         checkpoint["genlab"] = {"train_config": self.cfg.to_dict(),
                                 "model_class": f"{type(self.model).__module__}.{type(self.model).__qualname__}",
                                 "model_config": self.model.config.to_dict(),

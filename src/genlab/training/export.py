@@ -1,0 +1,41 @@
+"""The run's ``model/`` folder, written at every validation, when a run is interrupted and when it ends.
+
+So a run can be sampled and evaluated whenever it stops — finished, interrupted by Ctrl-C or SIGTERM, or
+killed after a validation — ``model/`` is rewritten (``save_pretrained``: each file atomic) whenever the
+spine has weights worth keeping, with ``model/progress.json`` saying at which iteration and whether the run had
+finished (``RunDir.model_progress``). The exported weights are the EMA's when an EMA is kept, and the model has
+run its ``after_fit`` (e.g. an autoencoder's code prior) on ``fit_data``.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+from torch import nn
+
+from genlab.blocks.modes import eval_mode
+from genlab.rundir import RunDir
+
+
+def export_model(run: RunDir, model: nn.Module, fit_data, *, iteration: int, finished: bool) -> None:
+    """``model.after_fit(fit_data)``, then ``model/`` and its ``progress.json`` (iteration, finished)."""
+    with eval_mode(model):
+        model.after_fit(fit_data)
+    model.save_pretrained(run.model_dir)
+    run.write_model_progress(iteration=iteration, finished=finished)
+
+
+class ExportAtValidation(L.Callback):
+    """Writes ``model/`` after each validation of the fit (rank 0): the weights validation saw (an EMA's weights
+    are swapped in then), at the iteration the run is at. Runs before ``SampleGrid``, which draws from the
+    model as fitted here."""
+
+    def __init__(self, run: RunDir, fit_data) -> None:
+        self.run = run
+        self.fit_data = fit_data
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        from lightning.pytorch.trainer.states import TrainerFn
+
+        if trainer.sanity_checking or not trainer.is_global_zero or trainer.state.fn != TrainerFn.FITTING:
+            return
+        export_model(self.run, pl_module.model, self.fit_data, iteration=pl_module.iteration, finished=False)
