@@ -1,14 +1,24 @@
 """Fault injection: kill a training run at random moments, resume it each time, and check nothing is lost.
 
-A tiny VAE on digits is trained in a subprocess (`genlab train ...`) that is sent SIGKILL (or SIGINT) after
-a random delay (uniform between 0.3 s and the uninterrupted run's duration) — during start-up, a step, a
-checkpoint write (one is written every iteration), a sample grid or the final save — then resumed
-(`--resume`, or anew when it died before its first checkpoint), again and again until it finishes; then
-a new run, until the signals are all delivered. After every kill, `last.ckpt` must load (weights only);
-at the end of each run its weights must equal an uninterrupted run's bit for bit.
+A tiny VAE on digits is trained in a subprocess (`genlab train ...`) that is sent SIGKILL, SIGINT or SIGTERM
+after a random delay (uniform between 0.3 s and the uninterrupted run's duration) — during start-up, a step, a
+checkpoint write, a validation, a sample grid or the final save — then resumed (`--resume`, or anew when it
+died before its first checkpoint), again and again until it finishes; then a new run, until the signals are
+all delivered. After every kill, `last.ckpt` must load (weights only); at the end of each run its weights
+must equal an uninterrupted run's bit for bit.
+
+Two modes:
+- ``--mode every-iteration``: `last.ckpt` every iteration (``checkpoint_every=1``, one step per Lightning call).
+- ``--mode default``: the settings a user runs — no ``checkpoint_every``, the default ``steps_per_call``, the
+  5-minute timed checkpoint (never reached here) — so `last.ckpt` comes from the validations (every epoch here:
+  ~19 iterations) and the stops. After each kill the harness also finds the last validation the run had
+  finished (its newest ``samples/epoch_XXX.png`` written at least ``VALIDATION_MARGIN`` before the kill) and
+  counts the kills whose `last.ckpt` is older than it (must be 0).
 
     python benchmarks/fault_injection.py --kills 20 --signal KILL
     python benchmarks/fault_injection.py --kills 20 --signal INT
+    python benchmarks/fault_injection.py --kills 20 --signal KILL --mode default
+    python benchmarks/fault_injection.py --kills 20 --signal TERM --mode default
 
 ``tests/test_fault_injection.py`` runs the same harness at a small size in `make test`.
 """
@@ -30,9 +40,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ITERATIONS = 300
-ARGS = ["vae", "--data", "digits", "--batch-size", "64", "--quiet", "--set", "model.hidden=[8]",
-        "--set", "model.latent_dim=2", "--set", "num_samples=4", "--set", "steps_per_call=1",
-        "--set", "checkpoint_every=1"]
+BASE_ARGS = ["vae", "--data", "digits", "--batch-size", "64", "--quiet", "--set", "model.hidden=[8]",
+             "--set", "model.latent_dim=2", "--set", "num_samples=4"]
+MODES = {"every-iteration": [*BASE_ARGS, "--set", "steps_per_call=1", "--set", "checkpoint_every=1"],
+         "default": BASE_ARGS}
+ARGS = MODES["every-iteration"]
+SIGNALS = {"KILL": signal.SIGKILL, "INT": signal.SIGINT, "TERM": signal.SIGTERM}
+#: a sample grid this much older than the kill marks a validation the run had finished (the grid is drawn just
+#: before that validation's checkpoint is written: milliseconds for this model)
+VALIDATION_MARGIN = 0.5
 
 
 @dataclasses.dataclass
@@ -42,6 +58,9 @@ class Outcome:
     restarts_from_scratch: int = 0  # killed before its first checkpoint: trained anew
     exit_codes: dict = dataclasses.field(default_factory=dict)
     progress: list = dataclasses.field(default_factory=list)  # last.ckpt's iteration after each kill (-1: none)
+    validated: list = dataclasses.field(default_factory=list)  # the last finished validation's iteration per kill
+    stale_checkpoints: int = 0  # kills after which last.ckpt was older than the last finished validation (must be 0)
+    runs_lost: int = 0  # runs a restart could not take to their end (a refused resume, exit 2; must be 0)
     runs: int = 0  # runs trained to their end (each compared with the uninterrupted one)
     identical: bool | None = None  # final weights equal the uninterrupted run's
 
@@ -60,18 +79,32 @@ def _weights(run: Path) -> dict:
     return load_file(str(run / "model" / "model.safetensors"))
 
 
-def reference(root: Path, iterations: int) -> tuple[dict, float]:
-    """The uninterrupted run's weights and its wall time (start to exit)."""
+def reference(root: Path, iterations: int, args: list[str]) -> tuple[dict, float, dict[int, int]]:
+    """The uninterrupted run's weights, its wall time (start to exit) and the iteration of each epoch's
+    validation (``{epoch: iteration}``, from its ``metrics.csv``)."""
+    from genlab.plots import read_metrics
+
     out = root / "reference"
     t0 = time.perf_counter()
-    subprocess.run(_cmd(*ARGS, "--max-steps", str(iterations), "--out", str(out)), check=True, env=_env(),
+    subprocess.run(_cmd(*args, "--max-steps", str(iterations), "--out", str(out)), check=True, env=_env(),
                    capture_output=True, timeout=600)
-    return _weights(out), time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    validations = {int(r["epoch"]): int(r["step"]) + 1 for r in read_metrics(out / "metrics.csv") if "val/loss" in r}
+    return _weights(out), seconds, validations
+
+
+def last_validation(run: Path, before: float, validations: dict[int, int]) -> int:
+    """The iteration of the newest validation whose sample grid was written before ``before`` (a time.time()),
+    0 when none was."""
+    done = [validations.get(int(p.stem.split("_")[1]), 0) for p in (run / "samples").glob("epoch_*.png")
+            if p.stat().st_mtime < before] if (run / "samples").is_dir() else []
+    return max(done, default=0)
 
 
 def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, sig: int, kills: int,
-            duration: float) -> None:
-    """Start (or resume) ``run`` until it exits 0, delivering signals at uniform moments in [0.3 s, duration]."""
+            duration: float, args: list[str], validations: dict[int, int]) -> bool:
+    """Start (or resume) ``run`` until it exits 0 (True), delivering signals at uniform moments in [0.3 s,
+    duration]; False when a restart is refused (the run is lost)."""
     from genlab.training.checkpoint import read_checkpoint
 
     ckpt = run / "checkpoints" / "last.ckpt"
@@ -80,12 +113,14 @@ def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, si
             cmd = _cmd("--resume", str(run), "--quiet")
         else:
             outcome.restarts_from_scratch += run.exists()
-            cmd = _cmd(*ARGS, "--max-steps", str(iterations), "--out", str(run), "--overwrite")
+            cmd = _cmd(*args, "--max-steps", str(iterations), "--out", str(run), "--overwrite")
         p = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed_at = None
         if outcome.kills < kills:
             try:
                 p.wait(timeout=rng.uniform(0.3, duration))
             except subprocess.TimeoutExpired:
+                killed_at = time.time()
                 p.send_signal(sig)
                 outcome.kills += 1
         code = p.wait(timeout=600)
@@ -97,28 +132,37 @@ def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, si
             except Exception:
                 outcome.unreadable_checkpoints += 1
                 raise
+        if killed_at is not None:
+            validated = last_validation(run, killed_at - VALIDATION_MARGIN, validations)
+            outcome.validated.append(validated)
+            outcome.stale_checkpoints += step < validated
         if code == 0:
-            return
+            return True
+        if code == 2:  # a one-line refusal: this run cannot be taken further
+            outcome.runs_lost += 1
+            return False
         outcome.progress.append(step)
 
 
-def run_all(kills: int, sig: int, iterations: int = ITERATIONS, seed: int = 0) -> Outcome:
+def run_all(kills: int, sig: int, iterations: int = ITERATIONS, seed: int = 0,
+            mode: str = "every-iteration") -> Outcome:
     """Runs killed and resumed until ``kills`` signals were delivered, each run to its end; each run's final
     weights are compared with the uninterrupted run's."""
     import torch
 
+    args = MODES[mode]
     root = Path(tempfile.mkdtemp(prefix="genlab-faults-"))
     try:
-        ref, duration = reference(root, iterations)
+        ref, duration, validations = reference(root, iterations, args)
         rng = random.Random(seed)
         outcome = Outcome(identical=True)
         cycle = 0
         while outcome.kills < kills:
             run = root / f"run{cycle}"
-            _finish(run, iterations, outcome, rng, sig, kills, duration)
-            got = _weights(run)
-            outcome.identical &= ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
-            outcome.runs += 1
+            if _finish(run, iterations, outcome, rng, sig, kills, duration, args, validations):
+                got = _weights(run)
+                outcome.identical &= ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
+                outcome.runs += 1
             cycle += 1
         return outcome
     finally:
@@ -130,29 +174,35 @@ def main() -> None:
 
     p = argparse.ArgumentParser()
     p.add_argument("--kills", type=int, default=20)
-    p.add_argument("--signal", choices=["KILL", "INT"], default="KILL")
+    p.add_argument("--signal", choices=sorted(SIGNALS), default="KILL")
+    p.add_argument("--mode", choices=sorted(MODES), default="every-iteration",
+                   help="every-iteration: last.ckpt every iteration; default: the settings a user runs")
     p.add_argument("--iterations", type=int, default=ITERATIONS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", default=None)
     args = p.parse_args()
-    sig = signal.SIGKILL if args.signal == "KILL" else signal.SIGINT
     t0 = time.perf_counter()
-    o = run_all(args.kills, sig, args.iterations, args.seed)
-    note = (f"tiny VAE on digits, {args.iterations} iterations, last.ckpt every iteration; exit codes "
+    o = run_all(args.kills, SIGNALS[args.signal], args.iterations, args.seed, args.mode)
+    every = args.mode == "every-iteration"
+    what = "last.ckpt every iteration" if every else "default settings: last.ckpt at each validation (every epoch)"
+    note = (f"tiny VAE on digits, {args.iterations} iterations, {what}; exit codes "
             f"{dict(sorted(o.exit_codes.items()))}; last.ckpt's iteration after each kill {o.progress}; "
+            f"last finished validation at each kill {o.validated}; "
             f"{o.restarts_from_scratch} restarts before a first checkpoint; {o.runs} runs trained to the end, "
-            f"each compared; "
-            f"{time.perf_counter() - t0:.0f} s")
-    records = [record(f"SIG{args.signal} at random moments", "signals delivered", o.kills, "count", note=note),
-               record(f"SIG{args.signal} at random moments", "unreadable checkpoints", o.unreadable_checkpoints,
-                      "count"),
-               record(f"SIG{args.signal} at random moments", "final weights identical to an uninterrupted run",
-                      float(bool(o.identical)), "bool")]
+            f"each compared; {time.perf_counter() - t0:.0f} s")
+    name = f"SIG{args.signal} at random moments" + ("" if every else ", default settings")
+    records = [record(name, "signals delivered", o.kills, "count", note=note),
+               record(name, "unreadable checkpoints", o.unreadable_checkpoints, "count"),
+               record(name, "checkpoints older than the last validation", o.stale_checkpoints, "count"),
+               record(name, "runs lost", o.runs_lost, "count"),
+               record(name, "final weights identical to an uninterrupted run", float(bool(o.identical)), "bool")]
     for r in records:
-        print(f"{r['name']:<28} {r['metric']:<48} {r['value']}")
-    write_results(args.name or f"fault_injection_{args.signal.lower()}", records,
-                  notes="Kill, resume, repeat: data lost = 0 means every checkpoint loaded and the final "
-                        "weights equal the uninterrupted run's bit for bit.")
+        print(f"{r['name']:<46} {r['metric']:<48} {r['value']}")
+    suffix = "" if every else "_default"
+    write_results(args.name or f"fault_injection_{args.signal.lower()}{suffix}", records,
+                  notes="Kill, resume, repeat: data lost = 0 means every checkpoint loaded, no kill found last.ckpt "
+                        "older than the last finished validation, and the final weights equal the uninterrupted "
+                        "run's bit for bit.")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,14 @@ OLD_VAE = Path(__file__).resolve().parent / "fixtures" / "runs" / "vae-v0"
     (["embed", str(OLD_VAE), "--neighbors", "0"], "must be ≥ 1"),
     (["sample", str(OLD_VAE), "--out", "/proc/no-such/x.png"], "cannot write or read"),
     (["sample", str(OLD_VAE), "--y", "3"], "takes no y"),
+    (["train", "vae", "--seed", "-1", "--max-steps", "1"], "seed must be a whole number from 0 to 4294967295"),
+    (["train", "gan", "--set", "model.betas=[0.5]", "--max-steps", "1"], "betas must be two numbers in [0, 1)"),
+    (["train", "gan", "--set", "model.betas=[1.5,0.9]", "--max-steps", "1"], "betas must be two numbers in [0, 1)"),
+    (["train", "lenet", "--data", "ring8", "--max-steps", "1"], "LeNet needs images"),
+    (["train", "dcgan", "--data", "ring8", "--max-steps", "1"], "genlab train gan --data ring8"),
+    (["train", "--config", "."], "is a folder: pass a YAML file"),
+    (["eval", "runs/nope"], "no run folder at runs/nope"),
+    (["sample", "runs/nope"], "no run folder at runs/nope"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -243,3 +243,159 @@ def test_a_row_cut_short_by_a_kill_is_dropped_on_resume_not_misread(tmp_path):
     writer = _ResumableWriter(str(tmp_path), keep_until_step=30)
     assert path.read_text().splitlines() == ["epoch,step,train/loss", "0,9,1.5", "0,19,1.2"]
     assert writer.metrics_keys == ["epoch", "step", "train/loss"]
+
+
+# --- one line, not a traceback; one line that says what is wrong --------------------------------------------------
+def _one_line_error(args, cwd):
+    import os
+
+    from typer.testing import CliRunner
+
+    from genlab.cli.main import app
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        res = CliRunner().invoke(app, [str(a) for a in args])
+    finally:
+        os.chdir(old)
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), res.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", r"is not UTF-8 text \(byte 0\)"),
+    (b"model: vae\nepochs: 3\xff\n", r"is not UTF-8 text \(byte 20\)"),
+    (b"modle: vae\n", r"unknown option 'modle' \(did you mean 'model'\?\)"),
+    (b"model: vae\nepoch: 3\n", r"unknown option 'epoch' \(did you mean 'epochs'\?\)"),
+    (b"", r"name a model: genlab train MODEL or a line `model: NAME` in run.yaml \(it is empty\)"),
+    (b"model: vae\nseed: -1\n", "seed must be a whole number"),
+])
+def test_a_config_file_that_cannot_be_used_is_named_with_what_is_wrong(tmp_path, content, message):
+    import re
+
+    (tmp_path / "run.yaml").write_bytes(content)
+    line = _one_line_error(["train", "--config", "run.yaml", "--max-steps", "1"], tmp_path)
+    assert re.search(message, line), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.yaml"]  # no run folder
+
+
+def test_eval_of_a_run_with_a_damaged_config_yaml_says_which_file(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path)
+    (run / "config.yaml").write_bytes(b"model: [vae\n")
+    line = _one_line_error(["eval", run, "--limit", "4"], tmp_path)
+    assert f"{run / 'config.yaml'} is not valid YAML: the run folder is damaged" in line
+
+
+def test_random_bytes_in_last_ckpt_are_called_corrupt_not_code(finished_run, tmp_path):
+    import os
+
+    run = _copy(finished_run, tmp_path)
+    (run / "checkpoints" / "last.ckpt").write_bytes(os.urandom(4096))
+    line = _one_line_error(["train", "--resume", run, "--epochs", "6"], tmp_path)
+    assert "is corrupt or not a checkpoint" in line and "could run code" not in line
+
+
+def test_a_checkpoint_that_names_code_is_refused_naming_the_class(tmp_path):
+    from genlab.errors import LoadError
+
+    torch.save({"state_dict": {}, "hook": _CheckpointAtEpochStart}, tmp_path / "last.ckpt")
+    with pytest.raises(LoadError, match=r"holds objects other than tensors .*\((tests\.)?test_reliability\."
+                                        r"_CheckpointAtEpochStart\).*could run code"):
+        read_checkpoint(tmp_path / "last.ckpt")
+
+
+FAIL_DURING_TRAINING = textwrap.dedent("""
+    from genlab.errors import ConfigError
+    from genlab.training import callbacks
+
+    def fail(self, trainer, pl_module, *a):
+        if pl_module.iteration == 16:
+            raise ConfigError("something went wrong")
+
+    callbacks.StopOnInterrupt.on_train_batch_start = fail
+    from genlab.cli.main import app
+    app({args!r})
+""")
+
+
+def test_an_error_during_training_starts_a_line_of_its_own_after_the_progress_bar(tmp_path):
+    args = ["train", "vae", "--data", "digits", "--batch-size", "64", "--max-steps", "40", "--out",
+            str(tmp_path / "run"), "--set", "model.hidden=[8]", "--set", "model.latent_dim=2",
+            "--set", "num_samples=0", "--set", "steps_per_call=1"]  # with the progress bar
+    p = subprocess.run([sys.executable, "-c", FAIL_DURING_TRAINING.format(args=args)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=300)  # one stream, as a terminal shows both
+    out = p.stdout.decode()
+    assert p.returncode == 2, out[-2000:]
+    assert "\nerror: something went wrong" in out.replace("\r", "\n"), out[-2000:]
+    assert "it/s]error:" not in out and "]error:" not in out, out[-500:]
+
+
+def test_the_readme_says_which_models_keep_a_best_checkpoint_and_by_which_metric():
+    from genlab.registry import MODELS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("`checkpoints/last.ckpt` (to resume)")
+    text = " ".join(readme[start:start + 800].split())
+    for entry in MODELS.values():
+        monitor = entry.load_class().monitor
+        if monitor is None:
+            assert f"`{entry.name}`" in text.split("keep `last.ckpt` only")[0].split("the GANs")[1], entry.name
+        else:
+            assert f"`{monitor}`" in text, (entry.name, monitor)
+
+
+def test_devices_help_says_more_processes_than_cores_are_allowed():
+    from typer.testing import CliRunner
+
+    from genlab.cli.main import app
+
+    help_text = " ".join(CliRunner().invoke(app, ["train", "--help"], terminal_width=200).output.split())
+    assert "at most the machine's cores" not in help_text
+    assert "more than the machine's cores is allowed but slower" in help_text.replace("│ ", "")
+
+
+def test_a_run_killed_after_its_last_step_but_before_its_final_save_can_still_be_finished(finished_run, tmp_path):
+    import json
+
+    run = _copy(finished_run, tmp_path)
+    (run / "model" / "progress.json").write_text(json.dumps({"iteration": 20, "finished": False}))
+    (run / "report.md").unlink()
+    cfg = _resume(run)  # not refused: the last step was taken, the final export and report were not
+    result = train(cfg, resume=True)
+    assert result.steps == 30 and (run / "report.md").is_file()
+    assert json.loads((run / "model" / "progress.json").read_text()) == {"iteration": 30, "finished": True}
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        _resume(run)
+
+
+def test_sigterm_to_every_process_of_a_ddp_run_writes_a_checkpoint_exits_143_and_resumes(tmp_path):
+    # as SLURM or Kubernetes stop a job: SIGTERM to every process of the group (Lightning's launch: ddp, 2 processes)
+    import json
+    import os
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK")}
+    args = [sys.executable, "-m", "genlab.cli.main", "train", "vae", "--data", "digits", "--batch-size", "16",
+            "--epochs", "40", "--set", "model.hidden=[8]", "--set", "model.latent_dim=2", "--set", "num_samples=0",
+            "--quiet", "--devices", "2", "--strategy", "ddp", "--out", str(run)]
+    p = subprocess.Popen(args, env={**env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while not (run / "model" / "progress.json").is_file() and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)  # the first validation (and its checkpoint) is done
+    os.killpg(p.pid, signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err.decode()[-2000:]
+    assert "stopped by SIGTERM" in err.decode()
+    at = json.loads((run / "model" / "progress.json").read_text())
+    assert at["finished"] is False
+    assert read_checkpoint(run / "checkpoints" / "last.ckpt")["global_step"] == at["iteration"]
+    resumed = subprocess.run([sys.executable, "-m", "genlab.cli.main", "train", "--resume", str(run), "--quiet",
+                              "--epochs", str(1 + at["iteration"] // 42)], env=env, capture_output=True,
+                             timeout=300)  # 42 iterations an epoch: one epoch more
+    assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
+    assert json.loads((run / "model" / "progress.json").read_text())["finished"] is True

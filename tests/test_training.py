@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from genlab.errors import LoadError, NonFiniteError
 from genlab.plots import read_metrics
+from genlab.rundir import RunDir
 from genlab.training import TrainConfig, train
 from genlab.training.checkpoint import atomic_torch_save
 
@@ -74,7 +75,7 @@ def test_resume_after_a_kill_gives_identical_weights(tmp_path, lr_schedule):
     script = KILL_SCRIPT.format(kill=half, cfg=repr(cfg.to_dict()))
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert p.returncode == 9, p.stderr[-2000:]
-    assert not (tmp_path / "killed" / "model").exists()
+    assert not RunDir(tmp_path / "killed").finished()  # model/ is the last validation's, marked unfinished
     ck = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=False)
     assert ck["global_step"] == half
     resumed = train(cfg, resume=True)

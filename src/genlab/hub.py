@@ -7,6 +7,8 @@ interrupted save never leaves a half-written file. Every failure to load is a on
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import json
 import os
@@ -16,13 +18,16 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from genlab.atomic import atomic_write_bytes, atomic_write_text
+from genlab.atomic import atomic_file
 from genlab.config import Config
 from genlab.errors import ConfigError, LoadError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = 1
+#: what an OSError says when the folder itself cannot be written (missing parent, under a file, no permission)
+_UNWRITABLE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM,
+                         errno.EROFS})
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:
@@ -42,8 +47,10 @@ class PretrainedMixin:
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created if needed).
 
-        Each file is written atomically (``genlab.atomic``), weights first, so an interrupted save
-        leaves the previous files intact; nothing else in ``directory`` is touched.
+        Each file is written atomically (``genlab.atomic``), both to temporaries before either is renamed into
+        place (weights first), so an interrupted or failed save leaves the previous files intact; nothing else in
+        ``directory`` is touched. A folder that cannot be written (under a file, without permission, read-only) is a
+        ``ConfigError`` naming it; a failed save (a full disk stays an ``OSError``) leaves no new file or folder.
         """
         from safetensors.torch import save
 
@@ -61,8 +68,22 @@ class PretrainedMixin:
             "genlab_version": __version__,
             "format": FORMAT,
         }
-        atomic_write_bytes(directory / WEIGHTS_NAME, save(state, metadata={"format": "pt"}))
-        atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
+        weights, config = save(state, metadata={"format": "pt"}), (json.dumps(meta, indent=2) + "\n").encode()
+        created = [p for p in (directory, *directory.parents) if not p.exists()]  # the folders this save makes
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            # both files written to temporaries first; renamed into place only once both are whole, weights first
+            with atomic_file(directory / CONFIG_NAME) as fc, atomic_file(directory / WEIGHTS_NAME) as fw:
+                fw.write(weights)
+                fc.write(config)
+        except BaseException as e:
+            for p in created:  # deepest first; only the empty folders this save made
+                with contextlib.suppress(OSError):
+                    p.rmdir()
+            if isinstance(e, OSError) and e.errno in _UNWRITABLE:  # (a full disk stays an OSError)
+                raise ConfigError(f"cannot save the model into {directory} ({e.strerror}): choose a writable "
+                                  f"folder") from None
+            raise
         return directory
 
     @classmethod

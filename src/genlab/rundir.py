@@ -144,6 +144,12 @@ class RunDir:
                             f"{self.path}")
         return load(self.model_folder())
 
+    def finished(self) -> bool:
+        """Whether the run ended and wrote its final ``model/`` (``progress.json`` says so; a run from before genlab
+        kept one finished when it wrote its report)."""
+        progress = self.read_model_progress()
+        return bool(progress["finished"]) if progress is not None else self.report.is_file()
+
     def write_model_progress(self, *, iteration: int, finished: bool) -> Path:
         return atomic_write_text(self.model_progress,
                                  json.dumps({"iteration": iteration, "finished": finished}, indent=2) + "\n")

@@ -13,6 +13,12 @@ from torch import Tensor, nn
 from genlab.errors import ConfigError, ShapeError
 
 
+def _angles(t: Tensor, n: int, d: int, base: float, dtype: torch.dtype) -> Tensor:
+    """``t ω_i`` with ``ω_i = base^(−2i/d)``, ``i = 0 … n − 1`` (A5): ``(B,)`` → ``(B, n)`` in ``dtype``."""
+    freqs = torch.exp(-math.log(base) * torch.arange(n, device=t.device, dtype=dtype) / (d / 2))  # (n,) ω_i
+    return t.to(dtype)[:, None] * freqs[None]  # (B, n)
+
+
 def sinusoidal_embedding(t: Tensor, dim: int, *, base: float = 10000.0, interleave: bool = False,
                          dtype: torch.dtype = torch.float32) -> Tensor:
     """Sinusoidal features of (possibly fractional) positions or timesteps ``t`` (B,) → ``(B, dim)``.
@@ -20,24 +26,26 @@ def sinusoidal_embedding(t: Tensor, dim: int, *, base: float = 10000.0, interlea
     ``sin(t ω_k)`` and ``cos(t ω_k)`` with ``ω_k = base^(−k/h)``, ``h = ⌊dim/2⌋``, ``k = 0 … h − 1`` (A5):
     Vaswani et al. 2017, "Attention Is All You Need", arXiv:1706.03762, §3.5; used for the diffusion
     timestep by Ho et al. 2020 (arXiv:2006.11239, App. B). ``interleave=False`` lays them out as
-    ``[sin ∥ cos]`` (the diffusion models'), ``True`` as ``sin, cos, sin, …`` (the paper's ``E[p, 2k]``,
-    ``E[p, 2k+1]``). Computed in ``dtype``; an odd ``dim`` ends with a zero column.
+    ``[sin ∥ cos]`` (the diffusion models'), ``True`` as ``sin, cos, sin, …``. Computed in ``dtype``; an odd
+    ``dim`` ends with a zero column (``sinusoidal_table`` is A5 with ``d = dim`` for every ``dim``).
     """
     half = dim // 2
-    freqs = torch.exp(-math.log(base) * torch.arange(half, device=t.device, dtype=dtype) / half)  # (half,) ω_k
-    args = t.to(dtype)[:, None] * freqs[None]  # (B, half)
+    args = _angles(t, half, 2 * half, base, dtype)  # (B, half)
     sin, cos = torch.sin(args), torch.cos(args)
     emb = torch.stack([sin, cos], dim=-1).flatten(1) if interleave else torch.cat([sin, cos], dim=1)  # (B, 2·half)
     return F.pad(emb, (0, dim - 2 * half))
 
 
 def sinusoidal_table(positions: Tensor, dim: int, base: float = 10000.0) -> Tensor:
-    """``E[p, 2i] = sin(p / base^{2i/d})``, ``E[p, 2i+1] = cos(p / base^{2i/d})`` for ``positions`` (T,).
+    """A5: ``E[p, 2i] = sin(p / base^{2i/d})``, ``E[p, 2i+1] = cos(p / base^{2i/d})`` with ``d = dim``, for
+    ``positions`` (T,) → (T, dim) float64.
 
-    Vaswani et al. 2017, "Attention Is All You Need", arXiv:1706.03762, §3.5: ``sinusoidal_embedding``
-    interleaved, in float64 (an odd ``d`` uses the frequencies of ``d − 1`` and ends with zeros). Returns (T, dim).
+    Vaswani et al. 2017, "Attention Is All You Need", arXiv:1706.03762, §3.5. For an even ``dim`` this is
+    ``sinusoidal_embedding(..., interleave=True)`` in float64, bit for bit; an odd ``dim`` ends with the sine
+    of ``i = (dim − 1)/2``.
     """
-    return sinusoidal_embedding(positions, dim, base=base, interleave=True, dtype=torch.float64)
+    args = _angles(positions, (dim + 1) // 2, dim, base, torch.float64)  # (T, ⌈d/2⌉) p ω_i
+    return torch.stack([torch.sin(args), torch.cos(args)], dim=-1).flatten(1)[:, :dim]  # (T, dim) sin, cos, …
 
 
 class SinusoidalPositions(nn.Module):
@@ -63,8 +71,9 @@ class LearnedPositions(nn.Module):
 
     def __init__(self, max_len: int, dim: int) -> None:
         super().__init__()
-        if max_len < 1 or dim < 1:
-            raise ConfigError(f"LearnedPositions needs max_len ≥ 1 and dim ≥ 1, got {max_len} and {dim}")
+        for name, value in (("max_len", max_len), ("dim", dim)):
+            if value < 1:
+                raise ConfigError(f"LearnedPositions' {name} must be ≥ 1, got {value}")
         self.max_len, self.dim = max_len, dim
         self.weight = nn.Parameter(torch.randn(max_len, dim) * 0.02)
 

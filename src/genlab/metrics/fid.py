@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import math
 import warnings
 from collections.abc import Iterator
 
@@ -55,9 +56,14 @@ class LeNetFeatures(nn.Module):
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
         c = self.net.config
-        check_shape(x, (None, c.in_channels, c.image_size, c.image_size), "images",
-                    hint="FID/KID take MNIST-like images in [0, 1]: reshape flat samples with "
-                         f"x.view(-1, {c.in_channels}, {c.image_size}, {c.image_size})")
+        shape = (c.in_channels, c.image_size, c.image_size)
+        if x.dim() == 2 and x.shape[1] != math.prod(shape):  # points (2-D toys) or other vectors, not flat images
+            hint = ("FID/KID need MNIST-shaped images; for 2-D points the metric is coverage: "
+                    "genlab eval RUN --metrics coverage")
+        else:
+            hint = ("FID/KID take MNIST-like images in [0, 1]: reshape flat samples with "
+                    f"x.view(-1, {', '.join(map(str, shape))})")
+        check_shape(x, (None, *shape), "images", hint=hint)
         if x.dtype == torch.uint8:
             x = x.float() / 255
         x = x.to(dtype=torch.float32, device=next(self.net.parameters()).device)

@@ -129,6 +129,19 @@ def num_classes_of(data: TensorData) -> dict[str, int]:
     return {} if data.y is None else {"num_classes": int(data.y.max()) + 1}
 
 
+def image_shape_of(data: TensorData, model: str, *, otherwise: str = "") -> tuple[int, int, int]:
+    """``(C, H, W)`` of image data, for a convolutional model's ``data_defaults``; a one-line ``ConfigError``
+    naming the data's kind and the image datasets (and ``otherwise``: what to train on such data) for any
+    other data."""
+    x = data.x
+    if x is not None and x.dim() == 4:
+        return tuple(x.shape[1:])
+    shape = None if x is None else tuple(x.shape[1:])
+    raise ConfigError(f"{model} needs images (C, H, W), but {data.name} is {data.kind} data of shape {shape}: "
+                      f"pass an image dataset (--data mnist, mnist-binarized, mnist-dynamic or digits)"
+                      + (f", or {otherwise}" if otherwise else ""))
+
+
 # --- capabilities -----------------------------------------------------------------------------------
 class Generative:
     """Draws samples: ``sample(n, *, generator=None, **options)`` → a batch in data space.

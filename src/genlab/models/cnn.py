@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from genlab.blocks.conv import conv_output_size  # C2, shared with every conv model
 from genlab.config import Config, require
 from genlab.errors import ConfigError, LoadError, ShapeError
-from genlab.models.base import Classifier, Model, ModelOutput, num_classes_of
+from genlab.models.base import Classifier, Model, ModelOutput, image_shape_of, num_classes_of
 from genlab.models.inputs import check_data, check_labels
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,11 @@ class LeNetConfig(Config):
         require(len(self.padding) == len(self.channels),
                 f"padding needs one value per conv block ({len(self.channels)}), got {self.padding}")
         require(all(p >= 0 for p in self.padding), f"padding must be ≥ 0, got {self.padding}")
-        require(self.kernel_size >= 1 and self.stride >= 1 and self.pool >= 1,
-                "kernel_size, stride and pool must be ≥ 1")
+        for name in ("in_channels", "kernel_size", "stride", "pool", "hidden"):
+            require(getattr(self, name) >= 1, f"{name} must be ≥ 1, got {getattr(self, name)}")
         require(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
-        require(self.hidden >= 1 and self.num_classes >= 2, "hidden must be ≥ 1 and num_classes ≥ 2")
+        require(self.num_classes >= 2, f"num_classes must be ≥ 2 (a classifier tells classes apart), got "
+                                       f"{self.num_classes}")
         n = self.image_size
         too_small = (f"image_size {self.image_size} is too small for {len(self.channels)} conv blocks "
                      f"with kernel_size {self.kernel_size}: lower kernel_size or add padding")
@@ -85,8 +86,9 @@ class LeNet(Model, Classifier):
 
     @classmethod
     def data_defaults(cls, data) -> dict:
-        """Channels and side of the data's square images, and the number of classes in the labels."""
-        c, h, _ = data.x.shape[1:]
+        """Channels and side of the data's square images, and the number of classes in the labels; other data
+        (2-D points, vectors) is refused, naming the image datasets."""
+        c, h, _ = image_shape_of(data, cls.__name__)
         return {"in_channels": c, "image_size": h, **num_classes_of(data)}
 
     def __init__(self, config: LeNetConfig | None = None, **overrides: Any) -> None:

@@ -22,7 +22,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from genlab.errors import ConfigError, GenlabError
+from genlab.errors import ConfigError, GenlabError, ShapeError
 
 LOG2 = math.log(2.0)
 
@@ -49,9 +49,11 @@ def log_likelihood(model: ImportanceWeighted, x: Tensor, k: int = 5000, *, batch
     ``k`` is. The model is evaluated in eval mode (restored afterwards). ``generator`` is passed to
     ``model.log_importance_weights`` when given; ``progress`` shows a ``tqdm`` bar.
     """
-    if k < 1 or batch_size < 1 or chunk < 1:
-        raise ConfigError(f"k, batch_size and chunk must be ≥ 1, got k={k}, batch_size={batch_size}, "
-                          f"chunk={chunk}")
+    for name, value in (("k", k), ("batch_size", batch_size), ("chunk", chunk)):
+        if value < 1:
+            raise ConfigError(f"{name} must be ≥ 1, got {value}")
+    if len(x) == 0:
+        raise ShapeError(f"log_likelihood got an empty batch x {tuple(x.shape)}: pass at least one example")
     if not hasattr(model, "log_importance_weights"):
         raise GenlabError(f"{type(model).__name__} has no log_importance_weights(x, k): the importance-"
                           f"sampled likelihood needs a latent-variable model with an encoder q(z|x)")

@@ -130,19 +130,32 @@ class StopOnInterrupt(L.Callback):
     """Ctrl-C (SIGINT) or SIGTERM (``docker stop``, Kubernetes, SLURM, systemd) during training: finish the Lightning
     call under way (a chunk of whole iterations), write ``last.ckpt`` there — a point an exact resume starts from —
     and stop; ``stopped_at`` is then the iteration and ``signal`` the signal's name. A second signal stops at once
-    (the checkpoint written last stays intact). Main thread of a single process only: under DDP, Lightning's own
-    SIGTERM handling applies and SIGINT is left alone.
+    (the checkpoint written last stays intact).
 
-    SIGTERM replaces Lightning's handler for the run, which would stop without a checkpoint and exit 0."""
+    The handler only notes the signal. Under DDP the processes then agree after each training call whether any of
+    them received one (``reduce_boolean_decision``), and all of them write the checkpoint and stop there together:
+    a signal may reach one process (``docker stop``) or all of them (SLURM), at different moments. This replaces
+    Lightning's SIGTERM handler for the fit, which stops without a checkpoint, exits 0, and under DDP runs a
+    collective inside the signal handler (runs hung when the processes were signalled mid-validation)."""
 
     SIGNALS = ("SIGINT", "SIGTERM")
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.stopped_at: int | None = None
-        self.signal: str | None = None  # the first signal received
+        self.signal: str | None = None  # the first signal this process received (or, under DDP, another did)
         self._saved = b""
-        self._previous: dict[int, Any] = {}
+        self._previous = self._handlers()  # as they are before the Trainer installs its own: put back at the end
+        self._installed = False
+
+    @classmethod
+    def _handlers(cls) -> dict[int, Any]:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {getattr(signal, name): signal.getsignal(getattr(signal, name)) for name in cls.SIGNALS}
 
     def _handler(self, signum, frame) -> None:
         import signal
@@ -154,25 +167,34 @@ class StopOnInterrupt(L.Callback):
         self.signal = signal.Signals(signum).name
 
     def on_train_start(self, trainer, pl_module) -> None:
+        """Take the signals as training starts (Lightning installs its SIGTERM handler just before; a SIGTERM in
+        between raises Lightning's ``SIGTERMException``, which ``training.run`` reports)."""
         import signal
         import threading
 
-        if threading.current_thread() is threading.main_thread() and trainer.world_size == 1:
-            for name in self.SIGNALS:
-                sig = getattr(signal, name)
-                self._previous[sig] = signal.signal(sig, self._handler)
+        if self._installed or threading.current_thread() is not threading.main_thread():
+            return
+        for name in self.SIGNALS:
+            signal.signal(getattr(signal, name), self._handler)
+        self._installed = True
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.signal is not None and self.stopped_at is None:
+        if self.stopped_at is not None:
+            return
+        requested = self.signal is not None
+        if trainer.world_size > 1:  # every process stops at the same call, whichever received the signal
+            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
+        if requested:
+            self.signal = self.signal or "SIGTERM"  # (a process that received none stops as the others do)
             trainer.save_checkpoint(self.path, weights_only=False)
-            self._saved = self.path.read_bytes()
+            self._saved = self.path.read_bytes() if trainer.is_global_zero else b""
             self.stopped_at = pl_module.iteration
             trainer.should_stop = True
 
     def put_back(self) -> None:
         """Write the checkpoint taken at the stop back to ``path``: Lightning's end-of-epoch hooks (and the
         validation they run, which draws from the RNG) write another ``last.ckpt`` after it."""
-        if self.stopped_at is not None:
+        if self.stopped_at is not None and self._saved:
             from genlab.atomic import atomic_write_bytes
 
             atomic_write_bytes(self.path, self._saved)
@@ -180,14 +202,18 @@ class StopOnInterrupt(L.Callback):
     def _restore(self) -> None:
         import signal
 
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
-        self._previous = {}
+        if self._installed:
+            for sig, previous in self._previous.items():
+                signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+            self._installed = False
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._restore()
 
     def on_exception(self, trainer, pl_module, exception) -> None:
+        self._restore()
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
         self._restore()
 
 

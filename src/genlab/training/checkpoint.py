@@ -10,6 +10,7 @@ containers and plain values are rebuilt (the allow-list of ``torch.serialization
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,16 @@ def read_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu", train
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise LoadError(f"{path} is missing: resume from a run folder that has one, or train anew") from None
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise LoadError(f"{path} holds objects other than tensors and plain values ({first[:200]}): refusing to "
-                        f"unpickle it (it could run code); train anew, or resume only checkpoints you wrote") from None
+        code = re.search(r"GLOBAL (\S+)|(\S+) was not an allowed global", str(e))
+        if code is None:  # not a pickle that names code: bytes that are no checkpoint at all
+            raise LoadError(f"{path} is corrupt or not a checkpoint (it is no pickle torch can read); resume from an "
+                            f"intact run or train anew") from None
+        raise LoadError(f"{path} holds objects other than tensors and plain values ({code.group(1) or code.group(2)}): "
+                        f"refusing to unpickle it (it could run code); train anew, or resume only checkpoints you "
+                        f"wrote") from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         raise LoadError(f"{path} is truncated or not a checkpoint ({type(e).__name__}: {str(e)[:200]}); "
                         f"resume from an intact run or train anew") from None

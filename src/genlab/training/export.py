@@ -25,9 +25,9 @@ def export_model(run: RunDir, model: nn.Module, fit_data, *, iteration: int, fin
 
 
 class ExportAtValidation(L.Callback):
-    """Writes ``model/`` after each validation of the fit (rank 0): the weights validation saw (an EMA's weights
-    are swapped in then), at the iteration the run is at. Runs before ``SampleGrid``, which draws from the
-    model as fitted here."""
+    """After each validation (rank 0): ``after_fit`` on ``fit_data`` for the weights validation saw (an EMA's
+    weights are swapped in then), and during the fit ``model/`` with them, at the iteration the run is at. Runs
+    before ``SampleGrid``, which draws from the model as fitted here."""
 
     def __init__(self, run: RunDir, fit_data) -> None:
         self.run = run
@@ -36,6 +36,10 @@ class ExportAtValidation(L.Callback):
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         from lightning.pytorch.trainer.states import TrainerFn
 
-        if trainer.sanity_checking or not trainer.is_global_zero or trainer.state.fn != TrainerFn.FITTING:
+        if trainer.sanity_checking or not trainer.is_global_zero:
             return
-        export_model(self.run, pl_module.model, self.fit_data, iteration=pl_module.iteration, finished=False)
+        if trainer.state.fn == TrainerFn.FITTING:
+            export_model(self.run, pl_module.model, self.fit_data, iteration=pl_module.iteration, finished=False)
+        else:  # the final validation after a stop mid-epoch: the model is exported once it ends
+            with eval_mode(pl_module.model):
+                pl_module.model.after_fit(self.fit_data)

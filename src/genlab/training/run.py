@@ -97,7 +97,7 @@ def resume_config(run_dir: str | Path, *layers: dict[str, Any]) -> TrainConfig:
     check_resumable(overrides, current)  # before anything is written
     cfg = resolve(current, {**overrides, "out": str(run.path)})
     reached = limit_reached(cfg, checkpoint)
-    if reached:
+    if reached and run.finished():  # (not finished: stopped after its last step; the resume writes model/, report)
         raise ConfigError(f"{run.path} has finished ({reached}): nothing to resume; to train it longer, pass a larger "
                           f"--epochs, --max-steps or --max-time")
     return cfg
@@ -257,19 +257,24 @@ def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, tr
         system.continued = [command]  # the recipe itself comes back from the checkpoint (on_load_checkpoint)
     dm = TensorDataModule(train_data, val_data, cfg, steps_per_call=k * clock.batches)
     t0 = time.perf_counter()
-    trainer.fit(system, datamodule=dm, ckpt_path=str(run.last_checkpoint) if resume else None, weights_only=True)
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    try:
+        trainer.fit(system, datamodule=dm, ckpt_path=str(run.last_checkpoint) if resume else None, weights_only=True)
+    except SIGTERMException:  # Lightning's handler caught a SIGTERM before ours took over: it saves nothing
+        again = f"continue with: genlab train --resume {run.path}" if resume else "train again"
+        raise TrainingInterrupted(f"stopped by SIGTERM while the run was starting: nothing trained in this start; "
+                                  f"{again}", exit_code=143) from None
     seconds = time.perf_counter() - t0  # this call's fit (RunResult); the report counts every segment
     if interrupt.stopped_at is not None:
-        interrupt.put_back()
-        _export(run, model, ema, train_data, iteration=interrupt.stopped_at, finished=False,
-                write=trainer.is_global_zero)
-        import signal
-
-        raise TrainingInterrupted(f"stopped by {interrupt.signal} at iteration {interrupt.stopped_at}, "
-                                  f"{run.last_checkpoint} and {run.model_dir} written; continue with: genlab train "
-                                  f"--resume {run.path}", exit_code=128 + getattr(signal, interrupt.signal))
+        _stopped(run, model, ema, train_data, interrupt, write=trainer.is_global_zero)
     if cfg.strategy != "ddp_spawn" and system.validated_at != system.iteration:
-        trainer.validate(system, datamodule=dm, verbose=False)  # stopped mid-epoch: the final weights' metrics
+        try:
+            trainer.validate(system, datamodule=dm, verbose=False)  # stopped mid-epoch: the final weights' metrics
+        except SIGTERMException:
+            raise TrainingInterrupted(f"stopped by SIGTERM in the final validation: {run.last_checkpoint} holds the "
+                                      f"last iteration; finish with: genlab train --resume {run.path}",
+                                      exit_code=143) from None
 
     iterations = clock.iteration(trainer.global_step)
     final = _export(run, model, ema, train_data, iteration=iterations, finished=True, write=trainer.is_global_zero)
@@ -280,6 +285,19 @@ def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, tr
         write_report(run, cfg, final, metrics, seconds=system.train_seconds, command=system.command, steps=iterations,
                      continued=system.continued)
     return RunResult(run_dir=run.path, model=final, metrics=metrics, seconds=seconds, steps=iterations)
+
+
+def _stopped(run: RunDir, model: torch.nn.Module, ema: EMA | None, train_data, interrupt: StopOnInterrupt, *,
+             write: bool) -> None:
+    """A signal stopped the run: its checkpoint back in place, ``model/`` at the stop, ``TrainingInterrupted``
+    (exit code 128 + the signal's number)."""
+    import signal
+
+    interrupt.put_back()
+    _export(run, model, ema, train_data, iteration=interrupt.stopped_at, finished=False, write=write)
+    raise TrainingInterrupted(f"stopped by {interrupt.signal} at iteration {interrupt.stopped_at}, "
+                              f"{run.last_checkpoint} and {run.model_dir} written; continue with: genlab train "
+                              f"--resume {run.path}", exit_code=128 + getattr(signal, interrupt.signal))
 
 
 def _export(run: RunDir, model: torch.nn.Module, ema: EMA | None, train_data, *, iteration: int, finished: bool,

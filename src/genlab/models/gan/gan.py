@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 from genlab.config import Config, require
-from genlab.models.base import Adversarial, Conditional, Model, ModelOutput, num_classes_of
+from genlab.errors import ConfigError
+from genlab.models.base import Adversarial, Conditional, Model, ModelOutput, image_shape_of, num_classes_of
 from genlab.models.gan import losses
 from genlab.models.gan.diffaugment import TRANSFORMS, diff_augment
 from genlab.models.gan.networks import (
@@ -42,7 +43,17 @@ class NetworkConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(all(h >= 1 for h in self.hidden) and self.channels >= 1, "hidden widths and channels must be ≥ 1")
+        require(all(h >= 1 for h in self.hidden), f"hidden must hold widths ≥ 1, got {list(self.hidden)}")
+        require(self.channels >= 1, f"channels must be ≥ 1, got {self.channels}")
+
+
+def require_betas(betas) -> None:
+    """``ConfigError`` unless ``betas`` is Adam's ``(β1, β2)`` (F5): two numbers, each in ``[0, 1)`` (the
+    optimizers are built from the config at training time, where torch's own error would be a traceback)."""
+    ok = len(betas) == 2 and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
+                                 for b in betas)
+    require(ok, f"betas must be two numbers in [0, 1) (Adam's β1, β2), got {list(betas)}: "
+                f"e.g. betas=[0.5, 0.999]")
 
 
 @dataclasses.dataclass
@@ -74,9 +85,13 @@ class GANConfig(Config):
             require(self.data_shape[1] % 4 == 0 and self.data_shape[2] % 4 == 0,
                     f"DCGAN needs H and W divisible by 4, got {self.data_shape}")
         require((self.loss == "wasserstein") == (self.constraint != "none"),
-                "loss='wasserstein' needs constraint 'clip' or 'gp', and those go with the Wasserstein loss only")
-        require(self.clip_value > 0 and self.gp_weight >= 0 and self.r1_weight >= 0,
-                "clip_value must be > 0, gp_weight and r1_weight ≥ 0")
+                f"loss='wasserstein' needs constraint 'clip' or 'gp', and those go with the Wasserstein loss only, "
+                f"got loss={self.loss!r} and constraint={self.constraint!r}")
+        require(self.clip_value > 0, f"clip_value must be > 0 (the critic's weights go into [−c, c]), got "
+                                     f"{self.clip_value}")
+        require(self.gp_weight >= 0, f"gp_weight must be ≥ 0, got {self.gp_weight}")
+        require(self.r1_weight >= 0, f"r1_weight must be ≥ 0 (0: off), got {self.r1_weight}")
+        require_betas(self.betas)
         unknown = sorted(set(self.augment) - set(TRANSFORMS))
         require(not unknown, f"augment: unknown transform(s) {unknown}: choose from {', '.join(TRANSFORMS)}")
         require(not self.augment or self.is_image, "augment (DiffAugment) transforms images: leave it empty for "
@@ -107,6 +122,8 @@ class GAN(Model, Conditional, Adversarial):
     config_class = GANConfig
     sample_options = frozenset({"y"})
     monitor = None  # no validation loss tells a better GAN: keep last.ckpt only
+    #: convolutional by design (DCGAN, cGAN): ``data_defaults`` refuses vector data (2-D points) for ``gan``'s MLPs
+    images_only: ClassVar[bool] = False
 
     def __init__(self, config: GANConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -124,7 +141,11 @@ class GAN(Model, Conditional, Adversarial):
 
     @classmethod
     def data_defaults(cls, data) -> dict:
-        """The data's shape; MLPs without normalization for vectors (the 2-D toys)."""
+        """The data's shape; MLPs without normalization for vectors (the 2-D toys), which an ``images_only``
+        model refuses."""
+        if cls.images_only:
+            image_shape_of(data, cls.__name__, otherwise=f"train a gan for 2-D points: genlab train gan "
+                                                         f"--data {data.name}")
         plain = {} if data.x.dim() == 4 else {"generator": {"norm": "none"}, "discriminator": {"norm": "none"}}
         return {"data_shape": tuple(data.x.shape[1:]), **plain}
 
@@ -157,6 +178,20 @@ class GAN(Model, Conditional, Adversarial):
             return torch.randint(0, K, (n,), generator=generator).to(next(self.parameters()).device)
         return check_labels(self, y, n, num_classes=K, unconditional_hint="train a cgan")
 
+    def real_batch(self, x: Tensor, y: Tensor | None, what: str) -> tuple[Tensor, Tensor | None]:
+        """A batch of real data for a loss: ``x`` checked and in the networks' space (``to_model_space``: an
+        empty batch is refused), with its labels ``y`` (G7). A conditional model needs them (random labels
+        would pair real images with wrong classes): ``ConfigError`` saying to pass ``y``; an unconditional
+        model ignores them."""
+        real = self.to_model_space(x)
+        K = self.config.num_classes
+        if not K:
+            return real, None
+        if y is None:
+            raise ConfigError(f"{type(self).__name__} is conditional (num_classes={K}): {what} needs the labels "
+                              f"of the real data x: pass y, one label per example ({what}(x, y))")
+        return real, self.labels(y, len(real))
+
     def _scores(self, real: Tensor, fake: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
         """``D(x)`` and ``D(G(z))`` in two passes: batch norm normalizes a real batch and a fake batch each by its
         own statistics, as Radford et al.'s code does and as the generator's step sees ``D`` (a fake batch).
@@ -171,10 +206,9 @@ class GAN(Model, Conditional, Adversarial):
     def discriminator_loss(self, x: Tensor, y: Tensor | None = None) -> GANOutput:
         """G2 / G9 for the discriminator on real ``x`` and fresh ``G(z)`` (the generator is not trained here);
         a conditional model scores ``(x, y)`` and ``(G(z, y), y)`` with the real labels."""
-        real = self.to_model_space(x)
-        y = self.labels(y, len(real)) if self.config.num_classes else None
+        real, y = self.real_batch(x, y, "discriminator_loss")
         with torch.no_grad():
-            fake = self.generator(self.sample_latent(len(x)), y)
+            fake = self.generator(self.sample_latent(len(real)), y)
         r1 = self.config.r1_weight > 0 and torch.is_grad_enabled()
         real = real.detach().requires_grad_(True) if r1 else real
         r, f = self._scores(real, fake, y)
@@ -193,10 +227,10 @@ class GAN(Model, Conditional, Adversarial):
                          penalty=penalty)
 
     def generator_loss(self, x: Tensor, y: Tensor | None = None) -> GANOutput:
-        """G2 / G9 for the generator on ``len(x)`` fresh ``z`` (``x`` only sets the batch size; a conditional
-        model uses the batch's labels)."""
-        y = self.labels(y, len(x)) if self.config.num_classes else None
-        fake = self.generator(self.sample_latent(len(x)), y)
+        """G2 / G9 for the generator on ``len(x)`` fresh ``z`` (``x``, checked as real data, only sets the batch
+        size; a conditional model uses the batch's labels ``y``)."""
+        real, y = self.real_batch(x, y, "generator_loss")
+        fake = self.generator(self.sample_latent(len(real)), y)
         f = self.discriminator(self.augmented(fake), y)
         if self.config.loss == "wasserstein":
             return GANOutput(loss=losses.generator_loss_wasserstein(f), d_fake=f.mean().detach())
@@ -237,6 +271,7 @@ class DCGANConfig(GANConfig):
 
 class DCGAN(GAN):
     config_class = DCGANConfig
+    images_only = True
 
 
 @dataclasses.dataclass
@@ -278,6 +313,7 @@ class CGAN(GAN):
     """G7: the conditional DCGAN (label into the generator's input, projection discriminator)."""
 
     config_class = CGANConfig
+    images_only = True
 
     @classmethod
     def data_defaults(cls, data) -> dict:
@@ -336,9 +372,9 @@ class UnrolledGAN(GAN):
             return super().generator_loss(x, y)
         from torch.func import functional_call
 
-        y = self.labels(y, len(x)) if self.config.num_classes else None
+        real, y = self.real_batch(x, y, "generator_loss")
         theta = self.unrolled_parameters(x, y)
-        fake = self.generator(self.sample_latent(len(x)), y)
+        fake = self.generator(self.sample_latent(len(real)), y)
         f = functional_call(self.discriminator, (theta, dict(self.discriminator.named_buffers())), (fake, y))
         g = losses.generator_loss_minimax if self.config.loss == "minimax" else losses.generator_loss_nonsaturating
         return GANOutput(loss=g(f), d_fake=torch.sigmoid(f).mean().detach())

@@ -21,9 +21,10 @@ from torch import Tensor, nn
 
 from genlab.blocks.unet import Downsample, ResidualBlock, Upsample
 from genlab.config import Config, require
-from genlab.errors import ShapeError
+from genlab.errors import ConfigError, ShapeError
 from genlab.models.base import Adversarial, Model, ModelOutput, Translates
 from genlab.models.gan import losses
+from genlab.models.gan.gan import require_betas
 from genlab.models.inputs import check_data
 
 
@@ -44,8 +45,11 @@ class Pix2PixConfig(Config):
         require(len(self.data_shape) == 3 and self.data_shape[1] % 4 == 0 and self.data_shape[2] % 4 == 0,
                 f"pix2pix needs images (C, H, W) with H, W divisible by 4, got {self.data_shape}")
         require(self.channels >= 4 and self.channels % 4 == 0, f"channels must be a multiple of 4, got {self.channels}")
-        require(0.0 <= self.dropout < 1.0 and self.l1_weight >= 0, "dropout must be in [0, 1) and l1_weight ≥ 0")
+        require(self.disc_channels >= 1, f"disc_channels must be ≥ 1, got {self.disc_channels}")
+        require(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
+        require(self.l1_weight >= 0, f"l1_weight must be ≥ 0 (λ of Eq. (4); 0: no L1 term), got {self.l1_weight}")
         require(self.n_critic >= 1, f"n_critic must be ≥ 1, got {self.n_critic}")
+        require_betas(self.betas)
 
 
 @dataclasses.dataclass
@@ -187,3 +191,10 @@ class Pix2Pix(Model, Adversarial, Translates):
 
     def after_discriminator_step(self) -> None:
         """Nothing: no weight constraint."""
+
+    def sample(self, n: int, **options) -> Tensor:
+        """Not a ``Generative`` model: pix2pix maps each source image to an output (G8) and draws nothing from
+        noise alone; ``ConfigError`` pointing to ``translate``."""
+        raise ConfigError(f"{type(self).__name__} translates source images and draws no samples from noise: call "
+                          f"translate(source) with source images (B, {', '.join(map(str, self.config.data_shape))}) "
+                          f"in [0, 1]")
