@@ -40,8 +40,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ITERATIONS = 300
-BASE_ARGS = ["vae", "--data", "digits", "--batch-size", "64", "--quiet", "--set", "model.hidden=[8]",
-             "--set", "model.latent_dim=2", "--set", "num_samples=4"]
+BASE_ARGS = ["vae", "--data", "digits", "--batch-size", "64", "--epochs", "-1", "--quiet", "--set", "model.hidden=[8]",
+             "--set", "model.latent_dim=2", "--set", "num_samples=4"]  # (--epochs -1: --max-steps alone stops it)
 MODES = {"every-iteration": [*BASE_ARGS, "--set", "steps_per_call=1", "--set", "checkpoint_every=1"],
          "default": BASE_ARGS}
 ARGS = MODES["every-iteration"]
@@ -61,6 +61,7 @@ class Outcome:
     validated: list = dataclasses.field(default_factory=list)  # the last finished validation's iteration per kill
     stale_checkpoints: int = 0  # kills after which last.ckpt was older than the last finished validation (must be 0)
     runs_lost: int = 0  # runs a restart could not take to their end (a refused resume, exit 2; must be 0)
+    refusals: list = dataclasses.field(default_factory=list)  # what each refused restart said
     runs: int = 0  # runs trained to their end (each compared with the uninterrupted one)
     identical: bool | None = None  # final weights equal the uninterrupted run's
 
@@ -114,7 +115,7 @@ def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, si
         else:
             outcome.restarts_from_scratch += run.exists()
             cmd = _cmd(*args, "--max-steps", str(iterations), "--out", str(run), "--overwrite")
-        p = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         killed_at = None
         if outcome.kills < kills:
             try:
@@ -124,6 +125,8 @@ def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, si
                 p.send_signal(sig)
                 outcome.kills += 1
         code = p.wait(timeout=600)
+        last_line = (p.stderr.read().decode(errors="replace").strip().splitlines() or [""])[-1]
+        p.stderr.close()
         outcome.exit_codes[code] = outcome.exit_codes.get(code, 0) + 1
         step = -1
         if ckpt.is_file():
@@ -135,11 +138,12 @@ def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, si
         if killed_at is not None:
             validated = last_validation(run, killed_at - VALIDATION_MARGIN, validations)
             outcome.validated.append(validated)
-            outcome.stale_checkpoints += step < validated
-        if code == 0:
+            outcome.stale_checkpoints += max(step, 0) < validated  # (no checkpoint and no validation: not stale)
+        if code == 0 or (code == 2 and "has finished" in last_line):  # (killed after its end: nothing to resume)
             return True
         if code == 2:  # a one-line refusal: this run cannot be taken further
             outcome.runs_lost += 1
+            outcome.refusals.append(last_line)
             return False
         outcome.progress.append(step)
 

@@ -9,19 +9,11 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from test_validation_interval import _cfg  # (100 digits, batch 10: 10 iterations an epoch)
 
 from genlab.errors import ConfigError
-from genlab.training import TrainConfig, train
+from genlab.training import train
 from genlab.training.checkpoint import read_checkpoint
-
-TINY = {"hidden": [16], "latent_dim": 2}
-
-
-def _cfg(out, **kw):
-    base = dict(model="vae", data="digits", batch_size=10, lr=1e-3, out=str(out), quiet=True, num_samples=4,
-                train_per_class=10, model_options=dict(TINY))
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 class _CheckpointAtEpochStart(L.Callback):

@@ -277,13 +277,14 @@ def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, tr
                                       exit_code=143) from None
 
     iterations = clock.iteration(trainer.global_step)
-    final = _export(run, model, ema, train_data, iteration=iterations, finished=True, write=trainer.is_global_zero)
+    final = _export(run, model, ema, train_data, iteration=iterations, finished=False, write=trainer.is_global_zero)
     metrics = {key: float(v) for key, v in trainer.callback_metrics.items() if key.startswith("val/")}
     if trainer.is_global_zero:
         from genlab.training.report import write_report
 
         write_report(run, cfg, final, metrics, seconds=system.train_seconds, command=system.command, steps=iterations,
                      continued=system.continued)
+        run.write_model_progress(iteration=iterations, finished=True)  # last: a kill before it leaves a resumable run
     return RunResult(run_dir=run.path, model=final, metrics=metrics, seconds=seconds, steps=iterations)
 
 
