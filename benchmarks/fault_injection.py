@@ -11,9 +11,9 @@ Two modes:
 - ``--mode every-iteration``: `last.ckpt` every iteration (``checkpoint_every=1``, one step per Lightning call).
 - ``--mode default``: the settings a user runs — no ``checkpoint_every``, the default ``steps_per_call``, the
   5-minute timed checkpoint (never reached here) — so `last.ckpt` comes from the validations (every epoch here:
-  ~19 iterations) and the stops. After each kill the harness also finds the last validation the run had
-  finished (its newest ``samples/epoch_XXX.png`` written at least ``VALIDATION_MARGIN`` before the kill) and
-  counts the kills whose `last.ckpt` is older than it (must be 0).
+  21 iterations) and the stops. After each kill the harness also finds the last validation the killed process
+  had finished (the newest ``samples/epoch_XXX.png`` it wrote at least ``VALIDATION_MARGIN`` before the kill)
+  and counts the kills whose `last.ckpt` is older than it (must be 0).
 
     python benchmarks/fault_injection.py --kills 20 --signal KILL
     python benchmarks/fault_injection.py --kills 20 --signal INT
@@ -94,11 +94,12 @@ def reference(root: Path, iterations: int, args: list[str]) -> tuple[dict, float
     return _weights(out), seconds, validations
 
 
-def last_validation(run: Path, before: float, validations: dict[int, int]) -> int:
-    """The iteration of the newest validation whose sample grid was written before ``before`` (a time.time()),
-    0 when none was."""
+def last_validation(run: Path, after: float, before: float, validations: dict[int, int]) -> int:
+    """The iteration of the newest validation whose sample grid this process wrote (after ``after``, its start)
+    before ``before`` (time.time() values); 0 when none was. (A grid of an earlier process is not counted: that
+    process may have been killed between the grid and its checkpoint, a validation it had not finished.)"""
     done = [validations.get(int(p.stem.split("_")[1]), 0) for p in (run / "samples").glob("epoch_*.png")
-            if p.stat().st_mtime < before] if (run / "samples").is_dir() else []
+            if after < p.stat().st_mtime < before] if (run / "samples").is_dir() else []
     return max(done, default=0)
 
 
@@ -115,6 +116,7 @@ def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, si
         else:
             outcome.restarts_from_scratch += run.exists()
             cmd = _cmd(*args, "--max-steps", str(iterations), "--out", str(run), "--overwrite")
+        started = time.time()
         p = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         killed_at = None
         if outcome.kills < kills:
@@ -136,7 +138,7 @@ def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, si
                 outcome.unreadable_checkpoints += 1
                 raise
         if killed_at is not None:
-            validated = last_validation(run, killed_at - VALIDATION_MARGIN, validations)
+            validated = last_validation(run, started, killed_at - VALIDATION_MARGIN, validations)
             outcome.validated.append(validated)
             outcome.stale_checkpoints += max(step, 0) < validated  # (no checkpoint and no validation: not stale)
         if code == 0 or (code == 2 and "has finished" in last_line):  # (killed after its end: nothing to resume)
