@@ -347,11 +347,11 @@ def test_pix2pix_noise_is_dropout_at_test_time_seeded_by_the_generator():
 
 
 def test_pix2pix_refuses_mismatched_pairs_and_data_without_sources(tmp_path):
-    from genlab.errors import ShapeError
+    from genlab.errors import ConfigError, ShapeError
 
     with pytest.raises(ShapeError, match="same shape"):
         _pix2pix().generator_loss(torch.rand(2, 1, 8, 8), torch.rand(3, 1, 8, 8))
-    with pytest.raises(ShapeError, match="mnist-masked or digits-masked"):
+    with pytest.raises(ConfigError, match="pix2pix takes pairs data.*--data mnist-masked, digits-masked"):
         train(TrainConfig(model="pix2pix", data="digits", max_steps=2, out=str(tmp_path / "r"), quiet=True))
     assert not (tmp_path / "r").exists()
 

@@ -114,3 +114,27 @@ def test_no_import_circles():
 
 def test_layering_check_sees_the_files():
     assert len(_files("models")) >= 3 and len(_files("training")) >= 3
+
+
+@pytest.mark.parametrize("leaf, allowed", [("vocab.py", {"genlab.errors"}), ("version.py", set())])
+def test_leaf_modules_import_no_genlab_package(leaf, allowed):
+    # a model may import genlab.vocab (a prompt's encoding, its vocabulary in config.json) and hub records
+    # genlab.version: neither may pull data/, models/ or anything that imports them back
+    genlab_imports = {n for n in _imports(SRC / leaf) if n.split(".")[0] == "genlab"}
+    assert genlab_imports <= allowed, genlab_imports
+
+
+def test_vocabulary_lives_below_models_and_data_re_exports_it():
+    import genlab.data
+    import genlab.vocab
+
+    assert genlab.data.Vocabulary is genlab.vocab.Vocabulary
+
+
+def test_the_package_version_is_written_in_one_place():
+    import importlib.metadata
+
+    import genlab
+
+    assert importlib.metadata.version("genlab") == genlab.__version__
+    assert 'version = "' not in (SRC.parents[1] / "pyproject.toml").read_text().split("[tool.setuptools.dynamic]")[0]

@@ -54,7 +54,7 @@ class PretrainedMixin:
         """
         from safetensors.torch import save
 
-        from genlab import __version__
+        from genlab.version import __version__
 
         assert isinstance(self, nn.Module)
         directory = Path(directory)
@@ -98,7 +98,7 @@ class PretrainedMixin:
 
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     """Read and check ``config.json`` of a saved model folder."""
-    from genlab import __version__
+    from genlab.version import __version__
 
     directory = Path(directory)
     if not directory.is_dir():

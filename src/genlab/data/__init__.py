@@ -2,8 +2,8 @@
 
 ``load(name, split, **options) -> TensorData``; ``datasets()`` lists ``DatasetInfo`` rows;
 ``TensorLoader`` slices shuffled, DDP-sharded, resumable ``Batch``es (dicts of named fields);
-``Vocabulary`` maps symbols to ids. Importing this package does not import torch: ``Batch``,
-``TensorData``, ``TensorLoader`` and ``Vocabulary`` are imported on first access.
+``Vocabulary`` (``genlab.vocab``, re-exported) maps symbols to ids. Importing this package does not import
+torch: ``Batch``, ``TensorData``, ``TensorLoader`` and ``Vocabulary`` are imported on first access.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ if TYPE_CHECKING:
     from genlab.data.batch import Batch
     from genlab.data.loader import TensorLoader
     from genlab.data.tensors import TensorData
-    from genlab.data.vocab import Vocabulary
+    from genlab.vocab import Vocabulary
 
 __all__ = ["Batch", "DatasetInfo", "TensorData", "TensorLoader", "Vocabulary", "datasets", "info", "load"]
 
 _LAZY = {"Batch": "genlab.data.batch", "TensorData": "genlab.data.tensors", "TensorLoader": "genlab.data.loader",
-         "Vocabulary": "genlab.data.vocab"}
+         "Vocabulary": "genlab.vocab"}  # (below models/: a model may import it)
 
 
 def __getattr__(name: str) -> Any:

@@ -26,8 +26,9 @@ TOY_LICENCE = "MIT (genlab)"
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
-    """One dataset: its ``kind`` ("image" or "vector"), per-example ``shape``, total ``size`` (all
-    splits), where it comes from, its licence, its ``"module:function"`` loader and its splits."""
+    """One dataset: its ``kind`` ("image", "pairs" or "vector"), per-example ``shape``, total ``size`` (all
+    splits), where it comes from, its licence, its ``"module:function"`` loader, its splits and the named
+    ``fields`` each example holds (what a model's declared ``inputs`` are checked against)."""
 
     name: str
     kind: str
@@ -38,11 +39,13 @@ class DatasetInfo:
     loader: str
     splits: tuple[str, ...] = MNIST_SPLITS
     description: str = ""
+    fields: tuple[str, ...] = ("x", "y")
 
 
-def _toy(name: str, description: str) -> DatasetInfo:
+def _toy(name: str, description: str, *, labelled: bool = True) -> DatasetInfo:
+    """A 2-D toy; ``labelled``: its ``y`` is the mixture component (mode) of each point."""
     return DatasetInfo(name, "vector", (2,), 65_000, TOY_SOURCE, TOY_LICENCE, f"genlab.data.toys:{name}",
-                       description=description)
+                       description=description, fields=("x", "y") if labelled else ("x",))
 
 
 _DATASETS: tuple[DatasetInfo, ...] = (
@@ -59,15 +62,16 @@ _DATASETS: tuple[DatasetInfo, ...] = (
                 description="8×8 handwritten digits in [0, 1]"),
     DatasetInfo("mnist-masked", "pairs", (1, 28, 28), 70_000, MNIST_SOURCE, MNIST_LICENCE,
                 "genlab.data.pairs:load_mnist_masked",
-                description="MNIST with the lower half masked (source) → the whole digit (x), pix2pix"),
+                description="MNIST with the lower half masked (source) → the whole digit (x), pix2pix",
+                fields=("x", "source", "y")),
     DatasetInfo("digits-masked", "pairs", (1, 8, 8), 1_797, "scikit-learn load_digits (UCI optdigits)",
                 "CC BY 4.0 (UCI)", "genlab.data.pairs:load_digits_masked",
-                description="8×8 digits with the lower half masked → the whole digit"),
+                description="8×8 digits with the lower half masked → the whole digit", fields=("x", "source", "y")),
     _toy("ring8", "8 Gaussians on a circle of radius 2, std 0.02"),
     _toy("grid25", "25 Gaussians on a 5×5 grid (-4..4, spacing 2), std 0.05"),
     _toy("moons", "two interleaved half circles"),
-    _toy("swissroll", "2-D swiss roll spiral"),
-    _toy("checkerboard", "uniform on a 4×4 checkerboard in [-4, 4]²"),
+    _toy("swissroll", "2-D swiss roll spiral", labelled=False),
+    _toy("checkerboard", "uniform on a 4×4 checkerboard in [-4, 4]²", labelled=False),
 )
 _BY_NAME = {d.name: d for d in _DATASETS}
 
@@ -75,6 +79,14 @@ _BY_NAME = {d.name: d for d in _DATASETS}
 def datasets() -> tuple[DatasetInfo, ...]:
     """All registered datasets, in table order."""
     return _DATASETS
+
+
+def fitting(required: tuple[str, ...], optional: tuple[str, ...] = (), kinds: tuple[str, ...] | None = None
+            ) -> list[str]:
+    """The datasets a model that reads the fields ``required`` (and ``optional`` when present) and takes data of
+    ``kinds`` (None: any) can train on."""
+    return [d.name for d in _DATASETS if set(required) <= set(d.fields) <= set(required) | set(optional)
+            and (kinds is None or d.kind in kinds)]
 
 
 def info(name: str) -> DatasetInfo:

@@ -53,16 +53,21 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass
 class ModelOutput:
-    """Base of structured model outputs: ``loss`` plus named terms."""
+    """Base of structured model outputs: ``loss`` plus named terms.
+
+    ``units``: how many units (tokens, time steps, cells) this batch's ``loss`` and terms average over, when
+    that is not its number of rows (padded sequences, masked cells). Validation weights each batch's means by
+    it, so the split's figure is the mean over all its units whatever the batches hold; ``None``: the rows."""
 
     loss: Tensor
+    units: Tensor | int | None = dataclasses.field(default=None, kw_only=True)
 
     def scalars(self) -> dict[str, Tensor]:
-        """All 0-d tensor fields (the loss and its named terms), for logging."""
+        """All 0-d tensor fields (the loss and its named terms, not ``units``), for logging."""
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, Tensor) and v.dim() == 0:
+            if f.name != "units" and isinstance(v, Tensor) and v.dim() == 0:
                 out[f.name] = v
         return out
 
@@ -74,6 +79,12 @@ class Model(PretrainedMixin, nn.Module):
     #: the validation metric that ``best.ckpt`` keeps (None: no best checkpoint), and whether lower is better
     monitor: ClassVar[str | None] = "val/loss"
     monitor_mode: ClassVar[str] = "min"
+    #: the batch fields ``forward`` reads: ``inputs`` always, ``optional_inputs`` when the data has them (the
+    #: spine refuses a dataset with other fields in one line, before training: ``training.run.check_inputs``)
+    inputs: ClassVar[tuple[str, ...]] = ("x",)
+    optional_inputs: ClassVar[tuple[str, ...]] = ("y",)
+    #: the data kinds it takes ("image", "pairs", "vector"; None: any), checked with the fields
+    kinds: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: Config | None = None, **overrides) -> None:
         super().__init__()

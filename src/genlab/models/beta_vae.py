@@ -89,3 +89,4 @@ class ConvVAE(BetaVAE):
     """The convolutional VAE: ``BetaVAE`` whose config defaults to ``architecture="conv"``."""
 
     config_class = ConvVAEConfig
+    kinds = ("image",)

@@ -83,6 +83,9 @@ class LeNet(Model, Classifier):
     """LeNet-style CNN classifier (C1 convolutions, C2 sizes, C5 max-pooling, F1 logits, F2 loss)."""
 
     config_class = LeNetConfig
+    inputs = ("x", "y")  # images and their labels (F2)
+    optional_inputs = ()
+    kinds = ("image",)
 
     @classmethod
     def data_defaults(cls, data) -> dict:

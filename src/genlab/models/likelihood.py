@@ -17,7 +17,7 @@ The models use these (the IWAE trains on ``iwae_bound``, the diffusion bounds re
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -27,8 +27,10 @@ from genlab.errors import ConfigError, GenlabError, ShapeError
 LOG2 = math.log(2.0)
 
 
+@runtime_checkable
 class ImportanceWeighted(Protocol):
-    """Anything with ``log_importance_weights(x, k)`` → ``(B, k)`` log weights (e.g. ``genlab`` VAEs)."""
+    """The capability ``log_likelihood`` needs: ``log_importance_weights(x, k)`` → ``(B, k)`` log weights (genlab's
+    ``LatentVariable`` models, or any module that has the method)."""
 
     def log_importance_weights(self, x: Tensor, k: int) -> Tensor: ...
 
@@ -54,7 +56,7 @@ def log_likelihood(model: ImportanceWeighted, x: Tensor, k: int = 5000, *, batch
             raise ConfigError(f"{name} must be ≥ 1, got {value}")
     if len(x) == 0:
         raise ShapeError(f"log_likelihood got an empty batch x {tuple(x.shape)}: pass at least one example")
-    if not hasattr(model, "log_importance_weights"):
+    if not isinstance(model, ImportanceWeighted):
         raise GenlabError(f"{type(model).__name__} has no log_importance_weights(x, k): the importance-"
                           f"sampled likelihood needs a latent-variable model with an encoder q(z|x)")
     kwargs = {} if generator is None else {"generator": generator}

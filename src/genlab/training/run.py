@@ -176,6 +176,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
                           f"{len(train_data)} training examples of {cfg.data}: one step would never be taken; "
                           f"lower --batch-size")
     cls = entry.load_class()
+    check_inputs(cls, cfg.model, train_data)
     L.seed_everything(cfg.seed, verbose=False)
     model = cls(cls.config_for_data(train_data, cfg.model_options))
     if cfg.init_from and not resume:  # before the run folder exists: a bad folder leaves nothing behind
@@ -197,6 +198,29 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         if created and not run.holds_checkpoints():  # failed before anything worth keeping: leave no folder behind
             shutil.rmtree(run.path, ignore_errors=True)
         raise
+
+
+def check_inputs(cls: type, name: str, data) -> None:
+    """``ConfigError`` unless ``data`` is of a kind model ``cls`` takes (``kinds``) and its fields are what the
+    model declares it reads (``inputs``, plus ``optional_inputs`` when present), naming the datasets that fit."""
+    from genlab.data.registry import fitting
+
+    fields = set(data.fields)
+    missing = [f for f in cls.inputs if f not in fields]
+    unread = sorted(fields - set(cls.inputs) - set(cls.optional_inputs))
+    wrong_kind = cls.kinds is not None and data.kind not in cls.kinds
+    if not missing and not unread and not wrong_kind:
+        return
+    reads = ", ".join(cls.inputs) + (f" (and {', '.join(cls.optional_inputs)} when present)"
+                                     if cls.optional_inputs else "")
+    if wrong_kind:
+        what = f"{name} takes {' or '.join(cls.kinds)} data, but {data.name} is {data.kind} data"
+    else:
+        what = f"{name} reads the fields {reads}, but {data.name} holds {', '.join(sorted(fields))}" + (
+            f": it lacks {', '.join(missing)}" if missing else f": {name} does not read {', '.join(unread)}")
+    fit = fitting(cls.inputs, cls.optional_inputs, cls.kinds)
+    raise ConfigError(f"{what}; " + (f"pass a dataset that fits: --data {', '.join(fit)}" if fit
+                                     else "no dataset fits it yet"))
 
 
 def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, train_data, val_data,

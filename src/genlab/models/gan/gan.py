@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -122,8 +122,6 @@ class GAN(Model, Conditional, Adversarial):
     config_class = GANConfig
     sample_options = frozenset({"y"})
     monitor = None  # no validation loss tells a better GAN: keep last.ckpt only
-    #: convolutional by design (DCGAN, cGAN): ``data_defaults`` refuses vector data (2-D points) for ``gan``'s MLPs
-    images_only: ClassVar[bool] = False
 
     def __init__(self, config: GANConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -141,9 +139,9 @@ class GAN(Model, Conditional, Adversarial):
 
     @classmethod
     def data_defaults(cls, data) -> dict:
-        """The data's shape; MLPs without normalization for vectors (the 2-D toys), which an ``images_only``
-        model refuses."""
-        if cls.images_only:
+        """The data's shape; MLPs without normalization for vectors (the 2-D toys), which a model convolutional
+        by design (``kinds = ("image",)``: DCGAN, cGAN) refuses."""
+        if cls.kinds == ("image",):
             image_shape_of(data, cls.__name__, otherwise=f"train a gan for 2-D points: genlab train gan "
                                                          f"--data {data.name}")
         plain = {} if data.x.dim() == 4 else {"generator": {"norm": "none"}, "discriminator": {"norm": "none"}}
@@ -271,7 +269,7 @@ class DCGANConfig(GANConfig):
 
 class DCGAN(GAN):
     config_class = DCGANConfig
-    images_only = True
+    kinds = ("image",)  # convolutional by design: 2-D points are for gan's MLPs
 
 
 @dataclasses.dataclass
@@ -313,7 +311,7 @@ class CGAN(GAN):
     """G7: the conditional DCGAN (label into the generator's input, projection discriminator)."""
 
     config_class = CGANConfig
-    images_only = True
+    kinds = ("image",)
 
     @classmethod
     def data_defaults(cls, data) -> dict:

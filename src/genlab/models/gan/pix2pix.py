@@ -123,6 +123,8 @@ class Pix2Pix(Model, Adversarial, Translates):
     """G8: ``G(s)`` completes the target of source ``s``; ``D(s, t)`` judges the pair patch by patch."""
 
     config_class = Pix2PixConfig
+    inputs = ("x", "source")  # (source, target) pairs; the digit's label y is read when present
+    kinds = ("pairs",)
     monitor = "val/g_l1"  # the L1 distance to the truth of the validation pairs
 
     def __init__(self, config: Pix2PixConfig | None = None, **overrides) -> None:

@@ -16,7 +16,8 @@ optimizers and the step choreography (manual optimization). What is shared lives
   hooks only to the callbacks that implement them (``lightning_internals.plain_step_possible``).
 - **Per-iteration callbacks** (EMA, the NaN guard) implement ``on_train_iteration_end``.
 - **Terms**: the last iteration's named losses (``last_terms``: NaN guard, progress bar, metric rows);
-  **validation**: batch-size weighted means of the model's terms, reduced over processes, written as
+  **validation**: means of the model's terms weighted by each batch's units (its rows, or the tokens, steps or
+  cells its ``ModelOutput.units`` counts), reduced over processes, written as
   one row at the iteration the run is at; the metric ``best`` checkpoints keep is the model's ``monitor``.
 """
 
@@ -112,8 +113,9 @@ class System(L.LightningModule):
         """One iteration on ``clock.batches`` mini-batches; calls ``record(out)`` before its first backward."""
         raise NotImplementedError
 
-    def validation_terms(self, batch) -> dict[str, Tensor]:
-        """The 0-d terms to average over the validation split."""
+    def validation_terms(self, batch) -> ModelOutput | dict[str, Tensor]:
+        """The 0-d terms to average over the validation split: a ``ModelOutput`` (its ``units`` weight the
+        batch's means) or a dict of terms (weighted by the batch's rows)."""
         raise NotImplementedError
 
     @property
@@ -209,8 +211,10 @@ class System(L.LightningModule):
         self._rng = torch.get_rng_state()  # the noise validation draws (a GAN's z) must not move training's
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        n = batch.size
-        for k, v in self.validation_terms(batch).items():  # batch-size weighted sums, one log call per term per epoch
+        out = self.validation_terms(batch)
+        units = out.units if isinstance(out, ModelOutput) else None
+        n = float(batch.size if units is None else units)  # what the batch's means average over
+        for k, v in _terms_of(out).items():  # weighted sums, one log call per term per epoch
             self._val_sums[k] = self._val_sums.get(k, 0.0) + v.detach().float() * n
         self._val_count += n
 

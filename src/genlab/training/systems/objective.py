@@ -7,8 +7,7 @@ the gradient norm optionally clipped (F4), the learning rate constant or cosine-
 
 from __future__ import annotations
 
-from torch import Tensor
-
+from genlab.models.base import ModelOutput
 from genlab.training.optim import adam, cosine_schedule
 from genlab.training.systems.base import System
 
@@ -29,8 +28,8 @@ class ObjectiveSystem(System):
         if scheduler is not None:
             scheduler.step()
 
-    def validation_terms(self, batch) -> dict[str, Tensor]:
-        return self.model(**batch).scalars()
+    def validation_terms(self, batch) -> ModelOutput:
+        return self.model(**batch)  # (its units, if it counts any, weight the validation means)
 
     def configure_optimizers(self):
         (params,) = self.model.parameter_groups().values()

@@ -1,5 +1,8 @@
 """``Vocabulary``: symbols (characters, words, phonemes) ↔ integer ids, saved as a plain JSON list.
 
+A leaf module (it imports only ``genlab.errors``), below ``models/``: a model can encode a prompt and keep its
+vocabulary in its config as ``to_list()`` (JSON in ``config.json``, never a pickle); ``genlab.data`` re-exports it.
+
 Ids are ``<pad>`` = 0, then ``<unk>``, ``<bos>``, ``<eos>`` when the vocabulary has them (in that
 order), then the symbols. ``to_list()`` is the whole id → symbol table, e.g. ``["<pad>", "<unk>",
 "a", "b"]``; ``from_list`` rebuilds the same vocabulary from it, for ``config.json`` or
