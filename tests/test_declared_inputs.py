@@ -36,7 +36,11 @@ def test_a_model_that_needs_labels_is_refused_data_without_them():
 
 
 def test_each_dataset_declares_the_fields_it_loads():
+    from genlab.data.options import REQUIRED
+
     for d in datasets():
+        if any(o.default is REQUIRED for o in d.options):
+            continue  # a user's file (csv): its fields are x, and y when a label column is named
         assert tuple(sorted(load(d.name, split="val").fields)) == tuple(sorted(d.fields)), d.name
 
 

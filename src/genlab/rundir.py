@@ -181,6 +181,13 @@ class RunDir:
             raise ConfigError(f"{self.path} has no config.yaml naming its dataset: pass --data NAME")
         return name
 
+    def data_options(self, override: str | None = None) -> dict[str, Any]:
+        """The options the run's dataset was loaded with (``config.yaml``'s ``data_options``), so a verb rebuilds
+        exactly the training data; ``{}`` (the defaults) for another dataset (``override``) or a bare model."""
+        if override is not None and override != self.read_config().get("data"):
+            return {}
+        return dict(self.read_config().get("data_options") or {})
+
     # --- what is written ------------------------------------------------------------------------
     def write_config(self, config: dict[str, Any]) -> Path:
         import yaml

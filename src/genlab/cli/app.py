@@ -89,7 +89,8 @@ def train_config(flags: dict[str, Any], *, config: Path | None = None, sets: lis
             raise ConfigError(f"name a model: genlab train MODEL{where} (see `genlab list`)")
         cfg = resolve(file_layer, flags, layer)
     cfg = complete(cfg)  # unknown model names fail here, before Lightning is imported
+    from genlab.data.options import check_options
     from genlab.data.registry import info as dataset_info
 
-    dataset_info(cfg.data)  # unknown dataset names too
+    check_options(cfg.data, dataset_info(cfg.data).options, cfg.data_options)  # unknown names and options too
     return cfg

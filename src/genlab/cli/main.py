@@ -54,10 +54,13 @@ def list_(runs: Annotated[Path, typer.Option(help="folder of run folders")] = Pa
     width = max(len(r[0]) for r in rows)
     for who, text in rows:
         typer.echo(f"  {who:<{width}}  {text}")
-    typer.echo("\nDatasets (--data NAME):")
-    typer.echo(f"  {'name':<16}{'kind':<10}{'shape':<14}{'size':<22}{'source':<28}licence")
-    for d in datasets():
-        typer.echo(f"  {d.name:<16}{d.kind:<10}{str(d.shape):<14}{d.size:<22}{d.source:<28}{d.licence}")
+    typer.echo("\nDatasets (--data NAME; options: --set data.OPTION=VALUE):")
+    table = [("name", "kind", "shape", "size", "options", "source", "licence")] + [
+        (d.name, d.kind, "(D,)" if d.shape == (-1,) else str(d.shape), f"{d.size:,}" if d.size else "the file's",
+         ", ".join(o.name for o in d.options), d.source, d.licence) for d in datasets()]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        typer.echo("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
     from genlab.rundir import RunDir
 
     found = [RunDir(p.parent) for p in sorted(runs.glob("*/config.yaml"))] if runs.is_dir() else []
@@ -173,7 +176,7 @@ def _translate_test(model, run: Path, n: int, seed: int, out: Path | None) -> No
     if out is not None and out.is_dir():
         out = RunDir(run).new_samples(out)
     target = renderer.check(out) if out is not None else RunDir(run).new_samples()
-    test = load(RunDir(run).dataset(None), split="test")
+    test = load(RunDir(run).dataset(None), split="test", **RunDir(run).data_options())
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]
     source, truth = test.fields["source"][pick], test.x[pick]
     t0 = time.perf_counter()
@@ -263,6 +266,7 @@ def eval_(
 
     names = parse_metrics(metrics) if metrics is not None else None  # None: the model's default
     folder = RunDir(run)
+    data_options = folder.data_options(data)  # the run's own options for its own dataset, else the defaults
     data = folder.dataset(data)
     model = load_run_model(run)
     sampling = {"sampler": sampler, "steps": steps, "eta": eta}
@@ -277,7 +281,7 @@ def eval_(
 
     try:
         result = evaluate(model, data, names, k=k, terms=terms, n=n, limit=limit, seed=seed, progress=True,
-                          on_result=keep, **options)
+                          on_result=keep, data_options=data_options, **options)
     except GenlabError as e:  # still one line: the error, and what eval.json kept
         if not done:
             raise

@@ -25,15 +25,15 @@ from genlab.rundir import RunDir
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def _labelled(name: str, split: str, limit: int | None):
-    """``(x, y)`` of a labelled split, the first ``limit`` examples; dynamically binarized data is
-    drawn once with a fixed seed (as ``genlab eval`` does)."""
+def _labelled(name: str, split: str, limit: int | None, options: dict | None = None):
+    """``(x, y)`` of a labelled split (the dataset loaded with ``options``), the first ``limit`` examples;
+    dynamically binarized data is drawn once with a fixed seed (as ``genlab eval`` does)."""
     import torch
 
     from genlab.data import load
     from genlab.errors import ConfigError
 
-    data = load(name, split=split)
+    data = load(name, split=split, **(options or {}))
     if data.y is None:
         raise ConfigError(f"dataset {name!r} has no labels: this command needs a labelled dataset such as "
                           f"mnist or digits (--data NAME)")
@@ -77,9 +77,9 @@ def embed(
         raise ConfigError("--neighbors, --k, --n-reference and --n-query must be ≥ 1")
     model = load_run_model(run)
     _require_unconditional_encoder(model, run)
-    name = RunDir(run).dataset(data)
-    x_ref, y_ref = _labelled(name, "train", n_reference)
-    x_q, y_q = _labelled(name, "test", n_query)
+    options, name = RunDir(run).data_options(data), RunDir(run).dataset(data)
+    x_ref, y_ref = _labelled(name, "train", n_reference, options)
+    x_q, y_q = _labelled(name, "test", n_query, options)
     out = out or run / "embed.png"
     emb = embed_codes(model, x_ref, y_ref, x_q, y_q, out_png=out, n_neighbors=neighbors)
     ret = retrieval_precision(model, x_ref, y_ref, x_q, y_q, k=k)
@@ -120,10 +120,10 @@ def denoise(
         sigma = model.config.noise_std
     if sigma <= 0:
         raise ConfigError(f"--sigma must be > 0, got {sigma}")
-    name = RunDir(run).dataset(data)
+    options, name = RunDir(run).data_options(data), RunDir(run).dataset(data)
     from genlab.data import load
 
-    x = load(name, split="test").x[:limit]
+    x = load(name, split="test", **options).x[:limit]
     out = out or run / "denoise.png"
     r = denoising_psnr(model, x, sigma, generator=torch.Generator().manual_seed(seed), out_png=out)
     echo_figures(f"PSNR against the clean images (σ = {sigma}, {r['n']} {name} test images):",
@@ -196,7 +196,7 @@ def _train_without_digit(flags: dict[str, Any], sets: list[str], digit: int):
 def _score_anomaly(run: Path, model, name: str, digit: int) -> None:
     from genlab.evaluation.uses import anomaly_auroc
 
-    x, y = _labelled(name, "test", None)
+    x, y = _labelled(name, "test", None, RunDir(run).data_options())
     r = anomaly_auroc(model, x, y == digit)
     echo_figures(f"anomaly detection, label {digit} vs the rest ({name} test split), score = {r['score']}:",
                   {"auroc": r["auroc"], "n_anomalies": r["n_anomalies"], "n_normal": r["n_normal"]})

@@ -9,9 +9,18 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-import inspect
 from typing import TYPE_CHECKING, Any
 
+from genlab.data.options import (
+    CSV_OPTIONS,
+    DIGITS_OPTIONS,
+    MNIST_BINARIZED_OPTIONS,
+    MNIST_MASKED_OPTIONS,
+    MNIST_OPTIONS,
+    TOY_OPTIONS,
+    DataOption,
+    check_options,
+)
 from genlab.errors import ConfigError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -40,12 +49,13 @@ class DatasetInfo:
     splits: tuple[str, ...] = MNIST_SPLITS
     description: str = ""
     fields: tuple[str, ...] = ("x", "y")
+    options: tuple[DataOption, ...] = MNIST_OPTIONS
 
 
 def _toy(name: str, description: str, *, labelled: bool = True) -> DatasetInfo:
     """A 2-D toy; ``labelled``: its ``y`` is the mixture component (mode) of each point."""
     return DatasetInfo(name, "vector", (2,), 65_000, TOY_SOURCE, TOY_LICENCE, f"genlab.data.toys:{name}",
-                       description=description, fields=("x", "y") if labelled else ("x",))
+                       description=description, fields=("x", "y") if labelled else ("x",), options=TOY_OPTIONS)
 
 
 _DATASETS: tuple[DatasetInfo, ...] = (
@@ -53,25 +63,29 @@ _DATASETS: tuple[DatasetInfo, ...] = (
                 "genlab.data.mnist:load_mnist", description="handwritten digits, grey levels in [0, 1]"),
     DatasetInfo("mnist-binarized", "image", (1, 28, 28), 70_000, MNIST_SOURCE, MNIST_LICENCE,
                 "genlab.data.mnist:load_mnist_binarized",
-                description="MNIST, one fixed Bernoulli draw (static binarization)"),
+                description="MNIST, one fixed Bernoulli draw (static binarization)", options=MNIST_BINARIZED_OPTIONS),
     DatasetInfo("mnist-dynamic", "image", (1, 28, 28), 70_000, MNIST_SOURCE, MNIST_LICENCE,
                 "genlab.data.mnist:load_mnist_dynamic",
                 description="MNIST, fresh Bernoulli draw every epoch (dynamic binarization)"),
     DatasetInfo("digits", "image", (1, 8, 8), 1_797, "scikit-learn load_digits (UCI optdigits)",
                 "CC BY 4.0 (UCI)", "genlab.data.digits:load_digits",
-                description="8×8 handwritten digits in [0, 1]"),
+                description="8×8 handwritten digits in [0, 1]", options=DIGITS_OPTIONS),
     DatasetInfo("mnist-masked", "pairs", (1, 28, 28), 70_000, MNIST_SOURCE, MNIST_LICENCE,
                 "genlab.data.pairs:load_mnist_masked",
                 description="MNIST with the lower half masked (source) → the whole digit (x), pix2pix",
-                fields=("x", "source", "y")),
+                fields=("x", "source", "y"), options=MNIST_MASKED_OPTIONS),
     DatasetInfo("digits-masked", "pairs", (1, 8, 8), 1_797, "scikit-learn load_digits (UCI optdigits)",
                 "CC BY 4.0 (UCI)", "genlab.data.pairs:load_digits_masked",
-                description="8×8 digits with the lower half masked → the whole digit", fields=("x", "source", "y")),
+                description="8×8 digits with the lower half masked → the whole digit", fields=("x", "source", "y"),
+                options=DIGITS_OPTIONS),
     _toy("ring8", "8 Gaussians on a circle of radius 2, std 0.02"),
     _toy("grid25", "25 Gaussians on a 5×5 grid (-4..4, spacing 2), std 0.05"),
     _toy("moons", "two interleaved half circles"),
     _toy("swissroll", "2-D swiss roll spiral", labelled=False),
     _toy("checkerboard", "uniform on a 4×4 checkerboard in [-4, 4]²", labelled=False),
+    DatasetInfo("csv", "vector", (-1,), 0, "your file (--set data.path=FILE)", "yours", "genlab.data.csvfile:load_csv",
+                splits=("train", "val", "test"), options=CSV_OPTIONS,
+                description="a CSV file of numeric columns; y from --set data.label=COLUMN"),
 )
 _BY_NAME = {d.name: d for d in _DATASETS}
 
@@ -101,15 +115,12 @@ def info(name: str) -> DatasetInfo:
 
 
 def load(name: str, split: str = "train", **options: Any) -> TensorData:
-    """Load ``split`` of dataset ``name`` as a ``TensorData``; ``options`` go to its loader
-    (e.g. ``seed``, ``n_val``; ``source``/``download`` for MNIST; ``n_train``/``n_test`` for toys)."""
+    """Load ``split`` of dataset ``name`` as a ``TensorData``; ``options`` (its declared ``DataOption``s: e.g.
+    ``seed``, ``n_val``; ``source``/``download`` for MNIST; ``n_train``/``n_test`` for toys; ``path``, ``label``
+    for ``csv``) are checked, completed with their defaults, and passed to its loader."""
     d = info(name)
     if split not in d.splits:
         raise ConfigError(f"dataset {name!r} has no split {split!r}: use one of {list(d.splits)}")
+    options = check_options(name, d.options, options)  # before any data is read
     module, _, function = d.loader.partition(":")
-    fn = getattr(importlib.import_module(module), function)
-    allowed = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ConfigError(f"dataset {name!r} has no option(s) {unknown}: its options are {allowed}")
-    return fn(split, **options)
+    return getattr(importlib.import_module(module), function)(split, **options)

@@ -205,8 +205,9 @@ def default_metrics(model: nn.Module, data: TensorData) -> list[str]:
 @torch.no_grad()
 def evaluate(model: nn.Module, data_name: str, metrics: list[str] | None = None, *, split: str = "test",
              limit: int | None = None, on_result: Callable[[str, dict[str, Any]], None] | None = None,
-             **options: Any) -> dict[str, Any]:
-    """Compute ``metrics`` of ``model`` on ``data_name``'s ``split`` (the first ``limit`` examples).
+             data_options: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+    """Compute ``metrics`` of ``model`` on ``data_name``'s ``split`` (the first ``limit`` examples), the dataset
+    loaded with ``data_options`` (a run's own: ``RunDir.data_options``).
 
     ``metrics=None``: ``default_metrics(model, data)``. ``on_result(name, figures)`` is called as each
     metric completes with everything computed so far (e.g. to write it to ``eval.json`` at once), so an
@@ -216,7 +217,7 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str] | None = None,
 
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be ≥ 1 (the number of test examples), got {limit}")
-    data = load(data_name, split=split)
+    data = load(data_name, split=split, **(data_options or {}))
     x, y = data.x, data.y
     if data.binarize == "dynamic":  # a fixed, seeded draw of the binarized test set
         x = torch.bernoulli(x, generator=torch.Generator().manual_seed(0))

@@ -51,6 +51,7 @@ class TrainConfig(Config):
     init_from: str | None = None  # start from the weights of a saved model folder (e.g. a VAE run's model/)
     quiet: bool = False  # no progress bar
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # model config overrides
+    data_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # the dataset's options (data.options)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -86,6 +87,7 @@ class TrainConfig(Config):
             require(parse_duration(self.max_time).total_seconds() > 0,
                     f"max_time must be longer than 0, got {self.max_time!r}: a run of no time trains nothing")
         require(isinstance(self.model_options, dict), "model_options must be a mapping of model options")
+        require(isinstance(self.data_options, dict), "data_options must be a mapping of dataset options (path: ...)")
 
 
 #: what ``--resume`` may change: how long the run goes on and what it prints or samples; anything else
@@ -102,14 +104,15 @@ def check_resumable(overrides: dict[str, Any], current: dict[str, Any] | None = 
     def changes(key: str, value: Any) -> bool:
         if key in RESUMABLE or value in (None, {}):
             return False
-        if key == "model_options":
+        if key in ("model_options", "data_options"):
             return deep_merge(current.get(key) or {}, value) != (current.get(key) or {})
         return key not in current or _plain(value) != _plain(current[key])
 
     fixed = sorted(k for k, v in overrides.items() if changes(k, v))
     if fixed:
-        names = ", ".join("model." + m for m in overrides.get("model_options") or {}) if fixed == ["model_options"] \
-            else ", ".join(fixed)
+        prefix = {"model_options": "model.", "data_options": "data."}
+        names = ", ".join(prefix[k] + m for k in fixed for m in overrides.get(k) or {}) \
+            if set(fixed) <= set(prefix) else ", ".join(fixed)
         raise ConfigError(f"--resume continues a run as it was configured: it cannot change {names}; it may change "
                           f"{', '.join(sorted(RESUMABLE - {'out'}))}. To change the rest, train a new run "
                           f"(--set init_from=RUN/model starts from its weights)")
@@ -183,7 +186,8 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         node = out
         *parents, leaf = key.split(".")
         for p in parents:
-            node = node.setdefault("model_options" if p == "model" and node is out else p, {})
+            section = {"model": "model_options", "data": "data_options"}.get(p, p) if node is out else p
+            node = node.setdefault(section, {})
         node[leaf] = value
     return out
 
@@ -224,6 +228,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
                           f"got {data['model_options']!r}")
     if "model_options" not in data and isinstance(data.get("model"), dict):
         raise ConfigError(f"{path}: 'model' is the model name; put model settings under model_options:")
+    if isinstance(data.get("data"), dict):  # data: {name: csv, path: points.csv}: the name and its options
+        section = dict(data["data"])
+        if not isinstance(section.get("name"), str):
+            raise ConfigError(f"{path}: a data: section names its dataset (data: {{name: csv, path: FILE}})")
+        data = {**data, "data": section.pop("name"), "data_options": {**(data.get("data_options") or {}), **section}}
+    if "data_options" in data and not isinstance(data["data_options"], dict | None):
+        raise ConfigError(f"{path}: data_options must be a mapping of dataset options (path: FILE, ...), "
+                          f"got {data['data_options']!r}")
     return data
 
 
@@ -233,8 +245,8 @@ def merge_layers(*layers: dict[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for layer in layers:
         for k, v in layer.items():
-            if k == "model_options" and isinstance(v, dict):
-                merged["model_options"] = deep_merge(merged.get("model_options", {}), v)
+            if k in ("model_options", "data_options") and isinstance(v, dict):
+                merged[k] = deep_merge(merged.get(k, {}), v)
             elif v is not None or k not in merged:
                 merged[k] = v
     return merged

@@ -167,10 +167,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
                           f"to train into it anyway")
     checkpoint = read_checkpoint(run.last_checkpoint) if resume else None  # refuses code: before anything is written
 
-    train_data = load_data(cfg.data, split="train").without_labels(cfg.exclude_labels)
+    cfg = dataclasses.replace(cfg, data_options=data_options(cfg.data, cfg.data_options))  # recorded in full
+    train_data = load_data(cfg.data, split="train", **cfg.data_options).without_labels(cfg.exclude_labels)
     if cfg.train_per_class is not None:
         train_data = train_data.per_class(cfg.train_per_class, seed=cfg.seed)
-    val_data = load_data(cfg.data, split="val").without_labels(cfg.exclude_labels)
+    val_data = load_data(cfg.data, split="val", **cfg.data_options).without_labels(cfg.exclude_labels)
     if cfg.batch_size * cfg.devices * cfg.num_nodes > len(train_data):
         raise ConfigError(f"batch_size {cfg.batch_size} × {cfg.devices * cfg.num_nodes} process(es) is more than the "
                           f"{len(train_data)} training examples of {cfg.data}: one step would never be taken; "
@@ -198,6 +199,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         if created and not run.holds_checkpoints():  # failed before anything worth keeping: leave no folder behind
             shutil.rmtree(run.path, ignore_errors=True)
         raise
+
+
+def data_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The options of dataset ``name``: ``given`` checked, with every default filled in (``data.options``)."""
+    from genlab.data.options import check_options
+    from genlab.data.registry import info
+
+    return check_options(name, info(name).options, given)
 
 
 def check_inputs(cls: type, name: str, data) -> None:
