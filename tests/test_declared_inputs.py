@@ -51,3 +51,14 @@ def test_every_model_fits_its_default_dataset_and_the_fitting_lists_agree_with_t
         assert entry.default_data in fit, entry.name
     assert fitting(("x", "source"), ("y",), ("pairs",)) == ["mnist-masked", "digits-masked"]
     assert "swissroll" not in fitting(("x", "y"), (), ("image", "vector"))  # no labels
+
+
+def test_conditioning_is_decided_per_instance_by_the_capability():
+    from genlab.models.base import Conditional
+    from genlab.models.gan import CGAN, GAN
+
+    digits = load("digits", split="val")
+    cgan = CGAN(CGAN.config_for_data(digits))
+    gan = GAN(GAN.config_for_data(load("ring8", split="val")))
+    assert isinstance(gan, Conditional) and isinstance(cgan, Conditional)  # the class can be conditioned
+    assert cgan.conditioned and not gan.conditioned  # this instance is, or is not

@@ -30,7 +30,7 @@ def synthetic_labelled(model: nn.Module, per_class: int, *, seed: int = 0,
                        batch_size: int = 500) -> tuple[Tensor, Tensor]:
     """``per_class`` samples ``G(z, y)`` of each of the model's ``K`` classes, ``(K·per_class, …)``, and their
     labels ``y`` ``(K·per_class,)`` int64, ``z`` seeded by ``seed``."""
-    if not isinstance(model, Conditional) or model.num_classes < 1:
+    if not isinstance(model, Conditional) or not model.conditioned:
         raise ConfigError(f"{type(model).__name__} draws no samples of an asked class: augment with a conditional "
                           f"generator (a cgan run)")
     if per_class < 1:

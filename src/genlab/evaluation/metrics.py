@@ -85,7 +85,7 @@ def eval_bpd(model: nn.Module, x: Tensor, *, y: Tensor | None = None, terms: int
     _require(model, DiffusionBound, "bpd", "a diffusion bound: nll_bpd()")
     terms = model.bound_terms_default if terms is None else terms
     g = torch.Generator().manual_seed(seed)
-    labels = y if isinstance(model, Conditional) and model.num_classes > 0 else None
+    labels = y if isinstance(model, Conditional) and model.conditioned else None
     bpd = torch.cat([
         model.nll_bpd(x[i: i + batch_size], None if labels is None else labels[i: i + batch_size],
                       generator=g, terms=terms).total

@@ -186,11 +186,18 @@ class Generative:
 
 
 class Conditional(Generative):
-    """A ``Generative`` model conditioned on a class label: ``sample(n, y=...)`` (an int or ``(n,)`` labels)."""
+    """A ``Generative`` model that can be conditioned on a class label: ``sample(n, y=...)`` (an int or ``(n,)``
+    labels). Whether this instance is (a cGAN, a class-conditional DDPM) or not (the same class trained with no
+    labels) is ``conditioned``: the one place that decides it."""
 
     @property
     def num_classes(self) -> int:
         return int(self.config.num_classes)
+
+    @property
+    def conditioned(self) -> bool:
+        """Whether this instance takes a label (it was built with classes to condition on)."""
+        return self.num_classes > 0
 
 
 class Reconstructs:

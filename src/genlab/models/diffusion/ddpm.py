@@ -159,9 +159,9 @@ class DDPM(Model, Conditional, DiffusionBound):
         )
         noise = randn_like(x0, generator)
         x_t = self.scheduler.add_noise(x0, noise, t)  # D1, Eq. (4)
-        if cfg.num_classes > 0 and y is not None and self.training:
+        if self.conditioned and y is not None and self.training:
             y = drop_labels(y, cfg.p_uncond, generator=generator)
-        out = self.net(x_t, t, y if cfg.num_classes > 0 else None)  # (B, C or 2C, ...)
+        out = self.net(x_t, t, y if self.conditioned else None)  # (B, C or 2C, ...)
         pred, v = self.scheduler.split_model_output(out, x_t)
         target = self.scheduler.training_target(x0, noise, t)
         mse = (pred - target).pow(2).mean()  # L_simple, Eq. (14)

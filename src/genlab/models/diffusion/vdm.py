@@ -235,7 +235,7 @@ class VDM(Model, Conditional, DiffusionBound):
         cfg: VDMConfig = self.config
         f = self.encode(x)
         y = batch_labels(self, y, f.shape[0], num_classes=self.config.num_classes)
-        if cfg.num_classes > 0 and y is not None and self.training:
+        if self.conditioned and y is not None and self.training:
             y = drop_labels(y, cfg.p_uncond, generator=generator)
         terms = self._bound(f, y, generator=generator)
         bpd = terms.total.mean()
