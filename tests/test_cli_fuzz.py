@@ -62,6 +62,8 @@ def train_calls(draw):
         args.append(draw(st.sampled_from(["vae", "ae", "ddpm", "gan", "lenet"])))
         args += ["--data", "digits"] if "--data" not in args else []
     yaml = None
+    for noise in draw(VALID_NOISE):  # before the mutations: a later flag wins (a valid --seed 3 after --seed -1)
+        args += list(noise)
     mutations = draw(st.lists(st.sampled_from(TRAIN_MUTATIONS), min_size=1, max_size=3))
     for m in mutations:
         part = list(draw(m))
@@ -69,8 +71,6 @@ def train_calls(draw):
     if draw(st.integers(0, 3)) == 0 and "--config" not in args:  # (a later --config would win over a mutation)
         yaml = draw(YAML_FILES)
         args += ["--config", "run.yaml"]
-    for noise in draw(VALID_NOISE):
-        args += list(noise)
     return args, yaml
 
 
