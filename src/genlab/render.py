@@ -40,6 +40,11 @@ class Renderer:
               title: str | None = None) -> Path:
         raise NotImplementedError
 
+    def reference_from(self, fields: dict[str, Tensor]) -> Tensor | None:
+        """What to draw the samples against, taken from a split's named ``fields`` (None: nothing). Only the
+        renderer knows which field, if any, it compares with: the spine assumes none."""
+        return None
+
     def path(self, path: str | os.PathLike) -> Path:
         """``path`` if its suffix is one this renderer writes, else with the default suffix (the spine's
         ``samples/epoch_000.png`` becomes ``.safetensors`` for a tensor file)."""
@@ -83,6 +88,11 @@ class Scatter2D(Renderer):
 
         ref = reference if reference is not None and reference.dim() == 2 else None
         return scatter2d(samples.float(), self.path(path), reference=ref, title=title)
+
+    def reference_from(self, fields: dict[str, Tensor]) -> Tensor | None:
+        """The data's points (``x``, at most 2,000) as the backdrop, when they are 2-D points."""
+        x = fields.get("x")
+        return x[:2000] if x is not None and x.dim() == 2 and x.shape[1] == 2 else None
 
 
 @dataclasses.dataclass(frozen=True)

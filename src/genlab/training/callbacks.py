@@ -371,10 +371,12 @@ class SampleGrid(L.Callback):
                 return
             # models whose full sampler is slow (diffusion) name a cheaper preview, e.g. DDIM, 50 steps
             x = model.sample(self.n, generator=g, **model.preview_sample_kwargs)
-            model.renderer().write(x, self.run.epoch_samples(epoch), reference=self.reference.x[:2000],
-                                   title=f"epoch {epoch}")
-            if isinstance(model, Reconstructs) and self.reference.x.dim() == 4:
-                ref = self.reference.x[:32].to(pl_module.device)
+            renderer = model.renderer()  # it, not the spine, knows which field (if any) to draw the samples over
+            renderer.write(x, self.run.epoch_samples(epoch), reference=renderer.reference_from(self.reference.fields),
+                           title=f"epoch {epoch}")
+            images = self.reference.fields.get("x")
+            if isinstance(model, Reconstructs) and images is not None and images.dim() == 4:
+                ref = images[:32].to(pl_module.device)
                 pairs = torch.stack([ref.float().cpu(), model.reconstruct(ref).float().cpu()], 1)  # (n, 2, C, H, W)
                 image_grid(pairs.flatten(0, 1), self.run.epoch_samples(epoch, "reconstructions"), nrow=16)
         finally:
