@@ -183,9 +183,18 @@ def test_two_samples_in_the_same_second_get_two_files(tmp_path):
     assert len(names) == 3, names  # (a clock tick between calls also gives distinct names; never fewer)
 
 
-def test_new_sample_names_never_repeat_within_a_second(tmp_path):
+def test_new_sample_names_never_repeat_within_a_second(tmp_path, monkeypatch):
+    import datetime as dt
+
+    import genlab.rundir
     from genlab.rundir import RunDir
 
+    class _Frozen(dt.datetime):  # every call in the same second, as two quick `genlab sample` calls are
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 12, 6, 3, 0, 0)
+
+    monkeypatch.setattr(genlab.rundir.dt, "datetime", _Frozen)
     run = RunDir(tmp_path)
     first = run.new_samples(tmp_path)
     first.write_text("x")
