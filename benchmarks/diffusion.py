@@ -117,12 +117,12 @@ def mnist_fid(args, records: list[dict]) -> tuple[object, dict]:
 def bpd(args, ddpm, records: list[dict]) -> None:
     """(b) the bound in bits/dim on MNIST test: DDPM (D4) and a VDM trained here (D5)."""
     test = load("mnist", split="test")
-    x, y = test.x[: args.bpd_n], test.y[: args.bpd_n]
+    test = test.subset(torch.arange(min(args.bpd_n, len(test))))
     vdm = train_run("vdm", "mnist", args.vdm_minutes, lr=args.lr, ema=args.ema,
                     options={"channels": args.channels})
     for name, model, steps in (("ddpm", ddpm, None), ("vdm", vdm.model, vdm.steps)):
         t0 = time.perf_counter()
-        r = eval_bpd(model, x, y=y, terms=args.bpd_k, seed=0, batch_size=250)
+        r = eval_bpd(model, test, terms=args.bpd_k, seed=0, batch_size=250)
         records.append(record(f"mnist {name} bound", "bits/dim", r["bpd"], "bits/dim", se=r["bpd_se"],
                               n=r["bpd_n"], k=f"{r['bpd_k']} terms", conditional=r["bpd_conditional"],
                               eval_s=round(time.perf_counter() - t0, 1),
@@ -140,7 +140,7 @@ def toys(args, records: list[dict]) -> list[str]:
         test = load(data, split="test")
         reference = mode_coverage(test.x[: args.coverage_n], test.modes, test.std)
         for sampler, kwargs in (("ddpm 1000", {}), ("ddim 50", {"sampler": "ddim", "steps": 50})):
-            c = eval_coverage(run.model, test.x, data=test, n=args.coverage_n, seed=0, sample_kwargs=kwargs)
+            c = eval_coverage(run.model, test, n=args.coverage_n, seed=0, sample_kwargs=kwargs)
             extra = {"n": args.coverage_n, "steps": run.steps, "modes_covered": c["coverage_modes_covered"]}
             records.append(record(f"{data} {sampler}", "modes within 3σ", c["coverage_modes"], "share",
                                   reference=reference.modes, **extra))

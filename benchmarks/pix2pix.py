@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, record, timed_train, write_results  # noqa: E402
 
 from genlab.data import load  # noqa: E402
-from genlab.evaluation.metrics import eval_translation, translate_all  # noqa: E402
+from genlab.evaluation.metrics import eval_translation, outputs_all  # noqa: E402
 from genlab.plots import image_grid  # noqa: E402
 
 VARIANTS = {"L1 only": "l1", "cGAN only": "cgan", "L1 + cGAN": "l1+cgan"}
@@ -46,8 +46,8 @@ def main() -> None:
         if label not in args.variants:
             continue
         r, cpu = timed_train("pix2pix", "mnist-masked", args.minutes, seed=args.seed, model_options={"loss": loss})
-        f = eval_translation(r.model, test.x, y=test.y, data=test, n=args.n, seed=args.seed)
-        grids.append(translate_all(r.model, test.fields["source"][:10], seed=args.seed))
+        f = eval_translation(r.model, test, n=args.n, seed=args.seed)
+        grids.append(outputs_all(r.model, test.subset(torch.arange(10)), seed=args.seed))
         common = {"iterations": r.steps, "cpu_min": round(cpu / 60, 1), "n": f["translation_n"]}
         records += [record(label, "L1 to the truth", f["l1"], "per pixel", **common),
                     record(label, "FID of completions", f["fid"], "", **common),

@@ -1,20 +1,24 @@
 """How a model's samples become a file: one ``Renderer`` object per kind of sample, chosen by the model.
 
-A ``Generative`` model's ``renderer()`` returns one of these; the spine (``samples/`` grids during
-training) and ``genlab sample`` call ``renderer.write(samples, path)`` and never look at shapes
-themselves. Images ``(N, C, H, W)`` → a PNG or JPEG grid; 2-D points ``(N, 2)`` → a PNG, JPEG, PDF or
-SVG scatter (over reference data when given); anything else → the tensor in a ``.safetensors`` file.
-The file is written in the format its suffix names; ``check(path)`` refuses a suffix the renderer
-cannot write (a user's ``--out``). A new family (text, series, tables) adds a renderer here and returns
-it from its ``renderer()``.
+A model's ``renderer()`` returns one of these; the spine (``samples/`` during training) and ``genlab sample``
+call ``renderer.write(samples, path)`` and never look at shapes or suffixes themselves. ``samples`` is a tensor
+(a batch of samples) or a mapping of named fields of one batch (a predicting model's inputs, its ``output`` and
+the ``truth``, each ``(N, ...)``), which the renderer lays out side by side. Images ``(N, C, H, W)`` → a PNG or
+JPEG grid (named fields: one row of images per example); 2-D points ``(N, 2)`` → a PNG, JPEG, PDF or SVG scatter
+(over reference data when given); text and tables have their renderers in their families (``.txt``, ``.csv``);
+anything else → the tensors in a ``.safetensors`` file. The file is written in the format its suffix names;
+``check(path)`` refuses a suffix the renderer cannot write (a user's ``--out``). A new family adds a renderer
+and returns it from its model's ``renderer()``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
+import torch
 from torch import Tensor
 
 from genlab.errors import ConfigError
@@ -36,8 +40,8 @@ class Renderer:
         """The default suffix."""
         return self.suffixes[0]
 
-    def write(self, samples: Tensor, path: str | os.PathLike, *, reference: Tensor | None = None,
-              title: str | None = None) -> Path:
+    def write(self, samples: Tensor | Mapping[str, Tensor], path: str | os.PathLike, *,
+              reference: Tensor | None = None, title: str | None = None) -> Path:
         raise NotImplementedError
 
     def reference_from(self, fields: dict[str, Tensor]) -> Tensor | None:
@@ -73,6 +77,13 @@ class ImageGrid(Renderer):
     def write(self, samples, path, *, reference=None, title=None) -> Path:
         from genlab.plots import image_grid
 
+        if isinstance(samples, Mapping):  # one row per example: its fields side by side (source, output, truth)
+            images = [t.float().cpu() for t in samples.values() if t.dim() == 4]
+            if not images or len({t.shape for t in images}) != 1:
+                raise ConfigError(f"an image grid of named fields needs image fields of one shape (N, C, H, W), got "
+                                  f"{ {k: tuple(t.shape) for k, t in samples.items()} }")
+            n = len(images[0])
+            return image_grid(torch.stack(images, 1).flatten(0, 1), self.path(path), nrow=len(images) * min(8, n))
         return image_grid(samples.float(), self.path(path))
 
 
@@ -86,6 +97,9 @@ class Scatter2D(Renderer):
     def write(self, samples, path, *, reference=None, title=None) -> Path:
         from genlab.plots import scatter2d
 
+        if isinstance(samples, Mapping):
+            raise ConfigError(f"a 2-D scatter draws one batch of points, got named fields {list(samples)}: write "
+                              f"them with TensorFile")
         ref = reference if reference is not None and reference.dim() == 2 else None
         return scatter2d(samples.float(), self.path(path), reference=ref, title=title)
 
@@ -107,7 +121,8 @@ class TensorFile(Renderer):
 
         from genlab.atomic import atomic_write_bytes
 
-        return atomic_write_bytes(self.path(path), save({"samples": samples.detach().cpu().contiguous()}))
+        fields = samples if isinstance(samples, Mapping) else {"samples": samples}
+        return atomic_write_bytes(self.path(path), save({k: t.detach().cpu().contiguous() for k, t in fields.items()}))
 
 
 IMAGE_GRID, SCATTER_2D, TENSOR_FILE = ImageGrid(), Scatter2D(), TensorFile()

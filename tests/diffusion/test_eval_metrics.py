@@ -9,6 +9,7 @@ import torch
 
 from genlab.data import load
 from genlab.errors import ConfigError, ShapeError
+from genlab.data.tensors import TensorData
 from genlab.evaluation.metrics import eval_bpd, evaluate
 from genlab.metrics.coverage import mode_coverage
 from genlab.models.base import Generative
@@ -97,9 +98,9 @@ def test_bpd_metric_is_the_mean_of_nll_bpd_with_its_standard_error(cls):
 
 def test_bpd_of_a_conditional_model_uses_the_test_labels():
     model = _tiny(DDPM, num_classes=8)
-    data = load("ring8", split="test")
-    x, y = data.x[:200], data.y[:200]
-    out = eval_bpd(model, x, y=y, terms=4, seed=1)
+    data = load("ring8", split="test").subset(torch.arange(200))
+    x, y = data.x, data.y
+    out = eval_bpd(model, data, terms=4, seed=1)
     given_y = model.nll_bpd(x, y, generator=torch.Generator().manual_seed(1), terms=4).total.mean().item()
     without = model.nll_bpd(x, None, generator=torch.Generator().manual_seed(1), terms=4).total.mean().item()
     assert out["bpd"] == pytest.approx(given_y, rel=1e-6) and out["bpd"] != pytest.approx(without, rel=1e-6)
@@ -107,12 +108,12 @@ def test_bpd_of_a_conditional_model_uses_the_test_labels():
 
 
 def test_bpd_without_terms_reports_the_models_own_default():
-    x = load("ring8", split="test").x[:50]
+    data = load("ring8", split="test").subset(torch.arange(50))
     assert DDPM.bound_terms_default == 50 and VDM.bound_terms_default == 1
-    assert eval_bpd(_tiny(DDPM), x)["bpd_k"] == 50  # stratified terms, not all T − 1
-    assert eval_bpd(_tiny(VDM), x)["bpd_k"] == 1
+    assert eval_bpd(_tiny(DDPM), data)["bpd_k"] == 50  # stratified terms, not all T − 1
+    assert eval_bpd(_tiny(VDM), data)["bpd_k"] == 1
 
 
 def test_bpd_needs_a_model_with_a_diffusion_bound():
     with pytest.raises(ConfigError, match="needs a model with a diffusion bound: nll_bpd"):
-        eval_bpd(_Points(torch.zeros(1, 2)), torch.zeros(3, 2))
+        eval_bpd(_Points(torch.zeros(1, 2)), TensorData(x=torch.zeros(3, 2), name="points", split="test"))

@@ -160,34 +160,33 @@ def _generative(model, run: Path):
     return model
 
 
-def _translate_test(model, run: Path, n: int, seed: int, out: Path | None) -> None:
-    """``genlab sample`` of an image-to-image model: ``n`` random test sources of the run's dataset (seeded),
-    each as a row of (source, output, truth) in one image grid."""
+def _predict_test(model, run: Path, n: int, seed: int, out: Path | None) -> None:
+    """``genlab sample`` of a model that predicts (``Predicts``: pix2pix, a QA model): ``n`` random test examples
+    of the run's dataset (seeded), each as its inputs, the model's ``output`` and the ``truth``, written by the
+    model's renderer (an image grid of (source, output, truth) rows, a text file of stories and answers)."""
     import time
 
     import torch
 
     from genlab.data import load
-    from genlab.evaluation.metrics import translate_all
-    from genlab.render import ImageGrid
+    from genlab.evaluation.metrics import outputs_all
     from genlab.rundir import RunDir
 
-    renderer = ImageGrid()
+    folder = RunDir(run)
+    renderer = model.renderer()
     if out is not None and out.is_dir():
-        out = RunDir(run).new_samples(out)
-    target = renderer.check(out) if out is not None else RunDir(run).new_samples()
-    test = load(RunDir(run).dataset(None), split="test", **RunDir(run).data_options())
+        out = folder.new_samples(out, suffix=renderer.suffix)
+    target = renderer.check(out) if out is not None else folder.new_samples(suffix=renderer.suffix)
+    test = load(folder.dataset(None), split="test", **folder.data_options())
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]
-    source, truth = test.fields["source"][pick], test.x[pick]
+    examples = test.subset(pick)
     t0 = time.perf_counter()
-    output = translate_all(model, source, seed=seed)
+    output = outputs_all(model, examples, seed=seed)
     dt = time.perf_counter() - t0
-    triples = torch.stack([source.float(), output, truth.float()], 1)  # (n, 3, C, H, W)
-    from genlab.plots import image_grid
-
-    written = image_grid(triples.flatten(0, 1), renderer.path(target), nrow=3 * min(8, len(pick)))
-    typer.echo(f"{len(pick)} test sources translated in {dt:.2f} s ({dt / len(pick) * 1000:.1f} ms each); rows of "
-               f"(source, output, truth) → {written}")
+    fields = {**model.inputs_of(examples.fields), "output": output, "truth": examples.fields[model.target]}
+    written = renderer.write(fields, target)
+    typer.echo(f"{len(pick)} test examples in {dt:.2f} s ({dt / len(pick) * 1000:.1f} ms each); "
+               f"({', '.join(fields)}) of each → {written}")
 
 
 @app.command()
@@ -213,24 +212,24 @@ def sample(
     import torch
 
     from genlab.errors import ConfigError
-    from genlab.models.base import Translates
+    from genlab.models.base import Predicts
     from genlab.rundir import RunDir
 
     if n < 1:
         raise ConfigError(f"--n must be ≥ 1, got {n}")
     model = load_run_model(run)
-    if isinstance(model, Translates):  # pix2pix: its outputs for test sources, (source, output, truth) rows
+    if isinstance(model, Predicts) and model.preview:  # its outputs for test inputs: (inputs, output, truth)
         if any(v is not None for v in (sampler, steps, eta, y)):
-            raise ConfigError(f"{type(model).__name__} translates test sources: --sampler, --steps, --eta and "
+            raise ConfigError(f"{type(model).__name__} predicts from test examples: --sampler, --steps, --eta and "
                               f"--y do not apply; pass --n and --seed")
-        _translate_test(model, run, n, seed, out)
+        _predict_test(model, run, n, seed, out)
         return
     model = _generative(model, run)
     extra = model.check_sample_options({"sampler": sampler, "steps": steps, "eta": eta, "y": y})
     renderer = model.renderer()
     if out is not None and out.is_dir():  # a folder: a new file in it
-        out = RunDir(run).new_samples(out)
-    target = renderer.check(out) if out is not None else RunDir(run).new_samples()  # before sampling
+        out = RunDir(run).new_samples(out, suffix=renderer.suffix)
+    target = renderer.check(out) if out is not None else RunDir(run).new_samples(suffix=renderer.suffix)
     t0 = time.perf_counter()
     x = model.sample(n, generator=torch.Generator().manual_seed(seed), **extra)
     dt = time.perf_counter() - t0

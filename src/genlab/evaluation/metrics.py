@@ -16,7 +16,15 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
-from genlab.models.base import Classifier, Conditional, DiffusionBound, Generative, LatentVariable, Translates
+from genlab.models.base import (
+    Classifier,
+    Conditional,
+    DiffusionBound,
+    Generative,
+    LatentVariable,
+    Predicts,
+    Translates,
+)
 
 if TYPE_CHECKING:
     from genlab.data.tensors import TensorData
@@ -32,26 +40,60 @@ def _draw(model: nn.Module, n: int, generator: torch.Generator, sample_kwargs: d
                       for i in range(0, n, 1000)])
 
 
-def eval_elbo(model: nn.Module, x: Tensor, *, seed: int = 0, **_: Any) -> dict[str, float]:
+def _images(data: TensorData, metric: str) -> Tensor:
+    """The split's ``x`` (images, points): what the likelihood and sample metrics compare with."""
+    if data.x is None:
+        raise ConfigError(f"metric {metric!r} reads the field x, but {data.name} holds {', '.join(data.fields)}: "
+                          f"choose another metric (loss works for every model)")
+    return data.x
+
+
+def eval_loss(model: nn.Module, data: TensorData, *, batch_size: int = 500, seed: int = 0,
+              **_: Any) -> dict[str, Any]:
+    """The model's training objective on the split: the means of its ``ModelOutput`` terms, each batch weighted
+    by the units its loss averages (``ModelOutput.units``: tokens, steps, cells; else its rows), as validation
+    weighs them — every model has it (per-token NLL for a language model, a table's NLL per row, ...)."""
+    from genlab.models.base import ModelOutput
+
+    sums: dict[str, float] = {}
+    count = 0.0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # the objective's own noise (a VAE's z): reproducible, the caller's RNG untouched
+        for batch in data.loader(batch_size, shuffle=False):
+            out = model(**batch)
+            if not isinstance(out, ModelOutput):
+                raise ConfigError(f"metric 'loss' needs a model whose forward returns a ModelOutput; "
+                                  f"{type(model).__name__} returns {type(out).__name__}: choose another metric")
+            n = float(batch.size if out.units is None else out.units)
+            for k, v in out.scalars().items():
+                sums[k] = sums.get(k, 0.0) + float(v) * n
+            count += n
+    return {**{f"loss_{k}" if k != "loss" else "loss": v / count for k, v in sums.items()}, "loss_units": count,
+            "loss_n": len(data)}
+
+
+def eval_elbo(model: nn.Module, data: TensorData, *, seed: int = 0, **_: Any) -> dict[str, float]:
     """Mean test ELBO (nats; one reparameterized sample per example, V1)."""
     _require(model, (LatentVariable, DiffusionBound), "elbo", "a bound: elbo()")
+    x = _images(data, "elbo")
     g = torch.Generator().manual_seed(seed)
     elbo = _batched(lambda b: model.elbo(b, generator=g), x, 1000)
     return {"elbo": elbo.mean().item(), "elbo_n": len(x)}
 
 
-def eval_nll(model: nn.Module, x: Tensor, *, k: int = 5000, seed: int = 0, progress: bool = False,
+def eval_nll(model: nn.Module, data: TensorData, *, k: int = 5000, seed: int = 0, progress: bool = False,
              **_: Any) -> dict[str, float]:
     """Test NLL ``−log p(x)`` by importance sampling with ``k`` samples (V8, IWAE bound)."""
     from genlab.metrics.likelihood import log_likelihood
 
     _require(model, LatentVariable, "nll", "importance weights: log_importance_weights()")
+    x = _images(data, "nll")
     g = torch.Generator().manual_seed(seed)
     ll = log_likelihood(model, x, k=k, generator=g, progress=progress)
     return {"nll": -ll.mean().item(), "nll_k": k, "nll_n": len(x)}
 
 
-def eval_fid(model: nn.Module, x: Tensor, *, n: int = 10000, seed: int = 0, sample_kwargs=None,
+def eval_fid(model: nn.Module, data: TensorData, *, n: int = 10000, seed: int = 0, sample_kwargs=None,
              **_: Any) -> dict[str, float]:
     """FID and KID of ``n`` samples against ``n`` test images, LeNet features (genlab.metrics.fid).
 
@@ -61,6 +103,7 @@ def eval_fid(model: nn.Module, x: Tensor, *, n: int = 10000, seed: int = 0, samp
     from genlab.metrics.fid import fid, kid
 
     _require(model, Generative, "fid", "samples: sample()")
+    x = _images(data, "fid")
     n = min(n, len(x))
     if n < 2:
         raise ConfigError(f"fid needs at least 2 samples and test images, got n = {n}: pass --n 2 or more "
@@ -72,7 +115,7 @@ def eval_fid(model: nn.Module, x: Tensor, *, n: int = 10000, seed: int = 0, samp
     return {**out, "kid": k.mean, "kid_std": k.std, "kid_subset_size": k.subset_size, "kid_subsets": k.subsets}
 
 
-def eval_bpd(model: nn.Module, x: Tensor, *, y: Tensor | None = None, terms: int | None = None, seed: int = 0,
+def eval_bpd(model: nn.Module, data: TensorData, *, terms: int | None = None, seed: int = 0,
              batch_size: int = 500, **_: Any) -> dict[str, Any]:
     """The diffusion bound on ``−log p(x)`` in bits/dim (D4 for DDPM, D5 for VDM) via ``model.nll_bpd``.
 
@@ -83,9 +126,10 @@ def eval_bpd(model: nn.Module, x: Tensor, *, y: Tensor | None = None, terms: int
     A class-conditional model is evaluated on ``−log p(x|y)`` with the test labels (``bpd_conditional``).
     """
     _require(model, DiffusionBound, "bpd", "a diffusion bound: nll_bpd()")
+    x = _images(data, "bpd")
     terms = model.bound_terms_default if terms is None else terms
     g = torch.Generator().manual_seed(seed)
-    labels = y if isinstance(model, Conditional) and model.conditioned else None
+    labels = data.y if isinstance(model, Conditional) and model.conditioned else None
     bpd = torch.cat([
         model.nll_bpd(x[i: i + batch_size], None if labels is None else labels[i: i + batch_size],
                       generator=g, terms=terms).total
@@ -96,16 +140,15 @@ def eval_bpd(model: nn.Module, x: Tensor, *, y: Tensor | None = None, terms: int
             "bpd_conditional": labels is not None}
 
 
-def eval_coverage(model: nn.Module, x: Tensor, *, data=None, n: int = 10000, seed: int = 0, sample_kwargs=None,
+def eval_coverage(model: nn.Module, data: TensorData, *, n: int = 10000, seed: int = 0, sample_kwargs=None,
                   **_: Any) -> dict[str, Any]:
     """Mode coverage of ``n`` samples on a 2-D Gaussian mixture (ring8, grid25): the share of modes with a
     sample within 3σ, and the share of samples within 3σ of a mode (σ = the dataset's std)."""
     from genlab.metrics.coverage import mode_coverage
 
     _require(model, Generative, "coverage", "samples: sample()")
-    if data is None or data.modes is None or data.std is None:
-        name = getattr(data, "name", "this dataset")
-        raise ConfigError(f"coverage needs a mixture of Gaussian modes (ring8, grid25); {name} has none: "
+    if data.modes is None or data.std is None:
+        raise ConfigError(f"coverage needs a mixture of Gaussian modes (ring8, grid25); {data.name} has none: "
                           f"pass --data ring8 or --data grid25")
     c = mode_coverage(_draw(model, n, torch.Generator().manual_seed(seed), sample_kwargs).float(), data.modes,
                       data.std)
@@ -113,23 +156,33 @@ def eval_coverage(model: nn.Module, x: Tensor, *, data=None, n: int = 10000, see
             "coverage_num_modes": len(data.modes), "coverage_radius": c.radius, "coverage_n": n}
 
 
-def eval_accuracy(model: nn.Module, x: Tensor, *, y: Tensor | None = None, **_: Any) -> dict[str, float]:
-    """Classification accuracy on the test split."""
-    _require(model, Classifier, "accuracy", "class predictions: predict()")
-    if y is None:
-        raise ConfigError("accuracy needs labelled data")
-    pred = _batched(lambda b: model.predict(b), x, 1000)
-    return {"accuracy": (pred == y).float().mean().item(), "accuracy_n": len(x)}
-
-
-def translate_all(model: nn.Module, source: Tensor, *, seed: int = 0, batch_size: int = 1000) -> Tensor:
-    """``model.translate`` of every source image, ``batch_size`` at a time, the noise seeded by ``seed``."""
+def outputs_all(model: nn.Module, data: TensorData, *, seed: int = 0, batch_size: int = 1000) -> Tensor:
+    """``model.outputs`` (a ``Predicts`` model: predictions, translations) of every example of ``data``,
+    ``batch_size`` at a time, any noise seeded by ``seed`` → ``(N, ...)`` on the CPU."""
     g = torch.Generator().manual_seed(seed)
-    return _batched(lambda s: model.translate(s, generator=g).float().cpu(), source, batch_size)
+    outs = [model.outputs(batch, generator=g).cpu() for batch in data.loader(batch_size, shuffle=False)]
+    return torch.cat(outs)
 
 
-def eval_translation(model: nn.Module, x: Tensor, *, y: Tensor | None = None, data: TensorData | None = None,
-                     n: int = 10000, seed: int = 0, **_: Any) -> dict[str, float]:
+def _target(model: Predicts, data: TensorData, metric: str) -> Tensor:
+    if model.target not in data.fields:
+        raise ConfigError(f"{metric} compares {type(model).__name__}'s outputs with the field {model.target!r}, "
+                          f"which {data.name} lacks (it holds {', '.join(data.fields)}): evaluate on the run's "
+                          f"own dataset")
+    return data.fields[model.target]
+
+
+def eval_accuracy(model: nn.Module, data: TensorData, **_: Any) -> dict[str, float]:
+    """Classification accuracy on the test split: ``predict`` from the fields the model reads, against its
+    ``target`` field (``y``; a QA model's ``answer``)."""
+    _require(model, Classifier, "accuracy", "class predictions: predict()")
+    truth = _target(model, data, "accuracy")
+    pred = outputs_all(model, data)
+    return {"accuracy": (pred == truth).float().mean().item(), "accuracy_n": len(data)}
+
+
+def eval_translation(model: nn.Module, data: TensorData, *, n: int = 10000, seed: int = 0,
+                     **_: Any) -> dict[str, float]:
     """G8 (Isola et al. 2017, Table 1's measures on a digit task): the outputs ``G(s)`` of the first ``n`` test
     pairs ``(s, t)`` — ``l1``, the mean absolute error per pixel to the truth ``t`` (data units, [0, 1]); on
     MNIST-like images the FID of the outputs against the truths (LeNet features) and, with labels, ``accuracy``:
@@ -139,27 +192,30 @@ def eval_translation(model: nn.Module, x: Tensor, *, y: Tensor | None = None, da
     from genlab.models.cnn import pretrained_lenet
 
     _require(model, Translates, "translation", "image-to-image outputs: translate()")
-    if data is None or "source" not in data.fields:
-        raise ConfigError("translation needs (source, x) pairs: evaluate on the run's paired dataset "
-                          "(e.g. --data mnist-masked)")
-    n = min(n, len(x))
-    target, source = x[:n], data.fields["source"][:n]
-    out = translate_all(model, source, seed=seed)  # (n, C, H, W)
+    _target(model, data, "translation")
+    missing = [f for f in model.inputs if f != model.target and f not in data.fields]
+    if missing:
+        raise ConfigError(f"translation needs the sources {', '.join(missing)} with each {model.target}: evaluate on "
+                          f"the run's paired dataset (e.g. --data mnist-masked)")
+    pairs = data.subset(torch.arange(min(n, len(data))))
+    n, target = len(pairs), pairs.fields[model.target]
+    out = outputs_all(model, pairs, seed=seed).float()  # (n, C, H, W)
     result: dict[str, Any] = {"l1": (out - target.float()).abs().mean().item(), "translation_n": n}
     if tuple(target.shape[1:]) == (1, 28, 28):
         if n >= 2:
             result["fid"] = float(fid(target, out))
-        if y is not None:
+        if pairs.y is not None:
             lenet = pretrained_lenet()
+            (source,) = model.inputs_of(pairs.fields).values()
             for name, images in (("accuracy", out), ("source_accuracy", source)):
-                pred = _batched(lambda b: lenet.predict(b.float()), images, 1000)
-                result[name] = (pred == y[:n]).float().mean().item()
+                pred = _batched(lambda b: lenet.predict(x=b.float()), images, 1000)
+                result[name] = (pred == pairs.y).float().mean().item()
     return result
 
 
 METRICS: dict[str, Callable[..., dict[str, float]]] = {
     "elbo": eval_elbo, "nll": eval_nll, "bpd": eval_bpd, "fid": eval_fid, "coverage": eval_coverage,
-    "accuracy": eval_accuracy, "translation": eval_translation,
+    "accuracy": eval_accuracy, "translation": eval_translation, "loss": eval_loss,
 }
 
 
@@ -179,24 +235,21 @@ def parse_metrics(text: str) -> list[str]:
 
 
 def default_metrics(model: nn.Module, data: TensorData) -> list[str]:
-    """The metric ``model`` is evaluated on when none is named, from the capabilities it declares
-    (``genlab.models.base``): ``elbo`` for a ``LatentVariable``, ``bpd`` for a ``DiffusionBound``,
-    ``accuracy`` for a ``Classifier``, ``translation`` for a ``Translates`` model (pix2pix), else for a
-    ``Generative`` model ``fid`` on MNIST-like images
-    ``(1, 28, 28)`` and ``coverage`` on a 2-D mixture of modes (ring8, grid25)."""
-    if isinstance(model, LatentVariable):
-        return ["elbo"]
-    if isinstance(model, DiffusionBound):
-        return ["bpd"]
-    if isinstance(model, Classifier):
-        return ["accuracy"]
-    if isinstance(model, Translates):
-        return ["translation"]
-    if isinstance(model, Generative):
-        if data.modes is not None and data.std is not None:
-            return ["coverage"]
-        if data.kind == "image" and tuple(data.x.shape[1:]) == (1, 28, 28):
-            return ["fid"]
+    """The metric ``model`` is evaluated on when none is named: the ``default_metric`` of the first capability it
+    declares that has one for ``data`` (``genlab.models.base.PRECEDENCE``: ``elbo`` for a ``LatentVariable``,
+    ``bpd`` for a ``DiffusionBound``, ``accuracy``, ``translation``; a ``Generative`` model's ``fid`` on MNIST-like
+    images, ``coverage`` on a mixture of modes), else ``loss`` (the test objective) for a model trained on one
+    objective."""
+    from genlab.models.base import PRECEDENCE, Adversarial, Model
+
+    for capability in PRECEDENCE:
+        choice = vars(capability).get("default_metric")
+        if choice is not None and isinstance(model, capability):
+            name = choice.__func__(data) if isinstance(choice, staticmethod) else choice
+            if name is not None:
+                return [name]
+    if isinstance(model, Model) and not isinstance(model, Adversarial):
+        return ["loss"]
     raise ConfigError(f"{type(model).__name__} on {data.name} has no default metric (fid needs 1×28×28 images, "
                       f"coverage a mixture of modes such as ring8): name one with --metrics "
                       f"({', '.join(METRICS)})")
@@ -218,11 +271,11 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str] | None = None,
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be ≥ 1 (the number of test examples), got {limit}")
     data = load(data_name, split=split, **(data_options or {}))
-    x, y = data.x, data.y
     if data.binarize == "dynamic":  # a fixed, seeded draw of the binarized test set
-        x = torch.bernoulli(x, generator=torch.Generator().manual_seed(0))
+        x = torch.bernoulli(data.x, generator=torch.Generator().manual_seed(0))
+        data = data.replace(fields={**data.fields, "x": x}, binarize="static")
     if limit is not None:
-        x, y = x[:limit], (y[:limit] if y is not None else None)
+        data = data.subset(torch.arange(min(limit, len(data))))
     metrics = default_metrics(model, data) if metrics is None else metrics
     model.eval()
     if data.binarize != "none" and isinstance(model, Generative) and "mean" in model.sample_options:
@@ -231,7 +284,7 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str] | None = None,
     out: dict[str, Any] = {"data": data_name, "split": split}
     for name in metrics:
         t0 = time.perf_counter()
-        out.update(METRICS[name](model, x, y=y, data=data, **options))
+        out.update(METRICS[name](model, data, **options))
         out[f"{name}_seconds"] = round(time.perf_counter() - t0, 2)
         if on_result is not None:
             on_result(name, dict(out))

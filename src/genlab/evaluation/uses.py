@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from genlab.errors import ConfigError
 from genlab.models.autoencoders.code_prior import encode_all
-from genlab.models.base import LatentVariable, ReconstructionScored, Reconstructs
+from genlab.models.base import declared
 from genlab.models.pca import PCA
 
 
@@ -82,27 +82,25 @@ def retrieval_precision(model: nn.Module, x_db: Tensor, y_db: Tensor, x_q: Tenso
 
 
 def score_name(model: nn.Module) -> str:
-    """What ``anomaly_scores`` measures for ``model``: its declared capabilities decide."""
-    if isinstance(model, LatentVariable):
-        return "-ELBO"
-    if isinstance(model, ReconstructionScored):
-        return "reconstruction error"
-    if isinstance(model, Reconstructs):
-        return "squared error"
-    raise ConfigError(f"{type(model).__name__} neither reconstructs its inputs nor has a bound: anomaly scores "
-                      f"need an autoencoder or a VAE")
+    """What ``anomaly_scores`` measures for ``model``: the score its capabilities declare
+    (``genlab.models.base.declared``: ``-ELBO`` for a latent-variable model, else a reconstruction error)."""
+    found = declared(model, "anomaly_score_name")
+    if found is None:
+        raise ConfigError(f"{type(model).__name__} neither reconstructs its inputs nor has a bound: anomaly scores "
+                          f"need an autoencoder or a VAE")
+    return found[1]
 
 
 @torch.no_grad()
 def anomaly_scores(model: nn.Module, x: Tensor, *, batch_size: int = 1000, seed: int = 0) -> Tensor:
-    """Per-example anomaly score → ``(N,)``: ``−ELBO`` (one seeded sample) for likelihood models, else
-    the reconstruction error ``L(x, g(f(x)))`` (``score_name`` says which)."""
+    """Per-example anomaly score → ``(N,)``: the ``anomaly_score`` of the capability that names ``score_name``
+    (``−ELBO`` with one seeded sample for likelihood models, else the reconstruction error ``L(x, g(f(x)))``)."""
+    score_name(model)  # a clear error for a model without one
+    capability, _ = declared(model, "anomaly_score_name")
     model.eval()
     g = torch.Generator().manual_seed(seed)
-    score = {"-ELBO": lambda b: -model.elbo(b, generator=g),
-             "reconstruction error": lambda b: model.reconstruction_error(b),
-             "squared error": lambda b: (model.reconstruct(b) - b).pow(2).flatten(1).sum(1)}[score_name(model)]
-    return torch.cat([score(x[i: i + batch_size]) for i in range(0, len(x), batch_size)])
+    score = capability.anomaly_score  # the declaring capability's, whatever the model's other bases define
+    return torch.cat([score(model, x[i: i + batch_size], generator=g) for i in range(0, len(x), batch_size)])
 
 
 def anomaly_auroc(model: nn.Module, x: Tensor, is_anomaly: Tensor) -> dict[str, Any]:

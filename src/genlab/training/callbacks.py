@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from torch import nn
 
 from genlab.errors import NonFiniteError
-from genlab.models.base import Generative, Reconstructs, Translates
+from genlab.models.base import Generative, Predicts, Reconstructs
 from genlab.plots import image_grid
 from genlab.rundir import RunDir
 from genlab.training import lightning_internals as internals
@@ -357,7 +357,7 @@ class SampleGrid(L.Callback):
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         model = pl_module.model
-        drawable = isinstance(model, (Generative, Translates))
+        drawable = isinstance(model, Generative) or (isinstance(model, Predicts) and model.preview)
         if trainer.sanity_checking or not trainer.is_global_zero or not drawable or self.n <= 0:
             return
         epoch = trainer.current_epoch
@@ -366,8 +366,8 @@ class SampleGrid(L.Callback):
         state = torch.get_rng_state()  # drawing samples must not change the training noise
         try:
             g = torch.Generator().manual_seed(self.seed)
-            if isinstance(model, Translates):  # rows of (source, output, target) triples
-                self._translations(model, epoch, g, pl_module.device)
+            if isinstance(model, Predicts):  # its outputs for validation inputs: (inputs, output, truth)
+                self._predictions(model, epoch, g, pl_module.device)
                 return
             # models whose full sampler is slow (diffusion) name a cheaper preview, e.g. DDIM, 50 steps
             x = model.sample(self.n, generator=g, **model.preview_sample_kwargs)
@@ -383,11 +383,11 @@ class SampleGrid(L.Callback):
             torch.set_rng_state(state)
             model.train(was_training)
 
-    def _translations(self, model, epoch: int, g: torch.Generator, device) -> None:
-        """``samples/epoch_XXX.png``: each row a source, the model's output and the target (8 per row)."""
-        n = min(self.n, len(self.reference))
-        source = self.reference.fields["source"][:n].to(device)
-        out = model.translate(source, generator=g).float().cpu()
-        triples = torch.stack([source.cpu(), out, self.reference.x[:n].cpu()], 1)  # (n, 3, C, H, W)
-        image_grid(triples.flatten(0, 1), self.run.epoch_samples(epoch), nrow=3 * min(8, n))
-
+    def _predictions(self, model, epoch: int, g: torch.Generator, device) -> None:
+        """``samples/epoch_XXX.*``: the first validation examples' inputs, the model's output and the truth, as its
+        renderer lays them out (an image grid of (source, output, target) rows; text)."""
+        examples = self.reference.subset(torch.arange(min(self.n, len(self.reference))))
+        batch = {k: v.to(device) for k, v in examples.fields.items()}
+        out = model.outputs(batch, generator=g).cpu()
+        fields = {**model.inputs_of(examples.fields), "output": out, "truth": examples.fields[model.target]}
+        model.renderer().write(fields, self.run.epoch_samples(epoch), title=f"epoch {epoch}")
