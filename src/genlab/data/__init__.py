@@ -1,9 +1,10 @@
 """genlab.data: datasets as named in-memory tensor fields, and a fast resumable loader for them.
 
 ``load(name, split, **options) -> TensorData``; ``datasets()`` lists ``DatasetInfo`` rows;
-``TensorLoader`` slices shuffled, DDP-sharded, resumable ``Batch``es (dicts of named fields);
-``Vocabulary`` (``genlab.vocab``, re-exported) maps symbols to ids. Importing this package does not import
-torch: ``Batch``, ``TensorData``, ``TensorLoader`` and ``Vocabulary`` are imported on first access.
+``TensorLoader`` slices shuffled (or streamed), DDP-sharded, resumable ``Batch``es (dicts of named fields), in the
+order a ``LoaderPolicy`` (``genlab.policy``, re-exported) declares; ``Vocabulary`` (``genlab.vocab``, re-exported)
+maps symbols to ids. Importing this package does not import torch: ``Batch``, ``TensorData``, ``TensorLoader`` and
+``Vocabulary`` are imported on first access.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from genlab.data.registry import DatasetInfo, datasets, info, load
+from genlab.policy import LoaderPolicy
 
 if TYPE_CHECKING:
     from genlab.data.batch import Batch
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
     from genlab.data.tensors import TensorData
     from genlab.vocab import Vocabulary
 
-__all__ = ["Batch", "DatasetInfo", "TensorData", "TensorLoader", "Vocabulary", "datasets", "info", "load"]
+__all__ = ["Batch", "DatasetInfo", "LoaderPolicy", "TensorData", "TensorLoader", "Vocabulary", "datasets", "info",
+           "load"]
 
 _LAZY = {"Batch": "genlab.data.batch", "TensorData": "genlab.data.tensors", "TensorLoader": "genlab.data.loader",
          "Vocabulary": "genlab.vocab"}  # (below models/: a model may import it)

@@ -1,9 +1,11 @@
-"""``TensorLoader``: shuffled, sharded, resumable mini-batches sliced from in-memory tensor fields.
+"""``TensorLoader``: shuffled (or streamed), sharded, resumable mini-batches sliced from in-memory tensor fields.
 
 Each batch is a ``Batch`` ``{name: t.index_select(0, idx)}`` with one index tensor per batch — no
-per-sample ``__getitem__``, no collate, no worker processes. The order per epoch and the DDP
-sharding are those of ``torch.utils.data.DistributedSampler`` (same permutation for the same
-``seed + epoch``), so the loader is a drop-in for ``DataLoader(..., sampler=DistributedSampler(...))``.
+per-sample ``__getitem__``, no collate, no worker processes. In the ``"shuffle"`` and ``"sequential"``
+orders the order per epoch and the DDP sharding are those of ``torch.utils.data.DistributedSampler``
+(same permutation for the same ``seed + epoch``), so the loader is a drop-in for
+``DataLoader(..., sampler=DistributedSampler(...))``; the ``"stream"`` order serves contiguous streams
+for truncated BPTT (``genlab.policy``, which also says how a run chooses its train loader's order).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from torch import Tensor
 from genlab.data.batch import Batch, check_fields, select_rows, width
 from genlab.data.seeding import mix_seed
 from genlab.errors import ConfigError
+from genlab.policy import batches_per_epoch, combination_problem
 
+LoaderOrder = Literal["shuffle", "sequential", "stream"]
+LOADER_ORDERS: tuple[str, ...] = ("shuffle", "sequential", "stream")
 STATE_KEYS = ("epoch", "batch", "seed")
 BUCKET_BATCHES = 50  # default bucket window, in batches
 
@@ -26,10 +31,20 @@ BUCKET_BATCHES = 50  # default bucket window, in batches
 class TensorLoader:
     """Iterate over ``Batch``es of named ``fields`` (all with the same first dimension ``N``).
 
-    Per epoch ``e`` the row order is ``randperm(N)`` from a ``torch.Generator`` seeded with
-    ``seed + e`` (``arange(N)`` when ``shuffle=False``), padded by wrapping around to a multiple of
-    ``world_size``; rank ``r`` takes ``order[r::world_size]``, so ranks see disjoint rows (up to the
-    ``< world_size`` padding rows). Consecutive ``batch_size`` rows of that order make a batch.
+    ``order="shuffle"`` (the default; ``shuffle=True``): per epoch ``e`` the row order is ``randperm(N)``
+    from a ``torch.Generator`` seeded with ``seed + e`` (``arange(N)`` for ``order="sequential"``, i.e.
+    ``shuffle=False``), padded by wrapping around to a multiple of ``world_size``; rank ``r`` takes
+    ``order[r::world_size]``, so ranks see disjoint rows (up to the ``< world_size`` padding rows).
+    Consecutive ``batch_size`` rows of that order make a batch; ``drop_last`` (default False) drops the
+    last, partial one.
+
+    ``order="stream"`` (truncated BPTT): the rows, in dataset order, are cut into ``world_size``
+    contiguous shards of ``N // world_size`` rows (rank ``r`` reads shard ``r``), each shard into
+    ``batch_size`` contiguous lanes of ``L = (N // world_size) // batch_size`` rows (the rows left over
+    are dropped), and batch ``t`` holds row ``t`` of each lane: row ``b`` of batch ``t + 1`` is the row
+    after row ``b`` of batch ``t``. ``len()`` is ``L``, every epoch is the same order, every batch is full
+    (``drop_last`` must stay True) and it does not combine with bucketing.
+
     ``binarize="dynamic"`` replaces the field ``x`` of each batch by a draw of ``Bernoulli(x)``
     (``1[u < x]``, ``u ~ U(0, 1)``) from a generator seeded by ``(seed, epoch, batch, rank)``, so the
     bits are fresh each epoch and reproducible on resume.
@@ -51,10 +66,11 @@ class TensorLoader:
     ``tests/test_data_loader_lightning.py``).
     """
 
-    def __init__(self, fields: Mapping[str, Tensor], *, batch_size: int, shuffle: bool = True, seed: int = 0,
-                 drop_last: bool = False, rank: int = 0, world_size: int = 1,
-                 binarize: Literal["none", "dynamic"] = "none", lengths: Mapping[str, str] | None = None,
-                 bucket_by: str | None = None, bucket_size: int | None = None) -> None:
+    def __init__(self, fields: Mapping[str, Tensor], *, batch_size: int, shuffle: bool | None = None,
+                 order: LoaderOrder | None = None, seed: int = 0, drop_last: bool | None = None, rank: int = 0,
+                 world_size: int = 1, binarize: Literal["none", "dynamic"] = "none",
+                 lengths: Mapping[str, str] | None = None, bucket_by: str | None = None,
+                 bucket_size: int | None = None) -> None:
         if not isinstance(fields, Mapping):
             raise ConfigError(f"TensorLoader takes named fields, got {type(fields).__name__}: "
                               f"TensorLoader({{'x': x, 'y': y}}, batch_size=...) or data.loader(batch_size=...)")
@@ -72,12 +88,15 @@ class TensorLoader:
         if binarize == "dynamic" and not ("x" in self.fields and self.fields["x"].is_floating_point()):
             raise ConfigError(f"binarize='dynamic' draws Bernoulli(x): it needs a float field 'x', "
                               f"the fields are {list(self.fields)}")
+        self.order = _order(order, shuffle)
+        self.drop_last = (self.order == "stream") if drop_last is None else drop_last  # a stream's batches are full
+        problem = combination_problem(self.order, bucket_by, bucket_size, self.drop_last)
+        if problem:
+            raise ConfigError(problem)
         self.bucket_by = bucket_by
         self.bucket_size = self._check_buckets(bucket_by, bucket_size, batch_size)
         self.batch_size = batch_size
-        self.shuffle = shuffle
         self.seed = int(seed)
-        self.drop_last = drop_last
         self.rank = rank
         self.world_size = world_size
         self.binarize = binarize
@@ -88,8 +107,6 @@ class TensorLoader:
 
     def _check_buckets(self, bucket_by: str | None, bucket_size: int | None, batch_size: int) -> int | None:
         if bucket_by is None:
-            if bucket_size is not None:
-                raise ConfigError("bucket_size needs bucket_by: name the lengths field to bucket by")
             return None
         key = self.fields.get(bucket_by)
         if key is None or key.dtype != torch.int64 or key.dim() != 1:
@@ -101,22 +118,30 @@ class TensorLoader:
                               f"{bucket_size!r}: e.g. {BUCKET_BATCHES * batch_size}")
         return bucket_size
 
+    @property
+    def shuffle(self) -> bool:
+        """Whether the order changes each epoch (``order == "shuffle"``)."""
+        return self.order == "shuffle"
+
     # ---- sizes ---------------------------------------------------------------------------------
     @property
     def num_samples(self) -> int:
-        """Rows this rank sees per epoch: ``ceil(N / world_size)``."""
+        """Rows this rank sees per epoch: ``ceil(N / world_size)`` (padded as ``DistributedSampler``), or a
+        stream's ``L × batch_size``."""
+        if self.order == "stream":
+            return len(self) * self.batch_size
         return math.ceil(self.n / self.world_size)
 
     def __len__(self) -> int:
         """Batches per epoch on this rank."""
-        if self.drop_last:
-            return self.num_samples // self.batch_size
-        return math.ceil(self.num_samples / self.batch_size)
+        return batches_per_epoch(self.n, self.batch_size, self.world_size, order=self.order, drop_last=self.drop_last)
 
     # ---- order ---------------------------------------------------------------------------------
     def indices(self, epoch: int) -> Tensor:
-        """This rank's row indices for ``epoch``, in ``DistributedSampler``'s order: ``(num_samples,)``
-        int64 (before bucketing)."""
+        """This rank's row indices for ``epoch``, batch after batch: ``(num_samples,)`` int64 (before
+        bucketing); ``DistributedSampler``'s order, or a stream's (``_stream``)."""
+        if self.order == "stream":
+            return self._stream()
         n = self.n
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed + epoch)  # as DistributedSampler
@@ -127,6 +152,13 @@ class TensorLoader:
         if total > n:  # pad by wrapping around, as DistributedSampler(drop_last=False)
             order = torch.cat([order, order.repeat(math.ceil((total - n) / n))[: total - n]])
         return order[self.rank:total:self.world_size]
+
+    def _stream(self) -> Tensor:
+        """Rank ``rank``'s shard in ``batch_size`` lanes of ``L`` contiguous rows, read across the lanes:
+        element ``t * batch_size + b`` is row ``t`` of lane ``b`` — ``(L * batch_size,)``."""
+        shard, lane = self.n // self.world_size, len(self)  # rows per rank, rows per lane (L)
+        starts = self.rank * shard + lane * torch.arange(self.batch_size)  # (B,) each lane's first row
+        return (torch.arange(lane)[:, None] + starts).flatten()  # (L, B) → (L * B,)
 
     def batches(self, epoch: int) -> list[Tensor]:
         """The row indices of each of ``epoch``'s ``len(self)`` batches on this rank, in order (on the
@@ -205,5 +237,18 @@ class TensorLoader:
 
     def __repr__(self) -> str:
         return (f"TensorLoader(fields={list(self.fields)}, N={self.n}, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, seed={self.seed}, rank={self.rank}/{self.world_size}, "
+                f"order={self.order!r}, seed={self.seed}, rank={self.rank}/{self.world_size}, "
                 f"binarize={self.binarize!r}, bucket_by={self.bucket_by!r}, epoch={self.epoch}, batch={self._batch})")
+
+
+def _order(order: str | None, shuffle: bool | None) -> str:
+    """The loader's order from ``order`` or the older ``shuffle`` flag (``True``: "shuffle", ``False``:
+    "sequential"); the default is "shuffle"."""
+    if order is not None and shuffle is not None:
+        raise ConfigError(f"pass order= or shuffle=, not both (got order={order!r}, shuffle={shuffle!r}): "
+                          f"shuffle=True is order='shuffle', shuffle=False is order='sequential'")
+    if order is None:
+        return "sequential" if shuffle is False else "shuffle"
+    if order not in LOADER_ORDERS:
+        raise ConfigError(f"order must be one of {list(LOADER_ORDERS)}, got {order!r}")
+    return order

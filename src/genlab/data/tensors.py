@@ -13,7 +13,7 @@ from genlab.data.batch import check_fields, select_rows, width
 from genlab.errors import ConfigError, ShapeError
 
 if TYPE_CHECKING:
-    from genlab.data.loader import TensorLoader
+    from genlab.data.loader import LoaderOrder, TensorLoader
 
 Binarize = Literal["none", "static", "dynamic"]
 BINARIZE_OPTIONS: tuple[str, ...] = ("none", "static", "dynamic")
@@ -174,15 +174,16 @@ class TensorData:
             keep[order[self.y[order] == c][:k]] = True
         return self.subset(keep, split=f"{self.split}-{k}-per-class")
 
-    def loader(self, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
-               rank: int = 0, world_size: int = 1, bucket_by: str | None = None,
-               bucket_size: int | None = None) -> TensorLoader:
+    def loader(self, batch_size: int, *, shuffle: bool | None = None, order: LoaderOrder | None = None,
+               seed: int = 0, drop_last: bool | None = None, rank: int = 0, world_size: int = 1,
+               bucket_by: str | None = None, bucket_size: int | None = None) -> TensorLoader:
         """A ``TensorLoader`` over ``fields`` with this split's ``lengths`` (padding trimmed per batch)
-        and ``binarize`` mode; ``bucket_by`` / ``bucket_size`` as in ``TensorLoader``."""
+        and ``binarize`` mode; ``shuffle`` / ``order``, ``drop_last``, ``bucket_by`` / ``bucket_size`` as in
+        ``TensorLoader`` (a ``LoaderPolicy``'s ``options()`` are such keyword arguments)."""
         from genlab.data.loader import TensorLoader
 
-        return TensorLoader(self.fields, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
-                            rank=rank, world_size=world_size, lengths=self.lengths,
+        return TensorLoader(self.fields, batch_size=batch_size, shuffle=shuffle, order=order, seed=seed,
+                            drop_last=drop_last, rank=rank, world_size=world_size, lengths=self.lengths,
                             binarize="dynamic" if self.binarize == "dynamic" else "none",
                             bucket_by=bucket_by, bucket_size=bucket_size)
 
