@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from genlab.errors import ConfigError
 
@@ -22,7 +22,12 @@ class Config:
     type by the same rules (``coerce``: ``"16"`` → 16, a list → a tuple, a mapping → a nested section),
     so a wrong type is a ``ConfigError`` naming the option before the subclass's checks compare it. A
     list whose items do not coerce is left as given, for the subclass's own check of that option.
+
+    ``retired``: options an older genlab wrote that the config no longer has, each with the only value it could
+    take; ``from_dict`` drops them (an old ``config.json`` or ``config.yaml`` still loads) and refuses another value.
     """
+
+    retired: ClassVar[dict[str, Any]] = {}
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -44,6 +49,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
+        d = cls._without_retired(d)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -54,6 +60,15 @@ class Config:
         d = {k: _over_section_default(cls, k, hints.get(k), v) for k, v in d.items()}
         kwargs = {k: coerce(v, hints.get(k, Any), k) for k, v in d.items()}
         return cls(**kwargs)
+
+    @classmethod
+    def _without_retired(cls, d: dict[str, Any]) -> dict[str, Any]:
+        """``d`` without the ``retired`` options that hold their only value; ``ConfigError`` for another value."""
+        for name, only in cls.retired.items():
+            if name in d and d[name] != only:
+                raise ConfigError(f"{cls.__name__} has no option {name!r} any more: it always trains with "
+                                  f"{name}={only!r}, got {d[name]!r}; drop the option")
+        return {k: v for k, v in d.items() if k not in cls.retired}
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (a nested section given as a mapping is merged key by key)."""

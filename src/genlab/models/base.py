@@ -18,7 +18,9 @@ What a model can do beyond that is declared by the capability classes it inherit
 ``LatentVariable``  ``elbo(x, *, generator)`` and ``log_importance_weights(x, k, *, generator)``
 ``DiffusionBound``  ``nll_bpd(x, y, *, generator, terms)``: a bound in bits/dim, estimated with
                     ``terms`` Monte Carlo terms (default ``bound_terms_default``)
-``Adversarial``     ``discriminator_loss`` / ``generator_loss`` (two players, ``AdversarialSystem``)
+``Adversarial``     ``players()``: (D, G), each a ``Player`` (network, optimizer, betas);
+                    ``critic_steps`` (k of G3), ``wasserstein``; ``discriminator_loss`` /
+                    ``generator_loss`` (``AdversarialSystem`` reads only these)
 ``Translates``      ``translate(source)``: an output image per source image (image-to-image)
 ``Classifier``      ``predict(x)``: class indices
 ``ReconstructionScored``  ``reconstruction_error(x)``: per-example error (anomaly scores)
@@ -37,7 +39,7 @@ Every model also has the base hooks below (no-ops unless a family needs them): `
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -233,11 +235,49 @@ class DiffusionBound:
     bound_terms_default: ClassVar[int | None] = None
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Player:
+    """One player of an adversarial game (G3): its network and the optimizer that trains it (F5).
+
+    ``optimizer``: ``"adam"`` with ``betas`` = (β1, β2), or ``"rmsprop"`` (weight-clipped WGAN; no betas)."""
+
+    name: str  # "discriminator", "generator" ...: names its parameter group and its errors
+    module: nn.Module  # its parameters are what its optimizer trains
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    betas: tuple[float, float] = (0.9, 0.999)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "rmsprop"):
+            raise ConfigError(f"player {self.name!r}: optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}: "
+                              f"declare one of them in the model's players()")
+
+
 class Adversarial:
-    """Two players trained against each other (``AdversarialSystem``): ``discriminator_loss(**batch)`` and
-    ``generator_loss(**batch)`` return ``ModelOutput``s with named terms; ``after_discriminator_step()``
-    runs after each discriminator step (weight clipping); ``parameter_groups()`` names ``discriminator``
-    and ``generator``; ``config.n_critic`` discriminator steps per generator step (G3)."""
+    """Two players trained against each other by ``AdversarialSystem``, which reads this declaration only:
+
+    - ``players()``: (D, G) in step order — the discriminator (a critic) and the generator, each a ``Player``;
+    - ``critic_steps``: k, D's steps per G step (G3; 1 by default);
+    - ``wasserstein``: D is a critic whose loss estimates a Wasserstein distance (G9) and has no floor, so the
+      system's divergence check (``J_D ≈ 0``) skips it (False by default);
+    - ``discriminator_loss(**batch)`` / ``generator_loss(**batch)``: ``ModelOutput``s with named terms;
+    - ``after_discriminator_step()``: after each D step (weight clipping).
+
+    ``parameter_groups`` gives each player's parameters by its name (a model whose bases put ``Model`` first
+    takes it with ``parameter_groups = Adversarial.parameter_groups``)."""
+
+    def players(self) -> tuple[Player, Player]:
+        raise NotImplementedError
+
+    @property
+    def critic_steps(self) -> int:
+        return 1
+
+    @property
+    def wasserstein(self) -> bool:
+        return False
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {p.name: list(p.module.parameters()) for p in self.players()}
 
     def discriminator_loss(self, **batch: Tensor) -> ModelOutput:
         raise NotImplementedError

@@ -1,7 +1,8 @@
 """GANs (G1–G3, G5, G9): a generator and a discriminator (critic) with their losses; trained by the
 adversarial system (``genlab.training.systems.adversarial``): per iteration ``n_critic`` discriminator
 steps, each on a fresh mini-batch and fresh ``z``, then one generator step (G3, Goodfellow et al. 2014,
-arXiv:1406.2661, Algorithm 1).
+arXiv:1406.2661, Algorithm 1). The config's ``n_critic``, ``optimizer``, ``betas`` and ``loss`` reach the
+system through the ``Adversarial`` declaration (``players``, ``critic_steps``, ``wasserstein``).
 
 Data convention (as the diffusion models): images are given in ``[0, 1]`` and seen by the networks in
 ``[−1, 1]`` (the generator ends in tanh); ``sample`` returns images in ``[0, 1]``. Vectors (2-D toys)
@@ -16,11 +17,19 @@ import math
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from genlab.config import Config, require
 from genlab.errors import ConfigError
-from genlab.models.base import Adversarial, Conditional, Model, ModelOutput, image_shape_of, num_classes_of
+from genlab.models.base import (
+    Adversarial,
+    Conditional,
+    Model,
+    ModelOutput,
+    Player,
+    image_shape_of,
+    num_classes_of,
+)
 from genlab.models.gan import losses
 from genlab.models.gan.diffaugment import TRANSFORMS, diff_augment
 from genlab.models.gan.networks import (
@@ -147,11 +156,25 @@ class GAN(Model, Conditional, Adversarial):
         plain = {} if data.x.dim() == 4 else {"generator": {"norm": "none"}, "discriminator": {"norm": "none"}}
         return {"data_shape": tuple(data.x.shape[1:]), **plain}
 
-    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"discriminator": list(self.discriminator.parameters()),
-                "generator": list(self.generator.parameters())}
-
     # --- the two players ----------------------------------------------------------------------
+    parameter_groups = Adversarial.parameter_groups  # one group per player (Model's is one for everything)
+
+    def players(self) -> tuple[Player, Player]:
+        """D (a WGAN's critic), then G; both with the config's ``optimizer`` and ``betas``."""
+        c = self.config
+        return (Player("discriminator", self.discriminator, c.optimizer, c.betas),
+                Player("generator", self.generator, c.optimizer, c.betas))
+
+    @property
+    def critic_steps(self) -> int:
+        """k = ``n_critic`` (G3)."""
+        return self.config.n_critic
+
+    @property
+    def wasserstein(self) -> bool:
+        """Whether D is a critic estimating the Wasserstein distance (G9)."""
+        return self.config.loss == "wasserstein"
+
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         """G1: ``z ~ N(0, I)`` or ``U(−1, 1)``, ``(n, latent_dim)`` in the parameters' dtype and device."""
         like = next(self.parameters())

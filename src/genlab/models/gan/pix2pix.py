@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from genlab.blocks.unet import Downsample, ResidualBlock, Upsample
 from genlab.config import Config, require
 from genlab.errors import ConfigError, ShapeError
-from genlab.models.base import Adversarial, Model, ModelOutput, Translates
+from genlab.models.base import Adversarial, Model, ModelOutput, Player, Translates
 from genlab.models.gan import losses
 from genlab.models.gan.gan import require_betas
 from genlab.models.inputs import check_data
@@ -36,9 +36,10 @@ class Pix2PixConfig(Config):
     dropout: float = 0.5  # the generator's noise (decoder blocks), active at test time too
     l1_weight: float = 100.0  # λ of Eq. (4), on the L1 distance in [−1, 1] as the paper's code
     loss: Literal["l1+cgan", "l1", "cgan"] = "l1+cgan"  # Table 1's ablation
-    n_critic: int = 1
-    optimizer: Literal["adam"] = "adam"
-    betas: tuple[float, float] = (0.5, 0.999)  # Isola et al. §4: Adam, β1 = 0.5
+    betas: tuple[float, float] = (0.5, 0.999)  # Isola et al. §4: Adam, β1 = 0.5 (both players)
+    #: options older genlab wrote (for the adversarial system, which now reads players()), with the only
+    #: value pix2pix trains with: old config.json files still load
+    retired = {"optimizer": "adam", "n_critic": 1}
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -48,7 +49,6 @@ class Pix2PixConfig(Config):
         require(self.disc_channels >= 1, f"disc_channels must be ≥ 1, got {self.disc_channels}")
         require(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         require(self.l1_weight >= 0, f"l1_weight must be ≥ 0 (λ of Eq. (4); 0: no L1 term), got {self.l1_weight}")
-        require(self.n_critic >= 1, f"n_critic must be ≥ 1, got {self.n_critic}")
         require_betas(self.betas)
 
 
@@ -140,9 +140,12 @@ class Pix2Pix(Model, Adversarial, Translates):
                              f"pass --data mnist-masked or digits-masked")
         return {"data_shape": tuple(data.x.shape[1:])}
 
-    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"discriminator": list(self.discriminator.parameters()),
-                "generator": list(self.generator.parameters())}
+    parameter_groups = Adversarial.parameter_groups  # one group per player
+
+    def players(self) -> tuple[Player, Player]:
+        """D, then G, each with Adam (β1 = 0.5, §4); one D step per G step (Isola et al. §3.3: the default k)."""
+        b = self.config.betas
+        return Player("discriminator", self.discriminator, betas=b), Player("generator", self.generator, betas=b)
 
     def _pair(self, x: Tensor, source: Tensor) -> tuple[Tensor, Tensor]:
         s = check_data(self, source, what="source images", unit_interval=True)

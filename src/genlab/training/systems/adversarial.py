@@ -1,9 +1,12 @@
-"""``AdversarialSystem``: two players, two optimizers (G3) — GANs (and CTGAN to come).
+"""``AdversarialSystem``: two players, two optimizers (G3) — GANs, pix2pix (and CTGAN to come).
 
-One iteration (Goodfellow et al. 2014, arXiv:1406.2661, Algorithm 1): ``n_critic`` discriminator steps,
-each on its own mini-batch of real data and fresh ``z``, then one generator step. The iteration is the
-unit of ``max_steps``, checkpoints, EMA (of the generator) and metric rows (``systems.base``). Adam
-with the model's betas (DCGAN's 0.5; WGAN-GP's (0, 0.9)), or RMSProp for weight-clipped WGAN.
+It reads the model's ``Adversarial`` declaration, never its config: ``players()`` (D, G), each with its
+network and optimizer — Adam with the player's betas (DCGAN's 0.5; WGAN-GP's (0, 0.9)) or RMSProp
+(weight-clipped WGAN) —, ``critic_steps`` (k) and ``wasserstein``.
+
+One iteration (Goodfellow et al. 2014, arXiv:1406.2661, Algorithm 1): k discriminator steps, each on its
+own mini-batch of real data and fresh ``z``, then one generator step. The iteration is the unit of
+``max_steps``, checkpoints, EMA (of the generator) and metric rows (``systems.base``).
 Curves: ``d_loss``, ``g_loss``, ``d_real = E D(x)``, ``d_fake = E D(G(z))`` and, for WGANs, the critic's
 estimate of the distance.
 """
@@ -15,7 +18,8 @@ import contextlib
 import torch
 from torch import Tensor, nn
 
-from genlab.errors import TrainingDiverged
+from genlab.errors import ConfigError, TrainingDiverged
+from genlab.models.base import Adversarial, Player
 from genlab.training.optim import adam, cosine_schedule
 from genlab.training.systems.base import StepClock, System
 
@@ -34,7 +38,7 @@ def frozen(module: nn.Module):
 
 
 class AdversarialSystem(System):
-    """Trains an ``Adversarial`` model: per iteration ``n_critic`` discriminator steps, then a generator step."""
+    """Trains an ``Adversarial`` model: per iteration ``critic_steps`` discriminator steps, then a generator step."""
 
     find_unused_parameters = True  # D's backward reaches no generator weight (and G's none of D's: frozen)
     #: a run whose discriminator loss stays below ``collapse_loss`` for ``patience`` iterations has diverged
@@ -42,13 +46,21 @@ class AdversarialSystem(System):
     _won = 0  # iterations in a row the discriminator has won outright
 
     @classmethod
-    def clock_for(cls, model) -> StepClock:
-        k = model.config.n_critic
+    def clock_for(cls, model: Adversarial) -> StepClock:
+        k = model.critic_steps
+        if not (isinstance(k, int) and k >= 1):
+            raise ConfigError(f"{type(model).__name__}.critic_steps must be a whole number ≥ 1 (discriminator steps "
+                              f"per generator step, G3), got {k!r}")
         return StepClock(optimizer_steps=k + 1, batches=k)
 
     @property
+    def players(self) -> tuple[Player, Player]:
+        """(D, G) as the model declares them."""
+        return self.model.players()
+
+    @property
     def ema_module(self) -> nn.Module:
-        return self.model.generator
+        return self.players[1].module
 
     def _player_step(self, opt, loss: Tensor) -> None:
         opt.zero_grad(set_to_none=True)
@@ -64,7 +76,7 @@ class AdversarialSystem(System):
             self.record(_terms("d", d))
             self._player_step(opt_d, d.loss)
             self.model.after_discriminator_step()  # weight clipping (WGAN)
-        with frozen(self.model.discriminator):
+        with frozen(self.players[0].module):
             g = self.model.generator_loss(**batches[-1])
             self.record({**_terms("d", d, stepped=False), **_terms("g", g)})
             self._player_step(opt_g, g.loss)
@@ -74,8 +86,8 @@ class AdversarialSystem(System):
 
     def _check_divergence(self, d_loss: float) -> None:
         """Stop a run the discriminator has won: ``J_D ≈ 0`` leaves the generator no gradient (G2), so its loss
-        only climbs; non-Wasserstein losses only (a critic's loss has no floor)."""
-        if self.model.config.loss == "wasserstein" or self.trainer.world_size > 1:  # (per-rank losses differ)
+        only climbs. Skipped for a ``wasserstein`` critic (G9: its loss has no floor)."""
+        if self.model.wasserstein or self.trainer.world_size > 1:  # (per-rank losses differ)
             return
         self._won = self._won + 1 if d_loss < self.collapse_loss else 0
         if self._won >= self.patience:
@@ -95,17 +107,21 @@ class AdversarialSystem(System):
         return {**_terms("d", d, stepped=False), **_terms("g", g, stepped=False)}
 
     def configure_optimizers(self):
-        cfg = self.model.config
-        groups = self.model.parameter_groups()
-        if cfg.optimizer == "rmsprop":
-            opts = [torch.optim.RMSprop(groups[name], lr=self.cfg.lr) for name in ("discriminator", "generator")]
-        else:
-            opts = [adam(groups[name], lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, betas=tuple(cfg.betas))
-                    for name in ("discriminator", "generator")]
+        opts = [self.optimizer_for(player) for player in self.players]  # [D's, G's]
         if self.cfg.lr_schedule == "constant":
             return opts
         total = self.total_iterations or 1
         return opts, [{"scheduler": cosine_schedule(o, total), "interval": "step"} for o in opts]
+
+    def optimizer_for(self, player: Player) -> torch.optim.Optimizer:
+        """The optimizer of ``player``'s module's parameters at the run's ``lr`` (F5): RMSProp, or Adam with the
+        player's betas and the run's weight decay."""
+        params = list(player.module.parameters())
+        match player.optimizer:
+            case "rmsprop":
+                return torch.optim.RMSprop(params, lr=self.cfg.lr)
+            case _:  # "adam" (a Player refuses any other)
+                return adam(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, betas=tuple(player.betas))
 
 
 def _terms(player: str, out, *, stepped: bool = True) -> dict[str, Tensor]:
