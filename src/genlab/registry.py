@@ -40,6 +40,8 @@ def _import(target: str) -> type:
 
 
 ADVERSARIAL = "genlab.training.systems:AdversarialSystem"
+#: the closed-form models' system: one fit on the training split, no Trainer (training.systems.fit)
+FIT = "genlab.training.systems:FitSystem"
 
 
 def _adversarial(name: str, target: str, data: str, summary: str, *, lr: float = 2e-4) -> ModelEntry:
@@ -71,6 +73,11 @@ MODELS: dict[str, ModelEntry] = {
                    "contractive autoencoder, Jacobian Frobenius penalty (AE4)"),
         ModelEntry("stacked-ae", "genlab.models.autoencoders:StackedAE", "mnist",
                    "stacked autoencoder with optional greedy layer-wise pre-training (AE5)"),
+        ModelEntry("pca", "genlab.models.pca:PCAModel", "mnist",
+                   "PCA by SVD, fitted in closed form: codes, reconstructions, squared error (P5)", system=FIT),
+        ModelEntry("ppca", "genlab.models.ppca:PPCAModel", "mnist",
+                   "probabilistic PCA, fitted in closed form: exact log p(x), posterior, samples (V7, V8, X1)",
+                   system=FIT),
         ModelEntry("lenet", "genlab.models.cnn:LeNet", "mnist",
                    "LeNet-style CNN classifier; its features drive FID/KID (C1, C2, C5, F2)"),
         ModelEntry("ddpm", "genlab.models.diffusion:DDPM", "mnist",
@@ -93,6 +100,12 @@ MODELS: dict[str, ModelEntry] = {
                      "Wasserstein GAN, weight clipping c = 0.01, n_critic 5, RMSProp (G9)", lr=5e-5),
         _adversarial("wgan-gp", "genlab.models.gan:WGANGP", "mnist",
                      "Wasserstein GAN with gradient penalty λ = 10, n_critic 5, Adam (0, 0.9) (G9)", lr=1e-4),
+        ModelEntry("bigram", "genlab.models.text:BigramLM", "kjv",
+                   "bigram language model: a learned table of next-token logits; the LMs' baseline (R1)",
+                   train_defaults={"lr": 0.1, "batch_size": 64, "num_samples": 4}),
+        ModelEntry("bow-qa", "genlab.models.qa:BagOfWordsQA", "babi",
+                   "bag-of-words QA baseline: story and question embeddings → answer word (F1, F2)",
+                   train_defaults={"lr": 1e-2, "batch_size": 32, "num_samples": 8}),
     ]
 }
 

@@ -14,6 +14,7 @@ and returns it from its model's ``renderer()``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -123,6 +124,41 @@ class TensorFile(Renderer):
 
         fields = samples if isinstance(samples, Mapping) else {"samples": samples}
         return atomic_write_bytes(self.path(path), save({k: t.detach().cpu().contiguous() for k, t in fields.items()}))
+
+
+@dataclasses.dataclass(frozen=True)
+class TextFile(Renderer):
+    """Token ids → a UTF-8 ``.txt`` file, decoded with ``vocabulary`` (a ``Vocabulary.to_list()``) and joined by
+    ``joiner`` (``""`` for characters, ``" "`` for words). A batch ``(N, T)``: one sample per paragraph. Named
+    fields (a QA model's ``story``, ``question``, ``output``, ``truth``): each example as ``name: text`` lines, a
+    field ``(N,)`` read as one symbol per example."""
+
+    vocabulary: tuple[str, ...] = ()
+    joiner: str = ""
+    suffixes: tuple[str, ...] = (".txt",)
+    what: str = "text"
+
+    def decode(self, ids: Tensor) -> str:
+        """The text of one row of ids (``<pad>`` and ``<bos>`` dropped, cut at ``<eos>``)."""
+        return self.joiner.join(_vocabulary(self.vocabulary).decode(ids.reshape(-1).tolist()))
+
+    def write(self, samples, path, *, reference=None, title=None) -> Path:
+        from genlab.atomic import atomic_write_text
+
+        if isinstance(samples, Mapping):
+            n = len(next(iter(samples.values())))
+            blocks = ["\n".join(f"{name}: {self.decode(t[i])}" for name, t in samples.items()) for i in range(n)]
+        else:
+            blocks = [self.decode(row) for row in samples]
+        head = [f"# {title}"] if title else []
+        return atomic_write_text(self.path(path), "\n\n".join(head + blocks) + "\n")
+
+
+@functools.lru_cache(maxsize=8)
+def _vocabulary(items: tuple[str, ...]):
+    from genlab.vocab import Vocabulary
+
+    return Vocabulary.from_list(list(items))
 
 
 IMAGE_GRID, SCATTER_2D, TENSOR_FILE = ImageGrid(), Scatter2D(), TensorFile()

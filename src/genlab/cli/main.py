@@ -177,7 +177,7 @@ def _predict_test(model, run: Path, n: int, seed: int, out: Path | None) -> None
     if out is not None and out.is_dir():
         out = folder.new_samples(out, suffix=renderer.suffix)
     target = renderer.check(out) if out is not None else folder.new_samples(suffix=renderer.suffix)
-    test = load(folder.dataset(None), split="test", **folder.data_options())
+    test = model.prepare(load(folder.dataset(None), split="test", **folder.data_options()))
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]
     examples = test.subset(pick)
     t0 = time.perf_counter()

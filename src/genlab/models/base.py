@@ -11,7 +11,7 @@ What a model can do beyond that is declared by the capability classes it inherit
 
 ==================  =========================================================================
 ``Generative``      ``sample(n, *, generator=None, **options)``; ``sample_options`` names the
-                    options it takes; ``renderer()`` says how samples are drawn to a file
+                    options it takes
 ``Conditional``     a ``Generative`` whose ``sample`` takes ``y=`` (class labels)
 ``Reconstructs``    ``reconstruct(x)``: the model's reconstruction of inputs, in data space
 ``Encodes``         ``encode(x)``: a code per input (``code_needs_label``: ``encode(x, y)``)
@@ -21,10 +21,21 @@ What a model can do beyond that is declared by the capability classes it inherit
 ``Adversarial``     ``players()``: (D, G), each a ``Player`` (network, optimizer, betas);
                     ``critic_steps`` (k of G3), ``wasserstein``; ``discriminator_loss`` /
                     ``generator_loss`` (``AdversarialSystem`` reads only these)
-``Translates``      ``translate(source)``: an output image per source image (image-to-image)
-``Classifier``      ``predict(x)``: class indices
+``Predicts``        an output per example from named inputs, compared with the data's ``target``
+                    field: ``inputs_of(fields)``, ``outputs(fields)`` (the two below)
+``Translates``      ``translate(**fields)``: an output image per source (``source`` → ``x``)
+``Classifier``      ``predict(**fields)``: class indices (``x`` → ``y``; ``story``, ``question``
+                    → ``answer``)
 ``ReconstructionScored``  ``reconstruction_error(x)``: per-example error (anomaly scores)
+``ClosedForm``      ``fit(data)``: fitted from the whole training split (a ``TensorData``) in one
+                    pass, no gradient steps (PCA, PPCA); trained by ``FitSystem``, not the Trainer
 ==================  =========================================================================
+
+A capability also declares what evaluation and the uses read by default: ``default_metric`` (``elbo`` for a
+``LatentVariable``, ``bpd``, ``accuracy``, ``translation``; a ``Generative`` model's depends on the data) and the
+anomaly score (``anomaly_score_name``, ``anomaly_score(x)``). ``PRECEDENCE`` orders the capabilities and
+``declared(model, attribute)`` finds the first that a model declares: no isinstance chains elsewhere.
+Every model's ``renderer()`` says how its samples or outputs become a file (``genlab.render``).
 
 The public methods check what they are given with ``genlab.models.inputs`` (``check_data``,
 ``check_count``, ``check_labels``): float data of another dtype is converted to the parameters' dtype,
@@ -32,13 +43,15 @@ integer data, wrong shapes, empty batches, out-of-range images, ``n < 1`` and ba
 errors that say what to do.
 
 Every model also has the base hooks below (no-ops unless a family needs them): ``config_for_data``
-(its config from the training data), ``parameter_groups`` (what each optimizer trains),
-``before_fit`` / ``after_fit``, and ``monitor`` (the validation metric that ``best`` checkpoints keep).
+(its config from the training data), ``for_data`` / ``prepare`` (fitted preprocessing: ``genlab.preprocessing``),
+``parameter_groups`` (what each optimizer trains), ``before_fit`` (a fresh start) / ``at_start`` (every start, a
+resume included) / ``after_fit``, and ``monitor`` (the validation metric that ``best`` checkpoints keep).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
@@ -47,9 +60,11 @@ from torch import Tensor, nn
 from genlab.config import Config, deep_merge
 from genlab.errors import ConfigError
 from genlab.hub import PretrainedMixin
+from genlab.policy import LoaderPolicy
 
 if TYPE_CHECKING:
     from genlab.data.tensors import TensorData
+    from genlab.preprocessing import Preprocessor
     from genlab.render import Renderer
 
 
@@ -87,6 +102,12 @@ class Model(PretrainedMixin, nn.Module):
     optional_inputs: ClassVar[tuple[str, ...]] = ("y",)
     #: the data kinds it takes ("image", "pairs", "vector"; None: any), checked with the fields
     kinds: ClassVar[tuple[str, ...] | None] = None
+    #: fitted preprocessing (``genlab.preprocessing.Preprocessor``): fitted on the training split before the model is
+    #: built (``for_data``), its spec in the config field ``preprocessing``, applied by ``prepare``; None: none
+    preprocessor_class: ClassVar[type[Preprocessor] | None] = None
+    #: how its training batches are drawn (e.g. ``LoaderPolicy(order="stream")`` for truncated BPTT), merged over
+    #: the dataset's declared policy, the model's choices winning (``genlab.policy``); None: the dataset's or default
+    loader_policy: ClassVar[LoaderPolicy | None] = None
 
     def __init__(self, config: Config | None = None, **overrides) -> None:
         super().__init__()
@@ -99,8 +120,28 @@ class Model(PretrainedMixin, nn.Module):
             raise ConfigError(f"{name} needs a {cfg}, got {type(config).__name__}: pass {cfg}(...), "
                               f"{cfg}.from_dict(options) or keyword options, {name}(**options)")
         self.config = config
+        if self.preprocessor_class is not None:  # its fitted state's shapes are in the config; values come with weights
+            self.preprocessor = self.preprocessor_class.from_spec(dict(config.preprocessing))
 
     # --- built from the data --------------------------------------------------------------------
+    @classmethod
+    def for_data(cls, data: TensorData, options: dict[str, Any] | None = None) -> Model:
+        """A new model for the training split ``data``: its ``preprocessor_class`` fitted on ``data`` (its ``spec()``
+        in the config as ``preprocessing``, its fitted buffers loaded), then ``config_for_data`` on the prepared
+        data with ``options`` (what ``genlab train`` does)."""
+        if cls.preprocessor_class is None:
+            return cls(cls.config_for_data(data, options))
+        fitted = cls.preprocessor_class.fit(data)
+        model = cls(cls.config_for_data(fitted.apply(data), {**(options or {}), "preprocessing": fitted.spec()}))
+        model.preprocessor.load_state_dict(fitted.state_dict())
+        return model
+
+    def prepare(self, data: TensorData) -> TensorData:
+        """``data`` as this model reads it: transformed once by its fitted preprocessing (``genlab.preprocessing``),
+        before any loader — every split, in training, evaluation and ``genlab sample``; ``data`` itself when the model
+        has none."""
+        return data if self.preprocessor_class is None else self.preprocessor.apply(data)
+
     @classmethod
     def data_defaults(cls, data: TensorData) -> dict[str, Any]:
         """Config values read from the training data (shapes, class counts, ...); the user's options win."""
@@ -120,21 +161,37 @@ class Model(PretrainedMixin, nn.Module):
     def before_fit(self, data: TensorData) -> None:
         """Called once before a fresh training run with the training split (e.g. a data-dependent init)."""
 
+    def at_start(self, data: TensorData) -> None:
+        """Called at every start of training, a resume included, with the (prepared) training split: rebuild
+        data-derived state that the checkpoint does not hold (a sampler's index over the rows)."""
+
     def after_fit(self, data: TensorData) -> None:
         """Called when training ends (and before each sample grid) with the training split (e.g. fit a prior)."""
 
     # --- where it lives -------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        """Where the parameters live (a model without parameters, e.g. a closed-form fit: its buffers)."""
+        return next(self.parameters(), next(self.buffers(), torch.empty(0))).device
 
     @property
     def dtype(self) -> torch.dtype:
-        """The dtype of the floating-point parameters (samples and noise follow it)."""
-        return next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.get_default_dtype())
+        """The dtype of the floating-point parameters (samples and noise follow it); a model without any: that of
+        its floating-point buffers (a closed-form fit's state)."""
+        floats = (t.dtype for ts in (self.parameters(), self.buffers()) for t in ts if t.is_floating_point())
+        return next(floats, torch.get_default_dtype())
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    # --- what it writes -------------------------------------------------------------------------
+    def renderer(self) -> Renderer:
+        """How its samples or outputs are written to a file (``genlab.render``): by default an image grid for
+        ``(C, H, W)`` data, a scatter for 2-D points, a tensor file otherwise; text and tables override it."""
+        from genlab.render import TENSOR_FILE, renderer_for_shape
+
+        shape = getattr(self.config, "data_shape", None)
+        return TENSOR_FILE if shape is None else renderer_for_shape(tuple(shape))
 
 
 def num_classes_of(data: TensorData) -> dict[str, int]:
@@ -167,6 +224,14 @@ class Generative:
     sample_options: ClassVar[frozenset[str]] = frozenset()
     preview_sample_kwargs: ClassVar[dict[str, Any]] = {}
 
+    @staticmethod
+    def default_metric(data: TensorData) -> str | None:
+        """``coverage`` on a 2-D mixture of modes (ring8, grid25), ``fid`` on MNIST-like ``(1, 28, 28)`` images."""
+        if data.modes is not None and data.std is not None:
+            return "coverage"
+        x = data.fields.get("x")
+        return "fid" if data.kind == "image" and x is not None and tuple(x.shape[1:]) == (1, 28, 28) else None
+
     def sample(self, n: int, *, generator: torch.Generator | None = None, **options: Any) -> Tensor:
         raise NotImplementedError
 
@@ -179,12 +244,6 @@ class Generative:
             raise ConfigError(f"{type(self).__name__}.sample takes no {', '.join(bad)} (it takes {takes}): "
                               f"drop them for this model")
         return given
-
-    def renderer(self) -> Renderer:
-        """How samples are written to a file: an image grid for ``(C, H, W)`` data, a scatter for 2-D points."""
-        from genlab.render import renderer_for_shape
-
-        return renderer_for_shape(tuple(self.config.data_shape))
 
 
 class Conditional(Generative):
@@ -205,8 +264,14 @@ class Conditional(Generative):
 class Reconstructs:
     """``reconstruct(x)``: the model's reconstruction of ``x``, in data space, same shape."""
 
+    anomaly_score_name: ClassVar[str] = "squared error"
+
     def reconstruct(self, x: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def anomaly_score(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """``‖x − x̂‖²`` per example ``(B,)``."""
+        return (self.reconstruct(x) - x).pow(2).flatten(1).sum(1)
 
 
 class Encodes:
@@ -221,6 +286,13 @@ class Encodes:
 class LatentVariable:
     """A latent-variable model with a tractable bound: ``elbo(x)`` (V1) and importance weights (V8)."""
 
+    default_metric: ClassVar[str] = "elbo"
+    anomaly_score_name: ClassVar[str] = "-ELBO"
+
+    def anomaly_score(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """``−ELBO(x)`` per example (one sample from ``generator``)."""
+        return -self.elbo(x, generator=generator)
+
     def elbo(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         raise NotImplementedError
 
@@ -233,6 +305,7 @@ class DiffusionBound:
     Monte Carlo terms per example (``None``: ``bound_terms_default``; D4, D5)."""
 
     bound_terms_default: ClassVar[int | None] = None
+    default_metric: ClassVar[str] = "bpd"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -289,22 +362,88 @@ class Adversarial:
         """Nothing by default."""
 
 
-class Translates:
-    """``translate(source, *, generator=None)``: the model's output image for each source image (pix2pix, G8)."""
+class Predicts:
+    """Maps named input fields to an output per example that is compared with the field ``target`` of the data:
+    ``outputs(fields, generator=None)`` (a classifier's ``predict``, an image-to-image model's ``translate``).
+    ``genlab sample`` shows random test examples as their inputs, the output and the truth
+    (``renderer().write`` of named fields); ``inputs_of(fields)`` picks what the model reads (not the target)."""
 
-    def translate(self, source: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+    target: ClassVar[str] = "y"
+    #: whether its outputs are drawn (``samples/`` during training, ``genlab sample``): an image-to-image model's are
+    preview: ClassVar[bool] = False
+
+    def inputs_of(self, fields: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The fields of ``fields`` this model reads to produce its output: its declared ``inputs`` (not the optional
+        ones, which only its loss reads) but the ``target``."""
+        reads = getattr(type(self), "inputs", None)  # a Model's required inputs; anything else reads every field
+        return {k: v for k, v in fields.items() if (reads is None or k in reads) and k != self.target}
+
+    def outputs(self, fields: Mapping[str, Tensor], *, generator: torch.Generator | None = None) -> Tensor:
         raise NotImplementedError
 
 
-class Classifier:
-    """``predict(x)``: the most probable class of each example, ``(B,)`` int64."""
+class Translates(Predicts):
+    """``translate(**fields, generator=None)``: the model's output image for each source (pix2pix, G8): its
+    inputs are ``inputs_of(fields)`` (e.g. ``source``), compared with the field ``target`` (``x``)."""
 
-    def predict(self, x: Tensor) -> Tensor:
+    target: ClassVar[str] = "x"
+    preview: ClassVar[bool] = True
+    default_metric: ClassVar[str] = "translation"
+
+    def translate(self, *, generator: torch.Generator | None = None, **fields: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def outputs(self, fields, *, generator=None) -> Tensor:
+        return self.translate(**self.inputs_of(fields), generator=generator)
+
+
+class Classifier(Predicts):
+    """``predict(**fields)``: the most probable class of each example, ``(B,)`` int64, read from the fields it
+    declares (``x`` for an image classifier; ``story`` and ``question`` for a QA model) and compared with
+    ``target`` (``y``; a QA model's ``answer``)."""
+
+    default_metric: ClassVar[str] = "accuracy"
+
+    def predict(self, **fields: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def outputs(self, fields, *, generator=None) -> Tensor:
+        return self.predict(**self.inputs_of(fields))
 
 
 class ReconstructionScored:
     """``reconstruction_error(x)``: the per-example reconstruction loss ``(B,)`` (anomaly scores, AE6)."""
 
+    anomaly_score_name: ClassVar[str] = "reconstruction error"
+
     def reconstruction_error(self, x: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def anomaly_score(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        return self.reconstruction_error(x)
+
+
+class ClosedForm:
+    """Fitted in closed form: ``fit(data)`` sets the model's state (registered buffers, so ``save_pretrained``
+    keeps it) from the whole training split, a ``TensorData``, in one pass — no gradient steps, no optimizer.
+    ``training.systems.FitSystem`` trains it instead of the Lightning Trainer; its ``forward`` loss is what
+    validation reports. Before ``fit`` its other methods refuse with an error that says to train it first."""
+
+    def fit(self, data: TensorData) -> None:
+        raise NotImplementedError
+
+
+#: the capabilities from the most to the least specific: a model's default metric (``default_metric``: a name, or
+#: a function of the test data that returns one or None) and its anomaly score (``anomaly_score_name``,
+#: ``anomaly_score``) come from the first capability it declares that has one. A new capability takes its place here.
+PRECEDENCE: tuple[type, ...] = (LatentVariable, DiffusionBound, Classifier, Translates, ReconstructionScored,
+                                Reconstructs, Generative)
+
+
+def declared(model: object, attribute: str) -> tuple[type, Any] | None:
+    """``(capability, value)`` of the first capability in ``PRECEDENCE`` that ``model`` declares and that defines
+    ``attribute``; None when none does."""
+    for capability in PRECEDENCE:
+        if isinstance(model, capability) and attribute in vars(capability):
+            return capability, vars(capability)[attribute]  # the capability's own, not the model's MRO's
+    return None

@@ -12,9 +12,28 @@ from genlab.rundir import RunDir
 from genlab.training.config import TrainConfig
 
 
+IMAGES = (".png", ".jpg", ".jpeg", ".svg")
+TEXTS = (".txt", ".csv")
+TEXT_LINES = 20  # lines of a text sample shown in the report
+
+
 def _latest(folder: Path, prefix: str) -> Path | None:
-    files = sorted(folder.glob(f"{prefix}_*.png")) if folder.is_dir() else []
+    """The last ``<prefix>_NNN.*`` file the renderers wrote (any format)."""
+    files = sorted(folder.glob(f"{prefix}_*.*")) if folder.is_dir() else []
     return files[-1] if files else None
+
+
+def _show(path: Path, run_dir: Path, prefix: str) -> list[str]:
+    """Markdown for a sample file, whatever its renderer wrote: an image inline, the first lines of a text or CSV
+    file in a code block, a link otherwise (a ``.safetensors`` tensor file)."""
+    rel = path.relative_to(run_dir)
+    if path.suffix.lower() in IMAGES:
+        return [f"![{prefix}]({rel})"]
+    if path.suffix.lower() in TEXTS:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        more = [f"… ({len(lines) - TEXT_LINES} more lines in [{rel}]({rel}))"] if len(lines) > TEXT_LINES else []
+        return ["```", *lines[:TEXT_LINES], "```", *more]
+    return [f"[{rel}]({rel})"]
 
 
 def write_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[str, float], *,
@@ -48,8 +67,8 @@ def write_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[
         lines += ["", "## Curves", "", "![curves](curves.png)"]
     recon = "Reconstructions (each data image, then its reconstruction)"
     for prefix, title in (("epoch", "Samples (last epoch)"), ("reconstructions", recon)):
-        img = _latest(run.samples, prefix)
-        if img:
-            lines += ["", f"## {title}", "", f"![{prefix}]({img.relative_to(run_dir)})"]
+        found = _latest(run.samples, prefix)
+        if found:
+            lines += ["", f"## {title}", "", *_show(found, run_dir, prefix)]
     lines += ["", "## Model config", "", "```json", json.dumps(model.config.to_dict(), indent=2), "```", ""]
     return atomic_write_text(run.report, "\n".join(lines))

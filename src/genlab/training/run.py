@@ -46,9 +46,10 @@ from genlab.training.config import (
     read_yaml,
     resolve,
 )
-from genlab.training.datamodule import TensorDataModule
+from genlab.training.datamodule import TensorDataModule, train_policy
 from genlab.training.export import ExportAtValidation, export_model
 from genlab.training.logger import RunCSVLogger
+from genlab.training.systems.fit import fit_run, refuse_resume
 from genlab.training.validation import validation_interval
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def resume_config(run_dir: str | Path, *layers: dict[str, Any]) -> TrainConfig:
         raise LoadError(f"{run.path} is not a genlab run folder (no config.yaml): pass the folder "
                         f"that `genlab train` wrote")
     if not run.last_checkpoint.is_file():
+        refuse_resume(run)  # a closed-form fit (PCA, PPCA) finished in one pass and keeps no checkpoint
         raise LoadError(f"{run.last_checkpoint} is missing: nothing to resume; train anew with --out {run.path} "
                         f"--overwrite (or another --out)")
     overrides = merge_layers(*layers)
@@ -155,6 +157,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     entry = get_model(cfg.model)
     run = RunDir(cfg.out) if cfg.out else RunDir.new(cfg.model, cfg.data)
     if resume and not run.last_checkpoint.is_file():
+        refuse_resume(run)
         raise LoadError(f"cannot resume {run.path}: {run.last_checkpoint} is missing")
     first = launch_rank(cfg) == 0  # DDP: the other processes find rank 0's folder and write nothing to it
     if first and not resume and run.holds_checkpoints():
@@ -179,7 +182,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     cls = entry.load_class()
     check_inputs(cls, cfg.model, train_data)
     L.seed_everything(cfg.seed, verbose=False)
-    model = cls(cls.config_for_data(train_data, cfg.model_options))
+    model = cls.for_data(train_data, cfg.model_options)  # its preprocessing fitted on the training split, if any
+    train_data, val_data = model.prepare(train_data), model.prepare(val_data)  # once, before any loader
+    if getattr(entry.load_system(), "closed_form", False):  # PCA, PPCA: one fit, no Trainer (systems.fit)
+        return RunResult(**fit_run(cfg, run, model, train_data, val_data, command=command))
     if cfg.init_from and not resume:  # before the run folder exists: a bad folder leaves nothing behind
         from genlab.hub import init_weights_from
 
@@ -245,7 +251,8 @@ def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, tr
         for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
             logging.getLogger(name).setLevel(logging.WARNING)
     world = cfg.devices * cfg.num_nodes
-    per_epoch = max(1, len(train_data) // (cfg.batch_size * world) // clock.batches)  # iterations per epoch
+    policy = train_policy(type(model), cfg.data, train_data, cfg.batch_size)  # the train loader's order, drop_last
+    per_epoch = max(1, policy.batches_per_epoch(len(train_data), cfg.batch_size, world) // clock.batches)  # iterations
     k = steps_per_call(cfg.steps_per_call, steps_per_epoch=per_epoch, max_steps=cfg.max_steps,
                        checkpoint_every=cfg.checkpoint_every, resume_step=resumed_at or 0, world_size=world)
     val_examples = len(val_data) if cfg.val_size is None else min(len(val_data), cfg.val_size)
@@ -281,6 +288,7 @@ def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, tr
     )
     if not resume and not cfg.init_from:
         model.before_fit(train_data)  # e.g. greedy layer-wise pre-training (stacked autoencoder)
+    model.at_start(train_data)  # every start, a resume included: data-derived state no checkpoint holds
     total = cfg.epochs * per_epoch if cfg.epochs > 0 else cfg.max_steps  # the cosine schedule's length
     if cfg.max_steps >= 0:
         total = min(total, cfg.max_steps)
@@ -288,7 +296,7 @@ def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, tr
                         iterations_per_epoch=per_epoch, command=command)
     if resume:
         system.continued = [command]  # the recipe itself comes back from the checkpoint (on_load_checkpoint)
-    dm = TensorDataModule(train_data, val_data, cfg, steps_per_call=k * clock.batches)
+    dm = TensorDataModule(train_data, val_data, cfg, steps_per_call=k * clock.batches, policy=policy)
     t0 = time.perf_counter()
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 

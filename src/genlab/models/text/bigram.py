@@ -1,0 +1,110 @@
+"""The bigram language model: ``p(w_t | w_{t−1}) = softmax(W[w_{t−1}])`` — a learned table of logits (R1's
+count-based baseline, trained by gradient descent; its maximum-likelihood table is the normalized bigram counts).
+
+The loss is the mean negative log-likelihood per predicted token, in nats (``bpc = loss / ln 2`` for characters),
+over every position whose target is not ``<pad>``; ``units`` counts those tokens, so validation and ``genlab eval``
+average per token whatever the rows hold. ``sample`` draws a chain from the symbol the data starts its lines with
+(``"\\n"`` when the vocabulary has it, else the first symbol), never ``<pad>``; ``renderer()`` writes the text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genlab.config import Config, require
+from genlab.errors import ConfigError
+from genlab.models.base import Generative, Model, ModelOutput
+from genlab.models.inputs import check_count
+from genlab.render import Renderer, TextFile
+from genlab.vocab import PAD, SPECIALS, Vocabulary
+
+
+def text_defaults(data) -> dict[str, Any]:
+    """``vocabulary`` and ``joiner`` from token data's ``meta`` (a ``data_defaults`` helper for text models)."""
+    vocabulary = data.meta.get("vocabulary")
+    if not vocabulary:
+        raise ConfigError(f"{data.name} carries no vocabulary in its meta: train text models on token data "
+                          f"(--data kjv)")
+    return {"vocabulary": tuple(vocabulary), "joiner": data.meta.get("joiner", "")}
+
+
+@dataclasses.dataclass
+class BigramConfig(Config):
+    vocabulary: tuple[str, ...] = ()  # id → symbol (``Vocabulary.to_list()``), from the data: saved as JSON
+    joiner: str = ""  # "" between characters, " " between words (how samples are written)
+    length: int = 300  # tokens per sample
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(len(self.vocabulary) >= 3, f"a bigram model needs a vocabulary of symbols besides <pad>, got "
+                                           f"{list(self.vocabulary)[:5]}: build it from token data (--data kjv)")
+        require(self.length >= 1, f"length must be ≥ 1 token, got {self.length}")
+
+
+@dataclasses.dataclass
+class LMOutput(ModelOutput):
+    """The mean NLL per token (``loss``, nats) and in bits (``bits``: per character on character data)."""
+
+    bits: Tensor | None = None
+
+
+class BigramLM(Model, Generative):
+    """R1's baseline LM: a ``(V, V)`` table of next-token logits indexed by the previous token."""
+
+    config_class = BigramConfig
+    inputs = ("tokens",)
+    optional_inputs = ("tokens_lengths",)
+    kinds = ("tokens",)
+    sample_options = frozenset({"length"})
+
+    def __init__(self, config: BigramConfig | None = None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        self.vocab = Vocabulary.from_list(list(self.config.vocabulary))
+        V = len(self.vocab)
+        self.logits = nn.Parameter(torch.zeros(V, V))  # W[a, b] = logit of b after a
+
+    @classmethod
+    def data_defaults(cls, data) -> dict[str, Any]:
+        return text_defaults(data)
+
+    def forward(self, tokens: Tensor, tokens_lengths: Tensor | None = None) -> LMOutput:
+        """R1: ``−(1/n) Σ_t log p(w_t | w_{t−1})`` over the ``n`` targets that are not ``<pad>``."""
+        prev, target = tokens[:, :-1], tokens[:, 1:]  # (B, T), (B, T)
+        keep = target != self.vocab.pad_id  # (B, T)
+        if tokens_lengths is not None:  # positions past a row's length are padding too
+            keep &= torch.arange(1, tokens.shape[1], device=tokens.device) < tokens_lengths[:, None]
+        n = int(keep.sum())
+        if n == 0:
+            raise ConfigError("a batch with no token to predict: rows need at least 2 tokens that are not <pad>")
+        nll = F.cross_entropy(self.logits[prev[keep]], target[keep])  # mean over the n targets
+        return LMOutput(nll, bits=nll.detach() / math.log(2), units=n)
+
+    @property
+    def start_id(self) -> int:
+        """Where samples start: after a line break when the vocabulary has one."""
+        first = "\n" if "\n" in self.vocab else self.vocab.symbols[0]
+        return self.vocab.encode([first])[0]
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, length: int | None = None) -> Tensor:
+        """``n`` chains of ``length`` tokens (default ``config.length``) → ``(n, length)`` int64."""
+        n = check_count(n)
+        length = self.config.length if length is None else check_count(length, what="length")
+        banned = torch.tensor([self.vocab.pad_id] + [i for i, s in enumerate(self.config.vocabulary)
+                                                     if s in SPECIALS and s != PAD])  # never drawn
+        probs = self.logits.detach().float().index_fill(1, banned, -math.inf).softmax(-1)  # (V, V)
+        out = torch.empty(n, length, dtype=torch.int64)
+        prev = torch.full((n,), self.start_id, dtype=torch.int64)
+        for t in range(length):
+            prev = torch.multinomial(probs[prev], 1, generator=generator).squeeze(1)  # (n,)
+            out[:, t] = prev
+        return out
+
+    def renderer(self) -> Renderer:
+        return TextFile(vocabulary=tuple(self.config.vocabulary), joiner=self.config.joiner)
