@@ -1,5 +1,6 @@
-"""The bigram language model: ``p(w_t | w_{t−1}) = softmax(W[w_{t−1}])`` — a learned table of logits (R1's
-count-based baseline, trained by gradient descent; its maximum-likelihood table is the normalized bigram counts).
+"""The bigram language model: ``p(w_t | w_{t−1}) = softmax(W[w_{t−1}])`` (F1) — a learned table of logits, trained
+on the cross-entropy of the next token (F2); the baseline of the recurrent LMs (R1–R4), whose maximum-likelihood
+table is the normalized bigram counts.
 
 The loss is the mean negative log-likelihood per predicted token, in nats (``bpc = loss / ln 2`` for characters),
 over every position whose target is not ``<pad>``; ``units`` counts those tokens, so validation and ``genlab eval``
@@ -55,7 +56,7 @@ class LMOutput(ModelOutput):
 
 
 class BigramLM(Model, Generative):
-    """R1's baseline LM: a ``(V, V)`` table of next-token logits indexed by the previous token."""
+    """The LMs' baseline: a ``(V, V)`` table of next-token logits indexed by the previous token (F1, F2)."""
 
     config_class = BigramConfig
     inputs = ("tokens",)
@@ -74,7 +75,7 @@ class BigramLM(Model, Generative):
         return text_defaults(data)
 
     def forward(self, tokens: Tensor, tokens_lengths: Tensor | None = None) -> LMOutput:
-        """R1: ``−(1/n) Σ_t log p(w_t | w_{t−1})`` over the ``n`` targets that are not ``<pad>``."""
+        """F2: ``−(1/n) Σ_t log p(w_t | w_{t−1})`` over the ``n`` targets that are not ``<pad>``."""
         prev, target = tokens[:, :-1], tokens[:, 1:]  # (B, T), (B, T)
         keep = target != self.vocab.pad_id  # (B, T)
         if tokens_lengths is not None:  # positions past a row's length are padding too
