@@ -395,6 +395,8 @@ def test_the_translation_metric_of_the_identity_is_the_sources_distance_and_lene
     from genlab.models.base import Translates
 
     class Identity(nn.Module, Translates):  # returns the masked source: no completion at all
+        inputs, optional_inputs = ("x", "source"), ("y",)
+
         def translate(self, source, *, generator=None):
             return source
 
