@@ -14,7 +14,7 @@ import typing
 
 import pytest
 import torch
-from test_sample_dtype import SMALL
+from test_sample_dtype import SMALL, fit_closed_form
 
 from genlab.errors import ConfigError, ShapeError
 from genlab.models.autoencoders import Autoencoder
@@ -54,7 +54,7 @@ def _config(name: str) -> dict:
 
 
 def _build(name: str, config: dict | None = None):
-    return MODELS[name].load_class()(**(_config(name) if config is None else config))
+    return fit_closed_form(MODELS[name].load_class()(**(_config(name) if config is None else config)))
 
 
 def _shape(model) -> tuple[int, ...]:

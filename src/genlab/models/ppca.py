@@ -8,18 +8,30 @@ Tipping & Bishop, "Probabilistic Principal Component Analysis", JRSS B, 1999.
 
 Because every term is Gaussian, the identities of V1 can be checked exactly: for any Gaussian
 ``q(z) = N(m, S)``, ``ELBO(q) = log p(x) − KL(q ‖ p(z|x)) ≤ log p(x)``, with equality iff ``q = p(z|x)``.
+
+``PPCAModel`` is the same model as a genlab model (``genlab train ppca``): fitted by ``FitSystem`` (maximum
+likelihood, in closed form), its ``W``, ``b``, ``σ²`` in buffers, its loss the exact ``−log p(x)``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 from torch.distributions import MultivariateNormal
 
+from genlab.config import Config, require
 from genlab.errors import ConfigError
+from genlab.models.base import Encodes, Generative, LatentVariable, ModelOutput, Reconstructs
+from genlab.models.closed_form import ClosedFormModel, check_data_shape
+from genlab.models.inputs import check_count
 from genlab.models.pca import PCA
+
+if TYPE_CHECKING:
+    from genlab.data.tensors import TensorData
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -130,3 +142,107 @@ class ProbabilisticPCA:
         z = torch.randn((n, L), generator=generator, dtype=self.W.dtype)
         eps = torch.randn((n, D), generator=generator, dtype=self.W.dtype)
         return z @ self.W.T + self.b + math.sqrt(self.sigma2) * eps
+
+
+# --- as a genlab model ------------------------------------------------------------------------------
+@dataclasses.dataclass
+class PPCAConfig(Config):
+    data_shape: tuple[int, ...] = (1, 28, 28)  # shape of one example (C, H, W) or (D,)
+    latent_dim: int = 32  # L = dim z, below the data's dimension D
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_data_shape(self.data_shape)
+        D = math.prod(self.data_shape)
+        require(1 <= self.latent_dim < D, f"latent_dim must be in [1, {D - 1}] (below the data's dimension D = {D}), "
+                f"got {self.latent_dim}: pass --set model.latent_dim=L with L < {D}")
+
+
+@dataclasses.dataclass
+class PPCAOutput(ModelOutput):
+    """``loss = −mean log p(x)`` (nats, exact: V8 in closed form)."""
+
+    elbo: Tensor  # mean ELBO at the exact posterior, which is log p(x) (V1): −loss, the figure `genlab eval` reports
+
+
+class PPCAModel(ClosedFormModel, Generative, Encodes, Reconstructs, LatentVariable):
+    """Probabilistic PCA (V7, V8, X1) as a genlab model, every quantity exact (``ProbabilisticPCA``'s math):
+
+    - ``fit``: the maximum-likelihood ``W``, ``b``, ``σ²`` of the training split (Tipping & Bishop, from P5);
+    - ``forward``: ``loss = −mean log p(x)`` in nats, ``p(x) = N(b, W Wᵀ + σ² I)`` (V8 in closed form);
+    - ``elbo(x)``: the ELBO with ``q`` = the exact posterior ``p(z|x)`` (X1), which equals ``log p(x)`` (V1);
+    - ``log_importance_weights(x, k)``: ``log p(x, z_j) − log q(z_j)``, ``z_j ~ q = p(z|x)`` (V5/V8): each
+      equals ``log p(x)``, so the importance-sampled NLL is exact for any ``k``;
+    - ``encode(x)``: the posterior mean ``M⁻¹Wᵀ(x − b)`` ``(B, L)``; ``reconstruct(x)``: ``W E[z|x] + b``;
+    - ``sample(n)``: V7, ``z ~ N(0, I)``, ``x = W z + b + σ ε``, in the data's shape.
+
+    Buffers (sized from the config): ``W`` ``(D, L)``, ``b`` ``(D,)``, ``sigma2`` (0-d), ``fitted``.
+    """
+
+    config_class = PPCAConfig
+    trained_as = "ppca"
+
+    def __init__(self, config: PPCAConfig | None = None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        D, L = math.prod(self.config.data_shape), self.config.latent_dim
+        self.register_buffer("W", torch.zeros(D, L))
+        self.register_buffer("b", torch.zeros(D))
+        self.register_buffer("sigma2", torch.ones(()))
+
+    @classmethod
+    def data_defaults(cls, data: TensorData) -> dict:
+        """The data's shape, and a latent dimension below the data's (32 by default)."""
+        shape = tuple(data.x.shape[1:])
+        return {"data_shape": shape, "latent_dim": max(1, min(PPCAConfig.latent_dim, math.prod(shape) - 1))}
+
+    @torch.no_grad()
+    def fit(self, data: TensorData) -> None:
+        """The maximum-likelihood fit of the training split's ``x`` (``ProbabilisticPCA.fit``), kept in the buffers."""
+        fitted = ProbabilisticPCA.fit(self.training_x(data), self.config.latent_dim)
+        self.W.copy_(fitted.W)
+        self.b.copy_(fitted.b)
+        self.sigma2.fill_(fitted.sigma2)
+        self.mark_fitted()
+
+    def _ppca(self) -> ProbabilisticPCA:
+        return ProbabilisticPCA(self.W, self.b, float(self.sigma2))
+
+    # --- the likelihood and the bounds ------------------------------------------------------
+    def forward(self, x: Tensor, y: Tensor | None = None) -> PPCAOutput:
+        """V8: ``loss = −mean log p(x)`` (nats), exact."""
+        log_px = self._ppca().log_prob(self.checked(x))  # (B,)
+        return PPCAOutput(loss=-log_px.mean(), elbo=log_px.mean())
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Exact ``log p(x)`` per example (nats) → ``(B,)``."""
+        return self._ppca().log_prob(self.checked(x))
+
+    def elbo(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """V1 at ``q = p(z|x)`` (the exact posterior, X1) → ``(B,)``: equal to ``log p(x)`` (no sampling: the
+        ``generator`` is not used)."""
+        x, ppca = self.checked(x), self._ppca()
+        return ppca.elbo(x, *ppca.posterior(x))
+
+    def log_importance_weights(self, x: Tensor, k: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """V5/V8 with ``q = p(z|x)``: ``log p(x, z_j) − log p(z_j|x)`` for ``k`` draws per example → ``(B, k)``."""
+        x, k, ppca = self.checked(x), check_count(k, what="k"), self._ppca()
+        return ppca.log_importance_weights(x, k, *ppca.posterior(x), generator=generator)
+
+    # --- codes and reconstructions ----------------------------------------------------------
+    def encode(self, x: Tensor) -> Tensor:
+        """The posterior mean ``E[z|x] = M⁻¹Wᵀ(x − b)`` → ``(B, L)``."""
+        return self._ppca().posterior(self.checked(x))[0]
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """``W E[z|x] + b`` in the data's shape; ``x`` may hold any real values (noisy inputs)."""
+        ppca = self._ppca()
+        z = ppca.posterior(self.checked(x, unit_interval=False))[0]  # (B, L)
+        return (z @ ppca.W.T + ppca.b).view(-1, *self.config.data_shape)
+
+    # --- V7 ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """V7: ``z ~ N(0, I)``, ``x = W z + b + σ ε`` → ``(n, *data_shape)`` in the buffers' dtype."""
+        n = check_count(n)
+        self.require_fitted()
+        return self._ppca().sample(n, generator=generator).view(n, *self.config.data_shape)
