@@ -63,6 +63,9 @@ def test_pca_from_the_cli_writes_a_run_folder_whose_error_is_the_eckart_young_re
     assert not run.checkpoints.exists()  # no Trainer: nothing to checkpoint
     assert json.loads(run.model_progress.read_text()) == {"iteration": 1, "finished": True}
     assert run.read_config()["model"] == "pca"
+    report = run.report.read_text()
+    assert "fitted in closed form" in report and "fitted values" in report  # not "trained 1 iterations, lr ..."
+    assert "--resume" not in report and "iterations in" not in report
 
     model = genlab.load(out)  # the run folder's model/
     assert isinstance(model, PCAModel) and model.config.n_components == 32 and model.is_fitted

@@ -8,6 +8,7 @@ from pathlib import Path
 from torch import nn
 
 from genlab.atomic import atomic_write_text
+from genlab.models.base import ClosedForm
 from genlab.rundir import RunDir
 from genlab.training.config import TrainConfig
 
@@ -36,6 +37,22 @@ def _show(path: Path, run_dir: Path, prefix: str) -> list[str]:
     return [f"[{rel}]({rel})"]
 
 
+def _size(model: nn.Module) -> str:
+    """Its parameters, and the values it fitted in closed form (buffers) when it has no parameters."""
+    n_params = sum(p.numel() for p in model.parameters())
+    if n_params:
+        return f"{n_params:,} parameters"
+    return f"no parameters, {sum(b.numel() for b in model.buffers()):,} fitted values"
+
+
+def _how_trained(cfg: TrainConfig, steps: int, seconds: float, closed_form: bool) -> list[str]:
+    if closed_form:
+        return [f"- fitted in closed form, one pass over the training split, in {seconds:.1f} s (seed {cfg.seed})"]
+    return [f"- trained {steps} iterations in {seconds:.1f} s "
+            f"({f'{cfg.epochs} epoch(s) max' if cfg.epochs > 0 else 'no epoch limit'}, batch {cfg.batch_size}, "
+            f"lr {cfg.lr}, precision {cfg.precision}, devices {cfg.devices}, seed {cfg.seed})"]
+
+
 def write_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[str, float], *,
                  seconds: float, command: str, steps: int, evaluation: dict | None = None,
                  continued: list[str] = ()) -> Path:
@@ -47,17 +64,15 @@ def write_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[
     run_dir = run.path
     keys = ["train/loss", "val/loss"] + [k for k in ("val/elbo", "val/accuracy", "val/kl") if k in metrics]
     curve = curves(run.metrics_csv, run.curves, keys) if run.metrics_csv.exists() else None
-    n_params = sum(p.numel() for p in model.parameters())
+    closed_form = isinstance(model, ClosedForm)
     lines = [
         f"# {cfg.model} on {cfg.data}", "",
-        f"- model: `{type(model).__module__}.{type(model).__name__}`, {n_params:,} parameters",
-        f"- trained {steps} iterations in {seconds:.1f} s "
-        f"({f'{cfg.epochs} epoch(s) max' if cfg.epochs > 0 else 'no epoch limit'}, batch {cfg.batch_size}, "
-        f"lr {cfg.lr}, precision {cfg.precision}, devices {cfg.devices}, seed {cfg.seed})",
+        f"- model: `{type(model).__module__}.{type(model).__name__}`, {_size(model)}",
+        *_how_trained(cfg, steps, seconds, closed_form),
         *([f"- resumed {len(continued)} time(s): " + "; ".join(f"`{c}`" for c in continued)] if continued else []),
         "", "## Reproduce", "", "```", command, "```", "",
-        f"or `genlab train --config {run_dir / 'config.yaml'} --out NEW_FOLDER`; "
-        f"continue it with `genlab train --resume {run_dir} --epochs N`.", "",
+        f"or `genlab train --config {run_dir / 'config.yaml'} --out NEW_FOLDER`"
+        + ("." if closed_form else f"; continue it with `genlab train --resume {run_dir} --epochs N`."), "",
         "## Final validation metrics", "",
     ]
     lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())]
