@@ -11,15 +11,16 @@ import genlab.data as data
 from genlab.errors import ConfigError, UnknownNameError
 
 EXPECTED = {"mnist", "mnist-binarized", "mnist-dynamic", "digits", "ring8", "grid25", "moons", "swissroll",
-            "checkerboard", "mnist-masked", "digits-masked", "csv"}
+            "checkerboard", "mnist-masked", "digits-masked", "csv", "kjv", "babi", "cars", "table"}
 
 
 def test_registry_lists_every_dataset_with_source_and_licence():
     infos = data.datasets()
     assert {d.name for d in infos} == EXPECTED
     for d in infos:
-        users_file = d.name == "csv"  # its size is the file's
-        assert d.source and d.licence and (d.size > 0 or users_file) and d.kind in ("image", "vector", "pairs")
+        users_file = d.name in ("csv", "table")  # its size is the file's
+        assert d.source and d.licence and (d.size > 0 or users_file) and d.kind in ("image", "vector", "pairs",
+                                                                                    "tokens", "qa", "table")
         assert ":" in d.loader
 
 

@@ -37,3 +37,18 @@ def select_split(split: str, train_full: tuple[Tensor | None, ...], test: tuple[
     train_idx, val_idx = split_indices(len(train_full[0]), n_val, seed)
     idx = train_idx if split == "train" else val_idx
     return tuple(None if t is None else t[idx] for t in train_full)
+
+
+def fraction_split(n: int, split: str, *, seed: int, val_fraction: float, test_fraction: float,
+                   what: str) -> Tensor:
+    """The rows of ``split`` (``train``, ``val`` or ``test``) of a table of ``n`` rows cut by shares: a seeded
+    permutation whose first ``round(n · test_fraction)`` rows are the test split, the next ``round(n ·
+    val_fraction)`` validation, the rest training (int64 indices in that permuted order). ``what`` names the table
+    (a file's path, a dataset) in the ``ConfigError`` when a split would be empty."""
+    n_test, n_val = round(n * test_fraction), round(n * val_fraction)
+    if n_test < 1 or n_val < 1 or n - n_test - n_val < 1:
+        raise ConfigError(f"{what} has {n} rows: too few for train, val and test splits with val_fraction "
+                          f"{val_fraction} and test_fraction {test_fraction}; add rows or change the fractions")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))  # (n,)
+    parts = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+    return parts[split]
