@@ -151,8 +151,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     With ``resume=True``, ``cfg.out`` must be an existing run: training continues exactly from its
     ``checkpoints/last.ckpt`` (weights, optimizer, EMA, RNG and data order).
     """
-    from genlab.data import load as load_data
-
     cfg = complete(cfg)  # the model's defaults, exactly as `genlab train` resolves them
     entry = get_model(cfg.model)
     run = RunDir(cfg.out) if cfg.out else RunDir.new(cfg.model, cfg.data)
@@ -160,25 +158,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         refuse_resume(run)
         raise LoadError(f"cannot resume {run.path}: {run.last_checkpoint} is missing")
     first = launch_rank(cfg) == 0  # DDP: the other processes find rank 0's folder and write nothing to it
-    if first and not resume and run.holds_checkpoints():
-        raise ConfigError(f"{run.path} already holds a run: pass --resume {run.path} to continue it, "
-                          f"or choose another --out")
-    if first and not resume and run.path.exists() and not run.path.is_dir():
-        raise ConfigError(f"--out {run.path} is a file: name a folder for the run")
-    if first and not resume and run.path.is_dir() and any(run.path.iterdir()) and not cfg.overwrite:
-        raise ConfigError(f"--out {run.path} holds other files: choose an empty or new folder, or pass --overwrite "
-                          f"to train into it anyway")
+    if first and not resume:
+        check_new_folder(run, overwrite=cfg.overwrite)
     checkpoint = read_checkpoint(run.last_checkpoint) if resume else None  # refuses code: before anything is written
 
     cfg = dataclasses.replace(cfg, data_options=data_options(cfg.data, cfg.data_options))  # recorded in full
-    train_data = load_data(cfg.data, split="train", **cfg.data_options).without_labels(cfg.exclude_labels)
-    if cfg.train_per_class is not None:
-        train_data = train_data.per_class(cfg.train_per_class, seed=cfg.seed)
-    val_data = load_data(cfg.data, split="val", **cfg.data_options).without_labels(cfg.exclude_labels)
-    if cfg.batch_size * cfg.devices * cfg.num_nodes > len(train_data):
-        raise ConfigError(f"batch_size {cfg.batch_size} × {cfg.devices * cfg.num_nodes} process(es) is more than the "
-                          f"{len(train_data)} training examples of {cfg.data}: one step would never be taken; "
-                          f"lower --batch-size")
+    train_data, val_data = training_splits(cfg)
     cls = entry.load_class()
     check_inputs(cls, cfg.model, train_data)
     L.seed_everything(cfg.seed, verbose=False)
@@ -205,6 +190,35 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         if created and not run.holds_checkpoints():  # failed before anything worth keeping: leave no folder behind
             shutil.rmtree(run.path, ignore_errors=True)
         raise
+
+
+def check_new_folder(run: RunDir, *, overwrite: bool) -> None:
+    """``ConfigError`` unless a fresh run may be written to ``run``: not a run already, not a file, and empty unless
+    ``overwrite``."""
+    if run.holds_checkpoints():
+        raise ConfigError(f"{run.path} already holds a run: pass --resume {run.path} to continue it, "
+                          f"or choose another --out")
+    if run.path.exists() and not run.path.is_dir():
+        raise ConfigError(f"--out {run.path} is a file: name a folder for the run")
+    if run.path.is_dir() and any(run.path.iterdir()) and not overwrite:
+        raise ConfigError(f"--out {run.path} holds other files: choose an empty or new folder, or pass --overwrite "
+                          f"to train into it anyway")
+
+
+def training_splits(cfg: TrainConfig):
+    """The run's train and validation splits (its dataset options, left-out labels, examples per class); refuses a
+    batch larger than the training split."""
+    from genlab.data import load
+
+    train_data = load(cfg.data, split="train", **cfg.data_options).without_labels(cfg.exclude_labels)
+    if cfg.train_per_class is not None:
+        train_data = train_data.per_class(cfg.train_per_class, seed=cfg.seed)
+    val_data = load(cfg.data, split="val", **cfg.data_options).without_labels(cfg.exclude_labels)
+    if cfg.batch_size * cfg.devices * cfg.num_nodes > len(train_data):
+        raise ConfigError(f"batch_size {cfg.batch_size} × {cfg.devices * cfg.num_nodes} process(es) is more than the "
+                          f"{len(train_data)} training examples of {cfg.data}: one step would never be taken; "
+                          f"lower --batch-size")
+    return train_data, val_data
 
 
 def data_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -238,85 +252,126 @@ def check_inputs(cls: type, name: str, data) -> None:
                                      else "no dataset fits it yet"))
 
 
-def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, train_data, val_data,
-         checkpoint: dict[str, Any] | None, *, resume: bool, callbacks: list[L.Callback] | None,
-         command: str | None) -> RunResult:
-    """The Trainer's part of ``train``: callbacks, ``fit``, then the final validation, ``model/`` and the report
-    (or, when a signal stopped it, ``model/`` at the stop and ``TrainingInterrupted``)."""
-    system_cls = entry.load_system()
-    command = command or "genlab train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    resumed_at = clock.iteration(checkpoint["global_step"]) if checkpoint else None
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """How a run counts: the train loader's ``policy``, iterations ``per_epoch``, iterations per Lightning call
+    (``k``, ``training.chunks``), epochs between validations, and the cosine schedule's length (``total``)."""
 
-    if cfg.quiet:
-        for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    policy: Any
+    per_epoch: int
+    k: int
+    val_every: int
+    total: int
+
+
+def schedule_for(cfg: TrainConfig, model: torch.nn.Module, clock, train_data, val_data,
+                 resumed_at: int | None) -> Schedule:
+    """The run's ``Schedule`` from its config, the model's loader policy and the two splits."""
     world = cfg.devices * cfg.num_nodes
     policy = train_policy(type(model), cfg.data, train_data, cfg.batch_size)  # the train loader's order, drop_last
-    per_epoch = max(1, policy.batches_per_epoch(len(train_data), cfg.batch_size, world) // clock.batches)  # iterations
+    per_epoch = max(1, policy.batches_per_epoch(len(train_data), cfg.batch_size, world) // clock.batches)
     k = steps_per_call(cfg.steps_per_call, steps_per_epoch=per_epoch, max_steps=cfg.max_steps,
                        checkpoint_every=cfg.checkpoint_every, resume_step=resumed_at or 0, world_size=world)
     val_examples = len(val_data) if cfg.val_size is None else min(len(val_data), cfg.val_size)
     val_every = validation_interval(cfg.val_every_epochs, epochs=cfg.epochs, val_examples=val_examples,
                                     train_examples=per_epoch * clock.batches * cfg.batch_size * world)
+    total = cfg.epochs * per_epoch if cfg.epochs > 0 else cfg.max_steps
+    if cfg.max_steps >= 0:
+        total = min(total, cfg.max_steps)
+    return Schedule(policy, per_epoch, k, val_every, total)
+
+
+def _callbacks(cfg: TrainConfig, run: RunDir, model: torch.nn.Module, clock, plan: Schedule, train_data, val_data,
+               extra: list[L.Callback] | None) -> tuple[list[L.Callback], EMA | None, StopOnInterrupt]:
+    """The run's callbacks (what keeps it: checkpoints, RNG, the NaN guard, signals, ``model/``, samples, EMA), its
+    EMA (None when off) and its signal handler."""
     ema = EMA(cfg.ema_decay) if cfg.ema_decay else None
     interrupt = StopOnInterrupt(run.last_checkpoint)
     fit_data = train_data.subset(torch.arange(min(5000, len(train_data))))
     cbs: list[L.Callback] = [
         RunCheckpoint(dirpath=run.checkpoints, save_top_k=0, save_last=True,
                       every_n_train_steps=clock.trainer_steps(cfg.checkpoint_every) if cfg.checkpoint_every else None,
-                      every_n_epochs=None if cfg.checkpoint_every else val_every, enable_version_counter=False),
+                      every_n_epochs=None if cfg.checkpoint_every else plan.val_every, enable_version_counter=False),
         *([RunCheckpoint(dirpath=run.checkpoints, filename="best", monitor=model.monitor, mode=model.monitor_mode,
                          save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=False)]
           if model.monitor else []),
         *([TimedCheckpoint(run.last_checkpoint, cfg.checkpoint_minutes)] if cfg.checkpoint_minutes else []),
         RNGState(), NonFiniteGuard(), interrupt,
         ExportAtValidation(run, fit_data), SampleGrid(run, cfg.num_samples, reference=val_data),
-        *([ema] if ema else []), *(callbacks or []),
+        *([ema] if ema else []), *(extra or []),
     ]
     if not cfg.quiet:
-        cbs.append(LossProgressBar(refresh_rate=max(1, 10 // k)))
-    trainer = L.Trainer(
+        cbs.append(LossProgressBar(refresh_rate=max(1, 10 // plan.k)))
+    return cbs, ema, interrupt
+
+
+def _trainer(cfg: TrainConfig, run: RunDir, system_cls: type, clock, plan: Schedule, cbs: list[L.Callback],
+             resumed_at: int | None) -> L.Trainer:
+    """The Lightning Trainer of the run: its limits in optimizer steps (``clock``), validation interval, logger."""
+    if cfg.quiet:
+        for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    return L.Trainer(
         accelerator="cpu", devices=cfg.devices, num_nodes=cfg.num_nodes,
         strategy=_strategy(cfg, system_cls),
         precision="bf16-mixed" if cfg.precision == "bf16-mixed" else "32-true",
         max_epochs=cfg.epochs, max_steps=clock.trainer_steps(cfg.max_steps),
-        max_time=parse_duration(cfg.max_time) if cfg.max_time else None, check_val_every_n_epoch=val_every,
+        max_time=parse_duration(cfg.max_time) if cfg.max_time else None, check_val_every_n_epoch=plan.val_every,
         logger=RunCSVLogger(run.path, keep_until_step=resumed_at), callbacks=cbs,
         plugins=[AtomicCheckpointIO()], num_sanity_val_steps=0, enable_model_summary=False,
-        enable_progress_bar=not cfg.quiet, log_every_n_steps=min(10, math.ceil(per_epoch / k)),
+        enable_progress_bar=not cfg.quiet, log_every_n_steps=min(10, math.ceil(plan.per_epoch / plan.k)),
         default_root_dir=str(run.path),
     )
+
+
+def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, train_data, val_data,
+         checkpoint: dict[str, Any] | None, *, resume: bool, callbacks: list[L.Callback] | None,
+         command: str | None) -> RunResult:
+    """The Trainer's part of ``train``: its schedule, callbacks and Trainer, the data-derived hooks, ``fit``, then
+    the final validation, ``model/`` and the report (or, when a signal stopped it, ``model/`` at the stop and
+    ``TrainingInterrupted``)."""
+    system_cls = entry.load_system()
+    command = command or "genlab train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    resumed_at = clock.iteration(checkpoint["global_step"]) if checkpoint else None
+    plan = schedule_for(cfg, model, clock, train_data, val_data, resumed_at)
+    cbs, ema, interrupt = _callbacks(cfg, run, model, clock, plan, train_data, val_data, callbacks)
+    trainer = _trainer(cfg, run, system_cls, clock, plan, cbs, resumed_at)
     if not resume and not cfg.init_from:
         model.before_fit(train_data)  # e.g. greedy layer-wise pre-training (stacked autoencoder)
     model.at_start(train_data)  # every start, a resume included: data-derived state no checkpoint holds
-    total = cfg.epochs * per_epoch if cfg.epochs > 0 else cfg.max_steps  # the cosine schedule's length
-    if cfg.max_steps >= 0:
-        total = min(total, cfg.max_steps)
-    system = system_cls(model, cfg, total_iterations=total, iterations_per_call=k, log_every=min(10, per_epoch),
-                        iterations_per_epoch=per_epoch, command=command)
+    system = system_cls(model, cfg, total_iterations=plan.total, iterations_per_call=plan.k,
+                        log_every=min(10, plan.per_epoch), iterations_per_epoch=plan.per_epoch, command=command)
     if resume:
         system.continued = [command]  # the recipe itself comes back from the checkpoint (on_load_checkpoint)
-    dm = TensorDataModule(train_data, val_data, cfg, steps_per_call=k * clock.batches, policy=policy)
+    dm = TensorDataModule(train_data, val_data, cfg, steps_per_call=plan.k * clock.batches, policy=plan.policy)
     t0 = time.perf_counter()
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-    try:
-        trainer.fit(system, datamodule=dm, ckpt_path=str(run.last_checkpoint) if resume else None, weights_only=True)
-    except SIGTERMException:  # Lightning's handler caught a SIGTERM before ours took over: it saves nothing
-        again = f"continue with: genlab train --resume {run.path}" if resume else "train again"
-        raise TrainingInterrupted(f"stopped by SIGTERM while the run was starting: nothing trained in this start; "
-                                  f"{again}", exit_code=143) from None
+    _trainer_call(trainer.fit, run, "while the run was starting", resume, system, datamodule=dm,
+                  ckpt_path=str(run.last_checkpoint) if resume else None, weights_only=True)
     seconds = time.perf_counter() - t0  # this call's fit (RunResult); the report counts every segment
     if interrupt.stopped_at is not None:
         _stopped(run, model, ema, train_data, interrupt, write=trainer.is_global_zero)
-    if cfg.strategy != "ddp_spawn" and system.validated_at != system.iteration:
-        try:
-            trainer.validate(system, datamodule=dm, verbose=False)  # stopped mid-epoch: the final weights' metrics
-        except SIGTERMException:
-            raise TrainingInterrupted(f"stopped by SIGTERM in the final validation: {run.last_checkpoint} holds the "
-                                      f"last iteration; finish with: genlab train --resume {run.path}",
-                                      exit_code=143) from None
+    if cfg.strategy != "ddp_spawn" and system.validated_at != system.iteration:  # stopped mid-epoch: the final
+        _trainer_call(trainer.validate, run, "in the final validation", True, system, datamodule=dm, verbose=False)
+    return _finish(cfg, run, trainer, system, clock, model, ema, train_data, seconds)
 
+
+def _trainer_call(call, run: RunDir, when: str, resumable: bool, *args, **kwargs) -> None:
+    """``call(*args, **kwargs)`` (``trainer.fit`` or ``validate``); a SIGTERM that Lightning's own handler caught
+    before ours took over (it saves nothing) becomes ``TrainingInterrupted`` with exit code 143."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    try:
+        call(*args, **kwargs)
+    except SIGTERMException:
+        what = (f"{run.last_checkpoint} holds the last iteration; continue with: genlab train --resume {run.path}"
+                if resumable else "nothing trained in this start; train again")
+        raise TrainingInterrupted(f"stopped by SIGTERM {when}: {what}", exit_code=143) from None
+
+
+def _finish(cfg: TrainConfig, run: RunDir, trainer: L.Trainer, system, clock, model: torch.nn.Module,
+            ema: EMA | None, train_data, seconds: float) -> RunResult:
+    """The end of a run: ``model/`` (EMA weights, ``after_fit``), the final metrics, the report, then
+    ``progress.json`` finished — last, so a kill before it leaves a run that ``--resume`` finishes."""
     iterations = clock.iteration(trainer.global_step)
     final = _export(run, model, ema, train_data, iteration=iterations, finished=False, write=trainer.is_global_zero)
     metrics = {key: float(v) for key, v in trainer.callback_metrics.items() if key.startswith("val/")}
@@ -325,7 +380,7 @@ def _fit(cfg: TrainConfig, run: RunDir, entry, model: torch.nn.Module, clock, tr
 
         write_report(run, cfg, final, metrics, seconds=system.train_seconds, command=system.command, steps=iterations,
                      continued=system.continued)
-        run.write_model_progress(iteration=iterations, finished=True)  # last: a kill before it leaves a resumable run
+        run.write_model_progress(iteration=iterations, finished=True)
     return RunResult(run_dir=run.path, model=final, metrics=metrics, seconds=seconds, steps=iterations)
 
 
