@@ -8,6 +8,7 @@ import csv
 import json
 import math
 
+import lightning as L
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -150,3 +151,38 @@ def test_the_qa_toy_trains_answers_in_text_and_is_evaluated_on_its_answers(tmp_p
     model = BagOfWordsQA.from_pretrained(run / "model")
     again = evaluate(model, "babi", ["accuracy"], data_options={"n_train": 600})
     assert again["accuracy"] == figures["accuracy"]
+
+
+class _RecordTokens(L.Callback):
+    """Each DDP rank writes the token rows of its batches."""
+
+    def __init__(self, out) -> None:
+        self.out, self.seen = str(out), []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.seen.append(batch["tokens"].clone())
+
+    def on_train_end(self, trainer, pl_module):
+        torch.save({"seen": torch.stack(self.seen), "weights": pl_module.model.state_dict()},
+                   f"{self.out}/rank{trainer.global_rank}.pt")
+
+
+def test_kjv_streams_are_sharded_contiguously_across_ddp_processes(tmp_path):
+    """kjv declares an ordered stream (``LoaderPolicy(order="stream")``): under DDP each process reads its own
+    contiguous shard, cut into ``batch_size`` lanes, and row b of each batch continues row b of the one before."""
+    B, steps = 4, 5
+    train(TrainConfig(model="bigram", devices=2, strategy="ddp_spawn", batch_size=B, max_steps=steps, epochs=1,
+                      data_options={"block_size": 16}, out=str(tmp_path / "run"), quiet=True, num_samples=0),
+          callbacks=[_RecordTokens(tmp_path)])
+    rows = load("kjv", split="train", block_size=16).fields["tokens"]  # (N, 17)
+    shard = len(rows) // 2
+    lane = shard // B
+    r0, r1 = (torch.load(tmp_path / f"rank{i}.pt", weights_only=False) for i in (0, 1))
+    for rank, rec in enumerate((r0, r1)):
+        seen = rec["seen"]  # (steps, B, 17)
+        assert seen.shape == (steps, B, 17)
+        for b in range(B):
+            start = rank * shard + b * lane  # lane b of this rank's shard
+            assert torch.equal(seen[:, b], rows[start:start + steps]), (rank, b)
+    for k in r0["weights"]:
+        assert torch.equal(r0["weights"][k], r1["weights"][k]), k
