@@ -86,14 +86,18 @@ def test_the_bigram_loss_at_the_count_table_is_the_empirical_conditional_entropy
 def test_bigram_samples_follow_the_table_and_never_draw_pad():
     data = load("kjv", split="val", block_size=16)
     model = BigramLM.for_data(data)
+    newline, a, b = model.vocab.encode(["\n", "a", "b"])
     with torch.no_grad():  # a table whose only allowed move is a → b → a ...
         model.logits.fill_(-30.0)
-        a, b = model.vocab.encode(["a", "b"])
-        model.logits[model.start_id, a] = model.logits[a, b] = model.logits[b, a] = 0.0
-        model.logits[:, 0] = 50.0  # <pad> is never drawn, however likely
-    x = model.sample(3, generator=torch.Generator().manual_seed(0), length=6)
-    assert x.shape == (3, 6) and (x != 0).all()
-    assert ["".join(model.vocab.decode(row)) for row in x] == ["ababab"] * 3
+        model.logits[newline, a] = model.logits[a, b] = model.logits[b, a] = 0.0
+        model.logits[:, 0] = model.logits[:, 1] = 50.0  # <pad>, <unk> are never drawn, however likely
+    x = model.sample(3, generator=torch.Generator().manual_seed(0), tokens=6)  # no prompt: from a line break
+    assert x.shape == (3, 7) and (x > 1).all()
+    assert ["".join(model.vocab.decode(row)) for row in x] == ["\nababab"] * 3
+    y = model.sample(2, prompt="ba", tokens=3, temperature=0)  # greedy, after the prompt
+    assert ["".join(model.vocab.decode(row)) for row in y] == ["babab"] * 2
+    with pytest.raises(ConfigError, match="symbol.*the model's vocabulary lacks: '€'"):
+        model.sample(1, prompt="a€")
 
 
 def test_the_qa_model_reads_two_inputs_and_predicts_the_answer_field():

@@ -189,9 +189,37 @@ def _predict_test(model, run: Path, n: int, seed: int, out: Path | None) -> None
                f"({', '.join(fields)}) of each → {written}")
 
 
-@app.command()
+def parse_sample_options(model, args: list[str]) -> dict:
+    """``--name value`` pairs after the known flags (``--prompt "And God said" --tokens 300 --top-p 0.9``) as the
+    model's own sample options: names checked against its ``sample_options``, values converted to the types its
+    ``sample`` declares (``config.coerce``); one-line ``ConfigError`` for anything else."""
+    import typing
+
+    from genlab.config import coerce
+    from genlab.errors import ConfigError
+
+    options, i = {}, 0
+    while i < len(args):
+        flag = args[i]
+        if not flag.startswith("--") or len(flag) < 3:
+            raise ConfigError(f"unexpected argument {flag!r}: sample options are given as --name value")
+        name, _, value = flag[2:].partition("=")
+        name = name.replace("-", "_")
+        if not _:
+            if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                raise ConfigError(f"--{name.replace('_', '-')} needs a value: --{name.replace('_', '-')} VALUE")
+            value, i = args[i + 1], i + 1
+        options[name] = value
+        i += 1
+    model.check_sample_options(options)  # names it does not take: one line naming the ones it does
+    hints = typing.get_type_hints(type(model).sample)
+    return {k: coerce(v, hints.get(k, str), k) for k, v in options.items()}
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @friendly
 def sample(
+    ctx: typer.Context,
     run: Annotated[Path, typer.Argument(help="run folder (or a model folder)")],
     n: Annotated[int, typer.Option(help="number of samples")] = 64,
     seed: Annotated[int, typer.Option()] = 0,
@@ -205,8 +233,11 @@ def sample(
              ".pdf, .svg for a 2-D scatter; .safetensors for other samples",
         show_default="RUN/samples/sample-<time>.png")] = None,
 ) -> None:
-    """Draw samples from a trained model into a file (an image grid or a 2-D scatter, as the model renders them;
-    an image-to-image model (pix2pix): its outputs for random test sources, rows of (source, output, truth))."""
+    """Draw samples from a trained model into a file (an image grid, a 2-D scatter, text, a table, as the model
+    renders them; a predicting model (pix2pix, a QA model): its outputs for random test inputs, with the truth).
+
+    A model's own sample options follow as --name value: a language model's --prompt "And God said" --tokens 300
+    --temperature 0.8 --top-k 20 --top-p 0.9 (`genlab list` names each model; a wrong name lists the ones it takes)."""
     import time
 
     import torch
@@ -222,10 +253,14 @@ def sample(
         if any(v is not None for v in (sampler, steps, eta, y)):
             raise ConfigError(f"{type(model).__name__} predicts from test examples: --sampler, --steps, --eta and "
                               f"--y do not apply; pass --n and --seed")
+        if ctx.args:
+            raise ConfigError(f"{type(model).__name__} predicts from test examples: {' '.join(ctx.args)} does not "
+                              f"apply; pass --n and --seed")
         _predict_test(model, run, n, seed, out)
         return
     model = _generative(model, run)
     extra = model.check_sample_options({"sampler": sampler, "steps": steps, "eta": eta, "y": y})
+    extra.update(parse_sample_options(model, ctx.args))
     renderer = model.renderer()
     if out is not None and out.is_dir():  # a folder: a new file in it
         out = RunDir(run).new_samples(out, suffix=renderer.suffix)

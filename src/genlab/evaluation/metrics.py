@@ -53,15 +53,19 @@ def eval_loss(model: nn.Module, data: TensorData, *, batch_size: int = 500, seed
               **_: Any) -> dict[str, Any]:
     """The model's training objective on the split: the means of its ``ModelOutput`` terms, each batch weighted
     by the units its loss averages (``ModelOutput.units``: tokens, steps, cells; else its rows), as validation
-    weighs them — every model has it (per-token NLL for a language model, a table's NLL per row, ...)."""
-    from genlab.models.base import ModelOutput
+    weighs them — every model has it (per-token NLL for a language model, a table's NLL per row, ...).
+
+    A model that carries its state along a stream (``CarriesState``: a recurrent LM) reads the split as one
+    stream, row after row, its state carried from each row to the next (every row counted, none dropped)."""
+    from genlab.models.base import CarriesState, ModelOutput
 
     sums: dict[str, float] = {}
     count = 0.0
+    carries = isinstance(model, CarriesState)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # the objective's own noise (a VAE's z): reproducible, the caller's RNG untouched
-        for batch in data.loader(batch_size, shuffle=False):
-            out = model(**batch)
+        for out in (_stream_outputs(model, data) if carries else
+                    (model(**batch) for batch in data.loader(batch_size, shuffle=False))):
             if not isinstance(out, ModelOutput):
                 raise ConfigError(f"metric 'loss' needs a model whose forward returns a ModelOutput; "
                                   f"{type(model).__name__} returns {type(out).__name__}: choose another metric")
@@ -71,6 +75,28 @@ def eval_loss(model: nn.Module, data: TensorData, *, batch_size: int = 500, seed
             count += n
     return {**{f"loss_{k}" if k != "loss" else "loss": v / count for k, v in sums.items()}, "loss_units": count,
             "loss_n": len(data)}
+
+
+STREAM_LANES = 32  # lanes a carried state reads a split in (evaluation)
+
+
+def _stream_outputs(model: nn.Module, data: TensorData):
+    """A ``CarriesState`` model's outputs over ``data`` read as one stream: ``STREAM_LANES`` contiguous lanes
+    side by side, then the rows the lanes leave over, continuing the last lane's state (it ends where they start):
+    every row once, each with the state of the rows before it."""
+    lanes = min(STREAM_LANES, len(data))
+    body = lanes * (len(data) // lanes)  # rows the lanes hold
+    state = None
+    for batch in data.subset(torch.arange(body)).loader(lanes, order="stream"):
+        out = model(**batch, state=state)
+        state = out.state
+        yield out
+    if body < len(data):
+        state = model.state_rows(state, [lanes - 1])
+        for batch in data.subset(torch.arange(body, len(data))).loader(1, order="stream"):
+            out = model(**batch, state=state)
+            state = out.state
+            yield out
 
 
 def eval_elbo(model: nn.Module, data: TensorData, *, seed: int = 0, **_: Any) -> dict[str, float]:

@@ -362,6 +362,26 @@ class Adversarial:
         """Nothing by default."""
 
 
+class CarriesState:
+    """A model that continues from a state carried across the batches of an ordered stream (truncated
+    backpropagation through time, R2): ``forward(**batch, state=None)`` returns an output whose ``state`` is where
+    the next batch's rows continue (row b of the next batch follows row b of this one: ``LoaderPolicy(order=
+    "stream")``, which such a model declares as its ``loader_policy``).
+
+    The system owns the carry (``training.systems``): it passes the previous batch's state, detached (gradients stop
+    at the batch boundary), starts from ``None`` where the stream starts (each epoch), keeps a separate carry for
+    validation and for evaluation, and saves the training carry in checkpoints, so a run killed mid-epoch resumes
+    bit-exactly. ``state_rows(state, rows)`` picks the streams ``rows`` of a state (its tensors' dim 1 by default:
+    PyTorch's ``(layers, B, H)``)."""
+
+    def state_rows(self, state: Any, rows: list[int]) -> Any:
+        if state is None:
+            return None
+        if isinstance(state, Tensor):
+            return state[:, rows]
+        return type(state)(self.state_rows(s, rows) for s in state)
+
+
 class Predicts:
     """Maps named input fields to an output per example that is compared with the field ``target`` of the data:
     ``outputs(fields, generator=None)`` (a classifier's ``predict``, an image-to-image model's ``translate``).

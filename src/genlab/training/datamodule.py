@@ -70,5 +70,7 @@ class TensorDataModule(L.LightningDataModule):
         if self.cfg.val_size is not None:
             data = data.subset(torch.arange(min(len(data), self.cfg.val_size)))
         rank, world = self._shard()
+        if self.policy is not None and self.policy.order == "stream":  # a carried state reads validation as a
+            return data.loader(self.cfg.batch_size, order="stream", rank=rank, world_size=world)  # stream too
         return data.loader(max(self.cfg.batch_size, 500), shuffle=False, seed=self.cfg.seed, rank=rank,
                            world_size=world)

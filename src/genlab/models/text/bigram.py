@@ -23,7 +23,8 @@ from genlab.errors import ConfigError
 from genlab.models.base import Generative, Model, ModelOutput
 from genlab.models.inputs import check_count
 from genlab.render import Renderer, TextFile
-from genlab.vocab import PAD, SPECIALS, Vocabulary
+from genlab.models.text.decoding import LM_SAMPLE_OPTIONS, banned_ids, generate, prompt_ids
+from genlab.vocab import Vocabulary
 
 
 def text_defaults(data) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def text_defaults(data) -> dict[str, Any]:
 class BigramConfig(Config):
     vocabulary: tuple[str, ...] = ()  # id → symbol (``Vocabulary.to_list()``), from the data: saved as JSON
     joiner: str = ""  # "" between characters, " " between words (how samples are written)
-    length: int = 300  # tokens per sample
+    length: int = 300  # tokens per sample (sample(tokens=...) overrides)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -50,9 +51,11 @@ class BigramConfig(Config):
 
 @dataclasses.dataclass
 class LMOutput(ModelOutput):
-    """The mean NLL per token (``loss``, nats) and in bits (``bits``: per character on character data)."""
+    """The mean NLL per token (``loss``, nats) and in bits (``bits``: per character on character data); a model
+    that carries its state along the stream returns it in ``state`` (``CarriesState``)."""
 
     bits: Tensor | None = None
+    state: Any = None
 
 
 class BigramLM(Model, Generative):
@@ -62,7 +65,7 @@ class BigramLM(Model, Generative):
     inputs = ("tokens",)
     optional_inputs = ("tokens_lengths",)
     kinds = ("tokens",)
-    sample_options = frozenset({"length"})
+    sample_options = LM_SAMPLE_OPTIONS
 
     def __init__(self, config: BigramConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -86,26 +89,22 @@ class BigramLM(Model, Generative):
         nll = F.cross_entropy(self.logits[prev[keep]], target[keep])  # mean over the n targets
         return LMOutput(nll, bits=nll.detach() / math.log(2), units=n)
 
-    @property
-    def start_id(self) -> int:
-        """Where samples start: after a line break when the vocabulary has one."""
-        first = "\n" if "\n" in self.vocab else self.vocab.symbols[0]
-        return self.vocab.encode([first])[0]
-
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, length: int | None = None) -> Tensor:
-        """``n`` chains of ``length`` tokens (default ``config.length``) → ``(n, length)`` int64."""
+    def sample(self, n: int, *, generator: torch.Generator | None = None, prompt: str | None = None,
+               tokens: int | None = None, temperature: float = 1.0, top_k: int | None = None,
+               top_p: float | None = None) -> Tensor:
+        """``n`` texts: the ``prompt`` (a line break when none), then ``tokens`` drawn tokens (default
+        ``config.length``) → ``(n, P + tokens)`` int64 (``models.text.decoding``: temperature, top-k, top-p)."""
         n = check_count(n)
-        length = self.config.length if length is None else check_count(length, what="length")
-        banned = torch.tensor([self.vocab.pad_id] + [i for i, s in enumerate(self.config.vocabulary)
-                                                     if s in SPECIALS and s != PAD])  # never drawn
-        probs = self.logits.detach().float().index_fill(1, banned, -math.inf).softmax(-1)  # (V, V)
-        out = torch.empty(n, length, dtype=torch.int64)
-        prev = torch.full((n,), self.start_id, dtype=torch.int64)
-        for t in range(length):
-            prev = torch.multinomial(probs[prev], 1, generator=generator).squeeze(1)  # (n,)
-            out[:, t] = prev
-        return out
+        tokens = self.config.length if tokens is None else check_count(tokens, what="tokens")
+        start = torch.tensor(prompt_ids(self.vocab, prompt), dtype=torch.int64).expand(n, -1)  # (n, P)
+        table = self.logits.detach()
+
+        def step(ids: Tensor, context: None):
+            return table[ids[:, -1]], None  # p(w_t | w_{t−1}) depends on the last token only
+
+        return generate(step, start, tokens, generator=generator, temperature=temperature, top_k=top_k,
+                        top_p=top_p, banned=banned_ids(self.vocab))
 
     def renderer(self) -> Renderer:
         return TextFile(vocabulary=tuple(self.config.vocabulary), joiner=self.config.joiner)

@@ -15,6 +15,9 @@ optimizers and the step choreography (manual optimization). What is shared lives
 - **The fast path.** In one process the backward pass and optimizer step dispatch the per-step
   hooks only to the callbacks that implement them (``lightning_internals.plain_step_possible``).
 - **Per-iteration callbacks** (EMA, the NaN guard) implement ``on_train_iteration_end``.
+- **The carry** of a ``CarriesState`` model (truncated BPTT, R2): ``carried()`` is the state to pass, ``carry(out)``
+  keeps ``out.state`` detached; it restarts where the stream does (a training call at batch 0 of an epoch, each
+  validation) and the training carry is saved in checkpoints (every process's, under DDP) for an exact resume.
 - **Terms**: the last iteration's named losses (``last_terms``: NaN guard, progress bar, metric rows);
   **validation**: means of the model's terms weighted by each batch's units (its rows, or the tokens, steps or
   cells its ``ModelOutput.units`` counts), reduced over processes, written as
@@ -30,7 +33,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from genlab.models.base import ModelOutput
+from genlab.models.base import CarriesState, ModelOutput
 from genlab.training import lightning_internals as internals
 from genlab.training.chunks import StepChunk, recount_chunks
 from genlab.training.config import TrainConfig
@@ -41,6 +44,22 @@ _STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_s
 def _implements(callback: L.Callback, hook: str) -> bool:
     """Whether ``callback`` overrides Lightning's no-op ``hook``."""
     return getattr(type(callback), hook, None) is not getattr(L.Callback, hook)
+
+
+def detached(state: Any) -> Any:
+    """``state`` (a tensor, or a tuple / list of them: an LSTM's ``(h, c)``) detached from the graph."""
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, tuple | list):
+        return type(state)(detached(s) for s in state)
+    return state
+
+
+def _pick(state: Any, rank: int) -> Any:
+    """Process ``rank``'s part of a gathered carry (each tensor ``(W, ...)``)."""
+    if isinstance(state, Tensor):
+        return state[rank]
+    return type(state)(_pick(s, rank) for s in state)
 
 
 def _terms_of(out: ModelOutput | dict[str, Tensor] | None) -> dict[str, Tensor]:
@@ -96,6 +115,8 @@ class System(L.LightningModule):
         self._val_sums: dict[str, Tensor] = {}
         self._val_count = 0
         self._rng: Tensor | None = None  # torch's RNG state when validation began
+        self._carry: Any = None  # a CarriesState model's state after the last training batch (detached)
+        self._val_carry: Any = None  # ... after the last validation batch
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in (internals.FX_NAME_ATTR, "_last"):  # set several times a step: plain attributes
@@ -157,6 +178,8 @@ class System(L.LightningModule):
             self._hooks = {h: [cb for cb in callbacks if _implements(cb, h)] for h in _STEP_HOOKS}
 
     def training_step(self, batch, batch_idx: int) -> None:
+        if batch_idx == 0:  # the stream starts again with each epoch (a resume mid-epoch keeps its carry)
+            self._carry = None
         batches = list(batch) if isinstance(batch, StepChunk) else [batch]
         b = self.clock.batches
         for i in range(0, len(batches) - b + 1, b):
@@ -205,8 +228,25 @@ class System(L.LightningModule):
         if self.cfg.grad_clip:
             self.clip_gradients(opt, gradient_clip_val=self.cfg.grad_clip, gradient_clip_algorithm="norm")  # F4
 
+    # --- the carry of a CarriesState model (R2) -------------------------------------------------
+    def carried(self, *, validation: bool = False) -> dict[str, Any]:
+        """``{"state": ...}`` for a ``CarriesState`` model (``None`` where its stream starts), ``{}`` for others."""
+        if not isinstance(self.model, CarriesState):
+            return {}
+        return {"state": self._val_carry if validation else self._carry}
+
+    def carry(self, out: ModelOutput, *, validation: bool = False) -> None:
+        """Keep ``out.state``, detached, for the next batch of the stream (gradients stop at the batch's start)."""
+        if isinstance(self.model, CarriesState):
+            state = detached(out.state)
+            if validation:
+                self._val_carry = state
+            else:
+                self._carry = state
+
     # --- validation -----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
+        self._val_carry = None  # validation reads its own stream from its start
         self._val_sums, self._val_count = {}, 0
         self._rng = torch.get_rng_state()  # the noise validation draws (a GAN's z) must not move training's
 
@@ -245,6 +285,11 @@ class System(L.LightningModule):
                                 "batches_per_iteration": self.clock.batches,
                                 "train_seconds": self.train_seconds, "command": self.command,
                                 "continued": self.continued}
+        if isinstance(self.model, CarriesState):  # every process's carry: an exact resume continues each stream
+            carry = self._carry
+            if self.trainer.world_size > 1 and carry is not None:
+                carry = self.all_gather(carry)  # (W, ...) per tensor
+            checkpoint["genlab"]["carry"] = {"state": carry, "world_size": self.trainer.world_size}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Resuming mid-epoch with another chunk size: recount the epoch's chunks (see chunks)."""
@@ -253,3 +298,9 @@ class System(L.LightningModule):
         self.seconds_before = float(meta.get("train_seconds", 0.0))
         self.command = meta.get("command") or self.command
         self.continued = [*meta.get("continued", []), *self.continued]
+        saved = meta.get("carry")
+        if isinstance(self.model, CarriesState) and saved is not None:
+            state, world = saved["state"], saved["world_size"]
+            if state is not None and world > 1:  # this process's own stream (the same world size: resume checks it)
+                state = _pick(state, self.trainer.global_rank)
+            self._carry = state

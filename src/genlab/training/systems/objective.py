@@ -18,7 +18,8 @@ class ObjectiveSystem(System):
     def train_iteration(self, batches: list) -> None:
         (batch,) = batches
         opt = self.optimizers()
-        out = self.model(**batch)
+        out = self.model(**batch, **self.carried())
+        self.carry(out)  # a recurrent model's state for the next batch of the stream, detached (R2)
         self.record(out)
         opt.zero_grad(set_to_none=True)
         self._backward(out.loss)  # on_before_backward: the NaN guard checks the loss
@@ -29,7 +30,9 @@ class ObjectiveSystem(System):
             scheduler.step()
 
     def validation_terms(self, batch) -> ModelOutput:
-        return self.model(**batch)  # (its units, if it counts any, weight the validation means)
+        out = self.model(**batch, **self.carried(validation=True))  # (its units, if any, weight the means)
+        self.carry(out, validation=True)
+        return out
 
     def configure_optimizers(self):
         (params,) = self.model.parameter_groups().values()
