@@ -160,3 +160,16 @@ def test_the_lstm_lm_trains_samples_a_prompt_and_is_evaluated_in_bits_per_charac
 
     figures = json.loads((run / "eval.json").read_text())
     assert figures["loss_bits"] < math.log2(65) - 1.5  # it learned something: far below uniform
+
+
+def test_under_ddp_the_checkpoint_holds_every_process_carry(tmp_path):
+    """Each process reads its own shard of the stream: the checkpoint keeps both carries (gathered), and a resume
+    gives each process its own back."""
+    cfg = TrainConfig(model="lstm-lm", devices=2, strategy="ddp_spawn", max_steps=6, epochs=1, batch_size=4,
+                      checkpoint_every=3, data_options={"block_size": 32}, model_options=SMALL,
+                      out=str(tmp_path / "run"), quiet=True, num_samples=0)
+    train(cfg)
+    ck = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    h, c = ck["genlab"]["carry"]["state"]
+    assert ck["genlab"]["carry"]["world_size"] == 2 and h.shape == (2, 2, 4, 16)  # (process, layer, stream, unit)
+    assert not torch.equal(h[0], h[1])  # two shards of the text, two states
