@@ -162,6 +162,7 @@ def test_the_lstm_lm_trains_samples_a_prompt_and_is_evaluated_in_bits_per_charac
     assert figures["loss_bits"] < math.log2(65) - 1.5  # it learned something: far below uniform
 
 
+@pytest.mark.slow  # two processes: ~20 s on 2 cores
 def test_under_ddp_the_checkpoint_holds_every_process_carry(tmp_path):
     """Each process reads its own shard of the stream: the checkpoint keeps both carries (gathered), and a resume
     gives each process its own back."""
