@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genlab.blocks import (
+    KVCache,
+    LinearAttentionCache,
     LinearMultiHeadAttention,
     MultiHeadAttention,
     causal_linear_attention,
@@ -84,3 +86,26 @@ def test_linear_multihead_attention_shares_mha_parameters_and_uses_linear_heads(
         torch.testing.assert_close(lin(x, causal=causal), lin.out_proj(h), rtol=1e-10, atol=1e-12)
     with pytest.raises(ConfigError, match="causal= and key_mask= only"):
         lin(x, bias=torch.zeros(2, 5, 5))
+
+
+def test_the_recurrent_state_fed_in_pieces_equals_the_causal_formula():
+    """LinearAttentionCache (A8's RNN view for generation): S, Z carried across calls of any length."""
+    q, k, v = _qkv(L=9)
+    state, pieces, t = LinearAttentionCache(), [], 0
+    for size in (3, 1, 2, 1, 2):
+        pieces.append(state.attend(q[:, :, t : t + size], k[:, :, t : t + size], v[:, :, t : t + size]))
+        t += size
+    assert state.length == 9 and state.S.shape == (2, 2, 3, 4) and state.Z.shape == (2, 2, 3)
+    expected = linear_attention_quadratic(q, k, v, causal=True)
+    torch.testing.assert_close(torch.cat(pieces, 2), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_linear_multihead_attention_decodes_with_its_state_not_a_kv_cache():
+    lin = LinearMultiHeadAttention(8, 2).double()
+    x = torch.randn(2, 6, 8, dtype=torch.float64)
+    cache = LinearAttentionCache()
+    steps = torch.cat([lin(x[:, :4], causal=True, cache=cache), lin(x[:, 4:5], causal=True, cache=cache),
+                       lin(x[:, 5:], causal=True, cache=cache)], 1)
+    torch.testing.assert_close(steps, lin(x, causal=True), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ConfigError, match="LinearAttentionCache.*got a KVCache"):
+        lin(x, causal=True, cache=KVCache())

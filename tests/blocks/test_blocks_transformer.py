@@ -14,13 +14,14 @@ from genlab.blocks import (
     LearnedPositions,
     MultiHeadAttention,
     PositionalEncoding,
+    RelativePositionBias,
     SinusoidalPositions,
     TransformerDecoderBlock,
     TransformerEncoderBlock,
     padding_mask,
     sinusoidal_table,
 )
-from genlab.errors import ShapeError
+from genlab.errors import ConfigError, ShapeError
 
 E, NH = 8, 2
 
@@ -150,3 +151,81 @@ def test_cached_generation_equals_full_recomputation(step, norm_first):
     pieces = [model(x[:, t : t + step], cache=cache) for t in range(0, 8, step)]
     assert cache[0].length == 8
     torch.testing.assert_close(torch.cat(pieces, 1), full, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post_norm", "pre_norm"])
+def test_encoder_block_with_a_relative_bias_matches_pytorch_given_the_bias_as_a_float_mask(norm_first):
+    """A9 in the A6 block: scores x_iᵀx_j/√d + b_{clip(i−j)} (−∞ above the diagonal, A3), per head."""
+    ref = nn.TransformerEncoderLayer(E, NH, 16, batch_first=True, norm_first=norm_first).double().eval()
+    ours = TransformerEncoderBlock(E, NH, 16, norm_first=norm_first).double().eval()
+    ours.load_state_dict(ref.state_dict())
+    rel = RelativePositionBias(NH, max_distance=2).double()
+    with torch.no_grad():
+        rel.weight.normal_()
+    x = torch.randn(3, 6, E, dtype=torch.float64)
+    bias = rel(6)  # (H, L, S)
+    hidden = torch.ones(6, 6, dtype=torch.bool).triu(1)
+    mask = bias.masked_fill(hidden, -math.inf).repeat(3, 1, 1)  # torch: (B·H, L, S) added to the scores
+    torch.testing.assert_close(ours(x, causal=True, bias=bias), ref(x, src_mask=mask), rtol=1e-10, atol=1e-12)
+
+
+VARIANTS = [  # (positions, combine, attention): every combination the stack takes
+    ("sinusoidal", "add", "softmax"), ("learned", "add", "softmax"), ("sinusoidal", "concat", "softmax"),
+    ("learned", "concat", "softmax"), ("relative", "add", "softmax"), ("none", "add", "softmax"),
+    ("sinusoidal", "add", "linear"), ("learned", "concat", "linear"), ("none", "add", "linear"),
+]
+
+
+@pytest.mark.parametrize("norm_first", [True, False], ids=["pre_norm", "post_norm"])
+@pytest.mark.parametrize("positions, combine, attention", VARIANTS)
+def test_every_stack_variant_is_causal_and_its_cache_equals_recomputation(positions, combine, attention,
+                                                                          norm_first):
+    model = CausalTransformer(E, NH, num_layers=2, positions=positions, max_len=16, norm_first=norm_first,
+                              combine=combine, attention=attention, max_distance=3).double().eval()
+    if model.relative is not None:
+        with torch.no_grad():
+            model.relative.weight.normal_()
+    x = torch.randn(2, 7, model.input_dim, dtype=torch.float64)
+    full = model(x)
+    assert full.shape == (2, 7, E)
+    if model.relative is not None:  # the bias b_{clip(i−j)} reaches the scores of every block
+        with torch.no_grad():
+            model.relative.weight.add_(1.0 * torch.arange(7.0, dtype=torch.float64)[:, None])
+        assert not torch.allclose(model(x)[:, 1:], full[:, 1:])
+        full = model(x)
+    for i in range(6):  # A3: changing the inputs after i changes nothing up to i
+        x2 = x.clone()
+        x2[:, i + 1 :] = torch.randn_like(x2[:, i + 1 :])
+        out2 = model(x2)
+        torch.testing.assert_close(out2[:, : i + 1], full[:, : i + 1], rtol=1e-10, atol=1e-12)
+        assert not torch.allclose(out2[:, i + 1 :], full[:, i + 1 :])
+    cache = model.new_cache()
+    pieces = [model(x[:, a:b], cache=cache) for a, b in ((0, 3), (3, 4), (4, 6), (6, 7))]
+    assert cache[0].length == 7
+    torch.testing.assert_close(torch.cat(pieces, 1), full, rtol=1e-10, atol=1e-12)
+
+
+def test_concatenated_positions_fill_the_last_position_dim_features_of_d_model():
+    """A5 [X ∥ E]: the inputs bring d_model − position_dim features, E the rest; the blocks keep width d_model."""
+    model = CausalTransformer(E, NH, num_layers=1, combine="concat", position_dim=3).double().eval()
+    assert model.input_dim == E - 3
+    seen = []
+    model.blocks[0].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    x = torch.randn(2, 5, E - 3, dtype=torch.float64)
+    model(x)
+    torch.testing.assert_close(seen[0], torch.cat([x, sinusoidal_table(torch.arange(5), 3).expand(2, 5, 3)], -1))
+    with pytest.raises(ShapeError, match=r"expects \(B, T, 5\)"):
+        model(torch.randn(2, 5, E, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"positions": "relative", "attention": "linear"}, "linear attention .* relative position bias"),
+    ({"positions": "relative", "combine": "concat"}, "combine='concat' .* needs positions"),
+    ({"positions": "none", "combine": "concat"}, "combine='concat' .* needs positions"),
+    ({"position_dim": 4}, "position_dim sets the concatenated part"),
+    ({"combine": "concat", "position_dim": E}, r"position_dim must be in \[1, d_model"),
+    ({"attention": "sparse"}, "attention must be 'softmax' or 'linear'"),
+])
+def test_the_stack_refuses_options_that_do_not_combine(options, message):
+    with pytest.raises(ConfigError, match=message):
+        CausalTransformer(E, NH, num_layers=1, **options)

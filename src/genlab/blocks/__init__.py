@@ -12,6 +12,7 @@ from genlab.blocks.attention import (
     AdditiveAttention,
     AttentionOutput,
     KVCache,
+    LinearAttentionCache,
     LinearMultiHeadAttention,
     MultiHeadAttention,
     NonLocalBlock,
@@ -86,7 +87,8 @@ __all__ = [
     "GRU", "LSTM", "RNN", "CoupledGateCell", "CoupledGateRNN", "GRUCell", "LSTMCell", "LayerNormLSTMCell",
     "RNNCell", "RecurrentCell", "RecurrentStack", "ResetBeforeGRUCell", "last_valid", "Embedding",
     # attention and transformers
-    "AdditiveAttention", "AttentionOutput", "KVCache", "LinearMultiHeadAttention", "MultiHeadAttention",
+    "AdditiveAttention", "AttentionOutput", "KVCache", "LinearAttentionCache", "LinearMultiHeadAttention",
+    "MultiHeadAttention",
     "NonLocalBlock", "RelativePositionBias", "SelfAttention2d", "attention_mask", "attention_reference",
     "attention_weights",
     "causal_linear_attention", "causal_linear_attention_recurrent", "causal_mask", "cosine_similarity",

@@ -12,12 +12,16 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.blocks.attention.linear import LinearAttentionCache, LinearMultiHeadAttention
 from genlab.blocks.attention.multihead import KVCache, MultiHeadAttention
+from genlab.blocks.attention.relative import RelativePositionBias
 from genlab.blocks.norm import LayerNorm
 from genlab.blocks.positional import LearnedPositions, PositionalEncoding, SinusoidalPositions
 from genlab.errors import ConfigError, ShapeError
 
 Activation = Literal["relu", "gelu"]
+Attention = Literal["softmax", "linear"]
+Cache = KVCache | LinearAttentionCache
 
 
 class _FeedForward(nn.Module):
@@ -45,28 +49,34 @@ class TransformerEncoderBlock(_FeedForward):
     "On Layer Normalization in the Transformer Architecture", arXiv:2002.04745):
     ``X ← X + MHA(LN(X))``, ``X ← X + FFN(LN(X))``. With ``causal=True`` it is a decoder-only block
     (A7). Defaults and parameters equal ``torch.nn.TransformerEncoderLayer(batch_first=True)``'s.
+    ``attention="linear"``: the heads use linear attention (A8, ``LinearMultiHeadAttention``: same
+    parameters, no attention dropout); ``forward(..., bias=)`` adds a score bias (relative positions, A9).
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: Activation = "relu", layer_norm_eps: float = 1e-5,
-                 norm_first: bool = False) -> None:
+                 norm_first: bool = False, attention: Attention = "softmax") -> None:
         super().__init__(d_model, dim_feedforward, dropout, activation)
-        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout)
+        if attention not in ("softmax", "linear"):
+            raise ConfigError(f"attention must be 'softmax' or 'linear', got {attention!r}")
+        self.self_attn = (MultiHeadAttention(d_model, nhead, dropout=dropout) if attention == "softmax"
+                          else LinearMultiHeadAttention(d_model, nhead))
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps)
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
         self.norm_first = norm_first
 
-    def _sa(self, x: Tensor, causal: bool, key_mask: Tensor | None, cache: KVCache | None) -> Tensor:
-        return self.dropout1(self.self_attn(x, causal=causal, key_mask=key_mask, cache=cache))
+    def _sa(self, x: Tensor, causal: bool, key_mask: Tensor | None, bias: Tensor | None,
+            cache: Cache | None) -> Tensor:
+        return self.dropout1(self.self_attn(x, causal=causal, key_mask=key_mask, bias=bias, cache=cache))
 
     def forward(self, x: Tensor, *, causal: bool = False, key_mask: Tensor | None = None,
-                cache: KVCache | None = None) -> Tensor:  # (B, T, D) -> (B, T, D)
+                bias: Tensor | None = None, cache: Cache | None = None) -> Tensor:  # (B, T, D) -> (B, T, D)
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), causal, key_mask, cache)  # X ← X + MHA(LN(X))
+            x = x + self._sa(self.norm1(x), causal, key_mask, bias, cache)  # X ← X + MHA(LN(X))
             return x + self.dropout2(self._ff(self.norm2(x)))  # X ← X + FFN(LN(X))
-        x = self.norm1(x + self._sa(x, causal, key_mask, cache))  # X ← LN(X + MHA(X))
+        x = self.norm1(x + self._sa(x, causal, key_mask, bias, cache))  # X ← LN(X + MHA(X))
         return self.norm2(x + self.dropout2(self._ff(x)))  # X ← LN(X + FFN(X))
 
 
@@ -108,44 +118,90 @@ class TransformerDecoderBlock(_FeedForward):
         return self.norm3(x + self.dropout3(self._ff(x)))
 
 
+def position_features(d_model: int, *, positions: str, combine: str = "add", position_dim: int | None = None,
+                      attention: str = "softmax") -> int:
+    """The number of features of the position vectors ``E`` of a ``CausalTransformer`` with these options
+    (``d_model`` when added, ``position_dim`` (default ``d_model // 4``) when concatenated, 0 without vectors);
+    ``ConfigError`` for options that do not combine. Model configs call it to check theirs early."""
+    if positions not in ("sinusoidal", "learned", "relative", "none"):
+        raise ConfigError(f"positions must be 'sinusoidal', 'learned', 'relative' or 'none', got {positions!r}")
+    if combine not in ("add", "concat"):
+        raise ConfigError(f"combine must be 'add' or 'concat', got {combine!r}")
+    if attention not in ("softmax", "linear"):
+        raise ConfigError(f"attention must be 'softmax' or 'linear', got {attention!r}")
+    absolute = positions in ("sinusoidal", "learned")
+    if combine == "concat" and not absolute:
+        raise ConfigError(f"combine='concat' appends position vectors: it needs positions 'sinusoidal' or "
+                          f"'learned', got {positions!r}")
+    if position_dim is not None and combine != "concat":
+        raise ConfigError(f"position_dim sets the concatenated part (combine='concat'); with combine={combine!r} "
+                          f"the positions have d_model = {d_model} features: drop position_dim")
+    if positions == "relative" and attention == "linear":
+        raise ConfigError("linear attention (A8) never forms the scores a relative position bias (A9) is added "
+                          "to: use positions 'sinusoidal', 'learned' or 'none' with it")
+    if combine == "add":
+        return d_model if absolute else 0
+    position_dim = d_model // 4 if position_dim is None else position_dim
+    if not 1 <= position_dim < d_model:
+        raise ConfigError(f"position_dim must be in [1, d_model = {d_model}) to leave room for the inputs, "
+                          f"got {position_dim}")
+    return position_dim
+
+
 class CausalTransformer(nn.Module):
-    """Decoder-only causal transformer stack (A7): positions (A5, added), ``num_layers`` causal blocks
+    """Decoder-only causal transformer stack (A7): positions (A5 or A9), ``num_layers`` causal blocks
     (A6 with the mask A3), and a final layer norm for pre-norm stacks (as GPT-2, Radford et al. 2019).
 
-    ``forward(x (B, T, D), cache=None)`` → hidden states (B, T, D); token embedding and output head
-    belong to the model. For generation, ``cache = stack.new_cache()`` and feed the new positions only:
+    ``forward(x (B, T, input_dim), cache=None)`` → hidden states (B, T, d_model); token embedding and output
+    head belong to the model. For generation, ``cache = stack.new_cache()`` and feed the new positions only:
     each call attends over everything cached, so the result equals recomputing the whole sequence.
+
+    Options beyond the defaults:
+
+    - ``positions``: ``"sinusoidal"`` or ``"learned"`` vectors ``E`` (A5, up to ``max_len`` for learned ones),
+      ``"relative"``: no vectors, a learned score bias ``b_{clip(i − j, −K, K)}`` per head with ``K =
+      max_distance`` (A9; one table shared by all blocks, as T5), ``"none"``: only the mask orders the tokens;
+    - ``combine``: ``"add"`` ``X + E`` (``input_dim = d_model``), or ``"concat"`` ``[X ∥ E]``: ``d_model`` is
+      split, the inputs bring ``input_dim = d_model − position_dim`` features and ``E`` the other
+      ``position_dim`` (default ``d_model // 4``), so the blocks keep width ``d_model``;
+    - ``attention="linear"``: linear attention in every block (A8); its cache is a ``LinearAttentionCache``
+      (the recurrent state, constant size). It takes no score bias: not with ``positions="relative"``.
     """
 
     def __init__(self, d_model: int, nhead: int, num_layers: int, dim_feedforward: int | None = None,
-                 dropout: float = 0.0, positions: Literal["sinusoidal", "learned", "none"] = "sinusoidal",
-                 max_len: int = 1024, norm_first: bool = True, activation: Activation = "gelu") -> None:
+                 dropout: float = 0.0, positions: Literal["sinusoidal", "learned", "relative", "none"] = "sinusoidal",
+                 max_len: int = 1024, norm_first: bool = True, activation: Activation = "gelu", *,
+                 combine: Literal["add", "concat"] = "add", position_dim: int | None = None,
+                 attention: Attention = "softmax", max_distance: int = 32) -> None:
         super().__init__()
         if num_layers < 1:
             raise ConfigError(f"num_layers must be ≥ 1, got {num_layers}")
-        if positions not in ("sinusoidal", "learned", "none"):
-            raise ConfigError(f"positions must be 'sinusoidal', 'learned' or 'none', got {positions!r}")
-        table = {"sinusoidal": lambda: SinusoidalPositions(d_model),
-                 "learned": lambda: LearnedPositions(max_len, d_model)}
-        self.positions = PositionalEncoding(table[positions]()) if positions != "none" else None
+        dim = position_features(d_model, positions=positions, combine=combine, position_dim=position_dim,
+                                attention=attention)  # features of E
+        table = {"sinusoidal": lambda: SinusoidalPositions(dim), "learned": lambda: LearnedPositions(max_len, dim)}
+        self.positions = PositionalEncoding(table[positions](), combine) if positions in table else None
+        self.relative = RelativePositionBias(nhead, max_distance) if positions == "relative" else None
         self.blocks = nn.ModuleList(
             TransformerEncoderBlock(d_model, nhead, dim_feedforward or 4 * d_model, dropout, activation,
-                                    norm_first=norm_first) for _ in range(num_layers))
+                                    norm_first=norm_first, attention=attention) for _ in range(num_layers))
         self.norm = LayerNorm(d_model) if norm_first else nn.Identity()
-        self.d_model = d_model
+        self.d_model, self.attention = d_model, attention
+        self.input_dim = d_model - dim if combine == "concat" else d_model  # features of the inputs X
 
-    def new_cache(self) -> list[KVCache]:
-        """One empty key/value cache per block."""
-        return [KVCache() for _ in self.blocks]
+    def new_cache(self) -> list[Cache]:
+        """One empty cache per block: keys and values (``KVCache``), or linear attention's state."""
+        return [KVCache() if self.attention == "softmax" else LinearAttentionCache() for _ in self.blocks]
 
-    def forward(self, x: Tensor, *, cache: list[KVCache] | None = None) -> Tensor:  # (B, T, D)
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ShapeError(f"CausalTransformer expects (B, T, {self.d_model}), got {tuple(x.shape)}")
+    def forward(self, x: Tensor, *, cache: list[Cache] | None = None) -> Tensor:  # (B, T, input_dim)
+        if x.dim() != 3 or x.shape[-1] != self.input_dim:
+            raise ShapeError(f"CausalTransformer expects (B, T, {self.input_dim}), got {tuple(x.shape)}")
         if cache is not None and len(cache) != len(self.blocks):
             raise ShapeError(f"cache has {len(cache)} entries for {len(self.blocks)} blocks: use new_cache()")
         offset = cache[0].length if cache is not None else 0  # position of x[:, 0]
         if self.positions is not None:
-            x = self.positions(x, offset)
+            x = self.positions(x, offset)  # X + E or [X ∥ E]: (B, T, d_model)
+        T = x.shape[1]
+        bias = None if self.relative is None else self.relative(T, offset + T)  # (H, T, offset + T)
         for i, block in enumerate(self.blocks):
-            x = block(x, causal=True, cache=None if cache is None else cache[i])
+            x = block(x, causal=True, bias=bias, cache=None if cache is None else cache[i])
         return self.norm(x)

@@ -11,6 +11,7 @@ from genlab.blocks.attention.dot_product import (
     scaled_dot_product_attention,
 )
 from genlab.blocks.attention.linear import (
+    LinearAttentionCache,
     LinearMultiHeadAttention,
     causal_linear_attention,
     causal_linear_attention_recurrent,
@@ -25,7 +26,8 @@ from genlab.blocks.attention.relative import RelativePositionBias
 from genlab.blocks.attention.spatial import SelfAttention2d
 
 __all__ = [
-    "AdditiveAttention", "AttentionOutput", "KVCache", "LinearMultiHeadAttention", "MultiHeadAttention",
+    "AdditiveAttention", "AttentionOutput", "KVCache", "LinearAttentionCache", "LinearMultiHeadAttention",
+    "MultiHeadAttention",
     "NonLocalBlock", "RelativePositionBias", "SelfAttention2d", "attention_mask", "attention_reference",
     "attention_weights",
     "causal_linear_attention", "causal_linear_attention_recurrent", "causal_mask", "cosine_similarity",

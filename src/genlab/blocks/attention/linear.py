@@ -99,6 +99,37 @@ def causal_linear_attention(q: Tensor, k: Tensor, v: Tensor, *, chunk_size: int 
     return (num / (den + eps)).view(B, H, N * C, dv)[:, :, :L]
 
 
+class LinearAttentionCache:
+    """The recurrent state of causal linear attention (A8) over the positions processed so far, for one layer:
+    ``S = Σ_j φ(k_j) v_jᵀ`` (B, H, d, d_v) and ``Z = Σ_j φ(k_j)`` (B, H, d) — the "transformer as an RNN" view
+    of Katharopoulos et al. 2020 used for generation: memory constant in the length (the counterpart of
+    ``KVCache`` for softmax attention). ``length``: the positions it holds."""
+
+    def __init__(self) -> None:
+        self.S: Tensor | None = None
+        self.Z: Tensor | None = None
+        self.length = 0
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, *, eps: float = 1e-6,
+               feature_map: FeatureMap = elu_feature_map) -> Tensor:
+        """Causal linear attention of ``L`` new positions ``(B, H, L, d)`` after those the state holds, which
+        then holds them too (one chunk of ``causal_linear_attention``) → ``(B, H, L, d_v)``:
+        ``h_i = (Σ_{new j ≤ i} φ(q_i)ᵀφ(k_j) v_j + φ(q_i)ᵀ S) / (Σ_{new j ≤ i} φ(q_i)ᵀφ(k_j) + φ(q_i)ᵀ Z + ε)``."""
+        phi_q, phi_k = _features(q, k, None, feature_map)  # (B, H, L, d)
+        L = phi_q.shape[-2]
+        if phi_k.shape[-2] != L:
+            raise ShapeError(f"the recurrent state takes as many new keys as queries, got {L} and {phi_k.shape[-2]}")
+        A = (phi_q @ phi_k.transpose(-2, -1)) * causal_mask(L, device=q.device)  # φ(q_i)ᵀφ(k_j), j ≤ i  (B,H,L,L)
+        num, den = A @ v, A.sum(dim=-1, keepdim=True)  # (B, H, L, d_v), (B, H, L, 1)
+        KV, K = phi_k.transpose(-2, -1) @ v, phi_k.sum(dim=-2)  # the new positions' Σ φ(k_j) v_jᵀ, Σ φ(k_j)
+        if self.S is not None:  # the earlier positions, through the state
+            num = num + phi_q @ self.S
+            den = den + phi_q @ self.Z[..., None]
+            KV, K = self.S + KV, self.Z + K
+        self.S, self.Z, self.length = KV, K, self.length + L
+        return num / (den + eps)
+
+
 def linear_attention_quadratic(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False,
                                key_mask: Tensor | None = None, eps: float = 1e-6,
                                feature_map: FeatureMap = elu_feature_map) -> Tensor:
@@ -114,8 +145,10 @@ def linear_attention_quadratic(q: Tensor, k: Tensor, v: Tensor, *, causal: bool 
 class LinearMultiHeadAttention(MultiHeadAttention):
     """``MultiHeadAttention`` (A4) whose heads use linear attention (A8) instead of softmax attention.
 
-    Same parameters as ``MultiHeadAttention``. Supports ``causal`` (chunked form) and ``key_mask``;
-    general masks, score biases and caches are softmax-attention features and raise ``ConfigError``.
+    Same parameters as ``MultiHeadAttention``. Supports ``causal`` (chunked form) and ``key_mask``; for
+    generation a ``LinearAttentionCache`` (the recurrent form: one step per new position at constant cost) as
+    ``cache=``. General masks, score biases and ``KVCache``s are softmax-attention features and raise
+    ``ConfigError``.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, chunk_size: int = 64,
@@ -124,12 +157,19 @@ class LinearMultiHeadAttention(MultiHeadAttention):
         self.chunk_size, self.feature_map, self.eps = chunk_size, feature_map, eps
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, *, causal: bool, key_mask: Tensor | None,
-                mask: Tensor | None, bias: Tensor | None) -> Tensor:
+                mask: Tensor | None, bias: Tensor | None, cache: LinearAttentionCache | None = None) -> Tensor:
         if mask is not None or bias is not None:
             raise ConfigError("linear attention supports causal= and key_mask= only (no mask= or bias=)")
+        if cache is not None:
+            if not isinstance(cache, LinearAttentionCache) or not causal or key_mask is not None:
+                raise ConfigError(f"linear attention decodes with a LinearAttentionCache, causal=True and no "
+                                  f"key_mask (its recurrent form), got a {type(cache).__name__}, causal={causal}"
+                                  f"{', a key_mask' if key_mask is not None else ''}")
+            return cache.attend(q, k, v, eps=self.eps, feature_map=self.feature_map)
         if causal:
             if q.shape[-2] != k.shape[-2]:
-                raise ConfigError("causal linear attention does not take a KVCache: run the whole sequence")
+                raise ConfigError("causal linear attention needs as many keys as queries: decode with a "
+                                  "LinearAttentionCache (cache=)")
             return causal_linear_attention(q, k, v, chunk_size=self.chunk_size, key_mask=key_mask,
                                            eps=self.eps, feature_map=self.feature_map)
         return linear_attention(q, k, v, key_mask=key_mask, eps=self.eps, feature_map=self.feature_map)

@@ -97,14 +97,15 @@ class MultiHeadAttention(nn.Module):
                 raise ShapeError(f"{type(self).__name__} expects {name} of shape (B, L, {self.embed_dim}) "
                                  f"(batch first), got {tuple(t.shape)}")
         q, k, v = (self._split_heads(t) for t in self._project(query, key, value))  # (B, h, L|S, d_h)
-        if cache is not None:
-            k, v = cache.update(k, v)  # attend over the cached positions too
-        h = self._attend(q, k, v, causal=causal, key_mask=key_mask, mask=mask, bias=bias)  # (B, h, L, d_h)
+        h = self._attend(q, k, v, causal=causal, key_mask=key_mask, mask=mask, bias=bias,
+                         cache=cache)  # (B, h, L, d_h)
         B, _, L, _ = h.shape
         return self.out_proj(h.transpose(1, 2).reshape(B, L, self.embed_dim))  # [head_1 ∥ … ∥ head_h] W_o
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, *, causal: bool, key_mask: Tensor | None,
-                mask: Tensor | None, bias: Tensor | None) -> Tensor:
+                mask: Tensor | None, bias: Tensor | None, cache: KVCache | None = None) -> Tensor:
+        if cache is not None:
+            k, v = cache.update(k, v)  # attend over the cached positions too
         p = self.dropout if self.training else 0.0
         return scaled_dot_product_attention(q, k, v, causal=causal, key_mask=key_mask, mask=mask, bias=bias,
                                             dropout_p=p)
