@@ -48,6 +48,9 @@ def _adversarial(name: str, target: str, data: str, summary: str, *, lr: float =
     """A GAN's row: the adversarial system, batch 64, Adam lr 2e-4 (Radford et al. 2015) unless given."""
     return ModelEntry(name, target, data, summary, train_defaults={"lr": lr, "batch_size": 64}, system=ADVERSARIAL)
 
+#: the recurrent LMs' recipe: Adam 2e-3, 64 streams of 128 characters, the gradient norm clipped at 1 (F4)
+LM_DEFAULTS = {"lr": 2e-3, "batch_size": 64, "grad_clip": 1.0, "num_samples": 2}
+
 MODELS: dict[str, ModelEntry] = {
     e.name: e
     for e in [
@@ -103,6 +106,14 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("bigram", "genlab.models.text:BigramLM", "kjv",
                    "bigram language model: a learned table of next-token logits; the LMs' baseline (F1, F2)",
                    train_defaults={"lr": 0.1, "batch_size": 64, "num_samples": 4}),
+        ModelEntry("lstm-lm", "genlab.models.text:RecurrentLM", "kjv",
+                   "character LSTM LM: embedding, stacked LSTM, truncated BPTT with the state carried (R2, R4, R6, R8)",
+                   train_defaults=LM_DEFAULTS),
+        ModelEntry("gru-lm", "genlab.models.text:GRULM", "kjv",
+                   "character GRU LM, the state carried along the stream (R2, R3, R6, R8)", train_defaults=LM_DEFAULTS),
+        ModelEntry("rnn-lm", "genlab.models.text:RNNLM", "kjv",
+                   "character vanilla-RNN LM (tanh), the state carried along the stream (R1, R2, R6, R8)",
+                   train_defaults=LM_DEFAULTS),
         ModelEntry("bow-qa", "genlab.models.qa:BagOfWordsQA", "babi",
                    "bag-of-words QA baseline: story and question embeddings → answer word (F1, F2)",
                    train_defaults={"lr": 1e-2, "batch_size": 32, "num_samples": 8}),
@@ -110,6 +121,13 @@ MODELS: dict[str, ModelEntry] = {
                    "independent marginals of a mixed-type table: a Gaussian per numeric column, a categorical per "
                    "categorical column; the baseline synthetic tables must beat (G10)",
                    train_defaults={"lr": 0.05, "batch_size": 32}),
+        ModelEntry("kn-lm", "genlab.models.text:KneserNeyLM", "kjv",
+                   "interpolated Kneser–Ney character n-gram LM, fitted by counting (Kneser & Ney 1995; Chen & "
+                   "Goodman 1998)", train_defaults={"num_samples": 4}, system=FIT),
+        ModelEntry("transformer-lm", "genlab.models.text:TransformerLM", "kjv",
+                   "causal transformer LM: positions sinusoidal/learned/relative, add/concat; pre/post-norm; "
+                   "softmax or linear attention; KV-cached sampling in a sliding window (A3, A5–A9)",
+                   train_defaults={"lr": 1e-3, "batch_size": 64, "grad_clip": 1.0, "num_samples": 2}),
     ]
 }
 

@@ -1,6 +1,10 @@
 """Language models on token data (kind ``"tokens"``): the bigram baseline; the recurrent and transformer LMs
 build on the same contract (``tokens`` in, per-token loss with ``units``, text out through ``TextFile``)."""
 
-from genlab.models.text.bigram import BigramLM, text_defaults
+from genlab.models.text.bigram import BigramLM, LMOutput, text_defaults
+from genlab.models.text.kneser_ney import KneserNeyLM
+from genlab.models.text.recurrent_lm import GRULM, RNNLM, RecurrentLM
+from genlab.models.text.transformer_lm import TransformerLM
 
-__all__ = ["BigramLM", "text_defaults"]
+__all__ = ["GRULM", "RNNLM", "BigramLM", "KneserNeyLM", "LMOutput", "RecurrentLM", "TransformerLM",
+           "text_defaults"]
