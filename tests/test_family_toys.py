@@ -158,7 +158,7 @@ def test_the_qa_toy_trains_answers_in_text_and_is_evaluated_on_its_answers(tmp_p
 
     python = train(TrainConfig(model="bow-qa", epochs=8, data_options={"n_train": 600}, out=str(tmp_path / "py"),
                                quiet=True))  # the same resolution as the CLI: the same run
-    assert evaluate(python.model, "babi", ["accuracy"], data_options={"n_train": 600}) == again
+    assert evaluate(python.model, "babi", ["accuracy"], data_options={"n_train": 600})["accuracy"] == again["accuracy"]
     answers = python.model.outputs(load("babi", split="test").fields)  # the answers, from Python
     assert (answers == load("babi", split="test").fields["answer"]).float().mean().item() == figures["accuracy"]
 
