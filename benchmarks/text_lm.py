@@ -52,13 +52,15 @@ class Curve(L.Callback):
     """(CPU seconds, wall seconds, characters seen, training bits/char) every ``every`` iterations."""
 
     def __init__(self, every: int = 20) -> None:
-        self.every, self.rows, self.t0, self.cpu0 = every, [], time.perf_counter(), cpu_seconds()
+        self.every, self.next, self.rows, self.t0, self.cpu0 = every, every, [], time.perf_counter(), cpu_seconds()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         it = pl_module.iteration
-        if it % self.every == 0:
+        if it >= self.next:  # at the first call past each multiple of ``every`` (a chunk holds several iterations)
+            self.next = (it // self.every + 1) * self.every
             bits = float(pl_module.last_terms["bits"])
-            chars = it * batch["tokens"].shape[0] * (batch["tokens"].shape[1] - 1)
+            tokens = (batch[0] if isinstance(batch, list | tuple) else batch)["tokens"]  # a chunk: its batches
+            chars = it * tokens.shape[0] * (tokens.shape[1] - 1)
             self.rows.append((cpu_seconds() - self.cpu0, time.perf_counter() - self.t0, chars, bits))
 
 
