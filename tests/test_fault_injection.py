@@ -13,8 +13,8 @@ import fault_injection  # noqa: E402
 
 
 @pytest.mark.parametrize("sig, kills, iterations, mode", [
-    (signal.SIGKILL, 2, 60, "every-iteration"),
-    (signal.SIGINT, 1, 60, "every-iteration"),
+    (signal.SIGKILL, 1, 60, "every-iteration"),
+    pytest.param(signal.SIGINT, 1, 60, "every-iteration", marks=pytest.mark.slow),  # Ctrl-C: test_run_guards too
     (signal.SIGKILL, 1, 1000, "default"),  # last.ckpt only from validations and stops: the user's settings
     (signal.SIGTERM, 1, 1000, "default"),
 ], ids=["sigkill", "sigint", "sigkill-default", "sigterm-default"])

@@ -88,7 +88,19 @@ def test_evaluation_reads_the_split_as_one_stream_every_row_once():
     assert figures["loss_units"] == 70 * 16
 
 
+def small_kjv(split: str = "train") -> "TensorData":
+    """A small stream for the spine's tests: 1,024 rows of kjv's validation text to train on, the next 256 to
+    validate on (16 characters a row)."""
+    rows = load("kjv", split="val", **DATA)
+    part = torch.arange(1024) if split == "train" else torch.arange(1024, 1280)
+    return rows.subset(part, split=split)
+
+
 def test_the_system_restarts_the_carry_with_each_epoch_and_validation(tmp_path, monkeypatch):
+    from genlab.data import registry
+
+    monkeypatch.setitem(registry._BY_NAME, "small-kjv", dataclasses.replace(
+        registry.info("kjv"), name="small-kjv", loader=f"{__name__}:small_kjv", options=()))
     starts = []  # (training, state is None) per forward call
     forward = RecurrentLM.forward
 
@@ -97,13 +109,14 @@ def test_the_system_restarts_the_carry_with_each_epoch_and_validation(tmp_path, 
         return forward(self, tokens, state)
 
     monkeypatch.setattr(RecurrentLM, "forward", recording)
-    train(TrainConfig(model="lstm-lm", epochs=2, batch_size=64, data_options={"block_size": 1024},
-                      model_options=SMALL, out=str(tmp_path / "run"), quiet=True, num_samples=0))
-    per_epoch = len(load("kjv", split="train", block_size=1024)) // 64  # a stream's batches per epoch
+    train(TrainConfig(model="lstm-lm", data="small-kjv", epochs=2, batch_size=64, model_options=SMALL,
+                      out=str(tmp_path / "run"), quiet=True, num_samples=0))
+    per_epoch = 1024 // 64  # a stream's batches per epoch
     trained = [fresh for training, fresh in starts if training]
     assert len(trained) == 2 * per_epoch
     assert [i for i, fresh in enumerate(trained) if fresh] == [0, per_epoch]  # one fresh start per epoch
-    assert sum(1 for training, fresh in starts if not training and fresh) == 2  # each validation from its start
+    validated = [fresh for training, fresh in starts if not training]
+    assert len(validated) == 2 * 4 and [i for i, fresh in enumerate(validated) if fresh] == [0, 4]  # each its own
 
 
 KILL = textwrap.dedent("""
