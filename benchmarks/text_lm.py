@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from common import command_line, record, write_results  # noqa: E402
 from torch import nn  # noqa: E402
 
-from common import command_line, record, write_results  # noqa: E402
 from genlab.data import load  # noqa: E402
 from genlab.evaluation import evaluate  # noqa: E402
 from genlab.training.config import TrainConfig  # noqa: E402
@@ -74,7 +74,8 @@ def quality(args, records: list[dict]) -> None:
     for c, w, n, bits in curve.rows[:: max(1, len(curve.rows) // 12)] + curve.rows[-1:]:
         records.append(record(f"{args.model} curve", "training bits/char", bits, "bits/char",
                               cpu_minutes=round(c / 60, 2), wall_minutes=round(w / 60, 2), characters=n))
-    records.append(record(f"{args.model} on kjv", "test bits/char", test["loss_bits"], "bits/char", reference=1.94,
+    records.append(record(f"{args.model} on kjv", "test bits/char", test["loss_bits"], "bits/char",
+                          reference=1.94,
                           cpu_minutes=round(cpu / 60, 1), wall_minutes=round(wall / 60, 1), characters=chars,
                           iterations=run.steps, note="reference: bz2 -9 given the training text (text_baselines: 1.940)"))
     print(f"{args.model}: test {test['loss_bits']:.3f} bits/char after {cpu / 60:.1f} CPU-min "

@@ -24,7 +24,8 @@ def test_top_k_keeps_the_k_most_probable_tokens():
     assert _kept(filtered_logits(LOGITS, top_k=10)) == [0, 1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("p, kept", [(0.5, [0]), (0.6, [0, 1]), (0.75, [0, 1]), (0.76, [0, 1, 2]), (1.0, [0, 1, 2, 3, 4])])
+@pytest.mark.parametrize("p, kept", [(0.5, [0]), (0.6, [0, 1]), (0.75, [0, 1]), (0.76, [0, 1, 2]),
+                                     (1.0, [0, 1, 2, 3, 4])])
 def test_top_p_keeps_the_smallest_set_whose_mass_reaches_p(p, kept):
     z = filtered_logits(LOGITS, top_p=p)
     assert _kept(z) == kept

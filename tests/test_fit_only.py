@@ -139,7 +139,8 @@ def test_more_than_one_process_is_refused_in_one_line_before_any_folder_is_writt
 
 
 def test_resuming_a_closed_form_fit_says_it_finished(ppca_run):
-    _clean_error(_cli("train", "--resume", ppca_run), r"a closed-form fit \(ppca\) finished in one pass: nothing to resume")
+    _clean_error(_cli("train", "--resume", ppca_run),
+                 r"a closed-form fit \(ppca\) finished in one pass: nothing to resume")
     with pytest.raises(ConfigError, match=r"closed-form fit \(ppca\) finished in one pass"):
         train(TrainConfig(model="ppca", data="digits", out=str(ppca_run), quiet=True), resume=True)
 

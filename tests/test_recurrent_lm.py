@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from genlab.cli.main import app
 from genlab.data import load
+from genlab.data.tensors import TensorData
 from genlab.errors import ConfigError
 from genlab.evaluation.metrics import _stream_outputs, evaluate
 from genlab.models.text import GRULM, RNNLM, RecurrentLM
@@ -88,7 +89,7 @@ def test_evaluation_reads_the_split_as_one_stream_every_row_once():
     assert figures["loss_units"] == 70 * 16
 
 
-def small_kjv(split: str = "train") -> "TensorData":
+def small_kjv(split: str = "train") -> TensorData:
     """A small stream for the spine's tests: 1,024 rows of kjv's validation text to train on, the next 256 to
     validate on (16 characters a row)."""
     rows = load("kjv", split="val", **DATA)

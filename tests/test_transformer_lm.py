@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from genlab.cli.main import app
 from genlab.data import load
 from genlab.errors import ConfigError
-from genlab.models.text.transformer_lm import TransformerLM
 from genlab.models.text.decoding import banned_ids
+from genlab.models.text.transformer_lm import TransformerLM
 
 runner = CliRunner()
 TINY = {"d_model": 16, "num_heads": 2, "num_layers": 2, "dropout": 0.0}

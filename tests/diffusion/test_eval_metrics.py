@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from genlab.data import load
-from genlab.errors import ConfigError, ShapeError
 from genlab.data.tensors import TensorData
+from genlab.errors import ConfigError, ShapeError
 from genlab.evaluation.metrics import eval_bpd, evaluate
 from genlab.metrics.coverage import mode_coverage
 from genlab.models.base import Generative

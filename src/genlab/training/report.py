@@ -12,7 +12,6 @@ from genlab.models.base import ClosedForm
 from genlab.rundir import RunDir
 from genlab.training.config import TrainConfig
 
-
 IMAGES = (".png", ".jpg", ".jpeg", ".svg")
 TEXTS = (".txt", ".csv")
 TEXT_LINES = 20  # lines of a text sample shown in the report

@@ -75,7 +75,8 @@ class BagOfWordsQA(Model, Classifier):
     def logits(self, story: Tensor, question: Tensor) -> Tensor:
         """``W [s; q] + c`` → ``(B, V)``."""
         lengths = (story != 0).sum(1, keepdim=True)  # (B, 1)
-        distance = (lengths - 1 - torch.arange(story.shape[1], device=story.device)).clamp(0, self.config.max_distance - 1)
+        distance = lengths - 1 - torch.arange(story.shape[1], device=story.device)  # (B, S): from the end
+        distance = distance.clamp(0, self.config.max_distance - 1)
         s = masked_mean(self.A(story) + self.T(distance), story)  # (B, d)
         q = masked_mean(self.B(question), question)  # (B, d)
         return self.out(torch.cat([s, q], -1))

@@ -22,8 +22,8 @@ from genlab.config import Config, require
 from genlab.errors import ConfigError
 from genlab.models.base import Generative, Model, ModelOutput
 from genlab.models.inputs import check_count
-from genlab.render import Renderer, TextFile
 from genlab.models.text.decoding import LM_SAMPLE_OPTIONS, banned_ids, generate, prompt_ids
+from genlab.render import Renderer, TextFile
 from genlab.vocab import Vocabulary
 
 
