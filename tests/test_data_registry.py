@@ -11,7 +11,8 @@ import genlab.data as data
 from genlab.errors import ConfigError, UnknownNameError
 
 EXPECTED = {"mnist", "mnist-binarized", "mnist-dynamic", "digits", "ring8", "grid25", "moons", "swissroll",
-            "checkerboard", "mnist-masked", "digits-masked", "csv", "kjv", "babi", "cars", "table"}
+            "checkerboard", "mnist-masked", "digits-masked", "csv", "kjv", "babi", "bbc-news", "cars",
+            "table"}
 
 
 def test_registry_lists_every_dataset_with_source_and_licence():
@@ -20,7 +21,8 @@ def test_registry_lists_every_dataset_with_source_and_licence():
     for d in infos:
         users_file = d.name in ("csv", "table")  # its size is the file's
         assert d.source and d.licence and (d.size > 0 or users_file) and d.kind in ("image", "vector", "pairs",
-                                                                                    "tokens", "qa", "table")
+                                                                                    "tokens", "qa", "documents",
+                                                                                    "table")
         assert ":" in d.loader
 
 

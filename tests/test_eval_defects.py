@@ -134,7 +134,7 @@ def test_default_metric_follows_the_declared_capabilities():
                                                                        std=0.1)
     assert default_metrics(_Bound(), images) == ["elbo"]
     assert default_metrics(_Diffusion(), images) == ["bpd"]
-    assert default_metrics(_Classifier(), images) == ["accuracy"]
+    assert default_metrics(_Classifier(), images) == ["accuracy", "f1"]  # a classifier: accuracy and macro-F1
     assert default_metrics(_Images(images.x), images) == ["fid"]
     assert default_metrics(_Images(points.x), points) == ["coverage"]
     with pytest.raises(ConfigError, match="no default metric.*--metrics"):

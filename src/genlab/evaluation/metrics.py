@@ -1,5 +1,5 @@
 """Evaluate a trained model on a test split: ELBO, importance-sampled NLL (V8), the diffusion bound in
-bits/dim (D4/D5), FID/KID, mode coverage of 2-D mixtures, accuracy, image-to-image translation (G8).
+bits/dim (D4/D5), FID/KID, mode coverage of 2-D mixtures, accuracy and macro-F1, image-to-image translation (G8).
 
 Every figure carries what it depends on (``k`` for NLL, the sample count for FID/KID) so a reported
 number is never separated from its conditions.
@@ -64,12 +64,13 @@ def eval_loss(model: nn.Module, data: TensorData, *, batch_size: int = 500, seed
     carries = isinstance(model, CarriesState)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # the objective's own noise (a VAE's z): reproducible, the caller's RNG untouched
-        for out in (_stream_outputs(model, data) if carries else
-                    (model(**batch) for batch in data.loader(batch_size, shuffle=False))):
+        pairs = (((out, None) for out in _stream_outputs(model, data)) if carries else  # a stream counts units
+                 ((model(**batch), batch.size) for batch in data.loader(batch_size, shuffle=False)))
+        for out, rows in pairs:
             if not isinstance(out, ModelOutput):
                 raise ConfigError(f"metric 'loss' needs a model whose forward returns a ModelOutput; "
                                   f"{type(model).__name__} returns {type(out).__name__}: choose another metric")
-            n = float(batch.size if out.units is None else out.units)
+            n = float(rows if out.units is None else out.units)
             for k, v in out.scalars().items():
                 sums[k] = sums.get(k, 0.0) + float(v) * n
             count += n
@@ -208,6 +209,28 @@ def eval_accuracy(model: nn.Module, data: TensorData, **_: Any) -> dict[str, flo
     return {"accuracy": (pred == truth).float().mean().item(), "accuracy_n": len(data)}
 
 
+def macro_f1(pred: Tensor, truth: Tensor) -> float:
+    """Macro-averaged F1 of class predictions ``pred`` against ``truth`` (both ``(N,)`` ints): the mean over the
+    classes of ``F1_k = 2 P_k R_k / (P_k + R_k) = 2 TP_k / (2 TP_k + FP_k + FN_k)``, over the classes that occur in
+    ``truth`` or ``pred`` (scikit-learn's ``f1_score(average="macro")``); ``F1_k = 0`` when ``TP_k = 0``."""
+    pred, truth = pred.reshape(-1).long(), truth.reshape(-1).long()
+    classes = torch.unique(torch.cat([pred, truth]))  # (K,)
+    hit = pred[:, None] == classes  # (N, K): predicted k
+    real = truth[:, None] == classes  # (N, K): truly k
+    tp = (hit & real).sum(0).double()
+    f1 = 2 * tp / (2 * tp + (hit & ~real).sum(0) + (real & ~hit).sum(0))  # each k occurs: no 0 / 0
+    return f1.mean().item()
+
+
+def eval_f1(model: nn.Module, data: TensorData, **_: Any) -> dict[str, float]:
+    """Macro-F1 (``macro_f1``) of a classifier's ``predict`` on the test split against its ``target`` field: each
+    class counts the same whatever its size, where accuracy weights them by their share."""
+    _require(model, Classifier, "f1", "class predictions: predict()")
+    truth = _target(model, data, "f1")
+    pred = outputs_all(model, data)
+    return {"f1": macro_f1(pred, truth), "f1_n": len(data), "f1_classes": len(torch.unique(torch.cat([pred, truth])))}
+
+
 def eval_translation(model: nn.Module, data: TensorData, *, n: int = 10000, seed: int = 0,
                      **_: Any) -> dict[str, float]:
     """G8 (Isola et al. 2017, Table 1's measures on a digit task): the outputs ``G(s)`` of the first ``n`` test
@@ -242,7 +265,7 @@ def eval_translation(model: nn.Module, data: TensorData, *, n: int = 10000, seed
 
 METRICS: dict[str, Callable[..., dict[str, float]]] = {
     "elbo": eval_elbo, "nll": eval_nll, "bpd": eval_bpd, "fid": eval_fid, "coverage": eval_coverage,
-    "accuracy": eval_accuracy, "translation": eval_translation, "loss": eval_loss,
+    "accuracy": eval_accuracy, "f1": eval_f1, "translation": eval_translation, "loss": eval_loss,
 }
 
 
@@ -262,11 +285,11 @@ def parse_metrics(text: str) -> list[str]:
 
 
 def default_metrics(model: nn.Module, data: TensorData) -> list[str]:
-    """The metric ``model`` is evaluated on when none is named: the ``default_metric`` of the first capability it
+    """The metrics ``model`` is evaluated on when none is named: the ``default_metric`` of the first capability it
     declares that has one for ``data`` (``genlab.models.base.PRECEDENCE``: ``elbo`` for a ``LatentVariable``,
-    ``bpd`` for a ``DiffusionBound``, ``accuracy``, ``translation``; a ``Generative`` model's ``fid`` on MNIST-like
-    images, ``coverage`` on a mixture of modes), else ``loss`` (the test objective) for a model trained on one
-    objective."""
+    ``bpd`` for a ``DiffusionBound``, ``accuracy`` and ``f1`` for a ``Classifier``, ``translation``; a
+    ``Generative`` model's ``fid`` on MNIST-like images, ``coverage`` on a mixture of modes; a name or a tuple of
+    names), else ``loss`` (the test objective) for a model trained on one objective."""
     from genlab.models.base import PRECEDENCE, Adversarial
 
     for capability in PRECEDENCE:
@@ -274,7 +297,7 @@ def default_metrics(model: nn.Module, data: TensorData) -> list[str]:
         if choice is not None and isinstance(model, capability):
             name = choice.__func__(data) if isinstance(choice, staticmethod) else choice
             if name is not None:
-                return [name]
+                return [name] if isinstance(name, str) else list(name)
     if isinstance(model, Model) and not isinstance(model, Adversarial):
         return ["loss"]
     raise ConfigError(f"{type(model).__name__} on {data.name} has no default metric (fid needs 1×28×28 images, "

@@ -32,9 +32,10 @@ What a model can do beyond that is declared by the capability classes it inherit
 ==================  =========================================================================
 
 A capability also declares what evaluation and the uses read by default: ``default_metric`` (``elbo`` for a
-``LatentVariable``, ``bpd``, ``accuracy``, ``translation``; a ``Generative`` model's depends on the data) and the
-anomaly score (``anomaly_score_name``, ``anomaly_score(x)``). ``PRECEDENCE`` orders the capabilities and
-``declared(model, attribute)`` finds the first that a model declares: no isinstance chains elsewhere.
+``LatentVariable``, ``bpd``, ``accuracy`` and ``f1`` for a ``Classifier``, ``translation``; a ``Generative``
+model's depends on the data) and the anomaly score (``anomaly_score_name``, ``anomaly_score(x)``). ``PRECEDENCE``
+orders the capabilities and ``declared(model, attribute)`` finds the first that a model declares: no isinstance
+chains elsewhere.
 Every model's ``renderer()`` says how its samples or outputs become a file (``genlab.render``).
 
 The public methods check what they are given with ``genlab.models.inputs`` (``check_data``,
@@ -422,7 +423,7 @@ class Classifier(Predicts):
     declares (``x`` for an image classifier; ``story`` and ``question`` for a QA model) and compared with
     ``target`` (``y``; a QA model's ``answer``)."""
 
-    default_metric: ClassVar[str] = "accuracy"
+    default_metric: ClassVar[tuple[str, ...]] = ("accuracy", "f1")  # f1: macro-F1, each class weighing the same
 
     def predict(self, **fields: Tensor) -> Tensor:
         raise NotImplementedError
@@ -453,9 +454,10 @@ class ClosedForm:
         raise NotImplementedError
 
 
-#: the capabilities from the most to the least specific: a model's default metric (``default_metric``: a name, or
-#: a function of the test data that returns one or None) and its anomaly score (``anomaly_score_name``,
-#: ``anomaly_score``) come from the first capability it declares that has one. A new capability takes its place here.
+#: the capabilities from the most to the least specific: a model's default metric (``default_metric``: a name, a
+#: tuple of names, or a function of the test data that returns one or None) and its anomaly score
+#: (``anomaly_score_name``, ``anomaly_score``) come from the first capability it declares that has one. A new
+#: capability takes its place here.
 PRECEDENCE: tuple[type, ...] = (LatentVariable, DiffusionBound, Classifier, Translates, ReconstructionScored,
                                 Reconstructs, Generative)
 
