@@ -13,7 +13,7 @@ import fault_injection  # noqa: E402
 
 
 @pytest.mark.parametrize("sig, kills, iterations, mode", [
-    (signal.SIGKILL, 1, 60, "every-iteration"),
+    pytest.param(signal.SIGKILL, 1, 60, "every-iteration", marks=pytest.mark.slow),  # the default mode's below
     pytest.param(signal.SIGINT, 1, 60, "every-iteration", marks=pytest.mark.slow),  # Ctrl-C: test_run_guards too
     (signal.SIGKILL, 1, 1000, "default"),  # last.ckpt only from validations and stops: the user's settings
     (signal.SIGTERM, 1, 1000, "default"),
