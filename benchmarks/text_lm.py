@@ -77,7 +77,8 @@ def quality(args, records: list[dict]) -> None:
     records.append(record(f"{args.model} on kjv", "test bits/char", test["loss_bits"], "bits/char",
                           reference=1.94,
                           cpu_minutes=round(cpu / 60, 1), wall_minutes=round(wall / 60, 1), characters=chars,
-                          iterations=run.steps, note="reference: bz2 -9 given the training text (text_baselines: 1.940)"))
+                          iterations=run.steps,
+                          note="reference: bz2 -9 given the training text (text_baselines: 1.940)"))
     print(f"{args.model}: test {test['loss_bits']:.3f} bits/char after {cpu / 60:.1f} CPU-min "
           f"({wall / 60:.1f} min wall, {chars / 1e6:.1f} M characters)", flush=True)
 

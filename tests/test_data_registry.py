@@ -12,7 +12,7 @@ from genlab.errors import ConfigError, UnknownNameError
 
 EXPECTED = {"mnist", "mnist-binarized", "mnist-dynamic", "digits", "ring8", "grid25", "moons", "swissroll",
             "checkerboard", "mnist-masked", "digits-masked", "csv", "kjv", "babi", "bbc-news", "cars",
-            "table"}
+            "table", "cmudict", "dates"}
 
 
 def test_registry_lists_every_dataset_with_source_and_licence():
@@ -22,7 +22,7 @@ def test_registry_lists_every_dataset_with_source_and_licence():
         users_file = d.name in ("csv", "table")  # its size is the file's
         assert d.source and d.licence and (d.size > 0 or users_file) and d.kind in ("image", "vector", "pairs",
                                                                                     "tokens", "qa", "documents",
-                                                                                    "table")
+                                                                                    "table", "seq2seq")
         assert ":" in d.loader
 
 

@@ -128,6 +128,14 @@ MODELS: dict[str, ModelEntry] = {
                    "causal transformer LM: positions sinusoidal/learned/relative, add/concat; pre/post-norm; "
                    "softmax or linear attention; KV-cached sampling in a sliding window (A3, A5–A9)",
                    train_defaults={"lr": 1e-3, "batch_size": 64, "grad_clip": 1.0, "num_samples": 2}),
+        ModelEntry("seq2seq-rnn", "genlab.models.seq2seq:AttentionSeq2Seq", "cmudict",
+                   "sequence to sequence with additive attention: bidirectional GRU/LSTM encoder, attentive decoder; "
+                   "greedy or beam search (R6, R9); genlab eval RUN --beam 5",
+                   train_defaults={"lr": 2e-3, "batch_size": 128, "grad_clip": 1.0, "num_samples": 12}),
+        ModelEntry("seq2seq-transformer", "genlab.models.seq2seq:TransformerSeq2Seq", "cmudict",
+                   "transformer encoder-decoder with cross-attention, pre-norm, sinusoidal positions; greedy or beam "
+                   "search (A3-A6)",
+                   train_defaults={"lr": 1e-3, "batch_size": 128, "grad_clip": 1.0, "num_samples": 12}),
         ModelEntry("text-classifier", "genlab.models.text:TextClassifier", "bbc-news",
                    "document classifier, many-to-one: embedding, bidirectional GRU/LSTM, attention (or mean, last) "
                    "pooling, softmax (R7, R9, F1, F2)",

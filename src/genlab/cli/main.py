@@ -277,10 +277,11 @@ def sample(
 def eval_(
     run: Annotated[Path, typer.Argument(help="run folder")],
     metrics: Annotated[str | None, typer.Option(
-        help="comma-separated: elbo, nll, bpd, fid, coverage, accuracy, f1 (macro), translation, loss",
+        help="comma-separated: elbo, nll, bpd, fid, coverage, accuracy, f1 (macro), translation, wer (with per), "
+             "loss",
         show_default="what the model declares: elbo for a latent-variable model (VAEs), bpd for a diffusion "
-                     "bound, accuracy and f1 for a classifier, else fid on MNIST images / coverage on ring8, "
-                     "grid25")] = None,
+                     "bound, accuracy and f1 for a classifier, wer for a sequence-to-sequence model, else fid on "
+                     "MNIST images / coverage on ring8, grid25")] = None,
     data: Annotated[str | None, typer.Option(help="dataset (default: the run's)")] = None,
     k: Annotated[int, typer.Option(help="importance samples for nll")] = 5000,
     terms: Annotated[int | None, typer.Option(
@@ -291,6 +292,7 @@ def eval_(
     sampler: Annotated[str | None, typer.Option(help="diffusion sampler for fid/coverage: ddpm or ddim")] = None,
     steps: Annotated[int | None, typer.Option(help="diffusion sampling steps for fid/coverage")] = None,
     eta: Annotated[float | None, typer.Option(help="DDIM eta for fid/coverage (0 deterministic, 1 DDPM-like)")] = None,
+    beam: Annotated[int, typer.Option(help="wer: beam search with this many hypotheses (1: greedy)")] = 1,
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N test examples")] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
@@ -315,7 +317,7 @@ def eval_(
         done.append(name)
 
     try:
-        result = evaluate(model, data, names, k=k, terms=terms, n=n, limit=limit, seed=seed, progress=True,
+        result = evaluate(model, data, names, k=k, terms=terms, n=n, beam=beam, limit=limit, seed=seed, progress=True,
                           on_result=keep, data_options=data_options, **options)
     except GenlabError as e:  # still one line: the error, and what eval.json kept
         if not done:

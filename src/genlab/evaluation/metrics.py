@@ -24,6 +24,7 @@ from genlab.models.base import (
     LatentVariable,
     Model,
     Predicts,
+    Transduces,
     Translates,
 )
 
@@ -263,9 +264,44 @@ def eval_translation(model: nn.Module, data: TensorData, *, n: int = 10000, seed
     return result
 
 
+def eval_wer(model: nn.Module, data: TensorData, *, beam: int = 1, batch_size: int = 256, progress: bool = False,
+             **_: Any) -> dict[str, Any]:
+    """Word and symbol error rates of a sequence-to-sequence model's outputs (``transduce``, greedy at ``beam=1``,
+    else beam search) on the test split: one output per source — per ``group`` when the data has one, whose rows
+    are the alternative correct outputs (a word's pronunciations; ``genlab.metrics.sequence.error_rates``).
+    ``wer``: the share of sources whose output equals none of their targets; ``per``: edit operations to the
+    closest target over its length, summed over the sources (phoneme error rate for G2P)."""
+    from genlab.metrics.sequence import error_rates
+
+    _require(model, Transduces, "wer", "sequence outputs: transduce()")
+    target = _target(model, data, "wer")
+    groups = data.fields.get("group", torch.arange(len(data)))  # (N,)
+    n_target = data.fields.get("target_lengths", (target != 0).sum(1))
+    references = [row[: int(k)].tolist() for row, k in zip(target, n_target, strict=True)]
+    first = torch.tensor(sorted({int(g): i for i, g in reversed(list(enumerate(groups.tolist())))}.values()))
+    sources = data.subset(first)  # one row per group, in the order the groups first appear
+    lengths = sources.fields.get("source_lengths", (sources.fields["source"] != 0).sum(1))
+    order = torch.argsort(lengths, stable=True)  # similar lengths together: little padding
+    predictions: list[list[int]] = [[] for _ in range(len(first))]
+    chunks = range(0, len(order), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        chunks = tqdm(chunks, desc=f"wer (beam {beam})", unit="batch", leave=False)
+    for i in chunks:
+        rows = order[i: i + batch_size]
+        k = int(lengths[rows].max())
+        outs = model.transduce(sources.fields["source"][rows, :k], lengths[rows], beam=beam)
+        for r, out in zip(rows.tolist(), outs, strict=True):
+            predictions[r] = out
+    rates = error_rates(predictions, references, groups.tolist())
+    return {"wer": rates["wer"], "per": rates["per"], "wer_beam": beam, "wer_n": rates["words"],
+            "per_symbols": rates["phonemes"]}
+
+
 METRICS: dict[str, Callable[..., dict[str, float]]] = {
     "elbo": eval_elbo, "nll": eval_nll, "bpd": eval_bpd, "fid": eval_fid, "coverage": eval_coverage,
-    "accuracy": eval_accuracy, "f1": eval_f1, "translation": eval_translation, "loss": eval_loss,
+    "accuracy": eval_accuracy, "f1": eval_f1, "translation": eval_translation, "loss": eval_loss, "wer": eval_wer,
 }
 
 

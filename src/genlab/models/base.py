@@ -26,13 +26,17 @@ What a model can do beyond that is declared by the capability classes it inherit
 ``Translates``      ``translate(**fields)``: an output image per source (``source`` → ``x``)
 ``Classifier``      ``predict(**fields)``: class indices (``x`` → ``y``; ``story``, ``question``
                     → ``answer``)
+``Transduces``      ``transduce(source, source_lengths, beam=)``: an output sequence per source sequence
+                    (``source`` → ``target``: spelling → pronunciation), greedy or by beam search;
+                    ``alignment``: the attention each output symbol paid to the source
 ``ReconstructionScored``  ``reconstruction_error(x)``: per-example error (anomaly scores)
 ``ClosedForm``      ``fit(data)``: fitted from the whole training split (a ``TensorData``) in one
                     pass, no gradient steps (PCA, PPCA); trained by ``FitSystem``, not the Trainer
 ==================  =========================================================================
 
 A capability also declares what evaluation and the uses read by default: ``default_metric`` (``elbo`` for a
-``LatentVariable``, ``bpd``, ``accuracy`` and ``f1`` for a ``Classifier``, ``translation``; a ``Generative``
+``LatentVariable``, ``bpd``, ``accuracy`` and ``f1`` for a ``Classifier``, ``translation``, ``wer`` for a
+``Transduces``; a ``Generative``
 model's depends on the data) and the anomaly score (``anomaly_score_name``, ``anomaly_score(x)``). ``PRECEDENCE``
 orders the capabilities and ``declared(model, attribute)`` finds the first that a model declares: no isinstance
 chains elsewhere.
@@ -432,6 +436,45 @@ class Classifier(Predicts):
         return self.predict(**self.inputs_of(fields))
 
 
+class Transduces(Predicts):
+    """A sequence-to-sequence model (R9's attentive decoder; A6's encoder–decoder): reads a ``source`` sequence of
+    symbol ids and writes an output sequence of another vocabulary, compared with the data's ``target`` (rows of the
+    same ``group`` are alternative correct outputs of one source: a word's pronunciations).
+
+    - ``transduce(source, source_lengths=None, *, beam=1, max_length=None)`` → one list of output ids per source
+      (no ``<bos>``, cut before ``<eos>``): greedy at ``beam=1``, else beam search with ``beam`` hypotheses;
+    - ``alignment(source, output, source_lengths=None)`` → ``(B, T, S)``: the attention each output symbol (and the
+      final ``<eos>``) paid to each source symbol, the output fed back as the decoder's input;
+    - ``outputs(fields)``: the greedy outputs padded with 0 to ``(B, max_output)`` (what ``genlab sample`` draws).
+
+    Not an image-to-image ``Translates``: its inputs and outputs are sequences of different lengths and
+    vocabularies."""
+
+    target: ClassVar[str] = "target"
+    preview: ClassVar[bool] = True
+    default_metric: ClassVar[str] = "wer"
+
+    @property
+    def max_output(self) -> int:
+        """The longest output ``transduce`` writes by default (symbols, ``<eos>`` not counted)."""
+        return int(self.config.max_output)
+
+    def transduce(self, source: Tensor, source_lengths: Tensor | None = None, *, beam: int = 1,
+                  max_length: int | None = None) -> list[list[int]]:
+        raise NotImplementedError
+
+    def alignment(self, source: Tensor, output: Tensor, source_lengths: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def outputs(self, fields, *, generator=None) -> Tensor:
+        inputs = self.inputs_of(fields)
+        rows = self.transduce(inputs["source"], fields.get("source_lengths"))
+        out = torch.zeros(len(rows), self.max_output, dtype=torch.int64)  # (B, max_output), 0 = <pad>
+        for i, ids in enumerate(rows):
+            out[i, : len(ids)] = torch.tensor(ids[: self.max_output], dtype=torch.int64)
+        return out
+
+
 class ReconstructionScored:
     """``reconstruction_error(x)``: the per-example reconstruction loss ``(B,)`` (anomaly scores, AE6)."""
 
@@ -458,8 +501,8 @@ class ClosedForm:
 #: tuple of names, or a function of the test data that returns one or None) and its anomaly score
 #: (``anomaly_score_name``, ``anomaly_score``) come from the first capability it declares that has one. A new
 #: capability takes its place here.
-PRECEDENCE: tuple[type, ...] = (LatentVariable, DiffusionBound, Classifier, Translates, ReconstructionScored,
-                                Reconstructs, Generative)
+PRECEDENCE: tuple[type, ...] = (LatentVariable, DiffusionBound, Classifier, Transduces, Translates,
+                                ReconstructionScored, Reconstructs, Generative)
 
 
 def declared(model: object, attribute: str) -> tuple[type, Any] | None:

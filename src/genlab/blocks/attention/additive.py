@@ -23,7 +23,9 @@ class AdditiveAttention(nn.Module):
     Learning to Align and Translate", arXiv:1409.0473.
 
     ``forward(s, h, key_mask=None)``: decoder state(s) ``s`` (B, D_q) or (B, L, D_q), encoder states ``h``
-    (B, S, D_k), ``key_mask`` (B, S) ``True`` at real positions → ``AttentionOutput(context, weights)``.
+    (B, S, D_k), ``key_mask`` (B, S) ``True`` at real positions → ``AttentionOutput(context, weights)``. A decoder
+    that attends to the same ``h`` at every step computes ``U_a h`` once (``project_keys(h)``) and passes it as
+    ``keys``.
     """
 
     def __init__(self, query_dim: int, key_dim: int, attention_dim: int) -> None:
@@ -32,13 +34,19 @@ class AdditiveAttention(nn.Module):
         self.U_a = nn.Linear(key_dim, attention_dim)
         self.v_a = nn.Linear(attention_dim, 1, bias=False)
 
-    def forward(self, s: Tensor, h: Tensor, key_mask: Tensor | None = None) -> AttentionOutput:
+    def project_keys(self, h: Tensor) -> Tensor:  # (B, S, D_k) -> (B, S, A)
+        """``U_a h_i`` for every position: what the scores add to each query's ``W_a s``."""
+        return self.U_a(h)
+
+    def forward(self, s: Tensor, h: Tensor, key_mask: Tensor | None = None, *,
+                keys: Tensor | None = None) -> AttentionOutput:
         if h.dim() != 3 or s.dim() not in (2, 3) or s.shape[0] != h.shape[0]:
             raise ShapeError(f"AdditiveAttention expects s (B, D_q) or (B, L, D_q) and h (B, S, D_k), got "
                              f"{tuple(s.shape)} and {tuple(h.shape)}")
         single = s.dim() == 2
         s = s[:, None] if single else s  # (B, L, D_q)
-        e = self.W_a(s)[:, :, None] + self.U_a(h)[:, None]  # W_a s + U_a h_i   (B, L, S, A)
+        keys = self.U_a(h) if keys is None else keys  # U_a h_i   (B, S, A)
+        e = self.W_a(s)[:, :, None] + keys[:, None]  # W_a s + U_a h_i   (B, L, S, A)
         scores = self.v_a(e.tanh()).squeeze(-1)  # v_aᵀ tanh(...)   (B, L, S)
         allowed = None if key_mask is None else key_mask.bool()[:, None, :]
         weights = masked_softmax(scores, allowed)  # α_i = softmax_i(score)

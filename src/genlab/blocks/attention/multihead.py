@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genlab.blocks.attention.dot_product import scaled_dot_product_attention
+from genlab.blocks.attention.dot_product import attention_weights, scaled_dot_product_attention
 from genlab.errors import ConfigError, ShapeError
 
 
@@ -101,6 +101,14 @@ class MultiHeadAttention(nn.Module):
                          cache=cache)  # (B, h, L, d_h)
         B, _, L, _ = h.shape
         return self.out_proj(h.transpose(1, 2).reshape(B, L, self.embed_dim))  # [head_1 ∥ … ∥ head_h] W_o
+
+    def weights(self, query: Tensor, key: Tensor | None = None, *, causal: bool = False,
+                key_mask: Tensor | None = None) -> Tensor:
+        """Each head's attention weights ``softmax_j(Q_i K_iᵀ / √d_h)`` (B, h, L, S) for these inputs (what the
+        forward pass averages the values with; no dropout): to look at where a head attends."""
+        key = query if key is None else key
+        q, k, _ = (self._split_heads(t) for t in self._project(query, key, key))
+        return attention_weights(q, k, causal=causal, key_mask=key_mask)
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, *, causal: bool, key_mask: Tensor | None,
                 mask: Tensor | None, bias: Tensor | None, cache: KVCache | None = None) -> Tensor:

@@ -1,0 +1,105 @@
+"""What every sequence-to-sequence model of genlab shares: the config fields read from the data, the teacher-forced
+decoder input and the loss over the real output symbols.
+
+Teacher forcing: the decoder reads ``<bos> y_1 .. y_n`` and is trained to write ``y_1 .. y_n <eos>`` — at step ``t`` it
+is given the true ``y_{t−1}``, not its own guess. The loss is F2 per written symbol,
+``−(1/N) Σ_rows Σ_{t ≤ n+1} log p(y_t | y_<t, x)``, over the ``N`` real symbols of the batch (``<eos>`` included);
+padded steps are masked out of it, and ``units = N`` weighs validation batches by their symbols.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genlab.config import Config, require
+from genlab.errors import ConfigError, ShapeError
+from genlab.models.base import ModelOutput
+from genlab.vocab import Vocabulary
+
+
+@dataclasses.dataclass
+class Seq2SeqConfig(Config):
+    source_vocabulary: tuple[str, ...] = ()  # id → source symbol (``Vocabulary.to_list()``), from the data
+    target_vocabulary: tuple[str, ...] = ()  # id → output symbol, with <bos> and <eos>, from the data
+    source_joiner: str = ""  # how a source is written: "" between characters
+    target_joiner: str = " "  # how an output is written: " " between phonemes
+    max_output: int = 32  # the longest output decoding writes by default (from the data: 2 × the longest target)
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(len(self.source_vocabulary) >= 3 and len(self.target_vocabulary) >= 5,
+                "a sequence-to-sequence model needs its vocabularies from the data: train it on --data cmudict or "
+                "--data dates")
+        target = Vocabulary.from_list(list(self.target_vocabulary))
+        require(target.bos_id is not None and target.eos_id is not None,
+                "the target vocabulary needs <bos> and <eos> (the decoder starts at one and stops at the other)")
+        require(self.max_output >= 1, f"max_output must be ≥ 1 symbol, got {self.max_output}")
+        require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+
+
+def seq2seq_defaults(data) -> dict[str, Any]:
+    """The vocabularies and joiners from seq2seq data's ``meta``, and ``max_output``: twice the longest target of
+    ``data`` (at least 8) — the outputs decoding writes are capped there."""
+    meta = data.meta
+    if not meta.get("source_vocabulary") or not meta.get("target_vocabulary"):
+        raise ConfigError(f"{data.name} carries no source and target vocabularies: train sequence-to-sequence models "
+                          f"on --data cmudict or --data dates")
+    lengths = data.fields.get("target_lengths")
+    longest = int(lengths.max()) if lengths is not None and len(lengths) else 16
+    return {"source_vocabulary": tuple(meta["source_vocabulary"]),
+            "target_vocabulary": tuple(meta["target_vocabulary"]),
+            "source_joiner": meta.get("source_joiner", ""), "target_joiner": meta.get("target_joiner", " "),
+            "max_output": max(8, 2 * longest)}
+
+
+@dataclasses.dataclass
+class Seq2SeqOutput(ModelOutput):
+    """F2 per output symbol (nats); ``bits`` the same in bits; ``accuracy``: the share of symbols whose most
+    probable value is the true one (teacher-forced)."""
+
+    bits: Tensor | None = None
+    accuracy: Tensor | None = None
+
+
+def lengths_of(ids: Tensor, lengths: Tensor | None, what: str) -> Tensor:
+    """The rows' lengths ``(B,)``: ``lengths`` when given, else the non-``<pad>`` ids of each row; ``ShapeError`` for
+    ids that are not ``(B, L)`` int64, ``ConfigError`` for an empty row."""
+    if ids.dim() != 2 or ids.dtype != torch.int64:
+        raise ShapeError(f"the {what} must be symbol ids (B, L) int64, got {tuple(ids.shape)} {ids.dtype}")
+    n = (ids != 0).sum(1) if lengths is None else lengths.to(ids.device).long()  # (B,)
+    if what == "source" and len(n) and int(n.min()) < 1:
+        raise ConfigError("an empty source sequence (all <pad>): give every source at least one symbol")
+    return n
+
+
+def teacher_forcing(target: Tensor, target_lengths: Tensor | None, vocab: Vocabulary
+                    ) -> tuple[Tensor, Tensor, Tensor]:
+    """``(decoder input <bos> y (B, T+1), what it must write y <eos> (B, T+1), mask of the real steps (B, T+1))``."""
+    n = lengths_of(target, target_lengths, "target")  # (B,)
+    B, T = target.shape
+    steps = torch.arange(T + 1, device=target.device)  # (T+1,)
+    real = steps[None] <= n[:, None]  # (B, T+1): y_1..y_n and <eos>
+    y = torch.cat([target, target.new_zeros(B, 1)], 1)  # (B, T+1)
+    y = torch.where(steps[None] < n[:, None], y, 0)  # padding beyond n stays <pad> (whatever the field held)
+    wanted = torch.where(steps[None] == n[:, None], vocab.eos_id, y)  # y_1..y_n, <eos>, <pad>...
+    given = torch.cat([target.new_full((B, 1), vocab.bos_id), y[:, :-1]], 1)  # <bos>, y_1..y_n, <pad>...
+    return given, wanted, real
+
+
+def symbol_loss(logits: Tensor, wanted: Tensor, real: Tensor) -> Seq2SeqOutput:
+    """F2 over the real steps of teacher-forced ``logits`` (B, T, V)."""
+    nll = F.cross_entropy(logits[real], wanted[real])
+    correct = (logits.detach().argmax(-1) == wanted)[real].float().mean()
+    return Seq2SeqOutput(nll, bits=nll.detach() / math.log(2), accuracy=correct, units=int(real.sum()))
+
+
+def banned_outputs(vocab: Vocabulary) -> list[int]:
+    """The ids an output never holds: ``<pad>``, ``<unk>`` and ``<bos>``."""
+    return [i for i in (vocab.pad_id, vocab.unk_id, vocab.bos_id) if i is not None]
