@@ -287,3 +287,35 @@ def test_wer_counts_a_word_right_when_it_matches_any_of_its_pronunciations() -> 
     out = eval_wer(model, data)
     assert out["wer_n"] == 3 and out["wer"] == pytest.approx(1 / 3)
     assert out["per"] == pytest.approx(1 / (2 + 2 + 1))  # closest references: [4, 6], [7, 7], [9]
+
+
+# --- the CLI, on the generated dates ------------------------------------------------------------------------
+CLI_MODELS = {"seq2seq-rnn": ["model.hidden=32", "model.decoder_hidden=32", "model.encoder_layers=1",
+                              "model.attention_dim=16"],
+              "seq2seq-transformer": ["model.d_model=32", "model.encoder_layers=1", "model.decoder_layers=1",
+                                      "model.dim_feedforward=64"]}
+
+
+@pytest.mark.parametrize("name", list(CLI_MODELS))
+def test_the_cli_trains_evaluates_wer_and_draws_attention_maps(name, tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from genlab.cli.main import app
+
+    runner, run = CliRunner(), tmp_path / "run"
+    sets = [a for s in ["data.n_train=512", "data.n_val=64", "data.n_test=64", *CLI_MODELS[name]] for a in ("--set", s)]
+    r = runner.invoke(app, ["train", name, "--data", "dates", "--max-steps", "8", "--quiet", "--out", str(run), *sets])
+    assert r.exit_code == 0, r.output
+    assert sorted((run / "samples").glob("epoch_*.png"))  # the previews are attention maps
+    r = runner.invoke(app, ["eval", str(run), "--beam", "3"])
+    assert r.exit_code == 0, r.output
+    figures = json.loads((run / "eval.json").read_text())
+    assert figures["wer_n"] == 64 and figures["wer_beam"] == 3 and 0 <= figures["per"] and figures["wer"] <= 1
+    r = runner.invoke(app, ["sample", str(run), "--n", "5", "--out", str(tmp_path / "s.txt")])
+    assert r.exit_code == 0, r.output
+    lines = (tmp_path / "s.txt").read_text().splitlines()
+    assert len(lines) == 5 and all(" → " in line for line in lines)
+    r = runner.invoke(app, ["sample", str(run), "--prompt", "x"])
+    assert r.exit_code != 0 and "predicts from test examples" in r.output
