@@ -8,7 +8,11 @@
 (c) ``long``: softmax against linear attention (A8) at context 4,096: seconds per training step (batch 1) and the
     peak resident memory of a process that runs only that (``ru_maxrss`` of a child process).
 
-    python benchmarks/text_speed.py
+    python benchmarks/text_speed.py                                   # all three, 2 threads
+    python benchmarks/text_speed.py --parts step --pairs 7 --threads 1
+
+``--threads`` sets ``torch.set_num_threads`` (default 2, the machine's cores). ``--parts`` runs some parts only;
+the rows of the others are kept from ``results/<name>.json`` (each with its own command and date there).
 """
 
 from __future__ import annotations
@@ -21,15 +25,19 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+from torch import nn
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-
 from common import command_line, record, write_results  # noqa: E402
+
 from genlab.data import load  # noqa: E402
 from genlab.models.text import TransformerLM  # noqa: E402
+
+ROWS = {"step": "transformer-lm vs torch.nn.TransformerEncoder",  # the record name each part writes
+        "generate": "transformer-lm generation, 512 tokens",
+        "long": "linear vs softmax attention, context 4,096"}
 
 
 def _model(block_size: int = 128, **options) -> TransformerLM:
@@ -77,9 +85,10 @@ def step_pairs(args, records) -> None:
     pairs = [(ours(), theirs()) if i % 2 == 0 else tuple(reversed((theirs(), ours()))) for i in range(args.pairs)]
     ratios = sorted(a / b for a, b in pairs)
     a, b = sorted(pairs, key=lambda p: p[0] / p[1])[len(pairs) // 2]
-    records.append(record("transformer-lm vs torch.nn.TransformerEncoder", "training time", a, "s", reference=b,
-                          note=f"{args.steps} steps of 64 × 128, d {c.d_model}, {c.num_layers} layers; median of "
-                               f"{args.pairs} pairs, ratios {', '.join(f'{r:.3f}' for r in ratios)} (goal ≤ 1.0)"))
+    records.append(record(ROWS["step"], "training time", a, "s", reference=b,
+                          note=f"{args.steps} steps of 64 × 128, d {c.d_model}, {c.num_layers} layers, "
+                               f"{torch.get_num_threads()} thread(s); median of {args.pairs} pairs, ratios "
+                               f"{', '.join(f'{r:.3f}' for r in ratios)} (goal ≤ 1.0)"))
     print(f"step: genlab / torch median pair {a / b:.3f} (spread {ratios[0]:.3f}–{ratios[-1]:.3f})", flush=True)
 
 
@@ -90,7 +99,7 @@ def generation(args, records) -> None:
         t0 = time.perf_counter()
         model.sample(1, generator=torch.Generator().manual_seed(0), tokens=512, cache=cache)
         times[cache] = time.perf_counter() - t0
-    records.append(record("transformer-lm generation, 512 tokens", "uncached / cached time", times[False] / times[True],
+    records.append(record(ROWS["generate"], "uncached / cached time", times[False] / times[True],
                           "×", note=f"cached {times[True]:.2f} s, uncached {times[False]:.2f} s (goal ≥ 5)"))
     print(f"generate: cached {times[True]:.2f} s, uncached {times[False]:.2f} s", flush=True)
 
@@ -113,24 +122,25 @@ def long_child(attention: str) -> None:
 def long_context(args, records) -> None:
     out = {}
     for attention in ("softmax", "linear"):
-        p = subprocess.run([sys.executable, __file__, "--child", attention], capture_output=True, text=True,
-                           timeout=1200)
+        p = subprocess.run([sys.executable, __file__, "--child", attention, "--threads", str(args.threads)],
+                           capture_output=True, text=True, timeout=1200)
         out[attention] = json.loads(p.stdout.strip().splitlines()[-1])
     for metric, unit in (("seconds", "s per step"), ("peak_mb", "MB peak RSS")):
-        records.append(record("linear vs softmax attention, context 4,096", metric, out["linear"][metric], unit,
+        records.append(record(ROWS["long"], metric, out["linear"][metric], unit,
                               reference=out["softmax"][metric], note="batch 1, the default transformer-lm"))
     print(f"long: {out}", flush=True)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--parts", nargs="*", default=["step", "generate", "long"])
+    p.add_argument("--parts", nargs="*", default=list(ROWS), choices=list(ROWS))
     p.add_argument("--pairs", type=int, default=5)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     p.add_argument("--name", default="text_speed")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     if args.child:
         long_child(args.child)
         return
@@ -138,7 +148,20 @@ def main() -> None:
     parts = {"step": step_pairs, "generate": generation, "long": long_context}
     for part in args.parts:
         parts[part](args, records)
-    write_results(args.name, records, command_line(), notes="One run, one machine (2 cores); see the module doc.")
+    kept = [r for r in _previous(args.name) if r["name"] in {ROWS[p] for p in ROWS if p not in args.parts}]
+    records = sorted(records + kept, key=lambda r: list(ROWS.values()).index(r["name"]))
+    note = "One run, one machine (2 cores); see the module doc."
+    if kept:  # results/<name>.json holds each row's own command and date
+        runs = sorted({(r["command"], r["date"]) for r in kept}, key=lambda run: run[1])
+        note += (f" Rows of {', '.join(p for p in ROWS if p not in args.parts)} kept from "
+                 f"{'; '.join(f'`{cmd}` ({date})' for cmd, date in runs)}.")
+    write_results(args.name, records, command_line(), notes=note)
+
+
+def _previous(name: str) -> list[dict]:
+    """The records of the last run (``results/<name>.json``), or none."""
+    path = Path(__file__).resolve().parent / "results" / f"{name}.json"
+    return json.loads(path.read_text())["records"] if path.exists() else []
 
 
 if __name__ == "__main__":

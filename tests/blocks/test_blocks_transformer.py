@@ -21,6 +21,8 @@ from genlab.blocks import (
     padding_mask,
     sinusoidal_table,
 )
+from genlab.blocks.norm import LayerNorm
+from genlab.blocks.transformer import FusedLayerNorm
 from genlab.errors import ConfigError, ShapeError
 
 E, NH = 8, 2
@@ -125,6 +127,28 @@ def test_decoder_block_matches_pytorch_transformer_decoder_layer(norm_first):
     expected = ref(x, memory, tgt_mask=tgt_mask, memory_key_padding_mask=~memory_mask, tgt_is_causal=True)
     got = ours(x, memory, memory_mask=memory_mask)
     torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_the_blocks_fused_layer_norm_equals_the_written_out_formula_in_values_gradients_and_state_dict():
+    """N3 through F.layer_norm (the blocks' fast path) against LayerNorm's H' = γ (H − μ)/√(σ² + ε) + β."""
+    ref = LayerNorm(E, eps=1e-6).double()
+    with torch.no_grad():
+        ref.weight.normal_(), ref.bias.normal_()
+    ours = FusedLayerNorm(E, eps=1e-6).double()
+    ours.load_state_dict(ref.state_dict())
+    assert list(ours.state_dict()) == list(ref.state_dict()) == ["weight", "bias"]
+    assert all(isinstance(m, FusedLayerNorm) for m in (TransformerEncoderBlock(E, NH).norm1,
+                                                       TransformerDecoderBlock(E, NH).norm3,
+                                                       CausalTransformer(E, NH, num_layers=1).norm))
+    x = torch.randn(2, 5, E, dtype=torch.float64, requires_grad=True)
+    got, expected = ours(x), ref(x)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+    w = torch.randn_like(got)
+    for a, b in zip(torch.autograd.grad((got * w).sum(), [x, *ours.parameters()]),
+                    torch.autograd.grad((expected * w).sum(), [x, *ref.parameters()]), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
+    with pytest.raises(ShapeError, match=r"expects inputs ending in \(8,\)"):
+        ours(torch.randn(2, 5, E + 1, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("positions", ["sinusoidal", "learned"])
