@@ -317,5 +317,12 @@ def test_the_cli_trains_evaluates_wer_and_draws_attention_maps(name, tmp_path) -
     assert r.exit_code == 0, r.output
     lines = (tmp_path / "s.txt").read_text().splitlines()
     assert len(lines) == 5 and all(" → " in line for line in lines)
-    r = runner.invoke(app, ["sample", str(run), "--prompt", "x"])
-    assert r.exit_code != 0 and "predicts from test examples" in r.output
+    r = runner.invoke(app, ["sample", str(run), "--input", "3 March 1999", "--input", "May 1, 2020", "--beam", "2",
+                            "--out", str(tmp_path / "mine.png")])
+    assert r.exit_code == 0, r.output
+    assert "3 March 1999 → " in r.output and "May 1, 2020 → " in r.output and (tmp_path / "mine.png").is_file()
+    for args, message in ((["--input", "3 Mär 1999"], "lacks: 'ä'"), (["--prompt", "x"], "takes --input TEXT"),
+                          (["--input", ""], "empty input"), (["--input", "x", "--beam", "0"], "--beam must be")):
+        r = runner.invoke(app, ["sample", str(run), *args])
+        lines = [line for line in r.output.splitlines() if line.strip()]
+        assert r.exit_code != 0 and len(lines) == 1 and message in lines[0], r.output

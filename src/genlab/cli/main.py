@@ -189,6 +189,45 @@ def _predict_test(model, run: Path, n: int, seed: int, out: Path | None) -> None
                f"({', '.join(fields)}) of each → {written}")
 
 
+def _transduce_inputs(model, run: Path, args: list[str], out: Path | None) -> None:
+    """``genlab sample RUN --input TEXT [--input TEXT ...] [--beam K]`` of a sequence-to-sequence model: each input's
+    output printed, and the attention maps written (``RUN/samples/`` or ``--out``)."""
+    import torch
+
+    from genlab.errors import ConfigError
+    from genlab.rundir import RunDir
+
+    inputs, beam, i = [], 1, 0
+    while i < len(args):
+        flag, _, value = args[i].partition("=")
+        if flag not in ("--input", "--beam"):
+            raise ConfigError(f"unexpected argument {args[i]!r}: {type(model).__name__} takes --input TEXT (one per "
+                              f"input, repeatable) and --beam K")
+        if not _:
+            if i + 1 >= len(args):
+                raise ConfigError(f"{flag} needs a value: {flag} VALUE")
+            value, i = args[i + 1], i + 1
+        if flag == "--beam":
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigError(f"--beam must be a whole number ≥ 1 (1: greedy), got {value!r}")
+            beam = int(value)
+        else:
+            inputs.append(value)
+        i += 1
+    if not inputs:
+        raise ConfigError("give the texts to transduce with --input TEXT (repeatable)")
+    source = model.source_ids(inputs)  # refuses unknown symbols, naming them
+    outputs = model.transduce(source, beam=beam)
+    for text, ids in zip(inputs, outputs, strict=True):
+        typer.echo(f"{text} → {model.output_text(ids)}")
+    renderer = model.renderer()
+    target = renderer.check(out) if out is not None else RunDir(run).new_samples(suffix=renderer.suffix)
+    padded = torch.zeros(len(outputs), max(1, *map(len, outputs)), dtype=torch.int64)  # (B, T), 0 = <pad>
+    for r, ids in enumerate(outputs):
+        padded[r, : len(ids)] = torch.tensor(ids, dtype=torch.int64)
+    typer.echo(f"attention maps → {renderer.write({'source': source, 'output': padded}, target)}")
+
+
 def parse_sample_options(model, args: list[str]) -> dict:
     """``--name value`` pairs after the known flags (``--prompt "And God said" --tokens 300 --top-p 0.9``) as the
     model's own sample options: names checked against its ``sample_options``, values converted to the types its
@@ -236,6 +275,9 @@ def sample(
     """Draw samples from a trained model into a file (an image grid, a 2-D scatter, text, a table, as the model
     renders them; a predicting model (pix2pix, a QA model): its outputs for random test inputs, with the truth).
 
+    A sequence-to-sequence model also reads your own inputs: --input "phonology" --input "genlab" [--beam 5]
+    prints each output and draws the attention maps.
+
     A model's own sample options follow as --name value: a language model's --prompt "And God said" --tokens 300
     --temperature 0.8 --top-k 20 --top-p 0.9 (`genlab list` names each model; a wrong name lists the ones it takes)."""
     import time
@@ -243,7 +285,7 @@ def sample(
     import torch
 
     from genlab.errors import ConfigError
-    from genlab.models.base import Predicts
+    from genlab.models.base import Predicts, Transduces
     from genlab.rundir import RunDir
 
     if n < 1:
@@ -253,6 +295,9 @@ def sample(
         if any(v is not None for v in (sampler, steps, eta, y)):
             raise ConfigError(f"{type(model).__name__} predicts from test examples: --sampler, --steps, --eta and "
                               f"--y do not apply; pass --n and --seed")
+        if ctx.args and isinstance(model, Transduces):
+            _transduce_inputs(model, run, ctx.args, out)
+            return
         if ctx.args:
             raise ConfigError(f"{type(model).__name__} predicts from test examples: {' '.join(ctx.args)} does not "
                               f"apply; pass --n and --seed")

@@ -445,7 +445,9 @@ class Transduces(Predicts):
       (no ``<bos>``, cut before ``<eos>``): greedy at ``beam=1``, else beam search with ``beam`` hypotheses;
     - ``alignment(source, output, source_lengths=None)`` → ``(B, T, S)``: the attention each output symbol (and the
       final ``<eos>``) paid to each source symbol, the output fed back as the decoder's input;
-    - ``outputs(fields)``: the greedy outputs padded with 0 to ``(B, max_output)`` (what ``genlab sample`` draws).
+    - ``outputs(fields)``: the greedy outputs padded with 0 to ``(B, max_output)`` (what ``genlab sample`` draws);
+    - ``source_ids(texts)`` / ``output_text(ids)``: a user's texts as a padded source batch (``ConfigError`` naming
+      the symbols its vocabulary lacks) and an output as text (``genlab sample RUN --input WORD``).
 
     Not an image-to-image ``Translates``: its inputs and outputs are sequences of different lengths and
     vocabularies."""
@@ -464,6 +466,12 @@ class Transduces(Predicts):
         raise NotImplementedError
 
     def alignment(self, source: Tensor, output: Tensor, source_lengths: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def source_ids(self, texts: list[str]) -> Tensor:
+        raise NotImplementedError
+
+    def output_text(self, ids: list[int]) -> str:
         raise NotImplementedError
 
     def outputs(self, fields, *, generator=None) -> Tensor:

@@ -100,6 +100,31 @@ def symbol_loss(logits: Tensor, wanted: Tensor, real: Tensor) -> Seq2SeqOutput:
     return Seq2SeqOutput(nll, bits=nll.detach() / math.log(2), accuracy=correct, units=int(real.sum()))
 
 
+class TextIO:
+    """``Transduces.source_ids`` and ``output_text`` for a model with ``source_vocab``, ``target_vocab`` and the
+    config's joiners (both seq2seq models)."""
+
+    def source_ids(self, texts: list[str]) -> Tensor:
+        """``texts`` split into symbols (characters when ``source_joiner`` is "", else on it) → ``(B, S)`` int64
+        padded with 0; ``ConfigError`` naming the symbols the source vocabulary lacks, or an empty text."""
+        joiner = self.config.source_joiner
+        rows = [list(t) if joiner == "" else t.split(joiner) for t in texts]
+        if not rows or any(not r for r in rows):
+            raise ConfigError("an empty input: give each --input at least one symbol")
+        missing = sorted({s for r in rows for s in r if s not in self.source_vocab})
+        if missing:
+            known = "".join(self.source_vocab.symbols) if joiner == "" else " ".join(self.source_vocab.symbols)
+            raise ConfigError(f"the input holds {len(missing)} symbol(s) the model's source vocabulary lacks: "
+                              f"{', '.join(repr(s) for s in missing[:10])}; write it with these: {known}")
+        ids = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.int64)  # (B, S), 0 = <pad>
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.tensor(self.source_vocab.encode(r))
+        return ids
+
+    def output_text(self, ids: list[int]) -> str:
+        return self.config.target_joiner.join(self.target_vocab.decode(ids))
+
+
 def banned_outputs(vocab: Vocabulary) -> list[int]:
     """The ids an output never holds: ``<pad>``, ``<unk>`` and ``<bos>``."""
     return [i for i in (vocab.pad_id, vocab.unk_id, vocab.bos_id) if i is not None]

@@ -1,7 +1,7 @@
 """``AlignmentMaps``: a sequence-to-sequence model's outputs for some sources, with the attention behind each.
 
-``write(fields, path)`` reads named fields of one batch — the ``source`` ids ``(N, S)``, the model's ``output`` and
-the ``truth`` ``(N, T)`` (padded with 0) — and writes
+``write(fields, path)`` reads named fields of one batch — the ``source`` ids ``(N, S)``, the model's ``output`` and,
+for test examples, the ``truth`` ``(N, T)`` (padded with 0) — and writes
 
 - ``.png`` (``.jpg``, ``.pdf``, ``.svg``): one attention map per example (at most ``MAPS``), the source symbols
   along the x axis, the output symbols and ``<eos>`` down the y axis, each cell the weight ``α_{t,i}`` that writing
@@ -54,16 +54,21 @@ class AlignmentMaps(Renderer):
         return (self.source_joiner if side == "source" else self.target_joiner).join(self.symbols(ids, side))
 
     def write(self, samples, path, *, reference=None, title=None) -> Path:
-        if not isinstance(samples, Mapping) or any(k not in samples for k in ("source", "output", "truth")):
+        if not isinstance(samples, Mapping) or any(k not in samples for k in ("source", "output")):
             got = ", ".join(samples) if isinstance(samples, Mapping) else f"a tensor {tuple(samples.shape)}"
-            raise ConfigError(f"{type(self).__name__} writes the named fields source, output and truth; got {got}")
+            raise ConfigError(f"{type(self).__name__} writes the named fields source, output (and truth); got {got}")
         target = self.path(path)
         if target.suffix.lower() == ".txt":
             return self._text(samples, target, title)
         return self._maps(samples, target, title)
 
+    def _truth(self, fields: Mapping[str, Tensor], i: int, out: str) -> str:
+        """The truth of example ``i`` as text (the output itself when there is none: nothing to compare)."""
+        return out if "truth" not in fields else self.text(fields["truth"][i], "target")
+
     def _line(self, fields: Mapping[str, Tensor], i: int) -> str:
-        out, truth = self.text(fields["output"][i], "target"), self.text(fields["truth"][i], "target")
+        out = self.text(fields["output"][i], "target")
+        truth = self._truth(fields, i, out)
         return f"{self.text(fields['source'][i], 'source')} → {out}" + ("" if out == truth else f"   (truth: {truth})")
 
     def _text(self, fields: Mapping[str, Tensor], target: Path, title: str | None) -> Path:
@@ -94,7 +99,8 @@ class AlignmentMaps(Renderer):
             ax.imshow(weights[k, : len(ys), : len(xs)].numpy(), cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
             ax.set_xticks(range(len(xs)), xs, fontsize=8)
             ax.set_yticks(range(len(ys)), ys, fontsize=8)
-            out, truth = self.text(output[k], "target"), self.text(fields["truth"][k], "target")
+            out = self.text(output[k], "target")
+            truth = self._truth(fields, k, out)
             label = self.text(source[k], "source") + ("" if out == truth else f"\n(truth: {truth})")
             ax.set_title(label, fontsize=9, color="black" if out == truth else "firebrick")
         if title:

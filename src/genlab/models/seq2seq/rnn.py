@@ -28,6 +28,7 @@ from genlab.models.base import Model, Transduces
 from genlab.models.seq2seq.common import (
     Seq2SeqConfig,
     Seq2SeqOutput,
+    TextIO,
     banned_outputs,
     lengths_of,
     seq2seq_defaults,
@@ -60,7 +61,7 @@ class AttentionSeq2SeqConfig(Seq2SeqConfig):
                 f"{self.embed_dim}, {self.hidden}, {self.decoder_hidden}, {self.attention_dim}, {self.encoder_layers}")
 
 
-class AttentionSeq2Seq(Model, Transduces):
+class AttentionSeq2Seq(TextIO, Model, Transduces):
     """Bidirectional recurrent encoder, attentive recurrent decoder (R9)."""
 
     config_class: ClassVar[type[Seq2SeqConfig]] = AttentionSeq2SeqConfig

@@ -30,6 +30,7 @@ from genlab.models.base import Model, Transduces
 from genlab.models.seq2seq.common import (
     Seq2SeqConfig,
     Seq2SeqOutput,
+    TextIO,
     banned_outputs,
     lengths_of,
     seq2seq_defaults,
@@ -61,7 +62,7 @@ class TransformerSeq2SeqConfig(Seq2SeqConfig):
                 f"{self.decoder_layers}, {self.dim_feedforward}")
 
 
-class TransformerSeq2Seq(Model, Transduces):
+class TransformerSeq2Seq(TextIO, Model, Transduces):
     """Transformer encoder–decoder with cross-attention (A6)."""
 
     config_class: ClassVar[type[Seq2SeqConfig]] = TransformerSeq2SeqConfig
