@@ -100,9 +100,52 @@ def symbol_loss(logits: Tensor, wanted: Tensor, real: Tensor) -> Seq2SeqOutput:
     return Seq2SeqOutput(nll, bits=nll.detach() / math.log(2), accuracy=correct, units=int(real.sum()))
 
 
-class TextIO:
-    """``Transduces.source_ids`` and ``output_text`` for a model with ``source_vocab``, ``target_vocab`` and the
-    config's joiners (both seq2seq models)."""
+class EncoderDecoder:
+    """What both seq2seq models share around their equations: decoding (``transduce``: greedy or beam search over
+    the model's ``encode(source, lengths) -> context`` and ``next_log_probs(context, prefix) -> (log p (B, V),
+    context)``), the data defaults, the renderer, and reading and writing text (``source_ids``, ``output_text``:
+    the ``source_vocab``, ``target_vocab`` and the config's joiners)."""
+
+    @classmethod
+    def data_defaults(cls, data) -> dict[str, Any]:
+        return seq2seq_defaults(data)
+
+    @torch.no_grad()
+    def transduce(self, source: Tensor, source_lengths: Tensor | None = None, *, beam: int = 1,
+                  max_length: int | None = None, length_penalty: float = 0.0) -> list[list[int]]:
+        """The output of each source (eval mode): greedy (``beam=1``) or the best of a beam search
+        (``seq2seq.search``), at most ``max_length`` symbols (default ``max_output``)."""
+        from genlab.models.seq2seq.search import beam_search
+
+        was = self.training
+        self.eval()
+        try:
+            context = self.encode(source.to(self.device), source_lengths)
+            v = self.target_vocab
+            out, _ = beam_search(self.next_log_probs, context, len(source), bos=v.bos_id, eos=v.eos_id, beam=beam,
+                                 max_length=max_length or self.max_output, length_penalty=length_penalty,
+                                 banned=banned_outputs(v))
+            return out
+        finally:
+            self.train(was)
+
+    @torch.no_grad()
+    def alignment(self, source: Tensor, output: Tensor, source_lengths: Tensor | None = None) -> Tensor:
+        """The attention (B, T + 1, S) of the decoder fed ``<bos>`` and ``output`` (B, T) (padded with 0), in eval
+        mode: row ``t`` is what writing output symbol ``t`` (the last real row: ``<eos>``) attended to
+        (``attention_of``, the model's)."""
+        was = self.training
+        self.eval()
+        try:
+            given, _, _ = teacher_forcing(output.to(self.device), None, self.target_vocab)
+            return self.attention_of(source.to(self.device), given, source_lengths)
+        finally:
+            self.train(was)
+
+    def renderer(self):
+        from genlab.models.seq2seq.render import AlignmentMaps
+
+        return AlignmentMaps.of(self)
 
     def source_ids(self, texts: list[str]) -> Tensor:
         """``texts`` split into symbols (characters when ``source_joiner`` is "", else on it) → ``(B, S)`` int64

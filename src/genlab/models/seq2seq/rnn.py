@@ -15,7 +15,7 @@ greedy or beam search (``seq2seq.search``); ``alignment`` returns ``α`` for an 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -26,19 +26,15 @@ from genlab.blocks.recurrent.layers import GRU, LSTM
 from genlab.config import require
 from genlab.models.base import Model, Transduces
 from genlab.models.seq2seq.common import (
+    EncoderDecoder,
     Seq2SeqConfig,
     Seq2SeqOutput,
-    TextIO,
-    banned_outputs,
     lengths_of,
-    seq2seq_defaults,
     symbol_loss,
     teacher_forcing,
 )
-from genlab.models.seq2seq.render import AlignmentMaps
-from genlab.models.seq2seq.search import Context, beam_search
+from genlab.models.seq2seq.search import Context
 from genlab.policy import LoaderPolicy
-from genlab.render import Renderer
 from genlab.vocab import Vocabulary
 
 ENCODERS = {"gru": GRU, "lstm": LSTM}
@@ -61,7 +57,7 @@ class AttentionSeq2SeqConfig(Seq2SeqConfig):
                 f"{self.embed_dim}, {self.hidden}, {self.decoder_hidden}, {self.attention_dim}, {self.encoder_layers}")
 
 
-class AttentionSeq2Seq(TextIO, Model, Transduces):
+class AttentionSeq2Seq(EncoderDecoder, Model, Transduces):
     """Bidirectional recurrent encoder, attentive recurrent decoder (R9)."""
 
     config_class: ClassVar[type[Seq2SeqConfig]] = AttentionSeq2SeqConfig
@@ -86,10 +82,6 @@ class AttentionSeq2Seq(TextIO, Model, Transduces):
         self.combine = nn.Linear(D + H2, D)  # W_c
         self.head = nn.Linear(D, len(self.target_vocab))  # W_o, b_o
         self.drop = nn.Dropout(c.dropout)
-
-    @classmethod
-    def data_defaults(cls, data) -> dict[str, Any]:
-        return seq2seq_defaults(data)
 
     # --- the equations ---------------------------------------------------------------------------------
     def encode(self, source: Tensor, source_lengths: Tensor | None = None) -> Context:
@@ -137,40 +129,11 @@ class AttentionSeq2Seq(TextIO, Model, Transduces):
         return symbol_loss(logits, wanted, real)
 
     # --- decoding ----------------------------------------------------------------------------------------
-    @torch.no_grad()
-    def transduce(self, source: Tensor, source_lengths: Tensor | None = None, *, beam: int = 1,
-                  max_length: int | None = None, length_penalty: float = 0.0) -> list[list[int]]:
-        """The output of each source: greedy (``beam=1``) or the best of a beam search (``seq2seq.search``), at most
-        ``max_length`` symbols (default ``max_output``)."""
-        was = self.training
-        self.eval()
-        try:
-            source = source.to(self.device)
-            context = self.encode(source, source_lengths)
+    def next_log_probs(self, context: Context, prefix: Tensor) -> tuple[Tensor, Context]:
+        """``log p(y_t | y_<t, x)`` (B, V) after ``prefix`` (B, t): one decoder step from its last symbol."""
+        logits, _, context = self.decode_step(context, prefix[:, -1])
+        return logits.log_softmax(-1), context
 
-            def step(ctx: Context, prefix: Tensor) -> tuple[Tensor, Context]:
-                logits, _, ctx = self.decode_step(ctx, prefix[:, -1])
-                return logits.log_softmax(-1), ctx
-
-            v = self.target_vocab
-            out, _ = beam_search(step, context, len(source), bos=v.bos_id, eos=v.eos_id, beam=beam,
-                                 max_length=max_length or self.max_output, length_penalty=length_penalty,
-                                 banned=banned_outputs(v))
-            return out
-        finally:
-            self.train(was)
-
-    @torch.no_grad()
-    def alignment(self, source: Tensor, output: Tensor, source_lengths: Tensor | None = None) -> Tensor:
-        """``α`` (B, T + 1, S) of the decoder fed ``<bos>`` and ``output`` (B, T) (padded with 0): row ``t`` is what
-        writing output symbol ``t`` (the last real row: ``<eos>``) attended to."""
-        was = self.training
-        self.eval()
-        try:
-            given, _, _ = teacher_forcing(output.to(self.device), None, self.target_vocab)
-            return self.teacher_forced(source.to(self.device), given, source_lengths)[1]
-        finally:
-            self.train(was)
-
-    def renderer(self) -> Renderer:
-        return AlignmentMaps.of(self)
+    def attention_of(self, source: Tensor, given: Tensor, source_lengths: Tensor | None = None) -> Tensor:
+        """``α`` (B, T, S) of the decoder fed ``given`` (B, T)."""
+        return self.teacher_forced(source, given, source_lengths)[1]

@@ -18,7 +18,6 @@ import dataclasses
 import math
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor, nn
 
 from genlab.blocks.attention import padding_mask
@@ -28,19 +27,15 @@ from genlab.blocks.transformer import TransformerDecoderBlock, TransformerEncode
 from genlab.config import require
 from genlab.models.base import Model, Transduces
 from genlab.models.seq2seq.common import (
+    EncoderDecoder,
     Seq2SeqConfig,
     Seq2SeqOutput,
-    TextIO,
-    banned_outputs,
     lengths_of,
-    seq2seq_defaults,
     symbol_loss,
     teacher_forcing,
 )
-from genlab.models.seq2seq.render import AlignmentMaps
-from genlab.models.seq2seq.search import Context, beam_search
+from genlab.models.seq2seq.search import Context
 from genlab.policy import LoaderPolicy
-from genlab.render import Renderer
 from genlab.vocab import Vocabulary
 
 
@@ -62,7 +57,7 @@ class TransformerSeq2SeqConfig(Seq2SeqConfig):
                 f"{self.decoder_layers}, {self.dim_feedforward}")
 
 
-class TransformerSeq2Seq(TextIO, Model, Transduces):
+class TransformerSeq2Seq(EncoderDecoder, Model, Transduces):
     """Transformer encoder–decoder with cross-attention (A6)."""
 
     config_class: ClassVar[type[Seq2SeqConfig]] = TransformerSeq2SeqConfig
@@ -89,10 +84,6 @@ class TransformerSeq2Seq(TextIO, Model, Transduces):
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.d_model, len(self.target_vocab))
 
-    @classmethod
-    def data_defaults(cls, data) -> dict[str, Any]:
-        return seq2seq_defaults(data)
-
     def _embed(self, table: nn.Embedding, ids: Tensor) -> Tensor:  # (B, T) -> (B, T, d): √d · E[ids] + P
         return self.drop(table(ids) * math.sqrt(self.config.d_model) + self.positions(ids.shape[1]))
 
@@ -118,47 +109,22 @@ class TransformerSeq2Seq(TextIO, Model, Transduces):
         given, wanted, real = teacher_forcing(target, target_lengths, self.target_vocab)
         return symbol_loss(self.decode(self.encode(source, source_lengths), given), wanted, real)
 
-    @torch.no_grad()
-    def transduce(self, source: Tensor, source_lengths: Tensor | None = None, *, beam: int = 1,
-                  max_length: int | None = None, length_penalty: float = 0.0) -> list[list[int]]:
-        """The output of each source: greedy (``beam=1``) or the best of a beam search, at most ``max_length``
-        symbols (default ``max_output``)."""
-        was = self.training
-        self.eval()
-        try:
-            context = self.encode(source.to(self.device), source_lengths)
+    def next_log_probs(self, context: Context, prefix: Tensor) -> tuple[Tensor, Context]:
+        """``log p(y_t | y_<t, x)`` (B, V) after ``prefix`` (B, t): the decoder recomputed over the prefix."""
+        return self.decode(context, prefix)[:, -1].log_softmax(-1), context
 
-            def step(ctx: Context, prefix: Tensor) -> tuple[Tensor, Context]:
-                return self.decode(ctx, prefix)[:, -1].log_softmax(-1), ctx
-
-            v = self.target_vocab
-            out, _ = beam_search(step, context, len(source), bos=v.bos_id, eos=v.eos_id, beam=beam,
-                                 max_length=max_length or self.max_output, length_penalty=length_penalty,
-                                 banned=banned_outputs(v))
-            return out
-        finally:
-            self.train(was)
-
-    @torch.no_grad()
-    def alignment(self, source: Tensor, output: Tensor, source_lengths: Tensor | None = None) -> Tensor:
-        """The last decoder block's cross-attention weights, the mean of its heads, (B, T + 1, S), for the decoder
-        fed ``<bos>`` and ``output`` (B, T) (padded with 0)."""
+    def attention_of(self, source: Tensor, given: Tensor, source_lengths: Tensor | None = None) -> Tensor:
+        """The last decoder block's cross-attention weights, the mean of its heads, (B, T, S), for the decoder fed
+        ``given`` (B, T)."""
         seen: dict[str, Any] = {}
 
         def keep(module, args, kwargs, result) -> None:
             seen["query"], seen["key"], seen["mask"] = args[0], args[1], kwargs.get("key_mask")
 
-        was = self.training
-        self.eval()
         attention = self.decoder[-1].multihead_attn
         hook = attention.register_forward_hook(keep, with_kwargs=True)
         try:
-            given, _, _ = teacher_forcing(output.to(self.device), None, self.target_vocab)
-            self.decode(self.encode(source.to(self.device), source_lengths), given)
-            return attention.weights(seen["query"], seen["key"], key_mask=seen["mask"]).mean(1)
+            self.decode(self.encode(source, source_lengths), given)
         finally:
             hook.remove()
-            self.train(was)
-
-    def renderer(self) -> Renderer:
-        return AlignmentMaps.of(self)
+        return attention.weights(seen["query"], seen["key"], key_mask=seen["mask"]).mean(1)
