@@ -15,6 +15,7 @@ bits/char; Kneser–Ney order 7: 1.797) and, from the issue, a plain PyTorch loo
 sizes, batch and optimizer; the median pair's time ratio and the spread (goal ≤ 1.05).
 
     python benchmarks/text_lm.py --part quality --minutes 15
+    python benchmarks/text_lm.py --part quality --model transformer-lm --minutes 15 --threads 1 --set attention=linear
     python benchmarks/text_lm.py --part speed --pairs 5
 """
 
@@ -67,14 +68,17 @@ class Curve(L.Callback):
 def quality(args, records: list[dict]) -> None:
     curve = Curve()
     with tempfile.TemporaryDirectory() as tmp:
+        options = {k: v if not v.replace(".", "").isdigit() else float(v) if "." in v else int(v)
+                   for k, _, v in (s.partition("=") for s in args.set)}
         run = train(TrainConfig(model=args.model, max_time=f"{args.minutes}m", epochs=-1, out=f"{tmp}/run",
-                                quiet=True, num_samples=0, seed=args.seed), callbacks=[curve])
+                                quiet=True, num_samples=0, seed=args.seed, model_options=options), callbacks=[curve])
         test = evaluate(run.model, "kjv", ["loss"])
     cpu, wall, chars, _ = curve.rows[-1]
+    label = args.model + "".join(f" {s}" for s in args.set)
     for c, w, n, bits in curve.rows[:: max(1, len(curve.rows) // 12)] + curve.rows[-1:]:
-        records.append(record(f"{args.model} curve", "training bits/char", bits, "bits/char",
+        records.append(record(f"{label} curve", "training bits/char", bits, "bits/char",
                               cpu_minutes=round(c / 60, 2), wall_minutes=round(w / 60, 2), characters=n))
-    records.append(record(f"{args.model} on kjv", "test bits/char", test["loss_bits"], "bits/char",
+    records.append(record(f"{label} on kjv", "test bits/char", test["loss_bits"], "bits/char",
                           reference=1.94,
                           cpu_minutes=round(cpu / 60, 1), wall_minutes=round(wall / 60, 1), characters=chars,
                           iterations=run.steps,
@@ -156,14 +160,18 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=5, help="interleaved pairs (speed)")
     p.add_argument("--steps", type=int, default=20, help="training steps per timed run (speed)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[],
+                   help="model option NAME=VALUE (quality), e.g. attention=linear")
+    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default=None)
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     records: list[dict] = []
     quality(args, records) if args.part == "quality" else speed(args, records)
     name = args.name or f"text_lm_{args.part}"
     write_results(name, records, command_line(),
-                  notes=f"Host: {os.cpu_count()} cores; CPU-minutes = user + system time of the process.")
+                  notes=f"Host: {os.cpu_count()} cores, {args.threads} thread(s); CPU-minutes = user + system time of "
+                        f"the process.")
 
 
 if __name__ == "__main__":
