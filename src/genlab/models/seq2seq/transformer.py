@@ -73,6 +73,9 @@ class TransformerSeq2Seq(EncoderDecoder, Model, Transduces):
         self.target_vocab = Vocabulary.from_list(list(c.target_vocabulary))
         self.source_embed = nn.Embedding(len(self.source_vocab), c.d_model, padding_idx=0)
         self.target_embed = nn.Embedding(len(self.target_vocab), c.d_model, padding_idx=0)
+        for table in (self.source_embed, self.target_embed):  # × √d in _embed: unit-scale inputs, as P's
+            nn.init.normal_(table.weight, std=c.d_model ** -0.5)
+            table.weight.data[0].zero_()  # <pad>
         self.positions = SinusoidalPositions(c.d_model)  # A5: no length limit
         self.encoder = nn.ModuleList(
             TransformerEncoderBlock(c.d_model, c.nhead, c.dim_feedforward, c.dropout, "gelu", norm_first=True)
