@@ -113,6 +113,33 @@ def test_the_loss_is_the_cross_entropy_of_the_class_and_empty_documents_are_refu
         model(torch.tensor([[2, 3], [0, 0]]), torch.tensor([0, 1]))
 
 
+def test_word_dropout_removes_whole_words_in_training_only_and_keeps_the_rest_in_order():
+    model = _model(word_dropout=0.5)
+    words, lengths = _documents()
+    with torch.no_grad():
+        plain = _model().logits(words, lengths)  # the same weights (seed 0), no word dropout
+        assert torch.equal(model.logits(words, lengths), plain)  # evaluation reads every word
+        model.train()  # dropout is 0 (SMALL): word dropout is the only randomness
+        torch.manual_seed(5)
+        trained = model.logits(words, lengths)
+        torch.manual_seed(5)
+        kept, n = model.drop_words(words, lengths)
+        model.eval()
+        assert torch.allclose(trained, model.logits(kept, n), atol=1e-6)  # = reading the words kept
+    big = torch.randint(2, len(VOCAB), (400, 50))
+    big_n = torch.randint(1, 51, (400,))
+    big = big.masked_fill(torch.arange(50)[None] >= big_n[:, None], 0)
+    kept, n = model.drop_words(big, big_n)
+    assert kept.shape == (400, int(n.max())) and (n >= 1).all() and (n <= big_n).all()
+    assert torch.equal((kept != 0).sum(1), n)  # the kept words first, then <pad>
+    for row, m, original in zip(kept.tolist(), n.tolist(), big.tolist(), strict=True):
+        it = iter(original)
+        assert all(w in it for w in row[:m])  # a subsequence: the order kept, no word made up
+    assert n.sum().item() / big_n.sum().item() == pytest.approx(0.5, abs=0.03)
+    with pytest.raises(ConfigError, match="word_dropout"):
+        _model(word_dropout=1.0)
+
+
 def test_the_template_save_load_a_step_and_overfitting_one_batch(tmp_path):
     words, lengths = _documents()
     y = torch.tensor([0, 2, 1])

@@ -16,6 +16,10 @@ with ``c`` one vector per document from the real words ``t ≤ n`` (``pooling``)
 The words' count ``n`` is ``words_lengths`` when given, else the non-``<pad>`` ids (``<pad>`` = 0 never stands for
 a word): ``predict(words)`` reads the same documents as ``forward`` whether the batch is padded or not, and padding
 a document further changes neither its weights nor its logits (the RNN runs packed to each length).
+In training, ``word_dropout`` ``p`` removes each real word of a document with probability ``p`` before the
+embedding (whole words, not embedding units; the words left keep their order, a document keeps at least one
+word), as in Iyyer et al. 2015's deep averaging networks: the model cannot lean on a few words, and the RNN
+reads about ``(1 − p)`` of the words. Evaluation reads every word.
 ``attention(words)`` returns ``α`` (B, L); the renderer writes test documents with their predicted and true
 topics and each word's weight (``AttentionText``: ``.txt`` or an ``.html`` heat map).
 """
@@ -55,6 +59,7 @@ class TextClassifierConfig(Config):
     pooling: Literal["attention", "last", "mean"] = "attention"
     attention_dim: int = 64  # width of the additive score's tanh layer (R9)
     dropout: float = 0.2  # on the embeddings and on c (training only)
+    word_dropout: float = 0.3  # share of each training document's words removed before the embedding
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -66,6 +71,7 @@ class TextClassifierConfig(Config):
                 f"embed_dim, hidden and attention_dim must be ≥ 1, got {self.embed_dim}, {self.hidden}, "
                 f"{self.attention_dim}")
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+        require(0 <= self.word_dropout < 1, f"word_dropout must be in [0, 1), got {self.word_dropout}")
 
 
 class TextClassifier(Model, Classifier):
@@ -110,9 +116,23 @@ class TextClassifier(Model, Classifier):
             raise ConfigError("a document with no word (all <pad>): drop it, or give it at least one word")
         return n
 
+    def drop_words(self, words: Tensor, n: Tensor) -> tuple[Tensor, Tensor]:
+        """Remove each real word with probability ``word_dropout``: ``(words (B, L') with the kept words first, in
+        order, then <pad>; their counts n' (B,), each ≥ 1)``, ``L' = max n'``."""
+        real = padding_mask(n, words.shape[1])  # (B, L)
+        keep = real & (torch.rand(words.shape, device=words.device) >= self.config.word_dropout)
+        keep[:, 0] |= ~keep.any(1)  # a document left with no word keeps its first
+        order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)  # kept positions first, in order
+        n = keep.sum(1)  # (B,)
+        words = torch.gather(words, 1, order).masked_fill(~padding_mask(n, words.shape[1]), 0)
+        return words[:, : int(n.max())], n
+
     def pooled(self, words: Tensor, words_lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """``(c (B, D), α (B, L) or None)``: the document vectors and the weights that pooled them."""
+        """``(c (B, D), α (B, L) or None)``: the document vectors and the weights that pooled them (in training
+        with ``word_dropout``, over the words kept: ``α`` (B, L'))."""
         n = self._lengths(words, words_lengths)  # (B,)
+        if self.training and self.config.word_dropout > 0:
+            words, n = self.drop_words(words, n)
         h, final = self.rnn(self.drop(self.embed(words)), lengths=n)  # (B, L, D), 0 on padding
         pooling = self.config.pooling
         if pooling == "last":  # R7: h_n of each direction (forward after word n, backward after word 1)
