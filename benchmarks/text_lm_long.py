@@ -107,7 +107,7 @@ def main() -> None:
     finished = run.is_dir() and RunDir(run).finished()
     if not args.report_only and not finished:
         curve = CurveFile(curve_path, args.every, cpu0, chars_per_step=64 * 128)
-        if (run / "last.ckpt").is_file():
+        if RunDir(run).last_checkpoint.is_file():
             print(f"resuming {run} at {cpu0:.1f} CPU-min", flush=True)
             train(resume_config(run), resume=True, callbacks=[curve])
         else:
