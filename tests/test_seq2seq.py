@@ -335,3 +335,17 @@ def test_the_transformer_s_scaled_embeddings_are_on_the_scale_of_its_positions()
     scaled = model.source_embed.weight[1:] * 64 ** 0.5
     assert 0.8 < float(scaled.std()) < 1.2
     assert float(model.source_embed.weight[0].abs().max()) == 0.0
+
+
+def test_multi_head_weights_equal_pytorch_s_per_head_attention_weights() -> None:
+    """A1 per head, as the maps read it: ``MultiHeadAttention.weights`` equals ``nn.MultiheadAttention``'s
+    ``need_weights`` output (not averaged) with the same parameters and key padding."""
+    from genlab.blocks.attention import MultiHeadAttention
+
+    torch.manual_seed(0)
+    ours, theirs = MultiHeadAttention(16, 4), torch.nn.MultiheadAttention(16, 4, batch_first=True)
+    theirs.load_state_dict(ours.state_dict())
+    q, kv = torch.randn(3, 5, 16), torch.randn(3, 7, 16)
+    real = torch.arange(7)[None] < torch.tensor([[7], [4], [1]])  # (B, S): True at real keys
+    _, expected = theirs(q, kv, kv, key_padding_mask=~real, need_weights=True, average_attn_weights=False)
+    assert torch.allclose(ours.weights(q, kv, key_mask=real), expected, atol=1e-6)
