@@ -400,3 +400,17 @@ def test_sigterm_to_every_process_of_a_ddp_run_writes_a_checkpoint_exits_143_and
                              timeout=300)  # 42 iterations an epoch: one epoch more
     assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
     assert json.loads((run / "model" / "progress.json").read_text())["finished"] is True
+
+
+def test_any_random_bytes_are_a_load_error_never_another_exception(tmp_path):
+    """Random bytes fail torch's unpickler in many ways (IndexError 'pop from empty list', KeyError, ...): every one
+    is a ``LoadError`` saying the file is corrupt or truncated, whatever the bytes."""
+    from genlab.errors import LoadError
+
+    g = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        n = int(torch.randint(1, 4096, (), generator=g))
+        data = torch.randint(0, 256, (n,), generator=g, dtype=torch.uint8).numpy().tobytes()
+        (tmp_path / "last.ckpt").write_bytes(data)
+        with pytest.raises(LoadError, match="corrupt|truncated|not a"):
+            read_checkpoint(tmp_path / "last.ckpt")

@@ -49,6 +49,9 @@ def read_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu", train
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         raise LoadError(f"{path} is truncated or not a checkpoint ({type(e).__name__}: {str(e)[:200]}); "
                         f"resume from an intact run or train anew") from None
+    except Exception as e:  # noqa: BLE001 — random bytes fail the legacy unpickler in many ways (IndexError, KeyError…)
+        raise LoadError(f"{path} is corrupt or not a checkpoint ({type(e).__name__} while reading it); resume from an "
+                        f"intact run or train anew") from None
     if training and (not isinstance(checkpoint, dict) or "state_dict" not in checkpoint):
         raise LoadError(f"{path} is not a Lightning training checkpoint (no state_dict)")
     return checkpoint
