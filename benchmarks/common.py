@@ -42,6 +42,12 @@ def timeit(fn, *, repeat: int = 5, warmup: int = 1) -> float:
     return times[len(times) // 2]
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far, all its threads (a CPU-minute budget's clock)."""
+    t = os.times()
+    return t.user + t.system
+
+
 def command_line() -> str:
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
 

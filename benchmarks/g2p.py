@@ -25,16 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from common import command_line, record, write_results  # noqa: E402
+from common import command_line, cpu_seconds, record, write_results  # noqa: E402
 
 from genlab.evaluation import evaluate  # noqa: E402
 from genlab.training.config import TrainConfig  # noqa: E402
 from genlab.training.run import train  # noqa: E402
-
-
-def cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from common import command_line, record, write_results  # noqa: E402
+from common import command_line, cpu_seconds, record, write_results  # noqa: E402
 from torch import nn  # noqa: E402
 
 from genlab.data import load  # noqa: E402
@@ -42,11 +42,6 @@ from genlab.training.config import TrainConfig  # noqa: E402
 from genlab.training.run import train  # noqa: E402
 
 BITS = 1 / 0.6931471805599453  # nats → bits
-
-
-def cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 class Curve(L.Callback):

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
-from common import command_line, record, write_results  # noqa: E402
+from common import command_line, cpu_seconds, record, write_results  # noqa: E402
 
 from genlab.evaluation import evaluate  # noqa: E402
 from genlab.rundir import RunDir  # noqa: E402
@@ -39,11 +39,6 @@ from genlab.training.config import TrainConfig  # noqa: E402
 from genlab.training.run import resume_config, train  # noqa: E402
 
 FIELDS = ("cpu_minutes", "iteration", "characters", "train_bits", "val_bits")
-
-
-def cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def read_curve(path: Path) -> list[dict]:

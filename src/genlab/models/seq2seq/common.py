@@ -20,6 +20,7 @@ from torch import Tensor
 from genlab.config import Config, require
 from genlab.errors import ConfigError, ShapeError
 from genlab.models.base import ModelOutput
+from genlab.policy import LoaderPolicy
 from genlab.vocab import Vocabulary
 
 
@@ -105,6 +106,16 @@ class EncoderDecoder:
     the model's ``encode(source, lengths) -> context`` and ``next_log_probs(context, prefix) -> (log p (B, V),
     context)``), the data defaults, the renderer, and reading and writing text (``source_ids``, ``output_text``:
     the ``source_vocab``, ``target_vocab`` and the config's joiners)."""
+
+    inputs = ("source", "target")
+    optional_inputs = ("source_lengths", "target_lengths", "group")  # group: read by evaluation, not the loss
+    kinds = ("seq2seq",)
+    loader_policy = LoaderPolicy(bucket_by="source_lengths")  # batches of similar lengths: little padding
+
+    def build_vocabularies(self) -> None:
+        """``source_vocab`` and ``target_vocab`` from the config's id → symbol lists (called in ``__init__``)."""
+        self.source_vocab = Vocabulary.from_list(list(self.config.source_vocabulary))
+        self.target_vocab = Vocabulary.from_list(list(self.config.target_vocabulary))
 
     @classmethod
     def data_defaults(cls, data) -> dict[str, Any]:

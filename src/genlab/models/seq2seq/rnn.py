@@ -34,8 +34,6 @@ from genlab.models.seq2seq.common import (
     teacher_forcing,
 )
 from genlab.models.seq2seq.search import Context
-from genlab.policy import LoaderPolicy
-from genlab.vocab import Vocabulary
 
 ENCODERS = {"gru": GRU, "lstm": LSTM}
 DECODERS = {"gru": GRUCell, "lstm": LSTMCell}
@@ -61,16 +59,11 @@ class AttentionSeq2Seq(EncoderDecoder, Model, Transduces):
     """Bidirectional recurrent encoder, attentive recurrent decoder (R9)."""
 
     config_class: ClassVar[type[Seq2SeqConfig]] = AttentionSeq2SeqConfig
-    inputs = ("source", "target")
-    optional_inputs = ("source_lengths", "target_lengths", "group")
-    kinds = ("seq2seq",)
-    loader_policy = LoaderPolicy(bucket_by="source_lengths")  # batches of similar lengths: little padding
 
     def __init__(self, config: AttentionSeq2SeqConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
         c = self.config
-        self.source_vocab = Vocabulary.from_list(list(c.source_vocabulary))
-        self.target_vocab = Vocabulary.from_list(list(c.target_vocabulary))
+        self.build_vocabularies()
         H2, D = 2 * c.hidden, c.decoder_hidden
         self.source_embed = nn.Embedding(len(self.source_vocab), c.embed_dim, padding_idx=0)
         self.target_embed = nn.Embedding(len(self.target_vocab), c.embed_dim, padding_idx=0)

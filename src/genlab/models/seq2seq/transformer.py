@@ -35,8 +35,6 @@ from genlab.models.seq2seq.common import (
     teacher_forcing,
 )
 from genlab.models.seq2seq.search import Context
-from genlab.policy import LoaderPolicy
-from genlab.vocab import Vocabulary
 
 
 @dataclasses.dataclass
@@ -61,16 +59,11 @@ class TransformerSeq2Seq(EncoderDecoder, Model, Transduces):
     """Transformer encoder–decoder with cross-attention (A6)."""
 
     config_class: ClassVar[type[Seq2SeqConfig]] = TransformerSeq2SeqConfig
-    inputs = ("source", "target")
-    optional_inputs = ("source_lengths", "target_lengths", "group")
-    kinds = ("seq2seq",)
-    loader_policy = LoaderPolicy(bucket_by="source_lengths")
 
     def __init__(self, config: TransformerSeq2SeqConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
         c = self.config
-        self.source_vocab = Vocabulary.from_list(list(c.source_vocabulary))
-        self.target_vocab = Vocabulary.from_list(list(c.target_vocabulary))
+        self.build_vocabularies()
         self.source_embed = nn.Embedding(len(self.source_vocab), c.d_model, padding_idx=0)
         self.target_embed = nn.Embedding(len(self.target_vocab), c.d_model, padding_idx=0)
         for table in (self.source_embed, self.target_embed):  # × √d in _embed: unit-scale inputs, as P's
