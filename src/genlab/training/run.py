@@ -30,7 +30,6 @@ from genlab.training.callbacks import (
     NonFiniteGuard,
     RNGState,
     RunCheckpoint,
-    SampleGrid,
     StopOnInterrupt,
     TimedCheckpoint,
 )
@@ -49,6 +48,7 @@ from genlab.training.config import (
 from genlab.training.datamodule import TensorDataModule, train_policy
 from genlab.training.export import ExportAtValidation, export_model
 from genlab.training.logger import RunCSVLogger
+from genlab.training.samples import SampleGrid
 from genlab.training.systems.fit import fit_run, refuse_resume
 from genlab.training.validation import validation_interval
 

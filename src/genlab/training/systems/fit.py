@@ -96,7 +96,7 @@ class FitSystem:
     def _draw(self, run: RunDir, val_data) -> None:
         """``samples/epoch_000.png`` (and reconstructions of images) as a Trainer run draws them after its validation:
         the ``SampleGrid`` callback's own drawing, handed the state it reads (epoch 0, this process writes)."""
-        from genlab.training.callbacks import SampleGrid
+        from genlab.training.samples import SampleGrid
 
         trainer = SimpleNamespace(sanity_checking=False, is_global_zero=True, current_epoch=0)
         system = SimpleNamespace(model=self.model, device=self.model.device)

@@ -1,0 +1,65 @@
+"""The sample grids written during training: ``samples/epoch_XXX.*`` each validation, with the model's renderer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import lightning as L
+import torch
+
+from genlab.models.base import Generative, Predicts, Reconstructs
+from genlab.plots import image_grid
+from genlab.rundir import RunDir
+
+if TYPE_CHECKING:
+    from genlab.data.tensors import TensorData
+
+
+class SampleGrid(L.Callback):
+    """Writes ``samples/epoch_XXX.png`` each epoch (rank 0) with the model's renderer (an image grid, a
+    2-D scatter, ...), and ``reconstructions_XXX.png`` for models that reconstruct images. Uses a fixed
+    generator, so the grids of successive epochs show the same latent draws. A model that fits a sampler after
+    training (an autoencoder's code prior) has been fitted by ``export.ExportAtValidation``, which runs first."""
+
+    def __init__(self, run: RunDir, n: int, *, reference: TensorData, seed: int = 1234) -> None:
+        self.run = run
+        self.n = n
+        self.reference = reference  # validation examples: the scatter's backdrop, the reconstructions' inputs
+        self.seed = seed
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        model = pl_module.model
+        drawable = isinstance(model, Generative) or (isinstance(model, Predicts) and model.preview)
+        if trainer.sanity_checking or not trainer.is_global_zero or not drawable or self.n <= 0:
+            return
+        epoch = trainer.current_epoch
+        was_training = model.training
+        model.eval()
+        state = torch.get_rng_state()  # drawing samples must not change the training noise
+        try:
+            g = torch.Generator().manual_seed(self.seed)
+            if isinstance(model, Predicts):  # its outputs for validation inputs: (inputs, output, truth)
+                self._predictions(model, epoch, g, pl_module.device)
+                return
+            # models whose full sampler is slow (diffusion) name a cheaper preview, e.g. DDIM, 50 steps
+            x = model.sample(self.n, generator=g, **model.preview_sample_kwargs)
+            renderer = model.renderer()  # it, not the spine, knows which field (if any) to draw the samples over
+            renderer.write(x, self.run.epoch_samples(epoch), reference=renderer.reference_from(self.reference.fields),
+                           title=f"epoch {epoch}")
+            images = self.reference.fields.get("x")
+            if isinstance(model, Reconstructs) and images is not None and images.dim() == 4:
+                ref = images[:32].to(pl_module.device)
+                pairs = torch.stack([ref.float().cpu(), model.reconstruct(ref).float().cpu()], 1)  # (n, 2, C, H, W)
+                image_grid(pairs.flatten(0, 1), self.run.epoch_samples(epoch, "reconstructions"), nrow=16)
+        finally:
+            torch.set_rng_state(state)
+            model.train(was_training)
+
+    def _predictions(self, model, epoch: int, g: torch.Generator, device) -> None:
+        """``samples/epoch_XXX.*``: the first validation examples' inputs, the model's output and the truth, as its
+        renderer lays them out (an image grid of (source, output, target) rows; text)."""
+        examples = self.reference.subset(torch.arange(min(self.n, len(self.reference))))
+        batch = {k: v.to(device) for k, v in examples.fields.items()}
+        out = model.outputs(batch, generator=g).cpu()
+        fields = {**model.inputs_of(examples.fields), "output": out, "truth": examples.fields[model.target]}
+        model.renderer().write(fields, self.run.epoch_samples(epoch), title=f"epoch {epoch}")
