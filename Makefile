@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # (DDP tests, parallel jobs) spinning made small kernels 10-100x slower (benchmarks/loader.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: run test test-all lint docs setup bench clean
+.PHONY: run test test-all lint docs setup bench clean browser
 
 setup: $(STAMP)
 
@@ -21,8 +21,20 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/genlab demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -m "not slow" -q -p no:cacheprovider
+
+# tests/test_browser.py opens report.html and the gallery in Debian's headless chromium: installed here when it is
+# missing and we are root with apt (CI's clean Debian machine: ~30-60 s), else the test is skipped (this says why)
+CHROMIUM_APT := chromium chromium-driver
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing $(CHROMIUM_APT) for tests/test_browser.py (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CHROMIUM_APT) >/dev/null \
+	  || echo "warning: apt-get could not install $(CHROMIUM_APT): tests/test_browser.py will be skipped"; \
+	else echo "note: no /usr/bin/chromium or /usr/bin/chromedriver: tests/test_browser.py will be skipped" \
+	  "(install them: sudo apt-get install $(CHROMIUM_APT))"; fi
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q

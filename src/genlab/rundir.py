@@ -9,7 +9,7 @@
       model/             model.safetensors + config.json (save_pretrained), written at each validation, at a
                          stop and at the end; progress.json: the iteration it holds, whether the run finished
       samples/           the samples drawn during training and by `genlab sample`
-      report.md          what was trained, curves.png, final metrics, how to reproduce
+      report.md, .html   what was trained, curves.png, final metrics, how to reproduce (the same, as a web page)
       eval.json          what `genlab eval` and the uses (embed, denoise, anomaly) measured
 
 Training, the report, the callbacks, the CLI and evaluation all ask it for paths. Light: no torch,
@@ -76,6 +76,10 @@ class RunDir:
     @property
     def report(self) -> Path:
         return self.path / "report.md"
+
+    @property
+    def report_html(self) -> Path:
+        return self.path / "report.html"
 
     @property
     def curves(self) -> Path:

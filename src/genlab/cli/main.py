@@ -388,6 +388,7 @@ def demo(
 
 
 from genlab.cli import uses as _uses  # noqa: E402, F401  (registers embed, denoise, anomaly: AE6)
+from genlab.cli import show as _show  # noqa: E402, F401  (registers gallery)
 
 
 def main() -> None:

@@ -1,14 +1,19 @@
-"""``report.md`` of a run: what was trained, curves, final metrics, samples, how to reproduce."""
+"""The report of a run: what was trained, curves, final metrics, samples, how to reproduce.
+
+``write_report`` gathers it once as a ``Report`` (a title and sections of blocks) and writes it twice:
+``report.md`` (``markdown`` below) and ``report.html`` (``genlab.training.report_html``), so the two say the same.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 from torch import nn
 
 from genlab.atomic import atomic_write_text
-from genlab.models.base import ClosedForm
+from genlab.models.base import ClosedForm, declared
 from genlab.rundir import RunDir
 from genlab.training.config import TrainConfig
 
@@ -17,23 +22,85 @@ TEXTS = (".txt", ".csv")
 TEXT_LINES = 20  # lines of a text sample shown in the report
 
 
+# --- the content: blocks and sections (text may hold Markdown `code` spans, nothing else) -------------
+@dataclasses.dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Code:
+    text: str
+    language: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Image:
+    src: str  # relative to the run folder
+    alt: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Excerpt:
+    """The first lines of a text sample ``src``; ``more``: how many lines are not shown."""
+
+    src: str
+    lines: tuple[str, ...]
+    more: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class FileLink:
+    src: str
+
+
+Block = Bullets | Paragraph | Code | Table | Image | Excerpt | FileLink
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    title: str  # "" for the untitled first section
+    blocks: tuple[Block, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    title: str
+    sections: tuple[Section, ...]
+    #: facts for programs (the gallery reads them from report.html's <meta> tags): model, data, model_class,
+    #: iterations, seconds, monitor (the validation metric ``best.ckpt`` keeps), score (its ``default_metric``
+    #: names in eval.json, comma-separated)
+    facts: dict[str, str]
+
+
+# --- gathering it --------------------------------------------------------------------------------------
 def _latest(folder: Path, prefix: str) -> Path | None:
     """The last ``<prefix>_NNN.*`` file the renderers wrote (any format)."""
     files = sorted(folder.glob(f"{prefix}_*.*")) if folder.is_dir() else []
     return files[-1] if files else None
 
 
-def _show(path: Path, run_dir: Path, prefix: str) -> list[str]:
-    """Markdown for a sample file, whatever its renderer wrote: an image inline, the first lines of a text or CSV
-    file in a code block, a link otherwise (a ``.safetensors`` tensor file)."""
-    rel = path.relative_to(run_dir)
+def _show(path: Path, run_dir: Path, prefix: str) -> Block:
+    """A sample file, whatever its renderer wrote: an image, the first lines of a text or CSV file, a link
+    otherwise (a ``.safetensors`` tensor file)."""
+    rel = path.relative_to(run_dir).as_posix()
     if path.suffix.lower() in IMAGES:
-        return [f"![{prefix}]({rel})"]
+        return Image(rel, prefix)
     if path.suffix.lower() in TEXTS:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        more = [f"… ({len(lines) - TEXT_LINES} more lines in [{rel}]({rel}))"] if len(lines) > TEXT_LINES else []
-        return ["```", *lines[:TEXT_LINES], "```", *more]
-    return [f"[{rel}]({rel})"]
+        return Excerpt(rel, tuple(lines[:TEXT_LINES]), max(0, len(lines) - TEXT_LINES))
+    return FileLink(rel)
 
 
 def _size(model: nn.Module) -> str:
@@ -44,45 +111,93 @@ def _size(model: nn.Module) -> str:
     return f"no parameters, {sum(b.numel() for b in model.buffers()):,} fitted values"
 
 
-def _how_trained(cfg: TrainConfig, steps: int, seconds: float, closed_form: bool) -> list[str]:
+def _how_trained(cfg: TrainConfig, steps: int, seconds: float, closed_form: bool) -> str:
     if closed_form:
-        return [f"- fitted in closed form, one pass over the training split, in {seconds:.1f} s (seed {cfg.seed})"]
-    return [f"- trained {steps} iterations in {seconds:.1f} s "
+        return f"fitted in closed form, one pass over the training split, in {seconds:.1f} s (seed {cfg.seed})"
+    return (f"trained {steps} iterations in {seconds:.1f} s "
             f"({f'{cfg.epochs} epoch(s) max' if cfg.epochs > 0 else 'no epoch limit'}, batch {cfg.batch_size}, "
-            f"lr {cfg.lr}, precision {cfg.precision}, devices {cfg.devices}, seed {cfg.seed})"]
+            f"lr {cfg.lr}, precision {cfg.precision}, devices {cfg.devices}, seed {cfg.seed})")
+
+
+def build_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[str, float], *, seconds: float,
+                 command: str, steps: int, evaluation: dict | None = None, continued: list[str] = (),
+                 curves: Path | None = None) -> Report:
+    """The report's content (``write_report`` has the arguments); ``curves``: the curves image, if drawn."""
+    run_dir = run.path
+    closed_form = isinstance(model, ClosedForm)
+    name = f"{type(model).__module__}.{type(model).__name__}"
+    facts = [f"model: `{name}`, {_size(model)}", _how_trained(cfg, steps, seconds, closed_form)]
+    if continued:
+        facts.append(f"resumed {len(continued)} time(s): " + "; ".join(f"`{c}`" for c in continued))
+    again = (f"or `genlab train --config {run_dir / 'config.yaml'} --out NEW_FOLDER`"
+             + ("." if closed_form else f"; continue it with `genlab train --resume {run_dir} --epochs N`."))
+    sections = [
+        Section("", (Bullets(tuple(facts)),)),
+        Section("Reproduce", (Code(command), Paragraph(again))),
+        Section("Final validation metrics",
+                (Table(("metric", "value"), tuple((k, f"{v:.4f}") for k, v in sorted(metrics.items()))),)),
+    ]
+    if evaluation:
+        sections.append(Section("Evaluation (test split)", (Code(json.dumps(evaluation, indent=2), "json"),)))
+    if curves:
+        sections.append(Section("Curves", (Image(Path(curves).relative_to(run_dir).as_posix(), "curves"),)))
+    recon = "Reconstructions (each data image, then its reconstruction)"
+    for prefix, title in (("epoch", "Samples (last epoch)"), ("reconstructions", recon)):
+        found = _latest(run.samples, prefix)
+        if found:
+            sections.append(Section(title, (_show(found, run_dir, prefix),)))
+    sections.append(Section("Model config", (Code(json.dumps(model.config.to_dict(), indent=2), "json"),)))
+    score = (declared(model, "default_metric") or (None, None))[1]  # a name, names, or a function of the data
+    score = (score,) if isinstance(score, str) else score if isinstance(score, tuple) else ()
+    return Report(f"{cfg.model} on {cfg.data}", tuple(sections),
+                  {"model": cfg.model, "data": cfg.data, "model_class": name, "iterations": str(steps),
+                   "seconds": f"{seconds:.1f}", "monitor": getattr(type(model), "monitor", None) or "",
+                   "score": ",".join(score)})
+
+
+# --- writing it ------------------------------------------------------------------------------------------
+def _markdown_block(block: Block) -> list[str]:
+    match block:
+        case Bullets(items):
+            return [f"- {item}" for item in items]
+        case Paragraph(text):
+            return [text]
+        case Code(text, language):
+            return [f"```{language}", text, "```"]
+        case Table(header, rows):
+            return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                    + ["| " + " | ".join(row) + " |" for row in rows])
+        case Image(src, alt):
+            return [f"![{alt}]({src})"]
+        case Excerpt(src, lines, more):
+            return ["```", *lines, "```", *([f"… ({more} more lines in [{src}]({src}))"] if more else [])]
+        case FileLink(src):
+            return [f"[{src}]({src})"]
+    raise TypeError(f"not a report block: {block!r}")
+
+
+def markdown(report: Report) -> str:
+    """``report.md``'s text."""
+    lines = [f"# {report.title}"]
+    for section in report.sections:
+        lines += ["", f"## {section.title}", ""] if section.title else [""]
+        for i, block in enumerate(section.blocks):
+            lines += ([""] if i else []) + _markdown_block(block)
+    return "\n".join(lines + [""])
 
 
 def write_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[str, float], *,
                  seconds: float, command: str, steps: int, evaluation: dict | None = None,
                  continued: list[str] = ()) -> Path:
-    """Write ``report.md`` (and ``curves.png``) of ``run`` atomically; returns its path. ``steps``: iterations,
-    ``seconds``: training time, both over every segment of a resumed run; ``command``: the recipe that started
-    it, ``continued``: the commands that resumed it."""
+    """Write ``report.md``, ``report.html`` (and ``curves.png``) of ``run`` atomically; returns report.md's path.
+    ``steps``: iterations, ``seconds``: training time, both over every segment of a resumed run; ``command``: the
+    recipe that started it, ``continued``: the commands that resumed it."""
     from genlab.plots import curves
+    from genlab.training.report_html import to_html
 
-    run_dir = run.path
     keys = ["train/loss", "val/loss"] + [k for k in ("val/elbo", "val/accuracy", "val/kl") if k in metrics]
     curve = curves(run.metrics_csv, run.curves, keys) if run.metrics_csv.exists() else None
-    closed_form = isinstance(model, ClosedForm)
-    lines = [
-        f"# {cfg.model} on {cfg.data}", "",
-        f"- model: `{type(model).__module__}.{type(model).__name__}`, {_size(model)}",
-        *_how_trained(cfg, steps, seconds, closed_form),
-        *([f"- resumed {len(continued)} time(s): " + "; ".join(f"`{c}`" for c in continued)] if continued else []),
-        "", "## Reproduce", "", "```", command, "```", "",
-        f"or `genlab train --config {run_dir / 'config.yaml'} --out NEW_FOLDER`"
-        + ("." if closed_form else f"; continue it with `genlab train --resume {run_dir} --epochs N`."), "",
-        "## Final validation metrics", "",
-    ]
-    lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())]
-    if evaluation:
-        lines += ["", "## Evaluation (test split)", "", "```json", json.dumps(evaluation, indent=2), "```"]
-    if curve:
-        lines += ["", "## Curves", "", "![curves](curves.png)"]
-    recon = "Reconstructions (each data image, then its reconstruction)"
-    for prefix, title in (("epoch", "Samples (last epoch)"), ("reconstructions", recon)):
-        found = _latest(run.samples, prefix)
-        if found:
-            lines += ["", f"## {title}", "", *_show(found, run_dir, prefix)]
-    lines += ["", "## Model config", "", "```json", json.dumps(model.config.to_dict(), indent=2), "```", ""]
-    return atomic_write_text(run.report, "\n".join(lines))
+    report = build_report(run, cfg, model, metrics, seconds=seconds, command=command, steps=steps,
+                          evaluation=evaluation, continued=continued, curves=curve)
+    atomic_write_text(run.report_html, to_html(report))
+    return atomic_write_text(run.report, markdown(report))
