@@ -54,22 +54,99 @@ def list_(runs: Annotated[Path, typer.Option(help="folder of run folders")] = Pa
     width = max(len(r[0]) for r in rows)
     for who, text in rows:
         typer.echo(f"  {who:<{width}}  {text}")
-    typer.echo("\nDatasets (--data NAME; options: --set data.OPTION=VALUE):")
-    table = [("name", "kind", "shape", "size", "options", "source", "licence")] + [
+    typer.echo("\nDatasets (--data NAME; options: --set data.OPTION=VALUE; `genlab train MODEL --data NAME --help` "
+               "describes them):")
+    table = [("name", "kind", "shape", "size", "options")] + [
         (d.name, d.kind, "(D,)" if d.shape == (-1,) else str(d.shape), f"{d.size:,}" if d.size else "the file's",
-         ", ".join(o.name for o in d.options), d.source, d.licence) for d in datasets()]
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
-    for row in table:
-        typer.echo("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
-    from genlab.rundir import RunDir
+         ", ".join(o.name for o in d.options) or "-") for d in datasets()]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for i, row in enumerate(table):
+        typer.echo("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=True)).rstrip())
+        if i:  # where it comes from on a line of its own: long sources no longer run into the licence
+            d = datasets()[i - 1]
+            typer.echo(f"  {'':<{widths[0]}}  from {d.source}; licence: {d.licence}")
+    _list_runs(runs)
 
-    found = [RunDir(p.parent) for p in sorted(runs.glob("*/config.yaml"))] if runs.is_dir() else []
-    if found:
-        typer.echo(f"\nRuns ({runs}/):")
-        for r in found:
-            c = r.read_config()
-            done = "model saved" if (r.model_dir / "config.json").is_file() else "no model yet"
-            typer.echo(f"  {r.path.name:<40} {c.get('model', '?')} on {c.get('data', '?')}, {done}")
+
+def _list_runs(root: Path) -> None:
+    """The runs under ``root``: model, data, iterations, training time, headline metric (``genlab.runs``)."""
+    from genlab.runs import duration, figure, find_runs, read_run
+
+    found = [read_run(p) for p in find_runs(root)]
+    if not found:
+        return
+    typer.echo(f"\nRuns ({root}/; compare them with `genlab compare RUN RUN ...`):")
+    table = [("run", "model", "data", "iterations", "time", "headline", "status")] + [
+        (r.path.name, r.model, r.data, f"{r.iterations:,}" if r.iterations is not None else "?", duration(r.seconds),
+         f"{r.headline[0]} {figure(r.headline[1])}" if r.headline else "-",
+         "finished" if r.finished else ("model saved" if (r.path / "model" / "config.json").is_file() else
+                                        "no model yet"))
+        for r in found]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        typer.echo("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@app.command()
+@friendly
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="run folders (two or more; a folder of runs counts as its runs)",
+                                               show_default=False)],
+    out: Annotated[Path, typer.Option(help="the picture of their curves overlaid (.png, .svg, .pdf, .jpg)")]
+    = Path("compare.png"),
+) -> None:
+    """Compare runs: a table of their final metrics (validation; test where `genlab eval` ran) and one picture of
+    their curves overlaid, panel by panel."""
+    from genlab.errors import ConfigError
+    from genlab.runs import find_runs, read_run
+
+    folders = [p for r in runs for p in (find_runs(r) or [r])]
+    missing = [str(p) for p in folders if not (p / "config.yaml").is_file()]
+    if missing:
+        raise ConfigError(f"not a run folder (no config.yaml): {', '.join(missing)}; see `genlab list` for runs")
+    if len(folders) < 2:
+        raise ConfigError("name two or more run folders to compare (genlab compare RUN RUN ...)")
+    from genlab.plots import FIGURE_FORMATS, file_format
+
+    file_format(out, FIGURE_FORMATS, "the comparison")  # a bad suffix fails before anything is read
+    infos = [read_run(p) for p in folders]
+    typer.echo(_compare_table(infos))
+    path = _compare_curves(infos, out)
+    typer.echo(f"curves: {path}" if path else "curves: none (no run has metrics.csv)")
+
+
+def _labels(paths: list[Path]) -> list[str]:
+    """Short distinct labels of run folders: their names, or their paths where two names are the same."""
+    names = [p.name for p in paths]
+    return names if len(set(names)) == len(names) else [str(p) for p in paths]
+
+
+def _compare_table(infos) -> str:
+    from genlab.runs import duration, figure
+
+    labels = _labels([r.path for r in infos])
+    keys = sorted({k for r in infos for k in r.metrics}, key=lambda k: (not k.startswith("test/"), k))
+    header = [("", *labels), ("model", *(r.model for r in infos)), ("data", *(r.data for r in infos)),
+              ("iterations", *(f"{r.iterations:,}" if r.iterations is not None else "?" for r in infos)),
+              ("time", *(duration(r.seconds) for r in infos)),
+              ("headline", *(f"{r.headline[0]} {figure(r.headline[1])}" if r.headline else "-" for r in infos))]
+    body = [(k, *(figure(r.metrics[k]) if k in r.metrics else "-" for r in infos)) for k in keys]
+    table = header + body
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return "\n".join("  ".join(f"{cell:<{w}}" if i == 0 else f"{cell:>{w}}" for i, (cell, w) in
+                               enumerate(zip(row, widths, strict=True))).rstrip() for row in table)
+
+
+def _compare_curves(infos, out: Path):
+    """``out``: the panels of every run (the union, in the order the runs declare them), each run one colour."""
+    from genlab.panels import draw
+    from genlab.rundir import RunDir
+    from genlab.runs import read_rows
+
+    panels = list(dict.fromkeys(p for r in infos for p in r.panels))
+    series = [(label, read_rows(RunDir(r.path))) for label, r in zip(_labels([r.path for r in infos]), infos,
+                                                                     strict=True)]
+    return draw(series, panels, out, title="  vs  ".join(label for label, _ in series))
 
 
 #: the help's default of an option that the model's registry row sets (training.config.complete)
@@ -81,9 +158,10 @@ MAX_TIME_HELP = ("wall-clock limit of the training loop (Lightning's max_time), 
                  "before it and the final validation, the model save and the report after it are not counted")
 
 
-@app.command()
+@app.command(context_settings={"help_option_names": []})  # --help is ours: with MODEL it lists the model's options
 @friendly
 def train(
+    ctx: typer.Context,
     model: Annotated[str | None, typer.Argument(help="model name (see `genlab list`)", show_default=False)] = None,
     data: Annotated[str | None, typer.Option(help="dataset name (see `genlab list`)",
                                              show_default=MODELS_DEFAULT)] = None,
@@ -116,17 +194,39 @@ def train(
                                                    show_default="none")] = None,
     resume: Annotated[Path | None, typer.Option(help="continue this run folder exactly",
                                                 show_default="none")] = None,
+    logger: Annotated[str | None, typer.Option(help="csv (metrics.csv), tensorboard (RUN/tensorboard/) or both",
+                                               show_default="both")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar", show_default="off")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="train into an --out folder that holds other "
                                             "files (never over a resumable run)", show_default="off")] = False,
+    print_config: Annotated[bool, typer.Option("--print-config", help="print the resolved config as YAML (defaults < "
+                                               "model < --config < flags < --set) and exit; creates nothing",
+                                               show_default="off")] = False,
+    help_: Annotated[bool, typer.Option("--help", "-h", help="show this message; with MODEL, also every option of the "
+                                        "model and its dataset (--set model.NAME=VALUE, --set data.NAME=VALUE)",
+                                        show_default=False)] = False,
 ) -> None:
-    """Train MODEL on a dataset and write a run folder (config, metrics, checkpoints, model, samples, report)."""
+    """Train MODEL on a dataset and write a run folder (config, metrics, checkpoints, model, samples, report).
+
+    `genlab train MODEL --help` lists the model's own options; `--print-config` shows what a run would use."""
+    if help_:
+        typer.echo(ctx.get_help())
+        if model is not None:
+            from genlab.cli.options_help import model_help
+
+            typer.echo("\n" + model_help(model, data))
+        raise typer.Exit(0)
     flags = {"model": model, "data": data, "epochs": epochs, "max_time": max_time, "max_steps": max_steps,
              "batch_size": batch_size, "lr": lr, "ema_decay": ema_decay, "grad_clip": grad_clip,
              "num_samples": num_samples, "seed": seed, "precision": precision, "devices": devices,
-             "num_nodes": num_nodes, "strategy": strategy, "out": out, "quiet": quiet or None,
+             "num_nodes": num_nodes, "strategy": strategy, "out": out, "logger": logger, "quiet": quiet or None,
              "overwrite": overwrite or None}
     cfg = train_config(flags, config=config, sets=set_ or [], resume=resume)
+    if print_config:
+        from genlab.cli.options_help import resolved_yaml
+
+        typer.echo(resolved_yaml(cfg), nl=False)
+        return
     _warn_oversubscribed(cfg.devices)
     from genlab.training.run import train as run_train
 
@@ -170,6 +270,7 @@ def _predict_test(model, run: Path, n: int, seed: int, out: Path | None) -> None
 
     from genlab.data import load
     from genlab.evaluation.metrics import outputs_all
+    from genlab.render import caption
     from genlab.rundir import RunDir
 
     folder = RunDir(run)
@@ -184,7 +285,7 @@ def _predict_test(model, run: Path, n: int, seed: int, out: Path | None) -> None
     output = outputs_all(model, examples, seed=seed)
     dt = time.perf_counter() - t0
     fields = {**model.inputs_of(examples.fields), "output": output, "truth": examples.fields[model.target]}
-    written = renderer.write(fields, target)
+    written = renderer.write(fields, target, title=caption(folder, type(model).__name__, f"test examples, seed {seed}"))
     typer.echo(f"{len(pick)} test examples in {dt:.2f} s ({dt / len(pick) * 1000:.1f} ms each); "
                f"({', '.join(fields)}) of each → {written}")
 
@@ -286,6 +387,7 @@ def sample(
 
     from genlab.errors import ConfigError
     from genlab.models.base import Predicts, Transduces
+    from genlab.render import Labels, caption
     from genlab.rundir import RunDir
 
     if n < 1:
@@ -311,10 +413,12 @@ def sample(
         out = RunDir(run).new_samples(out, suffix=renderer.suffix)
     target = renderer.check(out) if out is not None else RunDir(run).new_samples(suffix=renderer.suffix)
     t0 = time.perf_counter()
-    x = model.sample(n, generator=torch.Generator().manual_seed(seed), **extra)
+    x, y = model.draw(n, generator=torch.Generator().manual_seed(seed), **extra)  # conditioned: a row per class
     dt = time.perf_counter() - t0
-    written = renderer.write(x, target)
-    typer.echo(f"{n} samples in {dt:.2f} s ({dt / n * 1000:.1f} ms each) → {written}")
+    count = n if y is None else len(y)
+    written = renderer.write(x, target, labels=Labels.of(y), title=caption(RunDir(run), type(model).__name__,
+                                                                           f"seed {seed}"))
+    typer.echo(f"{count} samples in {dt:.2f} s ({dt / count * 1000:.1f} ms each) → {written}")
 
 
 @app.command("eval")
@@ -387,8 +491,8 @@ def demo(
     run_demo(out=out, minutes=minutes, quiet=quiet, echo=typer.echo)
 
 
-from genlab.cli import uses as _uses  # noqa: E402, F401  (registers embed, denoise, anomaly: AE6)
 from genlab.cli import show as _show  # noqa: E402, F401  (registers gallery)
+from genlab.cli import uses as _uses  # noqa: E402, F401  (registers embed, denoise, anomaly: AE6)
 
 
 def main() -> None:

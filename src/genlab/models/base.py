@@ -56,15 +56,19 @@ resume included) / ``after_fit``, and ``monitor`` (the validation metric that ``
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
+from genlab import panels as panel_sets
 from genlab.config import Config, deep_merge
 from genlab.errors import ConfigError
 from genlab.hub import PretrainedMixin
+from genlab.models.inputs import check_count, check_labels
+from genlab.panels import Panel
 from genlab.policy import LoaderPolicy
 
 if TYPE_CHECKING:
@@ -240,6 +244,11 @@ class Generative:
     def sample(self, n: int, *, generator: torch.Generator | None = None, **options: Any) -> Tensor:
         raise NotImplementedError
 
+    def draw(self, n: int, *, generator: torch.Generator | None = None, **options: Any) -> tuple[Any, Tensor | None]:
+        """The samples of a picture (``samples/`` during training, ``genlab sample``) and the class of each, ``(N,)``
+        or None: ``sample(n, ...)`` and None here; a conditioned model draws a row per class (``Conditional``)."""
+        return self.sample(n, generator=generator, **options), None
+
     def check_sample_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """The options that were given (not ``None``); ``ConfigError`` naming any that ``sample`` does not take."""
         given = {k: v for k, v in options.items() if v is not None}
@@ -264,6 +273,19 @@ class Conditional(Generative):
     def conditioned(self) -> bool:
         """Whether this instance takes a label (it was built with classes to condition on)."""
         return self.num_classes > 0
+
+    def draw(self, n: int, *, generator: torch.Generator | None = None, y: Tensor | int | None = None,
+             **options: Any) -> tuple[Any, Tensor | None]:
+        """A picture's samples and their labels ``(N,)``: without ``y``, ``⌈n / K⌉`` samples of each class, class by
+        class (``0, 0, …, 1, 1, …``: one grid row per class, which shows that the label steers the samples); with
+        ``y``, ``n`` samples of the labels it names (an int: one class). An unconditioned instance: ``sample``."""
+        if not self.conditioned:
+            return super().draw(n, generator=generator, y=y, **options)  # its sample refuses a label
+        n = check_count(n)
+        K = self.num_classes
+        labels = (torch.arange(K, device=self.device).repeat_interleave(math.ceil(n / K)) if y is None
+                  else check_labels(self, y, n, num_classes=K, null_label=True))  # the model's sample checks it again
+        return self.sample(len(labels), generator=generator, y=labels, **options), labels
 
 
 class Reconstructs:
@@ -293,6 +315,7 @@ class LatentVariable:
 
     default_metric: ClassVar[str] = "elbo"
     anomaly_score_name: ClassVar[str] = "-ELBO"
+    panels: ClassVar[tuple[Panel, ...]] = panel_sets.LATENT_VARIABLE
 
     def anomaly_score(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """``−ELBO(x)`` per example (one sample from ``generator``)."""
@@ -311,6 +334,7 @@ class DiffusionBound:
 
     bound_terms_default: ClassVar[int | None] = None
     default_metric: ClassVar[str] = "bpd"
+    panels: ClassVar[tuple[Panel, ...]] = panel_sets.DIFFUSION
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -342,6 +366,8 @@ class Adversarial:
 
     ``parameter_groups`` gives each player's parameters by its name (a model whose bases put ``Model`` first
     takes it with ``parameter_groups = Adversarial.parameter_groups``)."""
+
+    panels: ClassVar[tuple[Panel, ...]] = panel_sets.ADVERSARIAL
 
     def players(self) -> tuple[Player, Player]:
         raise NotImplementedError
@@ -428,6 +454,7 @@ class Classifier(Predicts):
     ``target`` (``y``; a QA model's ``answer``)."""
 
     default_metric: ClassVar[tuple[str, ...]] = ("accuracy", "f1")  # f1: macro-F1, each class weighing the same
+    panels: ClassVar[tuple[Panel, ...]] = panel_sets.CLASSIFIER
 
     def predict(self, **fields: Tensor) -> Tensor:
         raise NotImplementedError
@@ -503,6 +530,21 @@ class ClosedForm:
 
     def fit(self, data: TensorData) -> None:
         raise NotImplementedError
+
+
+def panels_of(model: object) -> tuple[Panel, ...]:
+    """The curves ``model``'s run draws (``genlab.panels``): the ``panels`` its own class (or a model class it derives
+    from) declares, else those of the first capability that has some (``Adversarial`` first, then ``PRECEDENCE``),
+    else its loss."""
+    for klass in type(model).__mro__:
+        if klass is Model:
+            break
+        if "panels" in vars(klass):
+            return vars(klass)["panels"]
+    for capability in (Adversarial, *PRECEDENCE):
+        if isinstance(model, capability) and "panels" in vars(capability):
+            return vars(capability)["panels"]
+    return panel_sets.LOSS
 
 
 #: the capabilities from the most to the least specific: a model's default metric (``default_metric``: a name, a
