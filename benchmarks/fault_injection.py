@@ -83,7 +83,7 @@ def _weights(run: Path) -> dict:
 def reference(root: Path, iterations: int, args: list[str]) -> tuple[dict, float, dict[int, int]]:
     """The uninterrupted run's weights, its wall time (start to exit) and the iteration of each epoch's
     validation (``{epoch: iteration}``, from its ``metrics.csv``)."""
-    from genlab.plots import read_metrics
+    from genlab.runs import read_metrics
 
     out = root / "reference"
     t0 = time.perf_counter()

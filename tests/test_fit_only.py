@@ -14,8 +14,8 @@ from genlab.errors import ConfigError
 from genlab.models.closed_form import NotFitted
 from genlab.models.pca import PCA, PCAModel
 from genlab.models.ppca import PPCAModel, ProbabilisticPCA
-from genlab.plots import read_metrics
 from genlab.rundir import RunDir
+from genlab.runs import read_metrics
 from genlab.training import TrainConfig, train
 
 runner = CliRunner()

@@ -19,9 +19,9 @@ from genlab.data import LoaderPolicy, TensorData, TensorLoader
 from genlab.data import registry as data_registry
 from genlab.errors import ConfigError
 from genlab.models.base import Model, ModelOutput
-from genlab.plots import read_metrics
 from genlab.policy import batches_per_epoch, merge_policies
 from genlab.registry import MODELS, ModelEntry
+from genlab.runs import read_metrics
 
 N = 103  # not a multiple of the batch or world sizes: the stream's remainder rows and a ragged last batch
 

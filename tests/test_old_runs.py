@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from genlab.cli.main import app
-from genlab.plots import read_metrics
+from genlab.runs import read_metrics
 from genlab.training.checkpoint import read_checkpoint
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runs"

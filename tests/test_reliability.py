@@ -219,7 +219,7 @@ KILL_AFTER_VALIDATION = textwrap.dedent("""
 
 
 def test_metrics_logged_before_the_checkpoint_survive_a_kill_and_resume(tmp_path):
-    from genlab.plots import read_metrics
+    from genlab.runs import read_metrics
 
     ref = train(_cfg(tmp_path / "ref", epochs=4, steps_per_call=1, val_every_epochs=1)).run_dir
     cfg = _cfg(tmp_path / "run", epochs=4, steps_per_call=1, checkpoint_minutes=None, val_every_epochs=1)

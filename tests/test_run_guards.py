@@ -131,7 +131,7 @@ def test_a_kill_between_epochs_loses_at_most_the_wall_time_interval(tmp_path):
 
 
 def test_the_report_of_a_resumed_run_counts_every_segment_and_keeps_the_recipe(tmp_path):
-    from genlab.plots import read_metrics
+    from genlab.runs import read_metrics
 
     cfg = _cfg(tmp_path / "run", max_steps=30, steps_per_call=1)
     first = train(cfg, command="genlab train vae --max-steps 30")

@@ -14,8 +14,8 @@ import torch
 from safetensors.torch import load_file
 
 from genlab.errors import ConfigError, LoadError
-from genlab.plots import read_metrics
 from genlab.registry import MODELS
+from genlab.runs import read_metrics
 from genlab.training import TrainConfig, train
 from genlab.training.checkpoint import read_checkpoint
 

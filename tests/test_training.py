@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file
 
 from genlab.errors import LoadError, NonFiniteError
-from genlab.plots import read_metrics
 from genlab.rundir import RunDir
+from genlab.runs import read_metrics
 from genlab.training import TrainConfig, train
 from genlab.training.checkpoint import atomic_torch_save
 
@@ -41,6 +41,12 @@ def test_train_writes_the_run_folder(tmp_path):
     header = (d / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"train/loss", "val/loss", "step"} <= set(header)
     assert "## Reproduce" in (d / "report.md").read_text()
+    from genlab.panels import LATENT_VARIABLE
+    from genlab.runs import read_run
+
+    info = read_run(d)  # summary.json: what genlab list, compare and the gallery read, with no model class
+    assert info.finished and info.iterations == r.steps and info.panels == LATENT_VARIABLE
+    assert info.headline == ("val/loss", pytest.approx(r.metrics["val/loss"]))
 
 
 def test_train_refuses_to_overwrite_an_existing_run(tmp_path):
@@ -225,10 +231,10 @@ def test_grad_clip_bounds_the_gradient_norm_the_optimizer_sees(tmp_path, clip):
 def test_progress_bar_shows_the_loss_unless_quiet(tmp_path, capsys):
     train(_cfg(tmp_path / "loud", max_steps=12, epochs=1, quiet=False))
     loud = capsys.readouterr()
-    assert "loss=" in loud.out + loud.err and "step=5" in loud.out + loud.err  # one epoch: 5 steps
+    assert "loss " in loud.out and "iteration 5/5 (100%)" in loud.out  # one epoch: 5 steps (training.progress)
     train(_cfg(tmp_path / "quiet", max_steps=12, epochs=1))
     quiet = capsys.readouterr()
-    assert "loss=" not in quiet.out + quiet.err and "it/s" not in quiet.out + quiet.err
+    assert "loss" not in quiet.out + quiet.err and "iteration" not in quiet.out + quiet.err
 
 
 def test_init_from_starts_another_objective_from_a_saved_models_weights(tmp_path):

@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file
 
 from genlab.errors import ConfigError
-from genlab.plots import read_metrics
+from genlab.runs import read_metrics
 from genlab.training import TrainConfig, train
 from genlab.training.checkpoint import read_checkpoint
 from genlab.training.config import resolve

@@ -12,8 +12,10 @@ written by ``genlab eval``) when there is one, else the validation metric it mon
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,7 @@ def write_summary(run: RunDir, *, model_name: str, data: str, iterations: int, s
     summary = {"model": model_name, "data": data, "iterations": iterations, "seconds": round(seconds, 3),
                "metrics": {k: float(v) for k, v in sorted(metrics.items())}, "monitor": monitor,
                "default_metric": list(default_metric), "panels": [p.to_list() for p in panels]}
-    return atomic_write_text(run.path / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    return atomic_write_text(run.path / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
 
 
 def find_runs(root: str | Path) -> list[Path]:
@@ -71,9 +73,17 @@ def last_values(rows: list[dict[str, float]], prefix: str = "val/") -> dict[str,
     return out
 
 
-def read_rows(run: RunDir) -> list[dict[str, float]]:
-    from genlab.plots import read_metrics
+def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:
+    """Rows of a metrics.csv with numbers parsed (empty cells dropped)."""
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            rows.append({k: float(v) for k, v in r.items() if v not in ("", None)})
+    return rows
 
+
+def read_rows(run: RunDir) -> list[dict[str, float]]:
+    """``read_metrics`` of the run's ``metrics.csv``; [] when it has none or it cannot be read."""
     try:
         return read_metrics(run.metrics_csv) if run.metrics_csv.is_file() else []
     except (OSError, ValueError):  # a file cut short by a kill: shown as no metrics, never a crash

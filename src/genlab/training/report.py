@@ -78,10 +78,6 @@ class Section:
 class Report:
     title: str
     sections: tuple[Section, ...]
-    #: facts for programs (the gallery reads them from report.html's <meta> tags): model, data, model_class,
-    #: iterations, seconds, monitor (the validation metric ``best.ckpt`` keeps), score (its ``default_metric``
-    #: names in eval.json, comma-separated)
-    facts: dict[str, str]
 
 
 # --- gathering it --------------------------------------------------------------------------------------
@@ -147,12 +143,14 @@ def build_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[
         if found:
             sections.append(Section(title, (_show(found, run_dir, prefix),)))
     sections.append(Section("Model config", (Code(json.dumps(model.config.to_dict(), indent=2), "json"),)))
+    return Report(f"{cfg.model} on {cfg.data}", tuple(sections))
+
+
+def _score_names(model: nn.Module) -> tuple[str, ...]:
+    """The names of the evaluation metric(s) ``model`` declares (``default_metric``); () when it is a function of
+    the data (a generative model's: FID on images, coverage on the toys)."""
     score = (declared(model, "default_metric") or (None, None))[1]  # a name, names, or a function of the data
-    score = (score,) if isinstance(score, str) else score if isinstance(score, tuple) else ()
-    return Report(f"{cfg.model} on {cfg.data}", tuple(sections),
-                  {"model": cfg.model, "data": cfg.data, "model_class": name, "iterations": str(steps),
-                   "seconds": f"{seconds:.1f}", "monitor": getattr(type(model), "monitor", None) or "",
-                   "score": ",".join(score)})
+    return (score,) if isinstance(score, str) else score if isinstance(score, tuple) else ()
 
 
 # --- writing it ------------------------------------------------------------------------------------------
@@ -192,11 +190,16 @@ def write_report(run: RunDir, cfg: TrainConfig, model: nn.Module, metrics: dict[
     """Write ``report.md``, ``report.html`` (and ``curves.png``) of ``run`` atomically; returns report.md's path.
     ``steps``: iterations, ``seconds``: training time, both over every segment of a resumed run; ``command``: the
     recipe that started it, ``continued``: the commands that resumed it."""
-    from genlab.plots import curves
+    from genlab.models.base import panels_of
+    from genlab.panels import draw
+    from genlab.runs import read_rows, write_summary
     from genlab.training.report_html import to_html
 
-    keys = ["train/loss", "val/loss"] + [k for k in ("val/elbo", "val/accuracy", "val/kl") if k in metrics]
-    curve = curves(run.metrics_csv, run.curves, keys) if run.metrics_csv.exists() else None
+    panels = panels_of(model)  # the curves its family declares
+    rows = read_rows(run)
+    curve = draw([(None, rows)], panels, run.curves, title=f"{cfg.model} on {cfg.data}") if rows else None
+    write_summary(run, model_name=cfg.model, data=cfg.data, iterations=steps, seconds=seconds, metrics=metrics,
+                  monitor=model.monitor, default_metric=_score_names(model), panels=panels)
     report = build_report(run, cfg, model, metrics, seconds=seconds, command=command, steps=steps,
                           evaluation=evaluation, continued=continued, curves=curve)
     atomic_write_text(run.report_html, to_html(report))
