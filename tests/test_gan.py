@@ -378,7 +378,7 @@ def test_pix2pix_samples_test_translations_and_evaluates_them_from_the_cli(tmp_p
     assert out.exit_code == 0, out.output
     assert "(source, output, truth)" in out.output
     w, h = Image.open(tmp_path / "t.png").size
-    assert w > 2 * h  # one row of 4 × (source, output, truth) 8×8 images
+    assert h > w  # one example a row: 4 rows of (source | output | truth) 8×8 images, under a title and headers
     refused = runner.invoke(app, ["sample", str(r.run_dir), "--y", "3"])
     assert refused.exit_code == 2 and "do not apply" in refused.output
     out = runner.invoke(app, ["eval", str(r.run_dir), "--limit", "50"])

@@ -62,7 +62,11 @@ def test_a_generative_model_on_data_without_an_x_field_trains_validates_and_draw
 
 def test_each_renderer_chooses_its_reference_from_the_named_fields():
     points, images = torch.randn(3000, 2), torch.rand(5, 1, 8, 8)
-    assert SCATTER_2D.reference_from({"x": points}).shape == (2000, 2)  # the data's points, as the backdrop
-    assert SCATTER_2D.reference_from({"counts": points}) is None  # no x: nothing to draw over
-    assert SCATTER_2D.reference_from({"x": images}) is None
-    assert IMAGE_GRID.reference_from({"x": images}) is None and TENSOR_FILE.reference_from({"x": points}) is None
+
+    def data(**fields):
+        return TensorData(fields, name="d", split="val", kind="vector")
+
+    assert SCATTER_2D.reference_from(data(x=points)).points.shape == (2000, 2)  # the data's points, as the backdrop
+    assert SCATTER_2D.reference_from(data(counts=points)).points is None  # no x: nothing to draw over
+    assert SCATTER_2D.reference_from(data(x=images)).points is None
+    assert IMAGE_GRID.reference_from(data(x=images)) is None and TENSOR_FILE.reference_from(data(x=points)) is None

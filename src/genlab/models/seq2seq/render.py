@@ -53,7 +53,7 @@ class AlignmentMaps(Renderer):
     def text(self, ids: Tensor, side: str) -> str:
         return (self.source_joiner if side == "source" else self.target_joiner).join(self.symbols(ids, side))
 
-    def write(self, samples, path, *, reference=None, title=None) -> Path:
+    def write(self, samples, path, *, reference=None, title=None, labels=None) -> Path:
         if not isinstance(samples, Mapping) or any(k not in samples for k in ("source", "output")):
             got = ", ".join(samples) if isinstance(samples, Mapping) else f"a tensor {tuple(samples.shape)}"
             raise ConfigError(f"{type(self).__name__} writes the named fields source, output (and truth); got {got}")

@@ -27,7 +27,7 @@ class TableCSV(Renderer):
     suffixes: tuple[str, ...] = (".csv",)
     what: str = "a table of samples"
 
-    def write(self, samples, path, *, reference=None, title=None) -> Path:
+    def write(self, samples, path, *, reference=None, title=None, labels=None) -> Path:
         from genlab.atomic import atomic_write_text
 
         if not isinstance(samples, Mapping) or not {"numeric", "categorical"} <= set(samples):

@@ -81,7 +81,7 @@ class AttentionText(Renderer):
         k = int(k)
         return self.classes[k] if 0 <= k < len(self.classes) else str(k)
 
-    def write(self, samples, path, *, reference=None, title=None) -> Path:
+    def write(self, samples, path, *, reference=None, title=None, labels=None) -> Path:
         from genlab.atomic import atomic_write_text
 
         if not isinstance(samples, Mapping):
