@@ -315,8 +315,8 @@ def test_the_cli_trains_evaluates_wer_and_draws_attention_maps(name, tmp_path) -
     assert figures["wer_n"] == 64 and figures["wer_beam"] == 3 and 0 <= figures["per"] and figures["wer"] <= 1
     r = runner.invoke(app, ["sample", str(run), "--n", "5", "--out", str(tmp_path / "s.txt")])
     assert r.exit_code == 0, r.output
-    lines = (tmp_path / "s.txt").read_text().splitlines()
-    assert len(lines) == 5 and all(" → " in line for line in lines)
+    title, *lines = (tmp_path / "s.txt").read_text().splitlines()
+    assert title.startswith("# ") and len(lines) == 5 and all(" → " in line for line in lines)
     r = runner.invoke(app, ["sample", str(run), "--input", "3 March 1999", "--input", "May 1, 2020", "--beam", "2",
                             "--out", str(tmp_path / "mine.png")])
     assert r.exit_code == 0, r.output

@@ -202,7 +202,8 @@ def test_the_classifier_trains_renders_its_attention_and_is_evaluated_from_the_c
     _ok(["train", "text-classifier", "--epochs", "2", *OPTIONS, "--quiet", "--out", str(run), "--seed", "1"])
     out = _ok(["sample", str(run), "--n", "3", "--out", str(tmp_path / "docs.txt")])
     assert "(words, output, truth)" in out
-    docs = (tmp_path / "docs.txt").read_text(encoding="utf-8").strip().split("\n\n")
+    title, *docs = (tmp_path / "docs.txt").read_text(encoding="utf-8").strip().split("\n\n")
+    assert title.startswith("# text-classifier · cls")  # the model and the run
     topics = load("bbc-news", split="val").meta["classes"]
     assert len(docs) == 3
     for doc in docs:

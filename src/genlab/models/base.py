@@ -56,7 +56,6 @@ resume included) / ``after_fit``, and ``monitor`` (the validation metric that ``
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -276,15 +275,16 @@ class Conditional(Generative):
 
     def draw(self, n: int, *, generator: torch.Generator | None = None, y: Tensor | int | None = None,
              **options: Any) -> tuple[Any, Tensor | None]:
-        """A picture's samples and their labels ``(N,)``: without ``y``, ``⌈n / K⌉`` samples of each class, class by
-        class (``0, 0, …, 1, 1, …``: one grid row per class, which shows that the label steers the samples); with
-        ``y``, ``n`` samples of the labels it names (an int: one class). An unconditioned instance: ``sample``."""
+        """A picture's samples and their labels ``(N,)``: without ``y``, one grid row per class, class by class
+        (``0, 0, …, 1, 1, …``: it shows that the label steers the samples), ``⌊n / K⌋`` samples in each of the ``K``
+        classes (``n < K``: one in each of the first ``n``), never more than ``n``; with ``y``, ``n`` samples of the
+        labels it names (an int: one class). An unconditioned instance: ``sample``."""
         if not self.conditioned:
             return super().draw(n, generator=generator, y=y, **options)  # its sample refuses a label
         n = check_count(n)
-        K = self.num_classes
-        labels = (torch.arange(K, device=self.device).repeat_interleave(math.ceil(n / K)) if y is None
-                  else check_labels(self, y, n, num_classes=K, null_label=True))  # the model's sample checks it again
+        rows = min(n, self.num_classes)
+        labels = (torch.arange(rows, device=self.device).repeat_interleave(n // rows) if y is None
+                  else check_labels(self, y, n, num_classes=self.num_classes, null_label=True))  # sample checks it too
         return self.sample(len(labels), generator=generator, y=labels, **options), labels
 
 

@@ -99,7 +99,7 @@ class FitSystem:
         from genlab.training.samples import SampleGrid
 
         trainer = SimpleNamespace(sanity_checking=False, is_global_zero=True, current_epoch=0)
-        system = SimpleNamespace(model=self.model, device=self.model.device)
+        system = SimpleNamespace(model=self.model, device=self.model.device, iteration=0)
         SampleGrid(run, self.cfg.num_samples or 0, reference=val_data).on_validation_epoch_end(trainer, system)
 
 
