@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -30,8 +31,9 @@ def png(path: Path, size: int = 12) -> Path:
 
 
 def fake_run(path: Path, model: str, data: str, *, metrics: str | None = None, sample: str | None = ".png",
-             progress: dict | None = None) -> Path:
-    """A run folder as `genlab train` leaves it: config.yaml, and optionally metrics.csv, a sample, progress."""
+             progress: dict | None = None, summary: dict | None = None) -> Path:
+    """A run folder as `genlab train` leaves it: config.yaml, and optionally metrics.csv, a sample, progress.json
+    (``model/progress.json``) and summary.json (``genlab.runs``: written when a run ends)."""
     path.mkdir(parents=True)
     (path / "config.yaml").write_text(yaml.safe_dump({"model": model, "data": data}))
     if metrics is not None:
@@ -43,8 +45,8 @@ def fake_run(path: Path, model: str, data: str, *, metrics: str | None = None, s
         (path / "samples").mkdir()
         (path / "samples" / f"epoch_001{sample}").write_text("first <line> & more\n" + "line\n" * 30)
     if progress is not None:
-        import json
-
         (path / "model").mkdir()
         (path / "model" / "progress.json").write_text(json.dumps(progress))
+    if summary is not None:
+        (path / "summary.json").write_text(json.dumps(summary))
     return path

@@ -12,9 +12,12 @@ from typer.testing import CliRunner
 from genlab.cli.main import app
 from genlab.errors import ConfigError
 from genlab.gallery import family, write_gallery
-from genlab.webpage import page
 
 CSV = "epoch,step,train/loss,val/loss,val/b,val/a\n0,9,3.0,,,\n0,9,,2.5,0.5,7.0\n1,19,2.0,,,\n1,19,,1.25,0.25,6.0\n"
+#: what a finished run writes at its end (genlab.runs.write_summary)
+SUMMARY = {"model": "vae", "data": "mnist", "iterations": 20, "seconds": 75.0,
+           "metrics": {"val/loss": 1.25, "val/b": 0.25, "val/a": 6.0}, "monitor": "val/b",
+           "default_metric": ["elbo"], "panels": [["loss", ["loss"]]]}
 
 
 def _families(html: str) -> dict[str, list[str]]:
@@ -26,11 +29,16 @@ def _families(html: str) -> dict[str, list[str]]:
     return out
 
 
+def _card(html: str, name: str) -> str:
+    return re.search(rf"<h3>(?:<a [^>]+>)?{name}(?:</a>)?</h3>(.*?)</article>", html, re.S).group(1)
+
+
 @pytest.fixture
 def runs(tmp_path):
     root = tmp_path / "runs"
-    fake_run(root / "vae-1", "vae", "mnist", metrics=CSV, progress={"iteration": 20, "finished": True})
-    fake_run(root / "old" / "cvae-1", "cvae", "mnist", metrics=CSV)  # nested one level deeper
+    fake_run(root / "vae-1", "vae", "mnist", metrics=CSV, progress={"iteration": 20, "finished": True},
+             summary=SUMMARY)
+    fake_run(root / "cvae-1", "cvae", "mnist", metrics=CSV)
     fake_run(root / "gan-1", "gan", "ring8", metrics=CSV)
     fake_run(root / "lm-1", "lstm-lm", "kjv", metrics=CSV, sample=".txt")
     fake_run(root / "ddpm-crashed", "ddpm", "mnist", sample=None, progress={"iteration": 3, "finished": False})
@@ -50,31 +58,29 @@ def test_family_comes_from_the_models_module():
 
 
 def test_images_are_copied_and_every_link_resolves(runs, tmp_path):
-    out = tmp_path / "gallery"
+    (runs / "vae-1" / "report.html").write_text("<h1>vae</h1>")
+    out = tmp_path / "site" / "gallery"
     html = write_gallery(runs, out).read_text()
     refs = links(html)
     images = [v for t, a, v in refs if t == "img"]
     assert len(images) == 3 and all(v.startswith("images/") for v in images)  # vae, cvae, gan; the LM's is text
     for _, _, value in refs:
         assert "://" not in value and (out / value).resolve().is_file(), value
-    reports = [v for t, a, v in refs if t == "a"]
-    assert reports == []  # no run here has a report yet
-    copied = (out / "images").iterdir()
-    assert {p.read_bytes() for p in copied} == {(runs / r / "samples/epoch_001.png").read_bytes()
-                                                for r in ("vae-1", "old/cvae-1", "gan-1")}  # the latest epoch's
+    reports = {(out / v).resolve() for t, a, v in refs if t == "a"}
+    assert reports == {(runs / "vae-1" / "report.html").resolve()}  # the only run with a report
+    assert {p.read_bytes() for p in (out / "images").iterdir()} == {
+        (runs / r / "samples/epoch_001.png").read_bytes() for r in ("vae-1", "cvae-1", "gan-1")}  # the latest
 
 
-def test_card_links_the_runs_report_and_shows_its_facts_monitor_first(runs, tmp_path):
-    meta = {"genlab:monitor": "val/b", "genlab:seconds": "12.5", "genlab:iterations": "20", "genlab:score": "elbo"}
-    (runs / "vae-1" / "report.html").write_text(page("vae", "<h1>vae</h1>", meta=meta))
+def test_a_card_shows_the_declared_score_first_then_the_validation_metrics(runs, tmp_path):
     (runs / "vae-1" / "eval.json").write_text(json.dumps({"data": "mnist", "elbo": -91.25, "bpd": 0.2}))
-    out = tmp_path / "site" / "gallery"
-    html = write_gallery(runs, out).read_text()
-    card = re.search(r'<article class="card"><h3><a href="([^"]+)">vae-1</a>(.*?)</article>', html, re.S)
-    assert (out / card.group(1)).resolve() == (runs / "vae-1" / "report.html").resolve()
-    rows = re.findall(r"<td>(.*?)</td><td class=\"num\">(.*?)</td>", card.group(2))
-    assert rows == [("test elbo", "-91.25"), ("val/b", "0.25"), ("val/a", "6"), ("val/loss", "1.25")]
-    assert "20 iterations · 12.5 s" in card.group(2) and "finished" in card.group(2)
+    card = _card(write_gallery(runs, tmp_path / "gallery").read_text(), "vae-1")
+    rows = re.findall(r'<td>(.*?)</td><td class="num">(.*?)</td>', card)
+    assert rows == [("test/elbo", "-91.25"), ("val/a", "6"), ("val/b", "0.25"), ("val/loss", "1.25")]
+    assert "20 iterations · trained 1m15s" in card and "finished" in card
+    (runs / "vae-1" / "eval.json").unlink()  # no test score: the validation metric the model monitors leads
+    rows = re.findall(r'<td>(.*?)</td>', _card(write_gallery(runs, tmp_path / "gallery").read_text(), "vae-1"))
+    assert rows[0] == "val/b"
 
 
 def test_a_crashed_run_and_a_damaged_one_get_cards_that_say_so(runs, tmp_path):
@@ -83,17 +89,16 @@ def test_a_crashed_run_and_a_damaged_one_get_cards_that_say_so(runs, tmp_path):
     (damaged / "model").mkdir()
     (damaged / "model" / "progress.json").write_text("{not json")
     html = write_gallery(runs, tmp_path / "gallery").read_text()
-    crashed = re.search(r"<h3>ddpm-crashed</h3>(.*?)</article>", html, re.S).group(1)
+    crashed = _card(html, "ddpm-crashed")
     assert "no samples yet" in crashed and "no metrics yet" in crashed and "unfinished" in crashed
     assert "3 iterations" in crashed and "no report yet" in crashed
-    broken = re.search(r"<h3>broken</h3>(.*?)</article>", html, re.S).group(1)
+    broken = _card(html, "broken")
     assert "not valid YAML" in broken and "not valid JSON" in broken
     assert "broken" in _families(html)["Other runs"]
 
 
 def test_a_text_sample_is_shown_escaped_and_short(runs, tmp_path):
-    html = write_gallery(runs, tmp_path / "gallery").read_text()
-    lm = re.search(r"<h3>lm-1</h3>(.*?)</article>", html, re.S).group(1)
+    lm = _card(write_gallery(runs, tmp_path / "gallery").read_text(), "lm-1")
     excerpt = re.search(r"<pre>(.*?)</pre>", lm, re.S).group(1)
     assert excerpt.startswith("first &lt;line&gt; &amp; more\n") and excerpt.count("\n") == 10  # 10 lines and …
 
@@ -118,9 +123,12 @@ def test_a_folder_without_runs_is_a_config_error(tmp_path):
     assert not (tmp_path / "gallery").exists() and not (tmp_path / "g").exists()
 
 
-def test_the_gallery_command_imports_no_torch(runs, tmp_path):
+def test_the_gallery_imports_no_torch(tmp_path):
+    root = tmp_path / "runs"
+    fake_run(root / "done", "vae", "mnist", metrics=CSV, progress={"iteration": 20, "finished": True}, summary=SUMMARY)
+    fake_run(root / "crashed", "vae", "mnist", metrics=CSV, progress={"iteration": 3, "finished": False})
     code = ("import sys\nfrom typer.testing import CliRunner\nfrom genlab.cli.main import app\n"
-            f"r = CliRunner().invoke(app, ['gallery', {str(runs)!r}, '--out', {str(tmp_path / 'g')!r}])\n"
+            f"r = CliRunner().invoke(app, ['gallery', {str(root)!r}, '--out', {str(tmp_path / 'g')!r}])\n"
             "assert r.exit_code == 0, r.output\nassert 'torch' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert (tmp_path / "g" / "index.html").is_file()

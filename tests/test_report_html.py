@@ -78,15 +78,6 @@ def test_report_html_escapes_the_text_it_shows(tmp_path):
     assert "&lt;s19&gt;" in html and "&lt;s20&gt;" not in html and "5 more lines" in html  # first 20 of 25 lines
 
 
-def test_report_html_carries_the_facts_the_gallery_reads(tmp_path):
-    from genlab.webpage import read_meta
-
-    facts = read_meta(_run(tmp_path).report_html.read_text())
-    assert facts["genlab:iterations"] == "10" and facts["genlab:seconds"] == "12.3"
-    assert facts["genlab:monitor"] == "val/loss" and facts["genlab:score"] == "elbo"  # VAE: a LatentVariable
-    assert facts["genlab:model_class"] == "genlab.models.vae.VAE"
-
-
 @pytest.mark.parametrize("bad", ["report.md", "report.html"])
 def test_a_failed_report_write_leaves_the_earlier_report_whole(tmp_path, monkeypatch, bad):
     import genlab.training.report as report

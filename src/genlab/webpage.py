@@ -15,7 +15,7 @@ STYLE = """
 * { box-sizing: border-box; }
 body { margin: 0; background: #fff; color: var(--ink);
        font: 15px/1.5 -apple-system, "Segoe UI", "Helvetica Neue", Arial, "DejaVu Sans", sans-serif; }
-main { max-width: 1040px; margin: 0 auto; padding: 24px 28px 48px; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 48px; }
 h1 { font-size: 26px; margin: 0 0 4px; }
 h2 { font-size: 19px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
 h3 { font-size: 16px; margin: 0 0 6px; }
@@ -35,14 +35,19 @@ td.num { text-align: right; font-family: ui-monospace, "DejaVu Sans Mono", monos
 img.figure { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px;
              image-rendering: pixelated; background: #fff; }
 img.curves { image-rendering: auto; }
-section.family { margin-top: 8px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 16px; }
-.card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: #fff;
-        display: flex; flex-direction: column; gap: 8px; box-shadow: 0 1px 2px rgba(0, 0, 0, .04); }
+h2 .count { color: var(--muted); font-weight: normal; font-size: 15px; }
+.families { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0 32px; }
+section.family { flex: 0 1 auto; max-width: 100%; }
+.cards { display: flex; flex-wrap: wrap; gap: 16px; }
+.card { width: 276px; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: #fff;
+        display: flex; flex-direction: column; gap: 8px; box-shadow: 0 1px 3px rgba(0, 0, 0, .06); }
+.card { position: relative; }
+.card h3 { overflow-wrap: anywhere; padding-right: 84px; }
+.card > .badge { position: absolute; top: 14px; right: 14px; }
 .card .sample { display: flex; align-items: center; justify-content: center; background: var(--soft);
-                border-radius: 6px; min-height: 140px; overflow: hidden; }
-.card .sample img { max-width: 100%; max-height: 240px; image-rendering: pixelated; display: block; }
-.card .sample pre { margin: 0; border: 0; width: 100%; max-height: 200px; overflow: hidden; font-size: 12px;
+                border-radius: 6px; height: 248px; overflow: hidden; }
+.card .sample img { width: 100%; height: 100%; object-fit: contain; display: block; }
+.card .sample pre { margin: 0; border: 0; width: 100%; height: 100%; overflow: hidden; font-size: 11px;
                     white-space: pre-wrap; word-break: break-word; }
 .card .missing { color: var(--muted); font-style: italic; padding: 12px; text-align: center; }
 .card .meta { color: var(--muted); font-size: 13px; }
@@ -66,27 +71,9 @@ def inline(s: str) -> str:
     return re.sub(r"`([^`]*)`", r"<code>\1</code>", text(s))
 
 
-def page(title: str, body: str, *, meta: dict[str, str] | None = None) -> str:
-    """A whole HTML document: ``title`` (escaped), ``body`` (HTML already), ``meta``: ``<meta name content>`` tags
-    (facts for programs that read the page, such as the gallery)."""
-    tags = "".join(f'<meta name="{text(k)}" content="{text(v)}">\n' for k, v in (meta or {}).items())
+def page(title: str, body: str) -> str:
+    """A whole HTML document: ``title`` (escaped), ``body`` (HTML already)."""
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n{tags}'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{text(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
             f"</body>\n</html>\n")
-
-
-def read_meta(document: str) -> dict[str, str]:
-    """The ``<meta name content>`` tags of a page that ``page`` wrote (``{}`` for any other text)."""
-    from html.parser import HTMLParser
-
-    found: dict[str, str] = {}
-
-    class Meta(HTMLParser):
-        def handle_starttag(self, tag, attrs):
-            attrs = dict(attrs)
-            if tag == "meta" and attrs.get("name") and attrs.get("content") is not None:
-                found[attrs["name"]] = attrs["content"]
-
-    Meta().feed(document)
-    return found

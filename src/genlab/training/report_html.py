@@ -1,16 +1,13 @@
 """``report.html`` of a run: the ``Report`` that ``report.md`` shows, as one standalone page.
 
 Its images (curves, samples) are the run folder's own files, referenced relative to it; text samples are
-shown in ``<pre>``; the style is inline (``genlab.webpage``); nothing is fetched from the network. The page's
-``<meta>`` tags carry the report's facts (``Report.facts``, named ``genlab:<fact>``) for the gallery.
+shown in ``<pre>``; the style is inline (``genlab.webpage``); nothing is fetched from the network.
 """
 
 from __future__ import annotations
 
 from genlab.training.report import Block, Bullets, Code, Excerpt, FileLink, Image, Paragraph, Report, Table
 from genlab.webpage import inline, page, text
-
-META_PREFIX = "genlab:"
 
 
 def _cell(value: str) -> str:
@@ -52,5 +49,4 @@ def to_html(report: Report) -> str:
         if section.title:
             parts.append(f"<h2>{text(section.title)}</h2>")
         parts += [_block(b) for b in section.blocks]
-    return page(f"genlab: {report.title}", "\n".join(parts),
-                meta={f"{META_PREFIX}{k}": v for k, v in report.facts.items()})
+    return page(f"genlab: {report.title}", "\n".join(parts))
