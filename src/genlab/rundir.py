@@ -5,6 +5,7 @@
     runs/<name>/
       config.yaml        the resolved run config (enough to rerun it)
       metrics.csv        one row per logged iteration (train/*) and per validation (val/*)
+      tensorboard/       the same scalars, the config and the sample grids as TensorBoard event files
       checkpoints/       last.ckpt (resume) and best.ckpt, written atomically
       model/             model.safetensors + config.json (save_pretrained), written at each validation, at a
                          stop and at the end; progress.json: the iteration it holds, whether the run finished
@@ -51,6 +52,10 @@ class RunDir:
     @property
     def metrics_csv(self) -> Path:
         return self.path / "metrics.csv"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
 
     @property
     def checkpoints(self) -> Path:

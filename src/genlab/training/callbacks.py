@@ -1,5 +1,5 @@
-"""Callbacks of the training spine: RNG state for exact resume, NaN/Inf guard, EMA, progress bar (the sample grids:
-``training.samples``)."""
+"""Callbacks of the training spine: RNG state for exact resume, NaN/Inf guard, EMA (the sample grids:
+``training.samples``; the progress display: ``training.progress``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
 from genlab.errors import NonFiniteError
@@ -243,27 +243,6 @@ class RunCheckpoint(ModelCheckpoint):
             key = super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
             self.__dict__["_state_key"] = key
         return key
-
-
-class LossProgressBar(TQDMProgressBar):
-    """Lightning's progress bar, showing the last iteration's loss (the system keeps it in ``last_terms``)
-    and the iteration."""
-
-    def get_metrics(self, trainer, pl_module) -> dict[str, int | str | float | dict[str, float]]:
-        metrics = super().get_metrics(trainer, pl_module)
-        loss = pl_module.last_terms.get("loss")
-        if loss is not None:
-            metrics["loss"] = f"{loss.item():.4g}"
-        metrics["step"] = pl_module.iteration  # iterations (a bar tick may hold several: steps_per_call)
-        return metrics
-
-    def on_exception(self, trainer, pl_module, exception) -> None:
-        """Close the bars (ending their line), so the error the CLI prints next starts a line of its own."""
-        for name in ("train_progress_bar", "val_progress_bar"):
-            try:
-                getattr(self, name).close()
-            except TypeError:  # that bar was never opened
-                pass
 
 
 def ema_decay_at(step: int, decay: float) -> float:

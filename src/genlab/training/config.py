@@ -50,6 +50,7 @@ class TrainConfig(Config):
     num_samples: int | None = None  # samples drawn into samples/ each epoch; None: the model's default (64)
     init_from: str | None = None  # start from the weights of a saved model folder (e.g. a VAE run's model/)
     quiet: bool = False  # no progress bar
+    logger: Literal["csv", "tensorboard", "both"] = "both"  # metrics.csv, event files in tensorboard/, or both
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # model config overrides
     data_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # the dataset's options (data.options)
 
@@ -92,7 +93,7 @@ class TrainConfig(Config):
 
 #: what ``--resume`` may change: how long the run goes on and what it prints or samples; anything else
 #: (the model, the data, the optimizer, the batch, the processes) would not continue the same run
-RESUMABLE = frozenset({"epochs", "max_steps", "max_time", "quiet", "num_samples", "checkpoint_every",
+RESUMABLE = frozenset({"epochs", "max_steps", "max_time", "quiet", "logger", "num_samples", "checkpoint_every",
                        "checkpoint_minutes", "val_every_epochs", "out"})
 
 

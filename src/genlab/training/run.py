@@ -26,7 +26,6 @@ from genlab.registry import get_model
 from genlab.rundir import RunDir
 from genlab.training.callbacks import (
     EMA,
-    LossProgressBar,
     NonFiniteGuard,
     RNGState,
     RunCheckpoint,
@@ -47,7 +46,8 @@ from genlab.training.config import (
 )
 from genlab.training.datamodule import TensorDataModule, train_policy
 from genlab.training.export import ExportAtValidation, export_model
-from genlab.training.logger import RunCSVLogger
+from genlab.training.logger import SampleImages, run_loggers
+from genlab.training.progress import IterationProgress
 from genlab.training.samples import SampleGrid
 from genlab.training.systems.fit import fit_run, refuse_resume
 from genlab.training.validation import validation_interval
@@ -297,17 +297,17 @@ def _callbacks(cfg: TrainConfig, run: RunDir, model: torch.nn.Module, clock, pla
           if model.monitor else []),
         *([TimedCheckpoint(run.last_checkpoint, cfg.checkpoint_minutes)] if cfg.checkpoint_minutes else []),
         RNGState(), NonFiniteGuard(), interrupt,
-        ExportAtValidation(run, fit_data), SampleGrid(run, cfg.num_samples, reference=val_data),
+        ExportAtValidation(run, fit_data), SampleGrid(run, cfg.num_samples, reference=val_data), SampleImages(run),
         *([ema] if ema else []), *(extra or []),
     ]
     if not cfg.quiet:
-        cbs.append(LossProgressBar(refresh_rate=max(1, 10 // plan.k)))
+        cbs.append(IterationProgress(plan.total, plan.per_epoch))
     return cbs, ema, interrupt
 
 
 def _trainer(cfg: TrainConfig, run: RunDir, system_cls: type, clock, plan: Schedule, cbs: list[L.Callback],
              resumed_at: int | None) -> L.Trainer:
-    """The Lightning Trainer of the run: its limits in optimizer steps (``clock``), validation interval, logger."""
+    """The Lightning Trainer of the run: its limits in optimizer steps (``clock``), validation interval, loggers."""
     if cfg.quiet:
         for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -317,7 +317,7 @@ def _trainer(cfg: TrainConfig, run: RunDir, system_cls: type, clock, plan: Sched
         precision="bf16-mixed" if cfg.precision == "bf16-mixed" else "32-true",
         max_epochs=cfg.epochs, max_steps=clock.trainer_steps(cfg.max_steps),
         max_time=parse_duration(cfg.max_time) if cfg.max_time else None, check_val_every_n_epoch=plan.val_every,
-        logger=RunCSVLogger(run.path, keep_until_step=resumed_at), callbacks=cbs,
+        logger=run_loggers(run, cfg.logger, hparams=cfg.to_dict(), resumed_at=resumed_at), callbacks=cbs,
         plugins=[AtomicCheckpointIO()], num_sanity_val_steps=0, enable_model_summary=False,
         enable_progress_bar=not cfg.quiet, log_every_n_steps=min(10, math.ceil(plan.per_epoch / plan.k)),
         default_root_dir=str(run.path),

@@ -187,17 +187,19 @@ class System(L.LightningModule):
             self._end_iteration()
 
     def _end_iteration(self) -> None:
-        if self.iteration % self.log_every == 0 and self.logger is not None:
+        if self.iteration % self.log_every == 0 and self.loggers:
             self.log_row({f"train/{k}": float(v) for k, v in self.last_terms.items()})
         for cb in self._iteration_callbacks:
             cb.on_train_iteration_end(self.trainer, self)
 
     def log_row(self, metrics: dict[str, float]) -> None:
-        """One row of ``metrics.csv`` at the iteration just completed (every row of a run counts the same way)."""
+        """One row of ``metrics.csv`` (and of every other logger) at the iteration just completed (every row of a run
+        counts the same way)."""
         last = max(0, self.iteration - 1)  # the iteration just completed (0-based)
         # the epoch of that iteration (Lightning's counter runs one ahead after a resume from a max_steps stop)
         epoch = last // self.iterations_per_epoch if self.iterations_per_epoch else self.current_epoch
-        self.logger.log_metrics({**metrics, "epoch": epoch}, step=last)
+        for logger in self.loggers:  # self.logger would be only the first
+            logger.log_metrics({**metrics, "epoch": epoch}, step=last)
 
     def _backward(self, loss: Tensor) -> None:
         """``manual_backward(loss)``, with the per-step hooks sent straight to their callbacks on the fast path."""
@@ -270,13 +272,13 @@ class System(L.LightningModule):
         means = {f"val/{k}": totals[i] / totals[-1] for i, k in enumerate(keys)}
         self.log_dict(means, on_step=False, on_epoch=True, logger=False)  # callback_metrics (best checkpoint)
         self.validated_at = self.iteration
-        if self.logger is not None and not self.trainer.sanity_checking:
+        if self.loggers and not self.trainer.sanity_checking:
             self.log_row({k: float(v) for k, v in means.items()})
 
     # --- checkpoints ----------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self.logger is not None:  # the rows up to the checkpoint reach metrics.csv with it (a resume keeps them)
-            self.logger.save()
+        for logger in self.loggers:  # the rows up to the checkpoint reach metrics.csv with it (a resume keeps them)
+            logger.save()
         checkpoint["genlab"] = {"train_config": self.cfg.to_dict(),
                                 "model_class": f"{type(self.model).__module__}.{type(self.model).__qualname__}",
                                 "model_config": self.model.config.to_dict(),
