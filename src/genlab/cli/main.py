@@ -204,7 +204,7 @@ def train(
                                                show_default="off")] = False,
     help_: Annotated[bool, typer.Option("--help", "-h", help="show this message; with MODEL, also every option of the "
                                         "model and its dataset (--set model.NAME=VALUE, --set data.NAME=VALUE)",
-                                        show_default=False)] = False,
+                                        show_default="off")] = False,
 ) -> None:
     """Train MODEL on a dataset and write a run folder (config, metrics, checkpoints, model, samples, report).
 
@@ -288,6 +288,23 @@ def _predict_test(model, run: Path, n: int, seed: int, out: Path | None) -> None
     written = renderer.write(fields, target, title=caption(folder, type(model).__name__, f"test examples, seed {seed}"))
     typer.echo(f"{len(pick)} test examples in {dt:.2f} s ({dt / len(pick) * 1000:.1f} ms each); "
                f"({', '.join(fields)}) of each → {written}")
+
+
+def _validation_split(run: Path):
+    """The validation split of the run's dataset with the run's options (``TensorData``), or None for a bare model
+    folder or data that cannot be loaded here (a note on stderr: the picture is drawn without it)."""
+    from genlab.data import load
+    from genlab.errors import GenlabError
+    from genlab.rundir import RunDir
+
+    folder = RunDir(run)
+    if not folder.config_yaml.is_file():
+        return None
+    try:
+        return load(folder.dataset(None), split="val", **folder.data_options())
+    except GenlabError as e:
+        typer.echo(f"note: drawn without the data behind it ({e})", err=True)
+        return None
 
 
 def _transduce_inputs(model, run: Path, args: list[str], out: Path | None) -> None:
@@ -416,8 +433,13 @@ def sample(
     x, y = model.draw(n, generator=torch.Generator().manual_seed(seed), **extra)  # conditioned: a row per class
     dt = time.perf_counter() - t0
     count = n if y is None else len(y)
-    written = renderer.write(x, target, labels=Labels.of(y), title=caption(RunDir(run), type(model).__name__,
-                                                                           f"seed {seed}"))
+    from genlab.render import Scatter2D
+
+    # the data behind a scatter's samples (and a toy's modes), the classes' names: from the run's validation split
+    reference = _validation_split(run) if isinstance(renderer, Scatter2D) or y is not None else None
+    written = renderer.write(x, target, labels=Labels.of(y, reference.meta.get("classes") if reference else None),
+                             reference=renderer.reference_from(reference) if reference is not None else None,
+                             title=caption(RunDir(run), type(model).__name__, f"seed {seed}"))
     typer.echo(f"{count} samples in {dt:.2f} s ({dt / count * 1000:.1f} ms each) → {written}")
 
 

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -16,68 +15,22 @@ from genlab.atomic import atomic_write_text
 from genlab.models.base import ClosedForm, declared
 from genlab.rundir import RunDir
 from genlab.training.config import TrainConfig
+from genlab.training.report_blocks import (
+    Block,
+    Bullets,
+    Code,
+    Excerpt,
+    FileLink,
+    Image,
+    Paragraph,
+    Report,
+    Section,
+    Table,
+)
 
 IMAGES = (".png", ".jpg", ".jpeg", ".svg")
 TEXTS = (".txt", ".csv")
 TEXT_LINES = 20  # lines of a text sample shown in the report
-
-
-# --- the content: blocks and sections (text may hold Markdown `code` spans, nothing else) -------------
-@dataclasses.dataclass(frozen=True)
-class Bullets:
-    items: tuple[str, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class Paragraph:
-    text: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Code:
-    text: str
-    language: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Table:
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class Image:
-    src: str  # relative to the run folder
-    alt: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Excerpt:
-    """The first lines of a text sample ``src``; ``more``: how many lines are not shown."""
-
-    src: str
-    lines: tuple[str, ...]
-    more: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class FileLink:
-    src: str
-
-
-Block = Bullets | Paragraph | Code | Table | Image | Excerpt | FileLink
-
-
-@dataclasses.dataclass(frozen=True)
-class Section:
-    title: str  # "" for the untitled first section
-    blocks: tuple[Block, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class Report:
-    title: str
-    sections: tuple[Section, ...]
 
 
 # --- gathering it --------------------------------------------------------------------------------------

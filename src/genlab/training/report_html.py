@@ -6,7 +6,7 @@ shown in ``<pre>``; the style is inline (``genlab.webpage``); nothing is fetched
 
 from __future__ import annotations
 
-from genlab.training.report import Block, Bullets, Code, Excerpt, FileLink, Image, Paragraph, Report, Table
+from genlab.training.report_blocks import Block, Bullets, Code, Excerpt, FileLink, Image, Paragraph, Report, Table
 from genlab.webpage import inline, page, text
 
 

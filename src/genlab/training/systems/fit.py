@@ -8,8 +8,8 @@ the whole training split. So a run of one is a single pass, with the same run fo
    weighted by each batch's units (its rows unless ``ModelOutput.units`` says otherwise) as ``System`` weights
    them, on the batches a Trainer run validates on (``TensorDataModule.val_dataloader``: ``val_size``, one
    seeded draw of dynamically binarized data);
-3. one row of ``metrics.csv`` (``val/<term>``, epoch 0, step 0) by the run's CSV logger, so every tool that
-   reads ``metrics.csv`` reads it as a Trainer run's;
+3. one row of ``metrics.csv`` (``val/<term>``, epoch 0, step 0) by the run's loggers (and TensorBoard's), so every
+   tool that reads ``metrics.csv`` reads it as a Trainer run's;
 4. ``samples/`` (the sample grid a Trainer run draws after each validation), ``model/`` (``export_model``),
    ``report.md`` (``write_report``), and last ``model/progress.json`` marked finished (iteration 1).
 
@@ -82,12 +82,13 @@ class FitSystem:
         """``metrics.csv``'s row, ``samples/``, ``model/``, ``report.md``, then ``progress.json`` finished (last, as
         a Trainer run writes it)."""
         from genlab.training.export import export_model
-        from genlab.training.logger import RunCSVLogger
+        from genlab.training.logger import run_loggers
         from genlab.training.report import write_report
 
-        logger = RunCSVLogger(run.path)
-        logger.log_metrics({**metrics, "epoch": 0}, step=0)  # the row of iteration 1 (rows count from 0)
-        logger.save()
+        loggers = run_loggers(run, self.cfg.logger, hparams=self.cfg.to_dict(), resumed_at=None)  # as a Trainer run's
+        for logger in loggers:
+            logger.log_metrics({**metrics, "epoch": 0}, step=0)  # the row of iteration 1 (rows count from 0)
+            logger.finalize("success")
         self._draw(run, val_data)
         export_model(run, self.model, train_data, iteration=1, finished=False)
         write_report(run, self.cfg, self.model, metrics, seconds=self.seconds, command=self.command, steps=1)
