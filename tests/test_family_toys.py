@@ -19,6 +19,7 @@ from genlab.errors import ConfigError
 from genlab.evaluation.metrics import default_metrics, evaluate
 from genlab.models.qa import BagOfWordsQA
 from genlab.models.text import BigramLM
+from genlab.render import TextFile
 from genlab.training.config import TrainConfig
 from genlab.training.run import train
 from genlab.vocab import Vocabulary
@@ -128,8 +129,8 @@ def test_the_bigram_lm_trains_writes_text_samples_and_is_evaluated_from_the_cli_
     assert "```" in (run / "report.md").read_text() and text.splitlines()[0][:20] in (run / "report.md").read_text()
 
     out = _ok(["sample", str(run), "--n", "3", "--out", str(tmp_path / "s.txt")])
-    title, _, body = (tmp_path / "s.txt").read_text().partition("\n\n")  # "# bigram · lm · seed 0", the samples
-    assert "3 samples" in out and title.startswith("# bigram") and len(body.strip().split("\n\n")) == 3
+    title, texts = TextFile.read(tmp_path / "s.txt")  # "bigram · lm · seed 0", the samples
+    assert "3 samples" in out and title.startswith("bigram") and len(texts) == 3
     _ok(["eval", str(run)])
     figures = json.loads((run / "eval.json").read_text())
     V = len(vocab)

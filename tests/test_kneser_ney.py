@@ -17,6 +17,7 @@ from genlab.data.text import blocks, encode_characters
 from genlab.errors import ConfigError
 from genlab.models.closed_form import NotFitted
 from genlab.models.text.kneser_ney import KneserNeyLM, modified_discounts
+from genlab.render import TextFile
 from genlab.vocab import Vocabulary
 
 ABRA = "abracadabra"
@@ -229,5 +230,6 @@ def test_train_eval_and_sample_from_the_cli(tmp_path):
     figures = json.loads((run / "eval.json").read_text())
     assert 2.0 < figures["loss_bits"] < 3.2  # a character trigram: well below the bigram's 3.37 bits
     _ok("sample", run, "--prompt", "And God", "--tokens", 20, "--n", 2, "--out", tmp_path / "s.txt")
-    texts = (tmp_path / "s.txt").read_text(encoding="utf-8").strip().split("\n\n")
+    title, texts = TextFile.read(tmp_path / "s.txt")
+    assert title.startswith("kn-lm")
     assert len(texts) == 2 and all(t.startswith("And God") and len(t) >= len("And God") + 10 for t in texts)

@@ -23,6 +23,7 @@ from genlab.data.tensors import TensorData
 from genlab.errors import ConfigError
 from genlab.evaluation.metrics import _stream_outputs, evaluate
 from genlab.models.text import GRULM, RNNLM, RecurrentLM
+from genlab.render import TextFile
 from genlab.training.config import TrainConfig
 from genlab.training.run import train
 
@@ -161,8 +162,8 @@ def test_the_lstm_lm_trains_samples_a_prompt_and_is_evaluated_in_bits_per_charac
     r = runner.invoke(app, ["sample", str(run), "--n", "2", "--prompt", "And God said", "--tokens", "30",
                             "--temperature", "0.8", "--top-k", "10", "--out", str(tmp_path / "s.txt")])
     assert r.exit_code == 0, r.output
-    texts = (tmp_path / "s.txt").read_text().strip().split("\n\n")
-    assert len(texts) == 2 and all(t.startswith("And God said") for t in texts)
+    title, texts = TextFile.read(tmp_path / "s.txt")
+    assert title is not None and len(texts) == 2 and all(t.startswith("And God said") for t in texts)
     r = runner.invoke(app, ["sample", str(run), "--prompt", "ünïcode"])
     assert r.exit_code != 0 and "the model's vocabulary lacks" in r.output
     r = runner.invoke(app, ["sample", str(run), "--steps", "3"])

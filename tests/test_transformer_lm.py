@@ -16,6 +16,7 @@ from genlab.data import load
 from genlab.errors import ConfigError
 from genlab.models.text.decoding import banned_ids
 from genlab.models.text.transformer_lm import TransformerLM
+from genlab.render import TextFile
 
 runner = CliRunner()
 TINY = {"d_model": 16, "num_heads": 2, "num_layers": 2, "dropout": 0.0}
@@ -164,8 +165,8 @@ def test_the_cli_trains_samples_from_a_prompt_and_evaluates_in_bits_per_characte
     r = runner.invoke(app, ["sample", str(run), "--n", "2", "--prompt", "And God", "--tokens", "20",
                             "--top-k", "10", "--out", str(tmp_path / "s.txt")])
     assert r.exit_code == 0, r.output
-    texts = (tmp_path / "s.txt").read_text(encoding="utf-8").rstrip("\n").split("\n\n")
-    assert len(texts) == 2 and all(t.startswith("And God") and len(t) == 27 for t in texts)
+    title, texts = TextFile.read(tmp_path / "s.txt")
+    assert title is not None and len(texts) == 2 and all(t.startswith("And God") and len(t) == 27 for t in texts)
     r = runner.invoke(app, ["eval", str(run)])
     assert r.exit_code == 0, r.output
     figures = json.loads((run / "eval.json").read_text())

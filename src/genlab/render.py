@@ -250,6 +250,15 @@ class TextFile(Renderer):
         head = [f"# {title}"] if title else []
         return atomic_write_text(self.path(path), "\n\n".join(head + blocks) + "\n")
 
+    @staticmethod
+    def read(path: str | os.PathLike) -> tuple[str | None, list[str]]:
+        """``(title, samples)`` of a file ``write`` wrote: its ``# title`` line (None when it has none) and the
+        samples, one per paragraph."""
+        title, blocks = None, Path(path).read_text(encoding="utf-8").removesuffix("\n").split("\n\n")
+        if blocks and blocks[0].startswith("# ") and "\n" not in blocks[0]:
+            title, blocks = blocks[0][2:], blocks[1:]
+        return title, blocks
+
 
 @functools.lru_cache(maxsize=8)
 def _vocabulary(items: tuple[str, ...]):
