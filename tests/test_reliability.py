@@ -46,8 +46,9 @@ def test_list_shows_every_run_when_there_are_several(tmp_path):
         (tmp_path / name / "config.yaml").write_text(f"model: {model}\ndata: digits\n")
     res = CliRunner().invoke(app, ["list", "--runs", str(tmp_path)])
     assert res.exit_code == 0, res.output
-    lines = [line.split()[0] for line in res.output.split("Runs (")[1].splitlines()[1:] if line.strip()]
-    assert lines == ["a-run", "b-run", "c-run"]
+    header, *rows = [line.split() for line in res.output.split("Runs (")[1].splitlines()[1:] if line.strip()]
+    assert header[:3] == ["run", "model", "data"]
+    assert [(r[0], r[1]) for r in rows] == [("a-run", "vae"), ("b-run", "gan"), ("c-run", "ddpm")]
 
 
 # --- resume refuses what it would ignore ---------------------------------------------------------------------------
