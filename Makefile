@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/genlab demo
 
+# the tests run in as many processes as the machine has cores, at most 4 (pytest-xdist; each test sets torch to 1 thread)
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -m "not slow" -q -p no:cacheprovider
+	$(BIN)/python -m pytest -m "not slow" -q -p no:cacheprovider -n auto --maxprocesses 4
 
 # tests/test_browser.py opens report.html and the gallery in Debian's headless chromium: installed here when it is
 # missing and we are root with apt (CI's clean Debian machine: ~30-60 s), else the test is skipped (this says why)
