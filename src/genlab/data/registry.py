@@ -28,6 +28,7 @@ from genlab.data.options import (
     DataOption,
     check_options,
 )
+from genlab.data.series_catalog import SERIES, SERIES_CSV_OPTIONS, SeriesInfo, series_options
 from genlab.errors import ConfigError, UnknownNameError
 from genlab.policy import LoaderPolicy
 
@@ -68,6 +69,16 @@ def _toy(name: str, description: str, *, labelled: bool = True) -> DatasetInfo:
     """A 2-D toy; ``labelled``: its ``y`` is the mixture component (mode) of each point."""
     return DatasetInfo(name, "vector", (2,), 65_000, TOY_SOURCE, TOY_LICENCE, f"genlab.data.toys:{name}",
                        description=description, fields=("x", "y") if labelled else ("x",), options=TOY_OPTIONS)
+
+
+SERIES_FIELDS = ("context", "target", "future")
+
+
+def _series(s: SeriesInfo) -> DatasetInfo:
+    """A shipped time series as forecasting windows (``genlab.data.series``)."""
+    return DatasetInfo(s.name, "series", (s.context, 1 + len(s.calendar)), s.values, s.source, s.licence, s.loader,
+                       splits=("train", "val", "test"), fields=SERIES_FIELDS, options=series_options(s),
+                       description=f"{s.description}; {s.frequency}, m = {s.period}, h = {s.horizon}")
 
 
 _DATASETS: tuple[DatasetInfo, ...] = (
@@ -132,6 +143,11 @@ _DATASETS: tuple[DatasetInfo, ...] = (
     DatasetInfo("table", "table", (-1,), 0, "your file (--set data.path=FILE)", "yours", "genlab.data.table:load_table",
                 splits=("train", "val", "test"), fields=("numeric", "categorical"), options=TABLE_OPTIONS,
                 description="a CSV file of mixed columns: all-number columns numeric, the others categorical"),
+    *(_series(s) for s in SERIES),
+    DatasetInfo("series-csv", "series", (-1, 1), 0, "your file (--set data.path=FILE)", "yours",
+                "genlab.data.series:load_series_csv", splits=("train", "val", "test"), fields=SERIES_FIELDS,
+                options=SERIES_CSV_OPTIONS, description="a column of a CSV file (--set data.column=NAME), one row "
+                                                        "per step, as forecasting windows"),
 )
 _BY_NAME = {d.name: d for d in _DATASETS}
 
