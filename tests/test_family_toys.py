@@ -63,7 +63,7 @@ def test_babi_answers_are_the_last_place_of_the_person_asked_about():
 
 def test_babi_refuses_a_task_it_does_not_generate():
     with pytest.raises(ConfigError, match="option 'task' must be one of 1"):
-        load("babi", split="train", task=7)
+        load("babi", split="train", task=17)
 
 
 # --- the models' equations ----------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ REQUIRED = object()  #: the default of an option that has none: it must be given
 @dataclasses.dataclass(frozen=True)
 class DataOption:
     """One option of a dataset's loader: ``type`` (int, float, str or bool), ``default`` (``REQUIRED``: none),
-    ``help``, and either the allowed ``choices`` or a lower bound ``minimum``."""
+    ``help``, and either the allowed ``choices`` or a lower bound ``minimum``. An int option's ``choices`` may
+    also hold words (babi's ``task``: 1–16 or ``"all"``)."""
 
     name: str
     type: type
@@ -36,9 +37,12 @@ class DataOption:
             if not isinstance(value, bool):
                 raise ConfigError(f"{where} must be true or false, got {value!r}")
         elif self.type is int:
+            if isinstance(value, str) and value in self.choices:
+                return value  # a word among the numbers
             if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float)
                                                                           and value.is_integer())):
-                raise ConfigError(f"{where} must be a whole number, got {value!r}")
+                wanted = f"one of {', '.join(map(str, self.choices))}" if self.choices else "a whole number"
+                raise ConfigError(f"{where} must be {wanted}, got {value!r}")
             value = int(value)
         elif self.type is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -102,10 +106,16 @@ TABLE_OPTIONS = (DataOption("path", str, REQUIRED, "the CSV file: a header row, 
                  *FRACTION_OPTIONS)
 CARS_OPTIONS = FRACTION_OPTIONS
 KJV_OPTIONS = (DataOption("block_size", int, 128, "characters a row predicts (a row holds block_size + 1)", minimum=1),)
-BABI_OPTIONS = (DataOption("task", int, 1, "the bAbI-style task generated (1: single supporting fact)", choices=(1,)),
-                DataOption("n_train", int, 1_000, "stories generated for training", minimum=1),
-                DataOption("n_val", int, 100, "stories generated for validation", minimum=1),
-                DataOption("n_test", int, 1_000, "stories generated for testing", minimum=1), SEED)
+BABI_OPTIONS = (DataOption("task", int, 1, "the bAbI-style task (Weston et al. 2015): 1–16, or all (joint: every task, "
+                           "its number in the field task)", choices=(*range(1, 17), "all", "joint")),
+                DataOption("size", str, "1k", "training questions per task, as the paper's two sets",
+                           choices=("1k", "10k")),
+                DataOption("n_train", int, 0, "training questions per task (0: as size says: 1,000 or 10,000)",
+                           minimum=0),
+                DataOption("n_val", int, 100, "validation questions per task", minimum=1),
+                DataOption("n_test", int, 1_000, "test questions per task", minimum=1),
+                DataOption("memory_size", int, 50, "statements a question's memory keeps, the most recent "
+                           "(Sukhbaatar et al. 2015: 50)", minimum=1), SEED)
 BBC_OPTIONS = (DataOption("seed", int, 0, "seed of the stratified 80/10/10 split (per topic)", minimum=0),
                DataOption("max_words", int, 400, "words kept from the start of each article", minimum=1),
                DataOption("min_count", int, 2, "training-split occurrences a word needs to enter the vocabulary",

