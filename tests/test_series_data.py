@@ -85,6 +85,7 @@ def test_calendar_and_exogenous_channels():
     assert d.meta["channels"] == ["temp", "hour_sin", "hour_cos", "day_sin", "day_cos"]
     hour = torch.atan2(d.fields["context"][0, :, 1], d.fields["context"][0, :, 2])  # (L,) the hour's angle
     assert torch.allclose(hour.diff().remainder(2 * math.pi)[:10], torch.full((10,), 2 * math.pi / 24), atol=1e-5)
+    assert read_series("macrodata").channels == ("realgdp",)  # the default column, no exogenous channels
     m = registry.load("macrodata", "train", series="unemp", exogenous="realgdp, infl")
     assert m.fields["context"].shape[2] == 3 and m.meta["channels"] == ["unemp", "realgdp", "infl"]
     with pytest.raises(ConfigError, match="not one of its other columns"):

@@ -181,6 +181,7 @@ def shipped(info: SeriesInfo, values: Tensor, time: list, exogenous: Tensor | No
 def read_series(name: str, column: str = "", exogenous: str = "") -> Series:
     """The shipped series ``name`` (``column`` and ``exogenous``: macrodata's choice of columns)."""
     info = BY_NAME[name]
+    column = column or info.column
     if name in ("sunspots", "nile"):
         cols = read_columns(statsmodels_file(name), name)
         year = "YEAR" if name == "sunspots" else "year"
