@@ -26,6 +26,7 @@ exactly as ``task=t`` draws them.
 
 from __future__ import annotations
 
+import array
 import random
 from collections.abc import Callable
 
@@ -111,30 +112,36 @@ def load_babi(split: str = "train", *, task: int | str = 1, size: str = "1k", n_
                       lengths={"story": "story_lengths", "sentences": "sentence_count"}, meta=meta)
 
 
+def int64(flat: list[int], *shape: int) -> torch.Tensor:
+    """``flat`` as an int64 tensor of ``shape`` (through an array: ten times faster than ``torch.tensor``)."""
+    return torch.frombuffer(array.array("q", flat), dtype=torch.int64).view(shape).clone()
+
+
 def encode(drawn: list[tuple[int, Example]], vocab: Vocabulary) -> dict[str, torch.Tensor]:
     """The fields of ``drawn`` (task, example) pairs, word ids padded with 0 (see the module's docstring)."""
-    N = len(drawn)
     M = max(len(e.sentences) for _, e in drawn)
     W = max(len(s) for _, e in drawn for s in e.sentences)
     Q = max(len(e.question) for _, e in drawn)
-    sentences = torch.zeros(N, M, W, dtype=torch.int64)  # (N, M, W)
-    question = torch.zeros(N, Q, dtype=torch.int64)  # (N, Q)
-    supporting = torch.full((N, MAX_SUPPORTING), -1, dtype=torch.int64)  # (N, 3)
-    rows = []  # each example's flattened story
-    for i, (_, e) in enumerate(drawn):
-        for j, s in enumerate(e.sentences):
-            sentences[i, j, : len(s)] = torch.tensor(vocab.encode(list(s)))
-        question[i, : len(e.question)] = torch.tensor(vocab.encode(list(e.question)))
-        supporting[i, : len(e.supporting)] = torch.tensor(e.supporting)
-        rows.append([w for s in e.sentences for w in s])
-    lengths = torch.tensor([len(r) for r in rows], dtype=torch.int64)  # (N,)
-    story = torch.zeros(N, int(lengths.max()), dtype=torch.int64)  # (N, S)
-    for i, r in enumerate(rows):
-        story[i, : len(r)] = torch.tensor(vocab.encode(r))
-    return {"story": story, "story_lengths": lengths, "question": question,
-            "answer": torch.tensor([vocab.encode([e.answer])[0] for _, e in drawn], dtype=torch.int64),
-            "sentences": sentences, "sentence_count": torch.tensor([len(e.sentences) for _, e in drawn]),
-            "supporting": supporting, "task": torch.tensor([t for t, _ in drawn], dtype=torch.int64)}
+    ids: dict[tuple[str, ...], list[int]] = {}  # each distinct sentence encoded once (stories repeat them)
+
+    def padded(words: tuple[str, ...], width: int) -> list[int]:
+        if words not in ids:
+            ids[words] = vocab.encode(list(words))
+        return ids[words] + [0] * (width - len(words))
+
+    blank = [0] * W * M
+    memory = [[w for s in e.sentences for w in padded(s, W)] for _, e in drawn]  # each memory, its slots in a row
+    rows = [[w for s in e.sentences for w in ids[s]] for _, e in drawn]  # each example's flattened story
+    S = max(len(r) for r in rows)
+    return {"story": int64([w for r in rows for w in r + [0] * (S - len(r))], len(drawn), S),  # (N, S)
+            "story_lengths": torch.tensor([len(r) for r in rows]),  # (N,)
+            "question": torch.tensor([padded(e.question, Q) for _, e in drawn]),  # (N, Q)
+            "answer": torch.tensor([vocab.encode([e.answer])[0] for _, e in drawn]),  # (N,)
+            "sentences": int64([w for m in memory for w in m + blank[len(m):]], len(drawn), M, W),  # (N, M, W)
+            "sentence_count": torch.tensor([len(e.sentences) for _, e in drawn]),  # (N,)
+            "supporting": torch.tensor([[*e.supporting, *[-1] * (MAX_SUPPORTING - len(e.supporting))]
+                                        for _, e in drawn]),  # (N, 3), −1-padded
+            "task": torch.tensor([t for t, _ in drawn])}  # (N,)
 
 
 def render_example(data: TensorData, i: int) -> str:

@@ -34,18 +34,19 @@ def two_supporting_facts(rng: random.Random) -> Story:
 
 def three_supporting_facts(rng: random.Random) -> Story:
     """Task 3, "where was the football before the kitchen ?": the place the object was carried from into the
-    kitchen (its carrier's grab and the two moves). Asked only of a place it has been once."""
+    kitchen (its carrier's grab, the move that took them where it was, and the move into the kitchen). Asked only of
+    a place it has been once."""
     story = Story()
     world = World(rng, story, PEOPLE, OBJECTS)
 
     def ask() -> bool:
-        options = [(o, k) for o in OBJECTS for k, (place, _, _) in enumerate(world.trail[o])
-                   if k >= 1 and [t[0] for t in world.trail[o]].count(place) == 1]
+        options = [(o, k) for o in OBJECTS for k, step in enumerate(world.trail[o])
+                   if k >= 1 and [t[0] for t in world.trail[o]].count(step[0]) == 1]
         if not options:
             return False
         o, k = rng.choice(options)
-        (before, came, _), (place, went, grab) = world.trail[o][k - 1], world.trail[o][k]
-        return story.ask(f"where was the {o} before the {place}", before, (grab, came, went))
+        place, went, grab, came = world.trail[o][k]
+        return story.ask(f"where was the {o} before the {place}", world.trail[o][k - 1][0], (grab, came, went))
 
     return interleave(rng, story, lambda: world.act(move=6, grab=2, drop=1), ask, gap=(2, 5), patience=60)
 

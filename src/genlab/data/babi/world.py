@@ -22,8 +22,9 @@ class World:
         self.at: dict[str, tuple[str, int]] = {}  # person → (place, the move that took them there)
         self.holder: dict[str, tuple[str, int]] = {}  # object → (person, the fact they got it by)
         self.lies: dict[str, tuple[str, tuple[int, int]]] = {}  # object → (place, (drop, the dropper's move))
-        #: object → the places it has been, each (place, the carrier's move or arrival, the carrier's grab)
-        self.trail: dict[str, list[tuple[str, int, int]]] = {o: [] for o in objects}
+        #: object → the places it has been, each (place, the carrier's move there, their grab, their move before:
+        #: what says where it came from; −1 for the place it was first picked up)
+        self.trail: dict[str, list[tuple[str, int, int, int]]] = {o: [] for o in objects}
         self.touched: dict[str, dict[str, int]] = {p: {} for p in people}  # person → {object: last fact about both}
         self.gives: list[tuple[str, str, str, int]] = []  # (giver, object, receiver, fact)
 
@@ -42,11 +43,12 @@ class World:
     def move(self) -> bool:
         """Someone goes to another place, with what they carry."""
         p = self.rng.choice(self.people)
-        place = self.rng.choice([w for w in PLACES if w != self.at.get(p, ("",))[0]])
+        here, came = self.at.get(p, ("", -1))
+        place = self.rng.choice([w for w in PLACES if w != here])
         i = self.story.tell(f"{p} {self.rng.choice(MOVES)} the {place}")
         self.at[p] = (place, i)
         for o in self.carried(p):
-            self._arrive(o, place, i)
+            self._arrive(o, place, i, came)
         return True
 
     def grab(self) -> bool:
@@ -59,7 +61,7 @@ class World:
         i = self.story.tell(f"{p} {self.rng.choice(GRABS)} the {o}")
         self.holder[o], self.touched[p][o] = (p, i), i
         self.lies.pop(o, None)
-        self._arrive(o, *self.at[p])
+        self._arrive(o, *self.at[p], -1)
         return True
 
     def drop(self) -> bool:
@@ -86,7 +88,7 @@ class World:
         self.trail[o].clear()  # it changed hands out of sight of any move: its path starts again
         return True
 
-    def _arrive(self, o: str, place: str, fact: int) -> None:
-        """Object ``o`` (carried) is now at ``place``, by ``fact``."""
+    def _arrive(self, o: str, place: str, went: int, came: int) -> None:
+        """Object ``o`` (carried) is at ``place`` by its carrier's move ``went`` (their move before: ``came``)."""
         if not self.trail[o] or self.trail[o][-1][0] != place:
-            self.trail[o].append((place, fact, self.holder[o][1]))
+            self.trail[o].append((place, went, self.holder[o][1], came))
