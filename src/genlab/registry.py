@@ -117,6 +117,13 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("bow-qa", "genlab.models.qa:BagOfWordsQA", "babi",
                    "bag-of-words QA baseline: story and question embeddings → answer word (F1, F2)",
                    train_defaults={"lr": 1e-2, "batch_size": 32, "num_samples": 8}),
+        ModelEntry("memn2n", "genlab.models.qa:MemN2N", "babi",
+                   "end-to-end memory network: K hops of attention over a story's sentences, PE, temporal encoding, "
+                   "adjacent tying, linear start, random noise, as an S3 graph (S2, S3)",
+                   train_defaults={"lr": 1e-2, "batch_size": 32, "grad_clip": 40.0, "num_samples": 8}),
+        ModelEntry("lstm-qa", "genlab.models.qa:LSTMQA", "babi",
+                   "the memory networks' LSTM baseline: reads the story then the question; its last state answers (R4)",
+                   train_defaults={"lr": 1e-2, "batch_size": 32, "grad_clip": 5.0, "num_samples": 8}),
         ModelEntry("table-marginals", "genlab.models.tabular:TableMarginals", "cars",
                    "independent marginals of a mixed-type table: a Gaussian per numeric column, a categorical per "
                    "categorical column; the baseline synthetic tables must beat (G10)",

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from genlab.config import Config, require
 from genlab.models.base import Classifier, Model, ModelOutput
+from genlab.models.qa.fields import unread
 from genlab.models.text import text_defaults
 from genlab.render import Renderer, TextFile
 
@@ -53,8 +54,7 @@ class BagOfWordsQA(Model, Classifier):
 
     config_class = BagOfWordsQAConfig
     inputs = ("story", "question", "answer")
-    #: the memory fields (``sentences`` ...) and the task number: present in ``babi``, read by the memory networks
-    optional_inputs = ("story_lengths", "sentences", "sentence_count", "supporting", "task")
+    optional_inputs = unread(inputs, "story_lengths")  # the memory fields (``sentences`` ...): the memory network's
     kinds = ("qa",)
     target = "answer"
     preview = True  # its answers to validation stories are written to samples/ (text)

@@ -33,8 +33,9 @@ from torch import Tensor, nn
 from genlab.blocks.graph import Graph, node
 from genlab.config import Config, require
 from genlab.models.base import Classifier, Model, ModelOutput
+from genlab.models.qa.fields import unread
 from genlab.models.text import text_defaults
-from genlab.render import Renderer, TextFile
+from genlab.render import Renderer
 
 
 @dataclasses.dataclass
@@ -192,7 +193,7 @@ class MemN2N(Model, Classifier):
 
     config_class = MemN2NConfig
     inputs = ("sentences", "sentence_count", "question", "answer")
-    optional_inputs = ("supporting",)
+    optional_inputs = unread(inputs, "supporting")
     kinds = ("qa",)
     target = "answer"
     preview = True  # its answers to validation stories are written to samples/ (text)
@@ -240,8 +241,9 @@ class MemN2N(Model, Classifier):
         return out["logits"], out["read"][1]
 
     def forward(self, sentences: Tensor, sentence_count: Tensor, question: Tensor, answer: Tensor,
-                supporting: Tensor | None = None) -> MemN2NOutput:
-        """F2: mean cross-entropy of the answer word; the batch's accuracy and the first hop's support share."""
+                supporting: Tensor | None = None, **unread_fields: Tensor) -> MemN2NOutput:
+        """F2: mean cross-entropy of the answer word; the batch's accuracy and the share of questions whose first hop
+        reads a supporting sentence most (the story as one sequence, the task: left alone)."""
         logits, attention = self._run(sentences, sentence_count, question)
         if self.training:
             self.steps += 1
@@ -268,4 +270,9 @@ class MemN2N(Model, Classifier):
             self.train(was)
 
     def renderer(self) -> Renderer:
-        return TextFile(vocabulary=tuple(self.config.vocabulary), joiner=self.config.joiner)
+        """Stories with each hop's attention over their sentences (``.txt``, or a ``.png`` heat map)."""
+        from genlab.models.qa.render import HopAttention
+
+        return HopAttention(vocabulary=tuple(self.config.vocabulary), joiner=self.config.joiner,
+                            attend=lambda s, n, q: self.attention(s.to(self.device), n.to(self.device),
+                                                                  q.to(self.device)).cpu())
