@@ -64,8 +64,9 @@ SERIES: tuple[SeriesInfo, ...] = (
                "exogenous channels"),
     SeriesInfo("seattle-temps", "temp", 8_759, "hourly", 24, 24, 168,
                "vega-datasets package (_data/seattle-temps.csv, read as a file)", "BSD-3 (vega-datasets; NOAA data)",
-               "hourly temperature in Seattle (°F) through 2010 (8,759 hours: the DST hour is absent), with "
-               "hour-of-day and day-of-year as sin/cos channels",
+               "hourly temperature in Seattle (°F) through 2010 (8,759 hours: the DST hour is absent; NOAA, a smooth "
+               "daily cycle on a yearly one, hour-to-hour changes of ~0.1–1 °F), with hour-of-day and day-of-year "
+               "as sin/cos channels",
                calendar=("hour_sin", "hour_cos", "day_sin", "day_cos")),
 )
 BY_NAME = {s.name: s for s in SERIES}
