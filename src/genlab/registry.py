@@ -124,6 +124,13 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("lstm-qa", "genlab.models.qa:LSTMQA", "babi",
                    "the memory networks' LSTM baseline: reads the story then the question; its last state answers (R4)",
                    train_defaults={"lr": 1e-2, "batch_size": 32, "grad_clip": 5.0, "num_samples": 8}),
+        *(ModelEntry(name, f"genlab.models.forecast:{cls}", "sunspots", summary,
+                     train_defaults={"lr": 3e-3, "batch_size": 32, "grad_clip": 1.0})
+          for name, cls, summary in [
+              ("forecast-mlp", "ARMLP", "AR-MLP forecaster: an MLP on the last lags, fed back (S1; MC dropout, N5)"),
+              ("forecast-rnn", "Forecaster", "LSTM (--set model.body=gru: GRU) forecaster, fed back (S1, N5)"),
+              ("forecast-tcn", "TCNForecaster", "TCN forecaster: causal dilated convolutions (S1, C3, C4, N5)"),
+              ("forecast-transformer", "TransformerForecaster", "causal transformer forecaster (S1, A3, N5)")]),
         ModelEntry("table-marginals", "genlab.models.tabular:TableMarginals", "cars",
                    "independent marginals of a mixed-type table: a Gaussian per numeric column, a categorical per "
                    "categorical column; the baseline synthetic tables must beat (G10)",

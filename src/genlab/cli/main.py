@@ -513,6 +513,7 @@ def demo(
     run_demo(out=out, minutes=minutes, quiet=quiet, echo=typer.echo)
 
 
+from genlab.cli import forecasting as _forecasting  # noqa: E402, F401  (registers forecast: S1)
 from genlab.cli import show as _show  # noqa: E402, F401  (registers gallery)
 from genlab.cli import uses as _uses  # noqa: E402, F401  (registers embed, denoise, anomaly: AE6)
 

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
+from genlab.evaluation.forecasting import eval_forecast
 from genlab.models.base import (
     Classifier,
     Conditional,
@@ -302,6 +303,7 @@ def eval_wer(model: nn.Module, data: TensorData, *, beam: int = 1, batch_size: i
 METRICS: dict[str, Callable[..., dict[str, float]]] = {
     "elbo": eval_elbo, "nll": eval_nll, "bpd": eval_bpd, "fid": eval_fid, "coverage": eval_coverage,
     "accuracy": eval_accuracy, "f1": eval_f1, "translation": eval_translation, "loss": eval_loss, "wer": eval_wer,
+    "forecast": eval_forecast,
 }
 
 

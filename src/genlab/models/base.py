@@ -510,6 +510,22 @@ class Transduces(Predicts):
         return out
 
 
+class Forecasts:
+    """A forecaster of a time series (S1): ``forecast(context, horizon, *, exogenous=None, samples=0, generator=None)``
+    → ``Forecast``: from ``context`` ``(B, L, C)`` in data units (the series in channel 0, then its exogenous
+    channels), the point forecast ``(B, H)`` and, with ``samples`` S > 0, S sample paths ``(B, S, H)`` (Monte-Carlo
+    dropout, N5) for prediction intervals; ``exogenous`` ``(B, H, E)``: the exogenous channels over the horizon
+    (calendar features), needed when C > 1. Evaluated by rolling origin over the test part (``forecast``)."""
+
+    default_metric: ClassVar[str] = "forecast"
+    panels: ClassVar[tuple[Panel, ...]] = (Panel("loss (mean squared error, standardized units)", ("loss",)),
+                                           Panel("mean absolute error (standardized units)", ("mae",)))
+
+    def forecast(self, context: Tensor, horizon: int, *, exogenous: Tensor | None = None, samples: int = 0,
+                 generator: torch.Generator | None = None) -> Any:
+        raise NotImplementedError
+
+
 class ReconstructionScored:
     """``reconstruction_error(x)``: the per-example reconstruction loss ``(B,)`` (anomaly scores, AE6)."""
 
@@ -551,7 +567,7 @@ def panels_of(model: object) -> tuple[Panel, ...]:
 #: tuple of names, or a function of the test data that returns one or None) and its anomaly score
 #: (``anomaly_score_name``, ``anomaly_score``) come from the first capability it declares that has one. A new
 #: capability takes its place here.
-PRECEDENCE: tuple[type, ...] = (LatentVariable, DiffusionBound, Classifier, Transduces, Translates,
+PRECEDENCE: tuple[type, ...] = (LatentVariable, DiffusionBound, Classifier, Transduces, Translates, Forecasts,
                                 ReconstructionScored, Reconstructs, Generative)
 
 

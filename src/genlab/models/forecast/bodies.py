@@ -1,0 +1,75 @@
+"""The causal bodies of the forecasters: per-step input features ``(B, L, D)`` → per-step features ``(B, L, F)``,
+where step t's features depend on steps ≤ t only (what one-step-ahead training on shifted targets needs, S1).
+
+- ``LagMLP`` (the AR-MLP): at each step the last ``lags`` steps' features, flattened, through an MLP — an
+  autoregression of order ``lags`` with a nonlinear map (the steps before the window's first are its first repeated);
+- ``RecurrentBody``: a stacked LSTM or GRU (R3, R4, R6);
+- ``ConvBody``: a TCN of causal dilated convolutions (C3, C4; receptive field ``1 + Σ_i 2(k − 1)2^i``);
+- ``AttentionBody``: a causal transformer (A3, A5) over the steps.
+
+Each ends in dropout, so Monte-Carlo dropout (N5) has a source of randomness whatever the depth.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from genlab.blocks.causal_conv import TCN
+from genlab.blocks.recurrent.layers import GRU, LSTM
+from genlab.blocks.transformer import CausalTransformer
+
+
+class LagMLP(nn.Module):
+    """``h_t = MLP([x_{t−p+1}; …; x_t])``, ``p = lags``."""
+
+    def __init__(self, d_in: int, hidden: int, layers: int, lags: int, dropout: float) -> None:
+        super().__init__()
+        self.lags = lags
+        widths = [d_in * lags] + [hidden] * layers
+        mods: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            mods += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout)]
+        self.mlp = nn.Sequential(*mods)
+        self.out_dim = hidden
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, L, D) → (B, L, F)
+        padded = torch.cat([x[:, :1].expand(-1, self.lags - 1, -1), x], 1)  # (B, L + p − 1, D)
+        windows = padded.unfold(1, self.lags, 1)  # (B, L, D, p): steps t − p + 1 … t
+        return self.mlp(windows.transpose(2, 3).flatten(2))
+
+
+class RecurrentBody(nn.Module):
+    def __init__(self, d_in: int, hidden: int, layers: int, dropout: float, cell: str) -> None:
+        super().__init__()
+        self.rnn = (LSTM if cell == "lstm" else GRU)(d_in, hidden, num_layers=layers,
+                                                     dropout=dropout if layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
+        self.out_dim = hidden
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.rnn(x)[0])
+
+
+class ConvBody(nn.Module):
+    def __init__(self, d_in: int, hidden: int, layers: int, dropout: float, kernel_size: int) -> None:
+        super().__init__()
+        self.tcn = TCN(d_in, [hidden] * layers, kernel_size=kernel_size, dropout=dropout)
+        self.drop = nn.Dropout(dropout)
+        self.out_dim = hidden
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.tcn(x.transpose(1, 2)).transpose(1, 2))
+
+
+class AttentionBody(nn.Module):
+    def __init__(self, d_in: int, hidden: int, layers: int, dropout: float, heads: int, max_len: int) -> None:
+        super().__init__()
+        self.inp = nn.Linear(d_in, hidden)
+        self.transformer = CausalTransformer(hidden, heads, layers, dropout=dropout, positions="learned",
+                                             max_len=max_len)
+        self.drop = nn.Dropout(dropout)
+        self.out_dim = hidden
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.transformer(self.inp(x)))

@@ -1,0 +1,242 @@
+"""S1 autoregressive forecasters: trained one step ahead on targets shifted by one, forecasting by feeding their
+predictions back; direct multi-horizon output as an option; Monte-Carlo dropout intervals (N5).
+
+The network is an S3 graph (``genlab.blocks.graph``) of named inputs: the ``series`` ``(B, L, 1)`` and, when the
+data has them, its ``exogenous`` channels ``(B, L, E)`` (calendar features, other macro series) each pass a branch
+(a linear map per step), their features are concatenated and read by a causal body (``bodies``: an AR-MLP, an
+LSTM/GRU, a TCN, a transformer), whose per-step features feed two heads:
+
+    step:   ŷ_{t+1} = w_sᵀ h_t + b_s          trained on ``target`` (the series shifted by one), MSE over every step
+    direct: (ŷ_{o}, …, ŷ_{o+H−1}) = W_d h_{L−1} + b_d    trained on ``future`` (``output="direct"``)
+
+Values are standardized by the series' ``SeriesScaler`` (fitted on the training part, saved with the model).
+``forecast`` (data units in and out): with ``output="step"`` the window slides: ``ŷ`` of the last step is appended
+(with the exogenous values of that step, which must be given) and the first dropped, H times (S1). With
+``samples`` S > 0, S sample paths: dropout kept on (N5) and, by default, each fed-back value perturbed by the
+one-step residual noise ``ε ~ N(0, σ̂²)`` (``σ̂`` measured on the training windows after training), so the paths
+carry both the model's and the data's uncertainty; intervals are the paths' quantiles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genlab.blocks.graph import Graph, node
+from genlab.config import Config, require
+from genlab.errors import ConfigError
+from genlab.models.base import Forecasts, Model, ModelOutput
+from genlab.models.forecast.bodies import AttentionBody, ConvBody, LagMLP, RecurrentBody
+from genlab.preprocessing_series import SeriesScaler
+
+
+@dataclasses.dataclass
+class ForecasterConfig(Config):
+    preprocessing: dict = dataclasses.field(default_factory=dict)  # the fitted SeriesScaler's spec (channels)
+    channels: int = 1  # C: the series, then E exogenous channels (from the data)
+    context: int = 30  # L: steps the model reads (from the data)
+    horizon: int = 20  # H: steps of the direct head (from the data)
+    body: Literal["mlp", "lstm", "gru", "tcn", "transformer"] = "lstm"
+    output: Literal["step", "direct"] = "step"  # S1 one step fed back, or H steps at once
+    hidden: int = 64  # width of the body
+    layers: int = 2  # depth of the body
+    dropout: float = 0.1  # in the body: Monte-Carlo dropout's randomness (N5)
+    series_width: int = 16  # features of the series branch (S3)
+    exogenous_width: int = 8  # features of the exogenous branch (S3)
+    lags: int = 0  # mlp: the steps each prediction reads (0: the whole context)
+    kernel_size: int = 3  # tcn
+    heads: int = 4  # transformer
+    residual_noise: bool = True  # sample paths add the one-step residual noise to each fed-back value
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.channels >= 1, f"channels must be ≥ 1, got {self.channels}")
+        require(self.context >= 2, f"context must be ≥ 2 steps, got {self.context}")
+        require(self.horizon >= 1, f"horizon must be ≥ 1 step, got {self.horizon}")
+        require(self.hidden >= 1 and self.layers >= 1, "hidden and layers must be ≥ 1")
+        require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+        require(self.body != "transformer" or self.hidden % self.heads == 0,
+                f"the transformer's hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+
+
+@dataclasses.dataclass
+class ForecastOutput(ModelOutput):
+    mae: Tensor | None = None  # standardized units
+
+
+@dataclasses.dataclass
+class Forecast:
+    """``point`` ``(B, H)`` and, when sampled, ``paths`` ``(B, S, H)``, both in data units."""
+
+    point: Tensor
+    paths: Tensor | None = None
+
+    def interval(self, level: float) -> tuple[Tensor, Tensor]:
+        """The central ``level`` (0.8, 0.95) interval of the paths, ``(B, H)`` each: their quantiles."""
+        if self.paths is None:
+            raise ConfigError("a prediction interval needs sample paths: forecast(..., samples=100)")
+        lo, hi = (1 - level) / 2, (1 + level) / 2
+        q = torch.quantile(self.paths.float(), torch.tensor([lo, hi]), dim=1)  # (2, B, H)
+        return q[0], q[1]
+
+
+class _Branch(nn.Module):
+    """A per-step linear map of one named input: ``(B, L, d_in) → (B, L, width)``."""
+
+    def __init__(self, d_in: int, width: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(d_in, width)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x)
+
+
+class _Last(nn.Module):
+    """The direct head: ``W_d h_{L−1} + b_d`` → ``(B, H)``."""
+
+    def __init__(self, d: int, horizon: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(d, horizon)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.linear(h[:, -1])
+
+
+class Forecaster(Model, Forecasts):
+    """Reads ``context`` ``(B, L, C)``; learns ``target`` (one step ahead) or ``future`` (direct)."""
+
+    config_class = ForecasterConfig
+    inputs = ("context", "target", "future")
+    optional_inputs = ()
+    kinds = ("series",)
+    preprocessor_class = SeriesScaler
+    monitor = "val/loss"
+
+    def __init__(self, config: ForecasterConfig | None = None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        c = self.config
+        E = c.channels - 1
+        d_in = c.series_width + (c.exogenous_width if E else 0)
+        body = {"mlp": lambda: LagMLP(d_in, c.hidden, c.layers, c.lags or c.context, c.dropout),
+                "lstm": lambda: RecurrentBody(d_in, c.hidden, c.layers, c.dropout, "lstm"),
+                "gru": lambda: RecurrentBody(d_in, c.hidden, c.layers, c.dropout, "gru"),
+                "tcn": lambda: ConvBody(d_in, c.hidden, c.layers, c.dropout, c.kernel_size),
+                "transformer": lambda: AttentionBody(d_in, c.hidden, c.layers, c.dropout, c.heads, c.context)}[c.body]()
+        branches = [node("s", _Branch(1, c.series_width), "series")]
+        if E:
+            branches.append(node("e", _Branch(E, c.exogenous_width), "exogenous"))
+        self.graph = Graph(inputs=("series", "exogenous") if E else ("series",),
+                           nodes=[*branches, node("h", body, *(n.name for n in branches)),
+                                  node("step", nn.Linear(body.out_dim, 1), "h"),
+                                  node("direct", _Last(body.out_dim, c.horizon), "h")],
+                           outputs=("step", "direct"))
+        self.register_buffer("residual_std", torch.ones(()))  # σ̂ of the one-step residuals (standardized units)
+
+    @classmethod
+    def data_defaults(cls, data) -> dict[str, Any]:
+        meta = data.meta
+        if not {"channels", "context", "horizon"} <= set(meta):
+            raise ConfigError(f"{cls.__name__} forecasts a time series: train it on one (--data sunspots, co2, "
+                              f"nile, macrodata, seattle-temps, series-csv)")
+        return {"channels": len(meta["channels"]), "context": int(meta["context"]), "horizon": int(meta["horizon"])}
+
+    # --- the network ----------------------------------------------------------------------------
+    def _heads(self, context: Tensor) -> tuple[Tensor, Tensor]:
+        """Standardized ``context`` ``(B, L, C)`` → one-step predictions ``(B, L)`` and direct ones ``(B, H)``."""
+        inputs = {"series": context[..., :1]}
+        if self.config.channels > 1:
+            inputs["exogenous"] = context[..., 1:]
+        out = self.graph(**inputs)
+        return out["step"][..., 0], out["direct"]
+
+    def forward(self, context: Tensor, target: Tensor, future: Tensor) -> ForecastOutput:
+        """MSE of the one-step predictions against ``target`` (or of the direct ones against ``future``)."""
+        step, direct = self._heads(context)
+        pred, truth = (step, target) if self.config.output == "step" else (direct, future)
+        return ForecastOutput(F.mse_loss(pred, truth), mae=(pred - truth).abs().mean().detach())
+
+    @torch.no_grad()
+    def after_fit(self, data) -> None:
+        """``σ̂``: the standard deviation of the one-step residuals on (up to 2,000 of) the training windows."""
+        was = self.training
+        self.eval()
+        try:
+            n = min(len(data), 2000)
+            ctx, tgt = data.fields["context"][:n].to(self.device), data.fields["target"][:n].to(self.device)
+            step, _ = self._heads(ctx)
+            self.residual_std.fill_(float((step[:, -1] - tgt[:, -1]).std()) if n > 1 else 1.0)
+        finally:
+            self.train(was)
+
+    # --- forecasting ----------------------------------------------------------------------------
+    def _path(self, ctx: Tensor, horizon: int, exo: Tensor | None, noise: float) -> Tensor:
+        """Standardized: ``horizon`` values after ``ctx`` ``(B, L, C)`` → ``(B, H)``; ``exo`` ``(B, H, E)``."""
+        c = self.config
+        if c.output == "direct":
+            if horizon > c.horizon:
+                raise ConfigError(f"this model predicts {c.horizon} steps at once (output=direct): ask for a "
+                                  f"horizon ≤ {c.horizon}, or train it with --set model.output=step")
+            return self._heads(ctx)[1][:, :horizon]
+        window, out = ctx[:, -c.context:], []
+        for h in range(horizon):
+            y = self._heads(window)[0][:, -1]  # (B,) ŷ of the next step
+            if noise:
+                y = y + noise * torch.randn_like(y)
+            out.append(y)
+            row = y[:, None, None] if exo is None else torch.cat([y[:, None, None], exo[:, h:h + 1]], -1)
+            window = torch.cat([window[:, 1:], row], 1)
+        return torch.stack(out, 1)
+
+    @torch.no_grad()
+    def forecast(self, context: Tensor, horizon: int, *, exogenous: Tensor | None = None, samples: int = 0,
+                 generator: torch.Generator | None = None) -> Forecast:
+        c = self.config
+        if context.dim() != 3 or context.shape[-1] != c.channels:
+            raise ConfigError(f"context must be (B, L, {c.channels}) (the series, then its exogenous channels), "
+                              f"got {tuple(context.shape)}")
+        if context.shape[1] < c.context:
+            raise ConfigError(f"context holds {context.shape[1]} steps; this model reads the last {c.context}")
+        if horizon < 1:
+            raise ConfigError(f"horizon must be ≥ 1 step, got {horizon}")
+        E = c.channels - 1
+        if E and (exogenous is None or exogenous.shape[:2] != (context.shape[0], horizon) or exogenous.shape[-1] != E):
+            raise ConfigError(f"this model reads {E} exogenous channel(s) ({', '.join(self.preprocessor.channels[1:])})"
+                              f": give their values over the horizon, exogenous (B, {horizon}, {E})")
+        scaler = self.preprocessor
+        ctx = ((context.to(self.device) - scaler.mean) / scaler.std).float()
+        exo = ((exogenous.to(self.device) - scaler.mean[1:]) / scaler.std[1:]).float() if E else None
+        was = self.training
+        self.eval()
+        try:
+            point = scaler.unscale(self._path(ctx, horizon, exo, 0.0))
+            paths = None
+            if samples > 0:
+                paths = scaler.unscale(self._sample_paths(ctx, horizon, exo, samples, generator))
+        finally:
+            self.train(was)
+        return Forecast(point, paths)
+
+    def _sample_paths(self, ctx: Tensor, horizon: int, exo: Tensor | None, samples: int,
+                      generator: torch.Generator | None) -> Tensor:
+        """``samples`` paths per context, dropout on (N5), residual noise fed back → ``(B, S, H)`` standardized."""
+        B = ctx.shape[0]
+        seed = int(torch.randint(2**62, (), generator=generator)) if generator is not None else None
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            for m in self.modules():
+                if isinstance(m, nn.Dropout):
+                    m.train()
+            noise = float(self.residual_std) if self.config.residual_noise and self.config.output == "step" else 0.0
+            rep = ctx.repeat_interleave(samples, 0)  # (B·S, L, C)
+            paths = self._path(rep, horizon, None if exo is None else exo.repeat_interleave(samples, 0), noise)
+        return paths.view(B, samples, horizon)
+
+    def renderer(self):
+        from genlab.models.forecast.render import ForecastPlot
+
+        return ForecastPlot.of(self)

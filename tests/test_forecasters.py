@@ -1,0 +1,121 @@
+"""S1 forecasters (AR-MLP, LSTM/GRU, TCN, transformer): causal one-step training, forecasting by feeding back,
+direct output, Monte-Carlo dropout paths (N5), exogenous inputs through an S3 graph, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from typer.testing import CliRunner
+
+from genlab.cli.main import app
+from genlab.errors import ConfigError
+from genlab.models.forecast import Forecaster
+
+BODIES = ["mlp", "lstm", "gru", "tcn", "transformer"]
+
+
+def _model(body: str, channels: int = 1, **kw) -> Forecaster:
+    names = ["y", *(f"x{i}" for i in range(1, channels))]
+    model = Forecaster(body=body, channels=channels, context=12, horizon=5, hidden=8, layers=2, heads=2,
+                       preprocessing={"channels": names}, **kw)
+    model.preprocessor.mean.copy_(torch.linspace(10, 20, channels))
+    model.preprocessor.std.copy_(torch.linspace(2, 3, channels))
+    return model.eval()
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_a_step_prediction_never_depends_on_later_steps(body):
+    model = _model(body)
+    x = torch.randn(3, 12, 1)
+    y = x.clone()
+    y[:, 7:] += torch.randn(3, 5, 1)  # change steps 7…
+    step_x, step_y = model._heads(x)[0], model._heads(y)[0]
+    assert torch.allclose(step_x[:, :7], step_y[:, :7], atol=1e-6) and not torch.allclose(step_x[:, 7:], step_y[:, 7:])
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_the_loss_is_the_mse_of_the_shifted_targets_and_save_load_keeps_it(body, tmp_path):
+    import genlab
+
+    model = _model(body)
+    context, target, future = torch.randn(4, 12, 1), torch.randn(4, 12), torch.randn(4, 5)
+    out = model(context, target, future)
+    assert torch.allclose(out.loss, F.mse_loss(model._heads(context)[0], target))
+    model.save_pretrained(tmp_path / "m")
+    loaded = genlab.load(tmp_path / "m")
+    assert torch.equal(loaded(context, target, future).loss, out.loss)
+    assert torch.equal(loaded.preprocessor.mean, model.preprocessor.mean)  # the scaler comes with the weights
+
+
+def test_forecasting_feeds_each_prediction_back_into_the_window():
+    model = _model("lstm")
+    context = torch.randn(2, 15, 1) * 2 + 10  # data units, longer than the model's 12 steps
+    f = model.forecast(context, 4)
+    window = (context[:, -12:] - 10.0) / 2.0  # standardized with channel 0's mean 10, std 2
+    want = []
+    for _ in range(4):
+        y = model._heads(window)[0][:, -1]
+        want.append(y * 2.0 + 10.0)
+        window = torch.cat([window[:, 1:], y[:, None, None]], 1)
+    assert torch.allclose(f.point, torch.stack(want, 1), atol=1e-5)
+    direct = _model("lstm", output="direct")
+    assert direct.forecast(context, 5).point.shape == (2, 5)
+    with pytest.raises(ConfigError, match="horizon ≤ 5"):
+        direct.forecast(context, 6)
+
+
+def test_sample_paths_come_from_dropout_and_residual_noise_and_repeat_with_the_seed():
+    model = _model("gru", dropout=0.3)
+    context = torch.randn(2, 12, 1) * 2 + 10
+    a = model.forecast(context, 6, samples=50, generator=torch.Generator().manual_seed(1))
+    b = model.forecast(context, 6, samples=50, generator=torch.Generator().manual_seed(1))
+    assert a.paths.shape == (2, 50, 6) and torch.equal(a.paths, b.paths) and a.paths.std(1).min() > 0
+    lo, hi = a.interval(0.8)
+    lo95, hi95 = a.interval(0.95)
+    assert (lo <= hi).all() and (lo95 <= lo).all() and (hi <= hi95).all()
+    assert not model.training and all(not m.training for m in model.modules())  # dropout switched back off
+    still = _model("gru", dropout=0.0, residual_noise=False)
+    paths = still.forecast(context, 6, samples=5, generator=torch.Generator().manual_seed(1)).paths
+    assert torch.allclose(paths, still.forecast(context, 6).point[:, None].expand_as(paths), atol=1e-5)
+
+
+def test_exogenous_channels_are_a_branch_of_the_graph_and_must_be_given_over_the_horizon():
+    model = _model("tcn", channels=3)
+    assert set(model.graph.input_names) == {"series", "exogenous"} and "e" in model.graph.nodes
+    context = torch.randn(2, 12, 3)
+    with pytest.raises(ConfigError, match="exogenous"):
+        model.forecast(context, 4)
+    f = model.forecast(context, 4, exogenous=torch.randn(2, 4, 2))
+    assert f.point.shape == (2, 4)
+    with pytest.raises(ConfigError, match="channels"):
+        model.forecast(torch.randn(2, 12, 1), 4)
+    with pytest.raises(ConfigError, match="reads the last 12"):
+        model.forecast(torch.randn(2, 8, 3), 4, exogenous=torch.randn(2, 4, 2))
+
+
+def test_a_forecaster_trains_evaluates_by_rolling_origin_and_forecasts_from_the_cli(tmp_path):
+    runner = CliRunner()
+    run = tmp_path / "nile"
+    r = runner.invoke(app, ["train", "forecast-mlp", "--data", "nile", "--epochs", "3", "--out", str(run), "--quiet",
+                            "--set", "model.hidden=8"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["eval", str(run)])
+    assert r.exit_code == 0, r.output
+    figures = json.loads((run / "eval.json").read_text())
+    assert figures["forecast_horizon"] == 10 and figures["forecast_origins"] == 11  # test part 20, H 10: 11 origins
+    assert 0 <= figures["coverage80"] <= figures["coverage95"] <= 1 and figures["mase"] > 0
+    r = runner.invoke(app, ["forecast", str(run), "--origin", "-10", "--samples", "20",
+                            "--out", str(tmp_path / "f.png")])
+    assert r.exit_code == 0, r.output
+    rows = [re.findall(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?", line) for line in r.output.splitlines()[1:11]]
+    assert len(rows) == 10 and all(len(row) == 7 for row in rows)  # time, forecast, two intervals, truth
+    assert (tmp_path / "f.png").stat().st_size > 5000
+    r = runner.invoke(app, ["forecast", str(run), "--horizon", "3", "--out", str(tmp_path / "f.csv")])
+    assert r.exit_code == 0 and (tmp_path / "f.csv").read_text().count("\n") == 4  # header + 3 steps past the end
+    bad = runner.invoke(app, ["forecast", str(run), "--origin", "3"])
+    assert bad.exit_code == 2 and "--origin must leave 20 steps" in bad.output
+    assert runner.invoke(app, ["forecast", str(run), "--horizon", "0"]).exit_code == 2
