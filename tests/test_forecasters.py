@@ -119,3 +119,18 @@ def test_a_forecaster_trains_evaluates_by_rolling_origin_and_forecasts_from_the_
     bad = runner.invoke(app, ["forecast", str(run), "--origin", "3"])
     assert bad.exit_code == 2 and "--origin must leave 20 steps" in bad.output
     assert runner.invoke(app, ["forecast", str(run), "--horizon", "0"]).exit_code == 2
+
+
+def test_the_residual_noise_is_measured_one_step_ahead_on_the_held_out_validation_part():
+    from genlab.data import load
+
+    train_data = load("nile", split="train")
+    model = Forecaster.for_data(train_data, {"hidden": 8}).eval()
+    model.after_fit(model.prepare(train_data))
+    meta, L = train_data.meta, model.config.context
+    v0, t0 = meta["split_points"]
+    values = torch.tensor(meta["values"], dtype=torch.float32)
+    z = (values - model.preprocessor.mean[0]) / model.preprocessor.std[0]
+    residuals = [model._heads(z[o - L:o][None, :, None])[0][0, -1] - z[o] for o in range(max(v0, L), t0)]
+    assert len(residuals) == t0 - v0 and float(model.residual_std) == pytest.approx(float(torch.stack(residuals).std()),
+                                                                                    rel=1e-5)

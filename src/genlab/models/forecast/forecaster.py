@@ -13,7 +13,8 @@ Values are standardized by the series' ``SeriesScaler`` (fitted on the training 
 ``forecast`` (data units in and out): with ``output="step"`` the window slides: ``ŷ`` of the last step is appended
 (with the exogenous values of that step, which must be given) and the first dropped, H times (S1). With
 ``samples`` S > 0, S sample paths: dropout kept on (N5) and, by default, each fed-back value perturbed by the
-one-step residual noise ``ε ~ N(0, σ̂²)`` (``σ̂`` measured on the training windows after training), so the paths
+one-step residual noise ``ε ~ N(0, σ̂²)`` (``σ̂`` measured on the held-out validation part after training, as
+Zhu & Laptev 2017 estimate the noise of an MC-dropout forecaster), so the paths
 carry both the model's and the data's uncertainty; intervals are the paths' quantiles.
 """
 
@@ -82,6 +83,9 @@ class Forecast:
         lo, hi = (1 - level) / 2, (1 + level) / 2
         q = torch.quantile(self.paths.float(), torch.tensor([lo, hi]), dim=1)  # (2, B, H)
         return q[0], q[1]
+
+
+MIN_RESIDUALS = 5  # validation steps needed to measure σ̂ on them
 
 
 class _Branch(nn.Module):
@@ -161,16 +165,34 @@ class Forecaster(Model, Forecasts):
 
     @torch.no_grad()
     def after_fit(self, data) -> None:
-        """``σ̂``: the standard deviation of the one-step residuals on (up to 2,000 of) the training windows."""
+        """``σ̂``: the standard deviation of the one-step residuals on the series' validation part (held out: the
+        data's ``meta`` holds the whole series), at least ``MIN_RESIDUALS`` of them; else on the training windows."""
         was = self.training
         self.eval()
         try:
-            n = min(len(data), 2000)
-            ctx, tgt = data.fields["context"][:n].to(self.device), data.fields["target"][:n].to(self.device)
-            step, _ = self._heads(ctx)
-            self.residual_std.fill_(float((step[:, -1] - tgt[:, -1]).std()) if n > 1 else 1.0)
+            context, truth = self._validation_steps(data.meta)
+            if len(truth) < MIN_RESIDUALS:
+                n = min(len(data), 2000)
+                context, truth = data.fields["context"][:n], data.fields["target"][:n, -1]
+            step, _ = self._heads(context.to(self.device))
+            residual = step[:, -1] - truth.to(self.device)
+            self.residual_std.fill_(float(residual.std()) if len(residual) > 1 else 1.0)
         finally:
             self.train(was)
+
+    def _validation_steps(self, meta: dict) -> tuple[Tensor, Tensor]:
+        """Standardized contexts ``(N, L, C)`` and next values ``(N,)`` of every step of the validation part."""
+        if not {"values", "split_points"} <= set(meta):
+            return torch.zeros(0, self.config.context, self.config.channels), torch.zeros(0)
+        full = torch.tensor(meta["values"], dtype=torch.float32)[:, None]  # (n, 1)
+        if meta.get("exogenous"):
+            full = torch.cat([full, torch.tensor(meta["exogenous"], dtype=torch.float32)], 1)  # (n, C)
+        full = ((full.to(self.device) - self.preprocessor.mean) / self.preprocessor.std).float()
+        L = self.config.context
+        origins = range(max(int(meta["split_points"][0]), L), int(meta["split_points"][1]))
+        if not origins:
+            return torch.zeros(0, L, self.config.channels), torch.zeros(0)
+        return torch.stack([full[o - L:o] for o in origins]), full[list(origins), 0]
 
     # --- forecasting ----------------------------------------------------------------------------
     def _path(self, ctx: Tensor, horizon: int, exo: Tensor | None, noise: float) -> Tensor:

@@ -1,0 +1,141 @@
+"""genlab's forecasters against the statistical baselines on the same origins (issue 26, S1 and N5).
+
+For each series (sunspots, co2, nile, macrodata, seattle-temps) and each forecaster (``forecast-mlp``,
+``forecast-rnn``, ``forecast-tcn``, ``forecast-transformer``; the registry's defaults, dropout 0.1) one run is trained
+through ``genlab.training.train`` for ``--steps`` optimizer steps (batch 32, Adam 3e-3 decayed by a cosine, one
+step ahead on the training part), then forecasts every rolling origin that ``benchmarks/forecast_baselines.py``
+scores (``rolling_origins`` over the last 20 %; seattle-temps every 24 hours), feeding its predictions back, with
+``--samples`` Monte-Carlo dropout paths (plus the one-step residual noise) for the 80 % and 95 % intervals. The
+figures are those of the baselines (``genlab.metrics.forecast``), read side by side from
+``benchmarks/results/forecast_baselines.json`` (run that script first).
+
+Goal (issue 26): the best genlab forecaster's MASE below the best statistical baseline's on at least 3 of the 5
+series, and MC-dropout intervals whose coverage is within 5 points of nominal.
+
+    python benchmarks/forecasters.py
+    python benchmarks/forecasters.py --series sunspots nile --models forecast-rnn --steps 800
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from common import command_line, cpu_seconds, record, write_results  # noqa: E402
+
+from genlab.data import load  # noqa: E402
+from genlab.evaluation.forecasting import LEVELS, exogenous_future  # noqa: E402
+from genlab.metrics.forecast import forecast_scores, rolling_origins, seasonal_naive_scale  # noqa: E402
+from genlab.training.config import TrainConfig  # noqa: E402
+from genlab.training.run import train  # noqa: E402
+
+SERIES = ("sunspots", "co2", "nile", "macrodata", "seattle-temps")
+MODELS = ("forecast-mlp", "forecast-rnn", "forecast-tcn", "forecast-transformer")
+ORIGIN_STEP = {"seattle-temps": 24}  # as the baselines
+BASELINES = Path(__file__).resolve().parent / "results" / "forecast_baselines.json"
+
+
+def baselines() -> dict[str, dict[str, dict]]:
+    """``{series: {method: row}}`` of the baselines' last run (MASE in ``value``)."""
+    if not BASELINES.is_file():
+        raise SystemExit(f"{BASELINES} is missing: run python benchmarks/forecast_baselines.py first")
+    out: dict[str, dict[str, dict]] = {}
+    for r in json.loads(BASELINES.read_text())["records"]:
+        series, _, method = r["name"].partition(": ")
+        if r["metric"] == "MASE" and series in SERIES:
+            out.setdefault(series, {})[method] = r
+    return out
+
+
+@torch.no_grad()
+def score(model, series: str, samples: int, seed: int) -> dict:
+    """The forecaster's figures on the baselines' origins (data units)."""
+    meta = load(series, split="test").meta
+    values = torch.tensor(meta["values"], dtype=torch.float32)
+    n, (val_start, test_start) = len(values), meta["split_points"]
+    H, L = model.config.horizon, model.config.context
+    origins = rolling_origins(n, test_start, H, ORIGIN_STEP.get(series, 1))
+    channels = [values[:, None]] + ([torch.tensor(meta["exogenous"], dtype=torch.float32)] if meta["exogenous"] else [])
+    full = torch.cat(channels, 1)  # (n, C)
+    context = torch.stack([full[o - L:o] for o in origins])  # (N, L, C)
+    truth = torch.stack([values[o:o + H] for o in origins])  # (N, H)
+    exo = exogenous_future(meta, origins, H)
+    g = torch.Generator().manual_seed(seed)
+    points, bands = [], {lv: ([], []) for lv in LEVELS}
+    for i in range(0, len(origins), 64):
+        f = model.forecast(context[i:i + 64], H, samples=samples, generator=g,
+                           exogenous=None if exo is None else exo[i:i + 64])
+        points.append(f.point)
+        for lv in LEVELS:
+            lo, hi = f.interval(lv / 100)
+            bands[lv][0].append(lo)
+            bands[lv][1].append(hi)
+    scale = seasonal_naive_scale(values[:val_start], int(meta["period"]))
+    s = forecast_scores(truth, torch.cat(points), scale=scale,
+                        intervals={lv: (torch.cat(bands[lv][0]), torch.cat(bands[lv][1])) for lv in LEVELS})
+    return {**s.row(), "origins": len(origins)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--series", nargs="+", default=list(SERIES), choices=SERIES)
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--samples", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    base = baselines()
+    rows, lines, wins, coverage_ok = [], [], 0, []
+    lines += ["| series | method | MASE | MAE | sMAPE % | coverage 80 % | coverage 95 % | width 95 % | CPU-min |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for series in args.series:
+            ours = {}
+            for m in args.models:
+                t0, c0 = time.perf_counter(), cpu_seconds()
+                cfg = TrainConfig(model=m, data=series, epochs=-1, max_steps=args.steps, lr_schedule="cosine",
+                                  seed=args.seed, quiet=True, out=str(Path(tmp) / f"{series}-{m}"))
+                result = train(cfg)
+                ours[m] = {**score(result.model, series, args.samples, args.seed),
+                           "cpu": cpu_seconds() - c0, "seconds": time.perf_counter() - t0}
+                r = ours[m]
+                print(f"{series:13s} {m:21s} MASE {r['mase']:.3f}  coverage80 {r['coverage80']:.2f}  "
+                      f"coverage95 {r['coverage95']:.2f}  ({r['cpu'] / 60:.1f} CPU-min)", flush=True)
+            best_ours = min(ours, key=lambda k: ours[k]["mase"])
+            theirs = base.get(series, {})
+            best_theirs = min(theirs, key=lambda k: theirs[k]["value"]) if theirs else None
+            for m, r in ours.items():
+                lines.append(f"| {series} | genlab {m} | {r['mase']:.3f} | {r['mae']:.4g} | {r['smape']:.1f} | "
+                             f"{100 * r['coverage80']:.1f} | {100 * r['coverage95']:.1f} | {r['width95']:.4g} | "
+                             f"{r['cpu'] / 60:.1f} |")
+                rows.append(record(f"{series}: genlab {m}", "MASE", r["mase"], "",
+                                   reference=theirs[best_theirs]["value"] if best_theirs else None,
+                                   **{k: v for k, v in r.items() if k != "mase"}))
+            for method, r in theirs.items():
+                lines.append(f"| {series} | {method} | {r['value']:.3f} | {r['mae']:.4g} | {r['smape']:.1f} | "
+                             f"{100 * r['coverage80']:.1f} | {100 * r['coverage95']:.1f} | {r['width95']:.4g} | |")
+            if best_theirs and ours[best_ours]["mase"] < theirs[best_theirs]["value"]:
+                wins += 1
+            b = ours[best_ours]
+            coverage_ok.append((series, best_ours, abs(100 * b["coverage80"] - 80) <= 5
+                                and abs(100 * b["coverage95"] - 95) <= 5))
+    verdict = [f"Best genlab forecaster below the best baseline's MASE on {wins} of {len(args.series)} series "
+               f"(goal: 3 of 5).",
+               "MC-dropout intervals of each series' best forecaster within 5 points of nominal (80 %, 95 %): "
+               + ", ".join(f"{s} ({m}) {'yes' if ok else 'no'}" for s, m, ok in coverage_ok) + "."]
+    notes = "\n".join(lines + [""] + verdict)
+    print(notes)
+    write_results("forecasters", rows, command_line(), notes=notes)
+
+
+if __name__ == "__main__":
+    main()
