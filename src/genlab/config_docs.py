@@ -12,6 +12,7 @@ import inspect
 import io
 import textwrap
 import tokenize
+import typing
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -83,6 +84,10 @@ def options(cls: type, prefix: str = "", *, instance: Any = None) -> Iterator[Op
     """Every option of the dataclass ``cls`` (or of ``instance``, whose values then are the defaults), nested
     config sections flattened to dotted names after a row for the section itself."""
     docs = field_docs(cls)
+    try:
+        hints = typing.get_type_hints(cls)  # aliases resolved: Body → Literal["mlp", ...]
+    except Exception:  # noqa: BLE001 — an annotation that does not resolve: shown as written
+        hints = {}
     for f in dataclasses.fields(cls):
         if not f.init or f.name.startswith("_"):
             continue
@@ -92,7 +97,10 @@ def options(cls: type, prefix: str = "", *, instance: Any = None) -> Iterator[Op
             yield OptionDoc(prefix + f.name, type(value).__name__, "(section)", doc)
             yield from options(type(value), prefix + f.name + ".", instance=value)
         else:
-            yield OptionDoc(prefix + f.name, _type_name(str(f.type)), value, doc)
+            hint = hints.get(f.name)
+            literal = typing.get_origin(hint) is typing.Literal
+            shown = "|".join(str(a) for a in typing.get_args(hint)) if literal else _type_name(str(f.type))
+            yield OptionDoc(prefix + f.name, shown, value, doc)
 
 
 def _type_name(annotation: str) -> str:

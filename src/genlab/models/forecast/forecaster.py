@@ -41,7 +41,7 @@ class ForecasterConfig(Config):
     channels: int = 1  # C: the series, then E exogenous channels (from the data)
     context: int = 30  # L: steps the model reads (from the data)
     horizon: int = 20  # H: steps of the direct head (from the data)
-    body: Literal["mlp", "lstm", "gru", "tcn", "transformer"] = "lstm"
+    body: Literal["mlp", "lstm", "gru", "tcn", "transformer"] = "lstm"  # the causal body (models.forecast.bodies)
     output: Literal["step", "direct"] = "step"  # S1 one step fed back, or H steps at once
     hidden: int = 64  # width of the body
     layers: int = 2  # depth of the body
