@@ -11,17 +11,12 @@ baseline to beat. ``<pad>`` words (id 0) are left out of the means.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.config import Config, require
-from genlab.models.base import Classifier, Model, ModelOutput
-from genlab.models.qa.fields import unread
-from genlab.models.text import text_defaults
-from genlab.render import Renderer, TextFile
+from genlab.models.qa.common import StoryReader
 
 
 @dataclasses.dataclass
@@ -38,27 +33,16 @@ class BagOfWordsQAConfig(Config):
         require(self.max_distance >= 1, f"max_distance must be ≥ 1, got {self.max_distance}")
 
 
-@dataclasses.dataclass
-class QAOutput(ModelOutput):
-    accuracy: Tensor | None = None
-
-
 def masked_mean(e: Tensor, ids: Tensor) -> Tensor:
     """Mean of ``e`` ``(B, L, d)`` over the positions whose id is not ``<pad>`` (0) → ``(B, d)``."""
     keep = (ids != 0).unsqueeze(-1).to(e.dtype)  # (B, L, 1)
     return (e * keep).sum(1) / keep.sum(1).clamp_min(1)
 
 
-class BagOfWordsQA(Model, Classifier):
+class BagOfWordsQA(StoryReader):
     """Reads ``story`` and ``question``, predicts the ``answer`` word."""
 
     config_class = BagOfWordsQAConfig
-    inputs = ("story", "question", "answer")
-    optional_inputs = unread(inputs, "story_lengths")  # the memory fields (``sentences`` ...): the memory network's
-    kinds = ("qa",)
-    target = "answer"
-    preview = True  # its answers to validation stories are written to samples/ (text)
-    monitor, monitor_mode = "val/accuracy", "max"
 
     def __init__(self, config: BagOfWordsQAConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -69,10 +53,6 @@ class BagOfWordsQA(Model, Classifier):
         self.B = nn.Embedding(V, c.embed_dim, padding_idx=0)  # question words
         self.out = nn.Linear(2 * c.embed_dim, V)
 
-    @classmethod
-    def data_defaults(cls, data) -> dict[str, Any]:
-        return text_defaults(data)
-
     def logits(self, story: Tensor, question: Tensor) -> Tensor:
         """``W [s; q] + c`` → ``(B, V)``."""
         lengths = (story != 0).sum(1, keepdim=True)  # (B, 1)
@@ -81,18 +61,3 @@ class BagOfWordsQA(Model, Classifier):
         s = masked_mean(self.A(story) + self.T(distance), story)  # (B, d)
         q = masked_mean(self.B(question), question)  # (B, d)
         return self.out(torch.cat([s, q], -1))
-
-    def forward(self, story: Tensor, question: Tensor, answer: Tensor, story_lengths: Tensor | None = None,
-                **memory: Tensor) -> QAOutput:
-        """F2: mean cross-entropy of the answer word, and the batch's accuracy (``memory``: the optional fields it
-        does not read)."""
-        logits = self.logits(story, question)  # (B, V)
-        return QAOutput(F.cross_entropy(logits, answer), accuracy=(logits.argmax(-1) == answer).float().mean())
-
-    @torch.no_grad()
-    def predict(self, story: Tensor, question: Tensor) -> Tensor:
-        """The most probable answer word's id per example → ``(B,)`` int64."""
-        return self.logits(story, question).argmax(-1)
-
-    def renderer(self) -> Renderer:
-        return TextFile(vocabulary=tuple(self.config.vocabulary), joiner=self.config.joiner)

@@ -11,19 +11,12 @@ length, so padding changes nothing. No attention over sentences: what a memory n
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.blocks.recurrent.layers import LSTM
 from genlab.config import Config, require
-from genlab.models.base import Classifier, Model
-from genlab.models.qa.bag_of_words import QAOutput
-from genlab.models.qa.fields import unread
-from genlab.models.text import text_defaults
-from genlab.render import Renderer, TextFile
+from genlab.models.qa.common import StoryReader
 
 
 @dataclasses.dataclass
@@ -41,16 +34,10 @@ class LSTMQAConfig(Config):
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
 
 
-class LSTMQA(Model, Classifier):
+class LSTMQA(StoryReader):
     """Reads ``story`` then ``question`` word by word, predicts the ``answer`` word."""
 
     config_class = LSTMQAConfig
-    inputs = ("story", "question", "answer")
-    optional_inputs = unread(inputs, "story_lengths")
-    kinds = ("qa",)
-    target = "answer"
-    preview = True
-    monitor, monitor_mode = "val/accuracy", "max"
 
     def __init__(self, config: LSTMQAConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -59,10 +46,6 @@ class LSTMQA(Model, Classifier):
         self.lstm = LSTM(c.embed_dim, c.hidden)
         self.drop = nn.Dropout(c.dropout)
         self.out = nn.Linear(c.hidden, len(c.vocabulary))
-
-    @classmethod
-    def data_defaults(cls, data) -> dict[str, Any]:
-        return text_defaults(data)
 
     def logits(self, story: Tensor, question: Tensor) -> Tensor:
         """``W h_T + b`` → ``(B, V)``, ``h_T`` the state after the story's and the question's last words."""
@@ -73,16 +56,3 @@ class LSTMQA(Model, Classifier):
                 raise ValueError("a story or question without words: every example needs both")
             _, state = self.lstm(self.drop(self.embed(words)), state, lengths=n)
         return self.out(self.drop(state[0][-1]))  # h_T: the last layer's state (h, c)[0], (B, H)
-
-    def forward(self, story: Tensor, question: Tensor, answer: Tensor, story_lengths: Tensor | None = None,
-                **unread_fields: Tensor) -> QAOutput:
-        """F2: mean cross-entropy of the answer word, and the batch's accuracy (the memory fields left alone)."""
-        logits = self.logits(story, question)
-        return QAOutput(F.cross_entropy(logits, answer), accuracy=(logits.argmax(-1) == answer).float().mean())
-
-    @torch.no_grad()
-    def predict(self, story: Tensor, question: Tensor) -> Tensor:
-        return self.logits(story, question).argmax(-1)
-
-    def renderer(self) -> Renderer:
-        return TextFile(vocabulary=tuple(self.config.vocabulary), joiner=self.config.joiner)

@@ -24,7 +24,7 @@ The network is an S3 graph (``genlab.blocks.graph``): the question branch (``u^1
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -32,9 +32,8 @@ from torch import Tensor, nn
 
 from genlab.blocks.graph import Graph, node
 from genlab.config import Config, require
-from genlab.models.base import Classifier, Model, ModelOutput
-from genlab.models.qa.fields import unread
-from genlab.models.text import text_defaults
+from genlab.models.base import ModelOutput
+from genlab.models.qa.common import QAModel, unread
 from genlab.render import Renderer
 
 
@@ -188,16 +187,12 @@ class AnswerLayer(nn.Module):
         return u @ self.W.weight.T if isinstance(self.W, nn.Embedding) else self.W(u)
 
 
-class MemN2N(Model, Classifier):
+class MemN2N(QAModel):
     """Reads ``sentences`` (a story's memory slots) and ``question``, predicts the ``answer`` word (S2)."""
 
     config_class = MemN2NConfig
     inputs = ("sentences", "sentence_count", "question", "answer")
     optional_inputs = unread(inputs, "supporting")
-    kinds = ("qa",)
-    target = "answer"
-    preview = True  # its answers to validation stories are written to samples/ (text)
-    monitor, monitor_mode = "val/accuracy", "max"
 
     def __init__(self, config: MemN2NConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -229,10 +224,6 @@ class MemN2N(Model, Classifier):
                    node("logits", AnswerLayer(W), "read")],
             outputs=("read", "logits"))
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))  # training steps taken (linear start)
-
-    @classmethod
-    def data_defaults(cls, data) -> dict[str, Any]:
-        return text_defaults(data)
 
     def _run(self, sentences: Tensor, sentence_count: Tensor, question: Tensor) -> tuple[Tensor, Tensor]:
         """Logits ``(B, V)`` and the hops' attention ``(B, K, M')``."""
