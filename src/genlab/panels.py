@@ -90,7 +90,7 @@ def draw(runs: Sequence[tuple[str | None, list[dict[str, float]]]], panels: Sequ
     """Write ``path``: one panel per entry of ``panels`` (those the runs logged, ``present``), each run's terms in
     it; ``runs``: ``(label, rows)`` pairs, the label ``None`` for a single run (its terms are then coloured apart,
     and the legend names them). Returns None when nothing is plotted."""
-    from genlab.plots import pyplot, save_figure
+    from genlab.plots import finish_figure, pyplot
 
     all_rows = [r for _, rows in runs for r in rows]
     panels = present(panels, all_rows)
@@ -125,9 +125,4 @@ def draw(runs: Sequence[tuple[str | None, list[dict[str, float]]]], panels: Sequ
         ax.legend(fontsize=7, frameon=False)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return finish_figure(fig, Path(path), title)

@@ -67,6 +67,17 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
+def finish_figure(fig, path: Path, title: str | None = None) -> Path:
+    """A figure's last steps: its title (``suptitle``), a tight layout, ``save_figure``, then closed (freed)."""
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    try:
+        return save_figure(fig, path)
+    finally:
+        pyplot().close(fig)
+
+
 def image_grid(images: Tensor, path: str | os.PathLike, *, nrow: int | None = None, title: str | None = None,
                row_labels: Sequence[str] = (), col_labels: Sequence[str] = ()) -> Path:
     """Save images ``(N, C, H, W)`` with values in [0, 1] (C = 1 or 3) as one grid of ``nrow`` images per row, PNG

@@ -36,7 +36,7 @@ class ForecastPlot(Renderer):
         x_fut = f.get("time") or list(range(H))
         if path.suffix.lower() == ".csv":
             return self._table(f, x_fut, path)
-        from genlab.plots import pyplot, save_figure
+        from genlab.plots import finish_figure, pyplot
 
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(9, 3.6))
@@ -52,12 +52,7 @@ class ForecastPlot(Renderer):
         ax.set_ylabel(self.series)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, frameon=False, ncol=5, loc="upper left")
-        if title:
-            ax.set_title(title, fontsize=10)
-        fig.tight_layout()
-        out = save_figure(fig, path)
-        plt.close(fig)
-        return out
+        return finish_figure(fig, path, title)
 
     def _table(self, f: dict, x_fut: list, path: Path) -> Path:
         import csv

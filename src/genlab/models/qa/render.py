@@ -76,7 +76,7 @@ class HopAttention(Renderer):
         return atomic_write_text(path, "\n\n".join(blocks) + "\n")
 
     def _picture(self, stories: list[Story], path: Path, title: str | None) -> Path:
-        from genlab.plots import pyplot, save_figure
+        from genlab.plots import finish_figure, pyplot
 
         plt = pyplot()
         heights = [max(2.0, 0.28 * len(s.sentences) + 1.2) for s in stories]
@@ -88,9 +88,4 @@ class HopAttention(Renderer):
             ax.set_yticks(range(len(s.sentences)), [f"{i + 1}. {t}" for i, t in enumerate(s.sentences)], fontsize=7)
             ax.set_xticks(range(len(s.attention)), [f"hop {k + 1}" for k in range(len(s.attention))], fontsize=8)
             ax.set_title(f"{s.question}  →  {s.output}  (truth: {s.truth})", fontsize=9)
-        if title:
-            fig.suptitle(title, fontsize=10)
-        fig.tight_layout()
-        out = save_figure(fig, path)
-        plt.close(fig)
-        return out
+        return finish_figure(fig, path, title)
