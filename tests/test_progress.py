@@ -6,9 +6,10 @@ import re
 import lightning as L
 import pytest
 
+from genlab.runs import duration
 from genlab.training import TrainConfig, train
 from genlab.training import progress as progress_module
-from genlab.training.progress import Status, duration
+from genlab.training.progress import Status
 
 TINY = {"hidden": [16], "latent_dim": 2}
 LINE = re.compile(r"^iteration (\d+)(?:/(\d+) \((\d+)%\))?  loss \S+  epoch (\d+)(?: \(0-(\d+)\))?  elapsed \S+")

@@ -124,12 +124,12 @@ def _headline(summary: dict, metrics: dict[str, float], evaluation: dict[str, fl
 
 
 def duration(seconds: float | None) -> str:
-    """``75.2`` → ``1m15s``; None → ``?``."""
+    """``9`` → ``9s``, ``75.2`` → ``1m15s``, ``3700`` → ``1h01m40s`` (whole seconds); None → ``?``."""
     if seconds is None:
         return "?"
-    m, s = divmod(round(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+    s = max(0, round(seconds))
+    h, m, s = s // 3600, s // 60 % 60, s % 60
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
 
 
 def figure(v: float) -> str:

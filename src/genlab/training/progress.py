@@ -24,15 +24,10 @@ from typing import Any
 from lightning.pytorch.callbacks import ProgressBar, Timer
 from lightning.pytorch.trainer.states import RunningStage
 
+from genlab.runs import duration
+
 #: seconds between two lines when the output is not a terminal
 LINE_SECONDS = 15.0
-
-
-def duration(seconds: float) -> str:
-    """``9`` → ``9s``, ``65`` → ``1m05s``, ``3700`` → ``1h01m40s`` (rounded to whole seconds)."""
-    s = max(0, round(seconds))
-    h, m, s = s // 3600, s // 60 % 60, s % 60
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
 
 
 def epoch_text(epoch: int, last_epoch: int | None) -> str:
