@@ -51,18 +51,21 @@ def test_the_loss_is_the_mse_of_the_shifted_targets_and_save_load_keeps_it(body,
     assert torch.equal(loaded.preprocessor.mean, model.preprocessor.mean)  # the scaler comes with the weights
 
 
-def test_forecasting_feeds_each_prediction_back_into_the_window():
-    model = _model("lstm")
+@pytest.mark.parametrize("body", BODIES)
+def test_forecasting_feeds_each_prediction_back_into_the_window(body):
+    model = _model(body)
     context = torch.randn(2, 15, 1) * 2 + 10  # data units, longer than the model's 12 steps
     f = model.forecast(context, 4)
-    window = (context[:, -12:] - 10.0) / 2.0  # standardized with channel 0's mean 10, std 2
+    seq = (context[:, -12:] - 10.0) / 2.0  # standardized with channel 0's mean 10, std 2
     want = []
     for _ in range(4):
-        y = model._heads(window)[0][:, -1]
+        y = model._heads(seq)[0][:, -1]
         want.append(y * 2.0 + 10.0)
-        window = torch.cat([window[:, 1:], y[:, None, None]], 1)
+        seq = torch.cat([seq, y[:, None, None]], 1)
+        if body not in ("lstm", "gru"):  # the window slides; a recurrent body carries its state over every value
+            seq = seq[:, 1:]
     assert torch.allclose(f.point, torch.stack(want, 1), atol=1e-5)
-    direct = _model("lstm", output="direct")
+    direct = _model(body, output="direct")
     assert direct.forecast(context, 5).point.shape == (2, 5)
     with pytest.raises(ConfigError, match="horizon ≤ 5"):
         direct.forecast(context, 6)

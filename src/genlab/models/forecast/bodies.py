@@ -38,6 +38,13 @@ class LagMLP(nn.Module):
         windows = padded.unfold(1, self.lags, 1)  # (B, L, D, p): steps t − p + 1 … t
         return self.mlp(windows.transpose(2, 3).flatten(2))
 
+    def last(self, x: Tensor) -> Tensor:
+        """The last step's features only ``(B, F)`` (``forward(x)[:, -1]``, without the other steps' windows)."""
+        window = x[:, -self.lags:]  # (B, ≤ p, D)
+        if window.shape[1] < self.lags:
+            window = torch.cat([window[:, :1].expand(-1, self.lags - window.shape[1], -1), window], 1)
+        return self.mlp(window.flatten(1))
+
 
 class RecurrentBody(nn.Module):
     def __init__(self, d_in: int, hidden: int, layers: int, dropout: float, cell: str) -> None:
@@ -47,8 +54,11 @@ class RecurrentBody(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.out_dim = hidden
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.drop(self.rnn(x)[0])
+    def forward(self, x: Tensor, state=None, *, with_state: bool = False):
+        """Features ``(B, L, F)``; with ``with_state``, also the final state, from which ``forward(x_next, state)``
+        continues the sequence step by step (a forecast's rollout then costs one step per value, not the window)."""
+        out, final = self.rnn(x, state)
+        return (self.drop(out), final) if with_state else self.drop(out)
 
 
 class ConvBody(nn.Module):

@@ -11,7 +11,8 @@ LSTM/GRU, a TCN, a transformer), whose per-step features feed two heads:
 
 Values are standardized by the series' ``SeriesScaler`` (fitted on the training part, saved with the model).
 ``forecast`` (data units in and out): with ``output="step"`` the window slides: ``ŷ`` of the last step is appended
-(with the exogenous values of that step, which must be given) and the first dropped, H times (S1). With
+(with the exogenous values of that step, which must be given) and the first dropped, H times (S1); a recurrent body
+instead carries its state from the context on, one step per fed-back value (it reads every value so far). With
 ``samples`` S > 0, S sample paths: dropout kept on (N5) and, by default, each fed-back value perturbed by the
 one-step residual noise ``ε ~ N(0, σ̂²)`` (``σ̂`` measured on the held-out validation part after training, as
 Zhu & Laptev 2017 estimate the noise of an MC-dropout forecaster), so the paths
@@ -202,15 +203,41 @@ class Forecaster(Model, Forecasts):
             if horizon > c.horizon:
                 raise ConfigError(f"this model predicts {c.horizon} steps at once (output=direct): ask for a "
                                   f"horizon ≤ {c.horizon}, or train it with --set model.output=step")
-            return self._heads(ctx)[1][:, :horizon]
-        window, out = ctx[:, -c.context:], []
-        for h in range(horizon):
-            y = self._heads(window)[0][:, -1]  # (B,) ŷ of the next step
+            return self._heads(ctx[:, -c.context:])[1][:, :horizon]
+        nodes = self.graph.nodes
+        body, head = nodes["h"], nodes["step"]
+
+        def features(rows: Tensor) -> Tensor:  # (B, T, C) → the branches' features side by side (B, T, d_in), S3
+            parts = [nodes["s"](rows[..., :1])] + ([nodes["e"](rows[..., 1:])] if "e" in nodes else [])
+            return torch.cat(parts, -1)
+
+        window = features(ctx[:, -c.context:])  # (B, L, d_in)
+        state = None
+        if isinstance(body, RecurrentBody):  # the state carries the window: one step per new value
+            h, state = body(window, with_state=True)
+            h = h[:, -1]
+        out = []
+        for step in range(horizon):
+            if state is None:
+                if isinstance(body, LagMLP):
+                    h = body.last(window)  # (B, F)
+                elif isinstance(body, ConvBody):  # the last step sees its receptive field only: no need for more
+                    h = body(window[:, -body.tcn.receptive_field():])[:, -1]
+                else:
+                    h = body(window)[:, -1]
+            y = head(h)[:, 0]  # (B,) ŷ of the next step
             if noise:
                 y = y + noise * torch.randn_like(y)
             out.append(y)
-            row = y[:, None, None] if exo is None else torch.cat([y[:, None, None], exo[:, h:h + 1]], -1)
-            window = torch.cat([window[:, 1:], row], 1)
+            if step == horizon - 1:
+                break
+            new = y[:, None, None] if exo is None else torch.cat([y[:, None, None], exo[:, step:step + 1]], -1)
+            row = features(new)  # (B, 1, d_in)
+            if state is not None:
+                h, state = body(row, state, with_state=True)
+                h = h[:, -1]
+            else:
+                window = torch.cat([window[:, 1:], row], 1)  # the window slides: S1's prediction fed back
         return torch.stack(out, 1)
 
     @torch.no_grad()
