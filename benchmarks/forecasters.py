@@ -88,7 +88,7 @@ def main() -> None:
     p.add_argument("--series", nargs="+", default=list(SERIES), choices=SERIES)
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--samples", type=int, default=100)
+    p.add_argument("--samples", type=int, default=100, help="Monte-Carlo dropout paths per origin")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
