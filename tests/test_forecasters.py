@@ -137,3 +137,15 @@ def test_the_residual_noise_is_measured_one_step_ahead_on_the_held_out_validatio
     residuals = [model._heads(z[o - L:o][None, :, None])[0][0, -1] - z[o] for o in range(max(v0, L), t0)]
     assert len(residuals) == t0 - v0 and float(model.residual_std) == pytest.approx(float(torch.stack(residuals).std()),
                                                                                     rel=1e-5)
+
+
+def test_predicting_changes_a_zero_head_is_the_naive_forecast_and_levels_need_no_last_value():
+    model = _model("mlp")
+    for p in model.graph.nodes["step"].parameters():
+        torch.nn.init.zeros_(p)
+    context = torch.randn(2, 12, 1) * 2 + 10
+    assert torch.allclose(model.forecast(context, 3).point, context[:, -1:, 0].expand(2, 3), atol=1e-5)
+    level = _model("mlp", predict="level")
+    for p in level.graph.nodes["step"].parameters():
+        torch.nn.init.zeros_(p)
+    assert torch.allclose(level.forecast(context, 3).point, torch.full((2, 3), 10.0))  # the training mean

@@ -6,8 +6,11 @@ data has them, its ``exogenous`` channels ``(B, L, E)`` (calendar features, othe
 (a linear map per step), their features are concatenated and read by a causal body (``bodies``: an AR-MLP, an
 LSTM/GRU, a TCN, a transformer), whose per-step features feed two heads:
 
-    step:   ŷ_{t+1} = w_sᵀ h_t + b_s          trained on ``target`` (the series shifted by one), MSE over every step
-    direct: (ŷ_{o}, …, ŷ_{o+H−1}) = W_d h_{L−1} + b_d    trained on ``future`` (``output="direct"``)
+    step:   ŷ_{t+1} = y_t + w_sᵀ h_t + b_s          trained on ``target`` (the series shifted by one), MSE, every step
+    direct: (ŷ_{o}, …, ŷ_{o+H−1}) = y_{o−1} + W_d h_{L−1} + b_d    trained on ``future`` (``output="direct"``)
+
+(``predict="change"``, the default: the heads give changes, so a trend beyond the training part's range stays in
+reach; ``predict="level"``: without the ``y_t`` term.)
 
 Values are standardized by the series' ``SeriesScaler`` (fitted on the training part, saved with the model).
 ``forecast`` (data units in and out): with ``output="step"`` the window slides: ``ŷ`` of the last step is appended
@@ -44,6 +47,7 @@ class ForecasterConfig(Config):
     horizon: int = 20  # H: steps of the direct head (from the data)
     body: Literal["mlp", "lstm", "gru", "tcn", "transformer"] = "lstm"  # the causal body (models.forecast.bodies)
     output: Literal["step", "direct"] = "step"  # S1 one step fed back, or H steps at once
+    predict: Literal["change", "level"] = "change"  # the heads give y_{t+1} − y_t (added to y_t), or y_{t+1} itself
     hidden: int = 64  # width of the body
     layers: int = 2  # depth of the body
     dropout: float = 0.1  # in the body: Monte-Carlo dropout's randomness (N5)
@@ -156,7 +160,11 @@ class Forecaster(Model, Forecasts):
         if self.config.channels > 1:
             inputs["exogenous"] = context[..., 1:]
         out = self.graph(**inputs)
-        return out["step"][..., 0], out["direct"]
+        if self.config.predict == "level":
+            return out["step"][..., 0], out["direct"]
+        # changes: each prediction is the last value plus the head's change (a trend the training part never
+        # reached stays in reach: the network models increments, which stay in its range)
+        return context[..., 0] + out["step"][..., 0], context[:, -1:, 0] + out["direct"]
 
     def forward(self, context: Tensor, target: Tensor, future: Tensor) -> ForecastOutput:
         """MSE of the one-step predictions against ``target`` (or of the direct ones against ``future``)."""
@@ -212,6 +220,7 @@ class Forecaster(Model, Forecasts):
             return torch.cat(parts, -1)
 
         window = features(ctx[:, -c.context:])  # (B, L, d_in)
+        last = ctx[:, -1, 0] if c.predict == "change" else torch.zeros_like(ctx[:, -1, 0])  # (B,) y_t (or 0)
         state = None
         if isinstance(body, RecurrentBody):  # the state carries the window: one step per new value
             h, state = body(window, with_state=True)
@@ -225,10 +234,12 @@ class Forecaster(Model, Forecasts):
                     h = body(window[:, -body.tcn.receptive_field():])[:, -1]
                 else:
                     h = body(window)[:, -1]
-            y = head(h)[:, 0]  # (B,) ŷ of the next step
+            y = last + head(h)[:, 0]  # (B,) ŷ of the next step
             if noise:
                 y = y + noise * torch.randn_like(y)
             out.append(y)
+            if c.predict == "change":
+                last = y
             if step == horizon - 1:
                 break
             new = y[:, None, None] if exo is None else torch.cat([y[:, None, None], exo[:, step:step + 1]], -1)
