@@ -28,7 +28,7 @@ def run_demo(*, out: Path | None, minutes: float, quiet: bool, echo: Callable[[s
                  command=f"genlab demo --out {out} --minutes {minutes:g}", steps=result.steps, evaluation=ev)
     echo(f"\ntest ELBO {ev['elbo']:.2f} nats, NLL {ev['nll']:.2f} nats (k={ev['nll_k']}), "
          f"FID {ev['fid']:.2f} (n={ev['fid_n']}, LeNet features)")
-    echo(f"look at: {out / 'report.md'} (curves, samples, reconstructions), {out / 'samples'}/, "
-         f"{out / 'eval.json'}")
+    echo(f"look at: {out / 'report.html'} or report.md (curves, samples, reconstructions), {out / 'samples'}/, "
+         f"{out / 'eval.json'}; live curves: tensorboard --logdir {out}")
     echo(f"next: genlab sample {out} --n 64 ; genlab eval {out} --metrics elbo,nll")
     return out
