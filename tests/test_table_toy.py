@@ -17,7 +17,6 @@ from genlab.cli.main import app
 from genlab.data import load
 from genlab.errors import ConfigError, ShapeError
 from genlab.models.tabular import Column, TableCSV, TableMarginals, TableScaler
-from genlab.models.tabular.render import number
 from genlab.training import TrainConfig, train
 
 CARS_HEADER = ["Miles_per_Gallon", "Cylinders", "Displacement", "Horsepower", "Weight_in_lbs", "Acceleration", "Year",
@@ -211,7 +210,12 @@ def test_the_csv_renderer_writes_the_columns_in_order_with_names_and_readable_nu
     assert path.name == "t.csv"
     assert _read_csv(path) == (["size", "colour", "weight"], [["1.5", "red", "3504.23"],
                                                               ["1234570", "blue", "0.000123457"]])
-    assert number(-2.0) == "-2" and number(1e-12) == "0.000000000001"
+    number = Column("v", "numeric").cells
+    assert number([-2.0, 1e-12]) == ["-2", "0.000000000001"]
+    assert Column("n", "numeric", dtype="int").cells([2.6, -0.4]) == ["3", "0"]
+    assert Column("d", "numeric", dtype="datetime").cells([0.0, 18262.5]) == ["1970-01-01", "2020-01-01T12:00:00"]
+    with pytest.raises(ConfigError, match=r"dtype must be one of str, bool"):
+        Column("c", "categorical", ("a",), dtype="int")
     with pytest.raises(ShapeError, match=r"column 'colour' has 2 categories, got code 2"):
         r.write({"numeric": torch.zeros(1, 2), "categorical": torch.tensor([[2]])}, tmp_path / "bad.csv")
     with pytest.raises(ConfigError, match=r"named fields numeric and categorical"):

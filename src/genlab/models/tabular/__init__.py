@@ -2,7 +2,7 @@
 spec (``columns``), the fitted standardization (``scaler.TableScaler``), the CSV renderer (``render.TableCSV``) and
 the independent-marginals baseline (``marginals.TableMarginals``)."""
 
-from genlab.models.tabular.columns import Column
+from genlab.columns import Column
 from genlab.models.tabular.marginals import TableMarginals, TableMarginalsConfig, TableOutput
 from genlab.models.tabular.render import TableCSV
 from genlab.models.tabular.scaler import TableScaler

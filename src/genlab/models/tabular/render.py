@@ -11,16 +11,14 @@ from pathlib import Path
 from torch import Tensor
 
 from genlab.errors import ConfigError, ShapeError
-from genlab.models.tabular.columns import NUMERIC, Column
+from genlab.columns import NUMERIC, Column
 from genlab.render import Renderer
-
-SIGNIFICANT = 6  # significant digits of a number written
-
 
 @dataclasses.dataclass(frozen=True)
 class TableCSV(Renderer):
-    """A header of the ``columns``' names in the file's order, then one row per sample: numbers with
-    ``SIGNIFICANT`` significant digits, never in exponent notation; category codes written as the category names.
+    """A header of the ``columns``' names in the file's order, then one row per sample: numbers as their column's
+    dtype writes them (``Column.cells``: floats with 6 significant digits, never in exponent notation; whole numbers;
+    dates); category codes written as the category names.
     Written atomically; a code outside a column's categories is refused, never written."""
 
     columns: tuple[Column, ...] = ()
@@ -55,7 +53,7 @@ class TableCSV(Renderer):
         cells = []  # (columns, N)
         for c in self.columns:
             if c.type == NUMERIC:
-                cells.append([number(v) for v in next(numbers)])
+                cells.append(c.cells(next(numbers)))
                 continue
             column = next(codes)
             bad = [k for k in column if not 0 <= k < len(c.categories)]
@@ -65,9 +63,3 @@ class TableCSV(Renderer):
             cells.append([c.categories[k] for k in column])
         return [list(row) for row in zip(*cells, strict=True)]
 
-
-def number(v: float) -> str:
-    """``v`` with ``SIGNIFICANT`` significant digits, positional (``3504.23``, ``0.000123457``, ``1234570``)."""
-    import numpy as np
-
-    return np.format_float_positional(v, precision=SIGNIFICANT, unique=False, fractional=False, trim="-")

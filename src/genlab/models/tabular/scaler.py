@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from genlab.errors import ConfigError
-from genlab.models.tabular.columns import CATEGORICAL, NUMERIC, Column, columns_of
+from genlab.columns import CATEGORICAL, NUMERIC, Column, columns_of
 from genlab.preprocessing import Preprocessor
 
 if TYPE_CHECKING:
