@@ -29,6 +29,7 @@ from genlab.data.options import (
     check_options,
 )
 from genlab.data.series_catalog import SERIES, SERIES_CSV_OPTIONS, SeriesInfo, series_options
+from genlab.data.tabular.catalog import TABULAR_OPTIONS
 from genlab.errors import ConfigError, UnknownNameError
 from genlab.policy import LoaderPolicy
 
@@ -142,6 +143,35 @@ _DATASETS: tuple[DatasetInfo, ...] = (
                 description="406 cars less the 14 with a missing value: 6 numeric columns (Year as the year), "
                             "Cylinders and Origin categorical; Name dropped", fields=("numeric", "categorical"),
                 options=CARS_OPTIONS),
+    DatasetInfo("penguins", "table", (8,), 333, "palmerpenguins package (data/penguins.csv, read as a file)",
+                "CC0 (Horst, Hill & Gorman; Palmer Station LTER)", "genlab.data.tabular.catalog:load_penguins",
+                splits=("train", "val", "test"), fields=("numeric", "categorical"), options=CARS_OPTIONS,
+                description="344 Palmer penguins less the 11 with a missing value: species, island, sex "
+                            "categorical; bill, flipper, body mass and year numeric"),
+    DatasetInfo("seattle-weather", "table", (6,), 1_461, "vega-datasets package (_data/seattle-weather.csv, read "
+                "as a file)", "public domain (NOAA)", "genlab.data.tabular.catalog:load_seattle_weather",
+                splits=("train", "val", "test"), fields=("numeric", "categorical"), options=CARS_OPTIONS,
+                description="Seattle daily weather 2012–2015: date (datetime), precipitation, temperatures, wind; "
+                            "weather categorical"),
+    DatasetInfo("fair", "table", (9,), 6_366, "statsmodels package (datasets/fair/fair.csv, read as a file); "
+                "Fair 1978", "included with permission of the author (statsmodels)",
+                "genlab.data.tabular.catalog:load_fair",
+                splits=("train", "val", "test"), fields=("numeric", "categorical"), options=CARS_OPTIONS,
+                description="extramarital affairs survey: affairs, age, years married, children, education "
+                            "numeric; marriage rating, religiousness, occupations categorical"),
+    DatasetInfo("randhie", "table", (8,), 20_190, "statsmodels package (datasets/randhie/randhie.csv, read as a "
+                "file)", "public domain (statsmodels)", "genlab.data.tabular.catalog:load_randhie",
+                splits=("train", "val", "test"), fields=("numeric", "categorical"), options=CARS_OPTIONS,
+                description="RAND health insurance experiment: outpatient visits and cost terms numeric, "
+                            "idp boolean, self-rated health categorical"),
+    DatasetInfo("breast-cancer", "table", (31,), 569, "scikit-learn load_breast_cancer (UCI Wisconsin "
+                "diagnostic)", "CC BY 4.0 (UCI)", "genlab.data.tabular.catalog:load_breast_cancer",
+                splits=("train", "val", "test"), fields=("numeric", "categorical"), options=CARS_OPTIONS,
+                description="569 tumours: 30 numeric features, target malignant or benign"),
+    DatasetInfo("tabular", "table", (-1,), 0, "your file (--set data.path=FILE)", "yours",
+                "genlab.data.tabular.catalog:load_tabular", splits=("train", "val", "test"),
+                fields=("numeric", "categorical"), options=TABULAR_OPTIONS,
+                description="a user's CSV or JSON file with inferred types (genlab inspect FILE shows them)"),
     DatasetInfo("table", "table", (-1,), 0, "your file (--set data.path=FILE)", "yours", "genlab.data.table:load_table",
                 splits=("train", "val", "test"), fields=("numeric", "categorical"), options=TABLE_OPTIONS,
                 description="a CSV file of mixed columns: all-number columns numeric, the others categorical"),
