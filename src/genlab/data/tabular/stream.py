@@ -160,8 +160,8 @@ def _numeric(col, name: str, lines: np.ndarray, path) -> np.ndarray:
     if len(bad):
         i = bad[0]
         raise ConfigError(f"{os.fspath(path)}, line {lines[i]}: column {name!r} holds {col.iloc[i]!r}, not a number: "
-                          f"fix the value, or declare the column categorical (categories={{{name!r}: [...]}}) "
-                          f"or leave it out of the features")
+                          f"fix the value, or leave the column out of the features, or (in Python) declare it "
+                          f"categorical: categories={{{name!r}: [...]}}")
     return values[:, None]
 
 
