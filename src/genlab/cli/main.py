@@ -517,8 +517,8 @@ from genlab.cli import forecasting as _forecasting  # noqa: E402, F401  (registe
 from genlab.cli import online as _online  # noqa: E402, F401  (registers online: F7)
 from genlab.cli import preprocess as _preprocess  # noqa: E402, F401  (registers preprocess: P1–P3)
 from genlab.cli import show as _show  # noqa: E402, F401  (registers gallery)
-from genlab.cli import uses as _uses  # noqa: E402, F401  (registers embed, denoise, anomaly: AE6)
 from genlab.cli import tables as _tables  # noqa: E402, F401  (registers inspect, fetch: P4)
+from genlab.cli import uses as _uses  # noqa: E402, F401  (registers embed, denoise, anomaly: AE6)
 
 
 def main() -> None:
