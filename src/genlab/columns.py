@@ -1,5 +1,5 @@
-"""A table's column spec as the data and the models read it: ``Column``s in the file's order, from the JSON that a table dataset
-puts in ``meta["columns"]`` and a fitted preprocessor keeps in its spec (``genlab.data.table``).
+"""A table's column spec as the data and the models read it: ``Column``s in the file's order, from the JSON that a
+table dataset puts in ``meta["columns"]`` and a fitted preprocessor keeps in its spec (``genlab.data.table``).
 
 A column is ``numeric`` (a float field of ``numeric``) or ``categorical`` (an integer code of ``categorical``); its
 ``dtype`` says how the file held it, so that samples are written back as the file had them:

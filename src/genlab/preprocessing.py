@@ -20,7 +20,7 @@ fresh start). This module imports torch only: ``models/`` may use it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import nn
 
@@ -36,6 +36,10 @@ class Preprocessor(nn.Module):
     and ``transform`` (a split's fields → the fields the model reads); ``inverse`` maps fields back to data units
     (a sample written to a file) and is the identity unless overridden.
     """
+
+    #: the data's fields it reads, when its ``transform`` gives the model other fields than the data has (a table's
+    #: ``numeric`` / ``categorical`` → CTGAN's encoded ``x``); empty: the model's own ``inputs``
+    reads: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def fit(cls, data: TensorData) -> Preprocessor:

@@ -135,6 +135,10 @@ MODELS: dict[str, ModelEntry] = {
                    "independent marginals of a mixed-type table: a Gaussian per numeric column, a categorical per "
                    "categorical column; the baseline synthetic tables must beat (G10)",
                    train_defaults={"lr": 0.05, "batch_size": 32}),
+        ModelEntry("ctgan", "genlab.models.tabular:CTGAN", "penguins",
+                   "conditional tabular GAN: mode-specific normalization, conditional vector and training-by-"
+                   "sampling, PacGAN critic, WGAN-GP (Xu et al. 2019; G10); batch 200 fits small tables (the "
+                   "paper's 500: --batch-size 500)", train_defaults={"lr": 2e-4, "batch_size": 200}, system=ADVERSARIAL),
         ModelEntry("kn-lm", "genlab.models.text:KneserNeyLM", "kjv",
                    "interpolated Kneser–Ney character n-gram LM, fitted by counting (Kneser & Ney 1995; Chen & "
                    "Goodman 1998)", train_defaults={"num_samples": 4}, system=FIT),

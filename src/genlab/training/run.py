@@ -231,23 +231,25 @@ def data_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
 
 def check_inputs(cls: type, name: str, data) -> None:
     """``ConfigError`` unless ``data`` is of a kind model ``cls`` takes (``kinds``) and its fields are what the
-    model declares it reads (``inputs``, plus ``optional_inputs`` when present), naming the datasets that fit."""
+    model declares it reads (``inputs``, plus ``optional_inputs`` when present; a model whose fitted preprocessing
+    turns the data's fields into others: what the preprocessor declares it ``reads``), naming the datasets that fit."""
     from genlab.data.registry import fitting
 
+    pre = cls.preprocessor_class
+    inputs, optional = (pre.reads, ()) if pre is not None and pre.reads else (cls.inputs, cls.optional_inputs)
     fields = set(data.fields)
-    missing = [f for f in cls.inputs if f not in fields]
-    unread = sorted(fields - set(cls.inputs) - set(cls.optional_inputs))
+    missing = [f for f in inputs if f not in fields]
+    unread = sorted(fields - set(inputs) - set(optional))
     wrong_kind = cls.kinds is not None and data.kind not in cls.kinds
     if not missing and not unread and not wrong_kind:
         return
-    reads = ", ".join(cls.inputs) + (f" (and {', '.join(cls.optional_inputs)} when present)"
-                                     if cls.optional_inputs else "")
+    reads = ", ".join(inputs) + (f" (and {', '.join(optional)} when present)" if optional else "")
     if wrong_kind:
         what = f"{name} takes {' or '.join(cls.kinds)} data, but {data.name} is {data.kind} data"
     else:
         what = f"{name} reads the fields {reads}, but {data.name} holds {', '.join(sorted(fields))}" + (
             f": it lacks {', '.join(missing)}" if missing else f": {name} does not read {', '.join(unread)}")
-    fit = fitting(cls.inputs, cls.optional_inputs, cls.kinds)
+    fit = fitting(inputs, optional, cls.kinds)
     raise ConfigError(f"{what}; " + (f"pass a dataset that fits: --data {', '.join(fit)}" if fit
                                      else "no dataset fits it yet"))
 

@@ -65,7 +65,7 @@ def encode_frame(frame: pd.DataFrame, types: Mapping[str, str]
             columns.append({"name": name, "type": "numeric", "categories": [], "dtype": "datetime"})
             numbers.append(days)
         else:
-            text = cells.map(_as_text) if kind == CATEGORICAL else cells.map(lambda v: str(_as_bool(v, name)))
+            text = cells.map(_as_text) if kind == CATEGORICAL else cells.map(lambda v, c=name: str(_as_bool(v, c)))
             categories = ["False", "True"] if kind == BOOLEAN else sorted(set(text))
             index = {c: k for k, c in enumerate(categories)}
             columns.append({"name": name, "type": "categorical", "categories": categories,

@@ -3,8 +3,10 @@ spec (``columns``), the fitted standardization (``scaler.TableScaler``), the CSV
 the independent-marginals baseline (``marginals.TableMarginals``)."""
 
 from genlab.columns import Column
+from genlab.models.tabular.ctgan import CTGAN, CTGANConfig
 from genlab.models.tabular.marginals import TableMarginals, TableMarginalsConfig, TableOutput
 from genlab.models.tabular.render import TableCSV
 from genlab.models.tabular.scaler import TableScaler
 
-__all__ = ["Column", "TableCSV", "TableMarginals", "TableMarginalsConfig", "TableOutput", "TableScaler"]
+__all__ = ["CTGAN", "CTGANConfig", "Column", "TableCSV", "TableMarginals", "TableMarginalsConfig", "TableOutput",
+           "TableScaler"]

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from torch import Tensor
 
-from genlab.errors import ConfigError, ShapeError
 from genlab.columns import NUMERIC, Column
+from genlab.errors import ConfigError, ShapeError
 from genlab.render import Renderer
+
 
 @dataclasses.dataclass(frozen=True)
 class TableCSV(Renderer):

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from genlab.errors import ConfigError
 from genlab.columns import CATEGORICAL, NUMERIC, Column, columns_of
+from genlab.errors import ConfigError
 from genlab.preprocessing import Preprocessor
 
 if TYPE_CHECKING:
