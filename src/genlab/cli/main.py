@@ -449,7 +449,7 @@ def eval_(
     run: Annotated[Path, typer.Argument(help="run folder")],
     metrics: Annotated[str | None, typer.Option(
         help="comma-separated: elbo, nll, bpd, fid, coverage, accuracy, f1 (macro), translation, wer (with per), "
-             "loss",
+             "loss; a table model's samples: fidelity, utility, privacy",
         show_default="what the model declares: elbo for a latent-variable model (VAEs), bpd for a diffusion "
                      "bound, accuracy and f1 for a classifier, wer for a sequence-to-sequence model, else fid on "
                      "MNIST images / coverage on ring8, grid25")] = None,
@@ -458,12 +458,16 @@ def eval_(
     terms: Annotated[int | None, typer.Option(
         help="bpd: denoising terms per example (ddpm; default 50, stratified) or time samples (vdm; default 1)",
     )] = None,
-    n: Annotated[int, typer.Option(help="samples for fid/kid (as many test images; any n ≥ 2, KID's subsets: "
-                                        "min(1000, n/2) images) and coverage")] = 10000,
+    n: Annotated[int | None, typer.Option(
+        help="samples for fid/kid (as many test images; any n ≥ 2, KID's subsets: min(1000, n/2) images), coverage "
+             "and the table metrics fidelity, utility, privacy (synthetic rows)",
+        show_default="10000; the table metrics: as many as the training split")] = None,
     sampler: Annotated[str | None, typer.Option(help="diffusion sampler for fid/coverage: ddpm or ddim")] = None,
     steps: Annotated[int | None, typer.Option(help="diffusion sampling steps for fid/coverage")] = None,
     eta: Annotated[float | None, typer.Option(help="DDIM eta for fid/coverage (0 deterministic, 1 DDPM-like)")] = None,
     beam: Annotated[int, typer.Option(help="wer: beam search with this many hypotheses (1: greedy)")] = 1,
+    target: Annotated[str | None, typer.Option(help="utility: the column to predict", show_default=(
+        "the dataset's target, else its last categorical column"))] = None,
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N test examples")] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
@@ -481,6 +485,8 @@ def eval_(
     given = any(v is not None for v in sampling.values())
     extra = _generative(model, run).check_sample_options(sampling) if given else {}
     options = {"sample_kwargs": extra} if extra else {}
+    if n is not None:  # else each metric's own default
+        options["n"] = n
     done: list[str] = []
 
     def keep(name: str, figures: dict) -> None:  # eval.json holds each metric as soon as it is computed
@@ -488,8 +494,8 @@ def eval_(
         done.append(name)
 
     try:
-        result = evaluate(model, data, names, k=k, terms=terms, n=n, beam=beam, limit=limit, seed=seed, progress=True,
-                          on_result=keep, data_options=data_options, **options)
+        result = evaluate(model, data, names, k=k, terms=terms, beam=beam, target=target, limit=limit, seed=seed,
+                          progress=True, on_result=keep, data_options=data_options, **options)
     except GenlabError as e:  # still one line: the error, and what eval.json kept
         if not done:
             raise

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from genlab.errors import ConfigError
 from genlab.evaluation.forecasting import eval_forecast
+from genlab.evaluation.tabular import eval_fidelity, eval_privacy, eval_utility
 from genlab.models.base import (
     Classifier,
     Conditional,
@@ -303,7 +304,7 @@ def eval_wer(model: nn.Module, data: TensorData, *, beam: int = 1, batch_size: i
 METRICS: dict[str, Callable[..., dict[str, float]]] = {
     "elbo": eval_elbo, "nll": eval_nll, "bpd": eval_bpd, "fid": eval_fid, "coverage": eval_coverage,
     "accuracy": eval_accuracy, "f1": eval_f1, "translation": eval_translation, "loss": eval_loss, "wer": eval_wer,
-    "forecast": eval_forecast,
+    "forecast": eval_forecast, "fidelity": eval_fidelity, "utility": eval_utility, "privacy": eval_privacy,
 }
 
 
@@ -364,6 +365,11 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str] | None = None,
         data = data.replace(fields={**data.fields, "x": x}, binarize="static")
     if limit is not None:
         data = data.subset(torch.arange(min(limit, len(data))))
+    raw = data  # before the model's preprocessing: every metric gets it and load_split (the table metrics read them)
+
+    def load_split(name: str) -> TensorData:
+        return load(data_name, split=name, **(data_options or {}))
+
     if isinstance(model, Model):
         data = model.prepare(data)  # its fitted preprocessing, as in training
     metrics = default_metrics(model, data) if metrics is None else metrics
@@ -374,7 +380,7 @@ def evaluate(model: nn.Module, data_name: str, metrics: list[str] | None = None,
     out: dict[str, Any] = {"data": data_name, "split": split}
     for name in metrics:
         t0 = time.perf_counter()
-        out.update(METRICS[name](model, data, **options))
+        out.update(METRICS[name](model, data, raw=raw, load_split=load_split, **options))
         out[f"{name}_seconds"] = round(time.perf_counter() - t0, 2)
         if on_result is not None:
             on_result(name, dict(out))
