@@ -230,7 +230,7 @@ def _check_records(records: Any, source: str) -> list[dict]:
 
 
 def _records_frame(records: list[dict], source: str) -> pd.DataFrame:
-    """The records as a frame, one column per key (in first-seen order)."""
+    """The records as a frame, one column per key (a nested object's keys as columns ``a.b``)."""
     import pandas as pd
 
     return pd.json_normalize(records)  # nested objects become columns "a.b"
