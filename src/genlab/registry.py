@@ -138,7 +138,14 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("ctgan", "genlab.models.tabular:CTGAN", "penguins",
                    "conditional tabular GAN: mode-specific normalization, conditional vector and training-by-"
                    "sampling, PacGAN critic, WGAN-GP (Xu et al. 2019; G10); batch 200 fits small tables (the "
-                   "paper's 500: --batch-size 500)", train_defaults={"lr": 2e-4, "batch_size": 200}, system=ADVERSARIAL),
+                   "paper's 500: --batch-size 500)", train_defaults={"lr": 2e-4, "batch_size": 200},
+                   system=ADVERSARIAL),
+        ModelEntry("tvae", "genlab.models.tabular:TVAE", "penguins",
+                   "tabular VAE on mode-specific normalized rows (Xu et al. 2019; G10, V1–V4)",
+                   train_defaults={"lr": 1e-3, "batch_size": 200}),
+        ModelEntry("copula", "genlab.models.tabular:GaussianCopula", "penguins",
+                   "Gaussian copula over the columns' empirical marginals, fitted in closed form: the synthetic "
+                   "tables' classical baseline (G10)", system=FIT),
         ModelEntry("kn-lm", "genlab.models.text:KneserNeyLM", "kjv",
                    "interpolated Kneser–Ney character n-gram LM, fitted by counting (Kneser & Ney 1995; Chen & "
                    "Goodman 1998)", train_defaults={"num_samples": 4}, system=FIT),
