@@ -110,6 +110,13 @@ def test_quantile_bins_hold_about_equal_counts():
     assert len(counts) == 4 and counts.min() >= 90 and counts.max() <= 110
 
 
+def test_kmeans_bins_put_each_of_three_separated_clusters_in_its_own_bin():
+    rng = np.random.default_rng(17)
+    x = np.concatenate([rng.normal(c, 0.1, 50) for c in (0.0, 5.0, 20.0)])[:, None]
+    codes = KBinsDiscretizer(3, strategy="kmeans", encode="ordinal", random_state=0).fit(x).transform(x)[:, 0]
+    assert [set(codes[i * 50:(i + 1) * 50]) for i in range(3)] == [{0}, {1}, {2}]
+
+
 def test_tree_binning_edges_are_the_trees_thresholds_and_separate_a_step_target():
     x = np.random.default_rng(6).uniform(0, 10, size=(300, 1))
     y = (x[:, 0] > 3).astype(int) + (x[:, 0] > 7).astype(int)  # a step function with 3 levels
@@ -244,6 +251,11 @@ def test_saving_a_class_outside_the_whitelist_is_refused_and_writes_nothing(tmp_
     assert not (tmp_path / "state").exists()
     with pytest.raises(ConfigError, match="FunctionTransformer"):
         save_fitted(FunctionTransformer(np.log1p).fit(np.ones((2, 1))), tmp_path / "state")
+
+
+def test_saving_an_unfitted_estimator_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="not fitted"):
+        save_fitted(StandardScaler(), tmp_path)
 
 
 def test_a_half_written_state_is_refused(tmp_path):

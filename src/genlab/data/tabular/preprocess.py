@@ -11,7 +11,8 @@ The spec (a dict, as a YAML file holds it)::
 
     onehot: [species, island]          # P1, one indicator column per category
     drop_first: true                   # P1, n − 1 columns (default false)
-    handle_unknown: ignore             # a category unseen in training → all-zero row; "error" → ConfigError
+    handle_unknown: ignore             # a category unseen in training → all-zero row (with drop_first, the
+                                       # first category's row too); "error" → ConfigError naming it
     ordinal: {size: [S, M, L]}         # P1, codes 0, 1, 2 in this order
     bins:                              # P3, bin indices 0..n−1 (encode: onehot for indicator columns)
       body_mass_g: {strategy: quantile, n: 4}     # uniform | quantile | kmeans | tree (needs the target)

@@ -210,9 +210,16 @@ def save_fitted(estimator: Any, directory: str | Path, *, meta: Mapping[str, Any
     (JSON: e.g. the target column) beside it; ConfigError for a class outside ``SAVABLE``. Returns the folder."""
     import sklearn
     from safetensors.numpy import save
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
 
     enc = _Encoder()
-    tree = enc.estimator(estimator)  # refuses before anything is written
+    tree = enc.estimator(estimator)  # refuses a class outside SAVABLE before anything is written
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        raise ConfigError(f"{type(estimator).__name__} is not fitted: fit it on the training data first, then "
+                          f"save it") from None
     blob = save(enc.tensors)
     directory = Path(directory)
     atomic_write_bytes(directory / TENSORS_NAME, blob)
