@@ -231,14 +231,15 @@ def utility(train_real: pd.DataFrame, test_real: pd.DataFrame, synthetic: pd.Dat
 
 
 # --- privacy ---------------------------------------------------------------------------------------------------
-def encode_rows(frame: pd.DataFrame, cols: Sequence[Column], reference: pd.DataFrame) -> torch.Tensor:
+def encode_rows(frame: pd.DataFrame, columns: Sequence[Mapping[str, Any]] | Sequence[Column],
+                reference: pd.DataFrame) -> torch.Tensor:
     """``frame``'s rows as float64 vectors (N, D) for distances: numeric columns standardized by ``reference``'s
     mean and std (population; 0 → 1; datetimes in days), categorical columns one-hot over the spec's categories
     times ``1/√2`` (a different category adds 1 to the squared distance; an unknown one is all zeros)."""
     import numpy as np
 
     parts = []
-    for c in cols:
+    for c in _columns(columns):
         if c.type == "numeric":
             ref = _numbers(reference[c.name], c)
             std = float(ref.std()) or 1.0
