@@ -290,5 +290,7 @@ def test_fetch_writes_a_csv_and_prints_its_summary(api, tmp_path):
     r = CliRunner().invoke(app, ["fetch", f"{api}/linked", "--out", str(out), "--next-key", "next"])
     assert r.exit_code == 0, r.output
     assert "wrote 3 rows" in r.output and "boolean" in r.output and out.exists()
+    r = CliRunner().invoke(app, ["inspect", f"{api}/flaky"])
+    assert r.exit_code == 0 and "2 rows, 1 columns" in r.output and "genlab fetch" in r.output, r.output
     r = CliRunner().invoke(app, ["fetch", f"{api}/html", "--out", str(tmp_path / "no.csv")])
     assert r.exit_code == 2 and "not JSON" in r.output and not (tmp_path / "no.csv").exists()
