@@ -12,14 +12,15 @@ from genlab.errors import ConfigError, UnknownNameError
 
 EXPECTED = {"mnist", "mnist-binarized", "mnist-dynamic", "digits", "ring8", "grid25", "moons", "swissroll",
             "checkerboard", "mnist-masked", "digits-masked", "csv", "kjv", "babi", "bbc-news", "cars",
-            "table", "cmudict", "dates", "sunspots", "co2", "nile", "macrodata", "seattle-temps", "series-csv"}
+            "table", "cmudict", "dates", "sunspots", "co2", "nile", "macrodata", "seattle-temps", "series-csv",
+            "penguins", "seattle-weather", "fair", "randhie", "breast-cancer", "tabular"}
 
 
 def test_registry_lists_every_dataset_with_source_and_licence():
     infos = data.datasets()
     assert {d.name for d in infos} == EXPECTED
     for d in infos:
-        users_file = d.name in ("csv", "table", "series-csv")  # its size is the file's
+        users_file = d.name in ("csv", "table", "series-csv", "tabular")  # its size is the file's
         assert d.source and d.licence and (d.size > 0 or users_file) and d.kind in ("image", "vector", "pairs",
                                                                                     "tokens", "qa", "documents",
                                                                                     "table", "seq2seq", "series")

@@ -66,12 +66,18 @@ def encode(header: Sequence[str], rows: Sequence[Sequence[Any]], types: Sequence
 
 
 def table_split(columns: list[dict[str, Any]], numeric: torch.Tensor, categorical: torch.Tensor, split: str, *,
-                name: str, seed: int, val_fraction: float, test_fraction: float, what: str) -> TensorData:
-    """``split`` of a whole table (``encode``'s output) as a ``TensorData`` of kind ``"table"``."""
+                name: str, seed: int, val_fraction: float, test_fraction: float, what: str,
+                target: str = "") -> TensorData:
+    """``split`` of a whole table (``encode``'s output) as a ``TensorData`` of kind ``"table"``; ``target`` (in
+    ``meta``, when given) names the column a synthetic table's utility is measured on (train on synthetic, test on
+    real: ``genlab.metrics.tabular.utility``)."""
+    if target and target not in [c["name"] for c in columns]:
+        raise ConfigError(f"{what} has no column {target!r} to predict: its columns are "
+                          f"{', '.join(c['name'] for c in columns)}")
     rows = fraction_split(len(numeric), split, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
                           what=what)
     return TensorData({NUMERIC: numeric[rows], CATEGORICAL: categorical[rows]}, name=name, split=split, kind="table",
-                      meta={"columns": columns})
+                      meta={"columns": columns, **({"target": target} if target else {})})
 
 
 # --- table: a user's CSV file ----------------------------------------------------------------------------
@@ -123,4 +129,4 @@ def load_cars(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
     names, types = zip(*CARS_COLUMNS, strict=True)
     columns, numeric, categorical = encode(names, cars_rows(), types)
     return table_split(columns, numeric, categorical, split, name="cars", seed=seed, val_fraction=val_fraction,
-                       test_fraction=test_fraction, what="cars")
+                       test_fraction=test_fraction, what="cars", target="Origin")

@@ -47,6 +47,8 @@ TABULAR_OPTIONS = (
     DataOption("missing", str, "drop", "rows with a missing value: drop them (reported) or stop with an error",
                choices=("drop", "error")),
     DataOption("encoding", str, "utf-8", "the file's text encoding (e.g. latin-1)"),
+    DataOption("target", str, "", "the column a synthetic table's utility predicts (genlab eval --metrics utility); "
+                                  "empty: the last categorical column"),
     *FRACTION_OPTIONS,
 )
 
@@ -60,24 +62,25 @@ FAIR_CODES["occupation_husb"] = FAIR_CODES["occupation"]
 
 
 def _split(table: Table, split: str, *, name: str, seed: int, val_fraction: float,
-           test_fraction: float) -> TensorData:
+           test_fraction: float, target: str = "") -> TensorData:
     from genlab.data.table import table_split
 
     if table.missing.dropped:
         log.info("%s: %s", table.source, table.missing.summary())
     columns, numeric, categorical = table.encode()
     return table_split(columns, numeric, categorical, split, name=name, seed=seed, val_fraction=val_fraction,
-                       test_fraction=test_fraction, what=name)
+                       test_fraction=test_fraction, what=name, target=target)
 
 
 def load_tabular(split: str = "train", *, path: str, types: str = "", dates: str = "", drop: str = "",
-                 missing: str = "drop", encoding: str = "utf-8", seed: int = 0, val_fraction: float = 0.1,
-                 test_fraction: float = 0.1) -> TensorData:
+                 missing: str = "drop", encoding: str = "utf-8", target: str = "", seed: int = 0,
+                 val_fraction: float = 0.1, test_fraction: float = 0.1) -> TensorData:
     """``split`` of a user's CSV or JSON file at ``path``, types inferred (``read.read_table``) and overridden by
-    ``types`` (``"col:categorical,day:datetime"``)."""
+    ``types`` (``"col:categorical,day:datetime"``); ``target``: the column a synthetic table's utility predicts."""
     table = read_table(path, types=parse_types(types), dates=parse_names(dates), drop=parse_names(drop),
                        missing=missing, encoding=encoding)
-    return _split(table, split, name="tabular", seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+    return _split(table, split, name="tabular", seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
+                  target=target)
 
 
 # --- the offline datasets --------------------------------------------------------------------------------------
@@ -133,34 +136,35 @@ def load_penguins(split: str = "train", *, seed: int = 0, val_fraction: float = 
                   test_fraction: float = 0.1) -> TensorData:
     """``split`` of ``penguins`` (333 rows, 8 columns: 3 categorical)."""
     return _split(penguins_table(), split, name="penguins", seed=seed, val_fraction=val_fraction,
-                  test_fraction=test_fraction)
+                  test_fraction=test_fraction, target="species")
 
 
 def load_seattle_weather(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
                          test_fraction: float = 0.1) -> TensorData:
     """``split`` of ``seattle-weather`` (1,461 rows, 6 columns: ``date`` datetime, ``weather`` categorical)."""
     return _split(seattle_weather_table(), split, name="seattle-weather", seed=seed, val_fraction=val_fraction,
-                  test_fraction=test_fraction)
+                  test_fraction=test_fraction, target="weather")
 
 
 def load_fair(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
               test_fraction: float = 0.1) -> TensorData:
     """``split`` of ``fair`` (6,366 rows, 9 columns: 4 categorical)."""
-    return _split(fair_table(), split, name="fair", seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+    return _split(fair_table(), split, name="fair", seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
+                  target="affairs")
 
 
 def load_randhie(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
                  test_fraction: float = 0.1) -> TensorData:
     """``split`` of ``randhie`` (20,190 rows, 8 columns: ``idp`` boolean, ``health`` categorical)."""
     return _split(randhie_table(), split, name="randhie", seed=seed, val_fraction=val_fraction,
-                  test_fraction=test_fraction)
+                  test_fraction=test_fraction, target="mdvis")
 
 
 def load_breast_cancer(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
                        test_fraction: float = 0.1) -> TensorData:
     """``split`` of ``breast-cancer`` (569 rows, 31 columns: ``target`` categorical)."""
     return _split(breast_cancer_table(), split, name="breast-cancer", seed=seed, val_fraction=val_fraction,
-                  test_fraction=test_fraction)
+                  test_fraction=test_fraction, target="target")
 
 
 __all__ = ["TABULAR_OPTIONS", "load_breast_cancer", "load_fair", "load_penguins", "load_randhie",
