@@ -273,7 +273,7 @@ def test_genlab_sample_writes_a_csv_of_the_columns_and_training_categories(cli_r
 def test_genlab_eval_gives_the_nll_per_row_below_an_untrained_models(cli_run):
     from genlab.evaluation import evaluate
 
-    res = CliRunner().invoke(app, ["eval", str(cli_run)])
+    res = CliRunner().invoke(app, ["eval", str(cli_run), "--metrics", "loss"])
     assert res.exit_code == 0, res.output
     figures = json.loads((cli_run / "eval.json").read_text())
     assert figures["loss_n"] == 39 and math.isfinite(figures["loss"])

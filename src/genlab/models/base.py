@@ -233,10 +233,13 @@ class Generative:
     preview_sample_kwargs: ClassVar[dict[str, Any]] = {}
 
     @staticmethod
-    def default_metric(data: TensorData) -> str | None:
-        """``coverage`` on a 2-D mixture of modes (ring8, grid25), ``fid`` on MNIST-like ``(1, 28, 28)`` images."""
+    def default_metric(data: TensorData) -> str | tuple[str, ...] | None:
+        """``coverage`` on a 2-D mixture of modes (ring8, grid25), ``fid`` on MNIST-like ``(1, 28, 28)`` images, a
+        synthetic table's ``fidelity``, ``utility`` and ``privacy`` (G10) on a table."""
         if data.modes is not None and data.std is not None:
             return "coverage"
+        if data.kind == "table":
+            return ("fidelity", "utility", "privacy")
         x = data.fields.get("x")
         return "fid" if data.kind == "image" and x is not None and tuple(x.shape[1:]) == (1, 28, 28) else None
 
