@@ -43,7 +43,7 @@ class CTGANConfig(Config):
     generator_dims: tuple[int, ...] = (256, 256)
     #: widths of the critic's hidden layers
     discriminator_dims: tuple[int, ...] = (256, 256)
-    #: rows packed into one critic input (PacGAN); the batch size must be a multiple of it
+    #: rows packed into one critic input (PacGAN); a batch's rows past a multiple of it sit out that step
     pac: int = 10
     #: λ of the gradient penalty (WGAN-GP)
     gp_weight: float = 10.0
