@@ -73,3 +73,13 @@ def test_val_every_epochs_below_one_is_refused_and_resume_may_change_it():
 
     check_resumable({"val_every_epochs": 2})  # logging and drawing only: a resumed run may change it
     assert resolve({"model": "vae", "val_every_epochs": 3}).val_every_epochs == 3
+
+
+def test_a_long_run_of_tiny_epochs_validates_every_few_epochs_and_a_short_one_every_epoch():
+    # a small table: one iteration an epoch; each validation writes last.ckpt, model/ and a sample file
+    assert validation_interval(None, train_examples=270, val_examples=39, epochs=300, iterations=1) == 20
+    assert validation_interval(None, train_examples=270, val_examples=39, epochs=50, iterations=1) == 5  # 10 kept
+    assert validation_interval(None, train_examples=270, val_examples=39, epochs=3, iterations=1) == 1
+    assert validation_interval(None, train_examples=270, val_examples=39, epochs=-1, iterations=1, max_steps=400) == 20
+    assert validation_interval(None, train_examples=270, val_examples=39, epochs=-1, iterations=1) == 20  # max_time
+    assert validation_interval(None, train_examples=50_000, val_examples=10_000, epochs=100, iterations=390) == 1

@@ -276,7 +276,8 @@ def schedule_for(cfg: TrainConfig, model: torch.nn.Module, clock, train_data, va
                        checkpoint_every=cfg.checkpoint_every, resume_step=resumed_at or 0, world_size=world)
     val_examples = len(val_data) if cfg.val_size is None else min(len(val_data), cfg.val_size)
     val_every = validation_interval(cfg.val_every_epochs, epochs=cfg.epochs, val_examples=val_examples,
-                                    train_examples=per_epoch * clock.batches * cfg.batch_size * world)
+                                    train_examples=per_epoch * clock.batches * cfg.batch_size * world,
+                                    iterations=per_epoch, max_steps=cfg.max_steps)
     total = cfg.epochs * per_epoch if cfg.epochs > 0 else cfg.max_steps
     if cfg.max_steps >= 0:
         total = min(total, cfg.max_steps)
