@@ -173,6 +173,10 @@ class Model(PretrainedMixin, nn.Module):
         """Called at every start of training, a resume included, with the (prepared) training split: rebuild
         data-derived state that the checkpoint does not hold (a sampler's index over the rows)."""
 
+    def after_step(self) -> None:
+        """Called after each optimizer step of a one-objective run (``ObjectiveSystem``): a projection of the weights
+        onto their allowed set (TVAE's σ into its range); nothing by default."""
+
     def after_fit(self, data: TensorData) -> None:
         """Called when training ends (and before each sample grid) with the training split (e.g. fit a prior)."""
 

@@ -14,8 +14,9 @@ Conditional GAN", arXiv:1907.00503; G10, G9).
   ``at_start`` from the training split at every start.
 
 Samples: conditions drawn by the training frequencies (or ``where="species=Adelie"``: every row conditioned on it,
-by the conditional vector, not by rejection), activated outputs decoded by ``TableModes.inverse`` (the most
-probable mode and category; numbers inside the training range).
+by the conditional vector, not by rejection), each mode and category drawn from the generator's softmax (the
+argmax of its Gumbel-softmax, as in training), decoded by ``TableModes.inverse`` (numbers inside the training
+range).
 """
 
 from __future__ import annotations
@@ -77,16 +78,20 @@ class Residual(nn.Module):
         return torch.cat([F.relu(self.bn(self.fc(h))), h], 1)
 
 
-def activate(out: Tensor, spans: tuple[Span, ...], *, tau: float, generator_noise: bool = True) -> Tensor:
-    """The generator's raw outputs (B, D) → a row: ``tanh`` on each α, Gumbel-softmax (``τ``) on each one-hot
-    span (plain softmax when ``generator_noise`` is off)."""
+def activate(out: Tensor, spans: tuple[Span, ...], *, tau: float, generator: torch.Generator | None = None
+             ) -> Tensor:
+    """The generator's raw outputs (B, D) → a row: ``tanh`` on each α, Gumbel-softmax on each one-hot span,
+    ``softmax((ℓ + g) / τ)`` with ``g = −log(−log u)``, ``u ~ U(0, 1)`` (Jang et al. 2016, arXiv:1611.01144) — its
+    argmax is a draw from ``softmax(ℓ)``, so a sample's categories and modes are drawn, not the most probable."""
     parts = []
     for s in spans:
         logits = out[:, s.start:s.end]
         if s.kind == "alpha":
             parts.append(torch.tanh(logits))
-        else:
-            parts.append(F.gumbel_softmax(logits, tau=tau) if generator_noise else logits.softmax(1))
+            continue
+        u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).to(logits.device)
+        gumbel = -(-u.clamp(1e-10, 1.0).log()).clamp_min(1e-20).log()
+        parts.append(((logits + gumbel) / tau).softmax(1))
     return torch.cat(parts, 1)
 
 
@@ -159,11 +164,11 @@ class CTGAN(Model, Adversarial, Generative):
         j, k = self.sampler.draw(n)
         return self.sampler.vector(j, k).to(self.device), j, k
 
-    def fake(self, c: Tensor, *, noise: bool = True) -> tuple[Tensor, Tensor]:
+    def fake(self, c: Tensor) -> tuple[Tensor, Tensor]:
         """(activated rows (B, D), raw outputs (B, D)) of ``G(z, c)`` for fresh ``z``."""
         z = torch.randn(len(c), self.config.embedding_dim, device=self.device)
         raw = self.generator(torch.cat([z, c], 1))
-        return activate(raw, self.preprocessor.spans, tau=self.config.tau, generator_noise=noise), raw
+        return activate(raw, self.preprocessor.spans, tau=self.config.tau), raw
 
     def _batch(self, x: Tensor) -> int:
         """The rows of this step: ``len(x)`` cut to a multiple of ``pac``."""
@@ -230,7 +235,7 @@ class CTGAN(Model, Adversarial, Generative):
             c, asked = self._sample_conditions(n, generator, where)
             z = torch.randn(n, self.config.embedding_dim, generator=generator).to(self.device)
             raw = self.generator(torch.cat([z, c], 1))
-            rows = activate(raw, self.preprocessor.spans, tau=self.config.tau, generator_noise=False)
+            rows = activate(raw, self.preprocessor.spans, tau=self.config.tau, generator=generator)
         finally:
             self.train(was)
         out = self.preprocessor.inverse({"x": rows})

@@ -3,10 +3,10 @@ V2, V3, V4, G10).
 
 Rows are encoded by mode-specific normalization (``TableModes``). Encoder ``x → h`` (``FC → ReLU`` per width) →
 ``μ, log σ²`` of ``q(z|x)``; decoder ``z → h → FC`` gives per span: the mean ``tanh(r)`` of each ``α`` (a Gaussian
-with a learned σ per column, kept in [0.01, 1]) and logits of each one-hot (mode ``β`` or category). The loss per row
-is ``2 · Σ_spans (−log p(span | z)) + KL(q(z|x) ‖ N(0, I))`` — the reconstruction weighed twice, as the paper's
-reference implementation does (``loss_factor``); ``−log p(α|z) = (α − tanh r)² / (2σ²) + log σ`` (up to a constant),
-``−log p(one-hot|z)`` the cross-entropy.
+with a learned σ per column, put back into [0.01, 1] after each step: ``after_step``) and logits of each one-hot
+(mode ``β`` or category). The loss per row is ``2 · Σ_spans (−log p(span | z)) + KL(q(z|x) ‖ N(0, I))`` — the
+reconstruction weighed twice, as the paper's reference implementation does (``loss_factor``);
+``−log p(α|z) = (α − tanh r)² / (2σ²) + log σ`` (up to a constant), ``−log p(one-hot|z)`` the cross-entropy.
 
 Samples: ``z ~ N(0, I)``, ``α ~ N(tanh r, σ²)``, each one-hot span's most probable entry; decoded by
 ``TableModes.inverse`` (numbers inside the training range).
@@ -86,7 +86,12 @@ class TVAE(Model, Generative):
         self.sigma = nn.Parameter(torch.full((d,), 0.1))  # (D,) σ of each α (only the α entries are read)
 
     def sigmas(self) -> Tensor:
-        return self.sigma.clamp(*SIGMA_RANGE)
+        return self.sigma
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        """σ back into ``SIGMA_RANGE`` after each step (as the reference implementation clamps it)."""
+        self.sigma.clamp_(*SIGMA_RANGE)
 
     def forward(self, x: Tensor, categorical: Tensor | None = None) -> TVAEOutput:
         """The loss on encoded rows ``x`` (B, D) (``categorical`` is not read: its one-hots are in ``x``)."""

@@ -25,6 +25,7 @@ class ObjectiveSystem(System):
         self._backward(out.loss)  # on_before_backward: the NaN guard checks the loss
         self._clip(opt)
         self._optimizer_step(opt)  # counts trainer.global_step
+        self.model.after_step()  # e.g. a projection of the weights (TVAE's σ into its range)
         scheduler = self.lr_schedulers()
         if scheduler is not None:
             scheduler.step()
