@@ -56,6 +56,9 @@ MODELS: dict[str, ModelEntry] = {
     for e in [
         ModelEntry("vae", "genlab.models.vae:VAE", "mnist-binarized",
                    "variational autoencoder, MLP or conv, Bernoulli/Gaussian decoder (V1–V8)"),
+        ModelEntry("dfc-vae", "genlab.models.dfc_vae:DFCVAE", "mnist",
+                   "deep feature consistent VAE: reconstruction measured in the shipped LeNet's conv features "
+                   "(Hou et al. 2016)"),
         ModelEntry("beta-vae", "genlab.models.beta_vae:BetaVAE", "mnist-binarized",
                    "VAE with KL weight β and linear KL warm-up (V6)"),
         ModelEntry("conv-vae", "genlab.models.beta_vae:ConvVAE", "mnist-binarized",
