@@ -150,7 +150,7 @@ def load_fair(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
               test_fraction: float = 0.1) -> TensorData:
     """``split`` of ``fair`` (6,366 rows, 9 columns: 4 categorical)."""
     return _split(fair_table(), split, name="fair", seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
-                  target="affairs")
+                  target="yrs_married")
 
 
 def load_randhie(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
