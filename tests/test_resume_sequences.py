@@ -1,5 +1,6 @@
-"""Exact resume of the memory network (its linear-start step count, random noise) and of a forecaster (its
-fitted scaler): a run killed mid-epoch and resumed ends with the weights of one that never stopped."""
+"""Exact resume of the memory network (its linear-start step count, random noise), of a forecaster (its fitted
+scaler) and of CTGAN (its conditional sampler): a run killed mid-epoch and resumed ends with the weights of one that
+never stopped."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ CASES = {
     "memn2n": dict(data="babi", data_options={"n_train": 96}, model_options={"embed_dim": 8, "linear_start": 5,
                                                                              "random_noise": 0.2}),
     "forecast-tcn": dict(data="nile", model_options={"hidden": 8}),
+    # CTGAN: the conditional sampler's index over the training rows is rebuilt at the restart (at_start)
+    "ctgan": dict(data="penguins", model_options={"generator_dims": [16], "discriminator_dims": [16]}),
 }
 
 

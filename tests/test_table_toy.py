@@ -140,7 +140,7 @@ def test_the_fitted_state_survives_save_pretrained_as_json_and_safetensors(tmp_p
 
 
 def test_a_table_model_without_its_fitted_preprocessing_says_how_to_build_it():
-    with pytest.raises(ConfigError, match=r"TableMarginals\.for_data\(data\), or train it"):
+    with pytest.raises(ConfigError, match=r"Model\.for_data\(train_split\), or train it: genlab train table-marginals"):
         TableMarginals()
 
 

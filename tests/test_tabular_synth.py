@@ -6,15 +6,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import torch
 from model_template import check_save_load_identical
-from safetensors.torch import load_file
 
 from genlab.data import load
 from genlab.data.tensors import TensorData
@@ -256,41 +252,6 @@ def test_genlab_trains_on_penguins_and_samples_a_csv_of_its_columns(model, tmp_p
         figures = json.loads((run / "eval.json").read_text())
         assert 0.5 < figures["fidelity"] <= 1 and figures["utility_target"] == "species"
         assert 0 <= figures["privacy_mia_auroc"] <= 1 and figures["tstr_f1"] > 0.5
-
-
-KILL = textwrap.dedent("""
-    import os, lightning as L, torch
-    from genlab.training import TrainConfig, train
-
-    torch.set_num_threads(1)  # as this test module: the same reductions, the same floats
-
-    class KillAt(L.Callback):
-        def on_train_batch_start(self, trainer, pl_module, *a):
-            if pl_module.iteration == 6:
-                os._exit(9)
-
-    train(TrainConfig(**{cfg}), callbacks=[KillAt()])
-""")
-
-
-def test_a_ctgan_run_killed_mid_run_resumes_to_identical_weights(tmp_path):
-    """The conditional sampler's index is rebuilt at the restart (``at_start``); the conditions, real rows and noise
-    drawn after it are those of the uninterrupted run."""
-    def cfg(out, **kw):
-        return TrainConfig(model="ctgan", data="penguins", epochs=-1, max_steps=10, batch_size=50, quiet=True,
-                           num_samples=16, out=str(out),
-                           model_options={"generator_dims": [16], "discriminator_dims": [16]}, **kw)
-
-    ref = train(cfg(tmp_path / "ref"))
-    killed = cfg(tmp_path / "killed", checkpoint_every=3)
-    p = subprocess.run([sys.executable, "-c", KILL.format(cfg=repr(killed.to_dict()))], capture_output=True,
-                       text=True, timeout=300)
-    assert p.returncode == 9, p.stderr[-2000:]
-    resumed = train(killed, resume=True)
-    a, b = (load_file(str(r.run_dir / "model" / "model.safetensors")) for r in (ref, resumed))
-    assert any(k.startswith("generator.") for k in a) and any(k.startswith("discriminator.") for k in a)
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
 
 
 def test_tvae_puts_its_sigmas_back_into_their_range_after_each_step():

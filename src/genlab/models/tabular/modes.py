@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor
 
-from genlab.columns import CATEGORICAL, NUMERIC, Column, columns_of
+from genlab.columns import NUMERIC, Column
 from genlab.errors import ConfigError
-from genlab.preprocessing import Preprocessor
+from genlab.models.tabular.table_spec import TablePreprocessor
 
 if TYPE_CHECKING:
     from genlab.data.tensors import TensorData
@@ -163,14 +163,14 @@ class Span:
         return self.start + self.width
 
 
-class TableModes(Preprocessor):
+class TableModes(TablePreprocessor):
     """A table's mode-specific normalization (numeric) and one-hots (categorical), fitted on the training split."""
 
     reads = ("numeric", "categorical")
+    trained_as = "ctgan --data penguins"
 
     def __init__(self, columns: tuple[Column, ...], counts: list[list[int]]) -> None:
-        super().__init__()
-        self.columns, self.counts = columns, counts
+        super().__init__(columns, counts)
         dn = len(self.numeric)
         self.register_buffer("weights", torch.zeros(dn, MAX_MODES))  # (Dn, M) w_k; 0: a dropped mode
         self.register_buffer("means", torch.zeros(dn, MAX_MODES))  # (Dn, M) μ_k
@@ -189,26 +189,14 @@ class TableModes(Preprocessor):
         self.spans: tuple[Span, ...] = tuple(spans)
         self.width = start  # D, the encoded row's width
 
-    @property
-    def numeric(self) -> tuple[Column, ...]:
-        return tuple(c for c in self.columns if c.type == NUMERIC)
-
-    @property
-    def categorical(self) -> tuple[Column, ...]:
-        return tuple(c for c in self.columns if c.type == CATEGORICAL)
-
     def onehots(self) -> tuple[Span, ...]:
         """The categorical columns' spans, in their order (the conditional vector's layout)."""
         return tuple(s for s in self.spans if s.kind == "onehot")
 
-    # --- fitted, saved, rebuilt ---------------------------------------------------------------------------
     @classmethod
     def fit(cls, data: TensorData) -> TableModes:
-        columns = columns_of(data.meta.get("columns"), where=f"{data.name} ({data.split}) meta['columns']")
-        numeric, categorical = data.fields["numeric"], data.fields["categorical"]  # (N, Dn), (N, Dc)
-        counts = [torch.bincount(categorical[:, j], minlength=len(c.categories)).tolist()
-                  for j, c in enumerate(c for c in columns if c.type == CATEGORICAL)]
-        modes = cls(columns, counts)
+        modes = cls.empty_for(data)
+        numeric = data.fields["numeric"]  # (N, Dn)
         w, m, s = fit_mixtures(numeric)
         for buffer, value in (("weights", w), ("means", m), ("stds", s)):
             getattr(modes, buffer).copy_(value)
@@ -216,23 +204,6 @@ class TableModes(Preprocessor):
             modes.lower.copy_(numeric.min(0).values)
             modes.upper.copy_(numeric.max(0).values)
         return modes
-
-    def spec(self) -> dict[str, Any]:
-        return {"columns": [c.to_json() for c in self.columns], "counts": self.counts}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> TableModes:
-        if not spec:
-            raise ConfigError("a synthetic-table model's config has no fitted preprocessing (the columns and their "
-                              "training counts): build it with Model.for_data(train_split), or train it: genlab "
-                              "train ctgan --data penguins")
-        columns = columns_of(spec.get("columns"), where="preprocessing")
-        sizes = [len(c.categories) for c in columns if c.type == CATEGORICAL]
-        counts = spec.get("counts")
-        if not isinstance(counts, list) or [len(k) for k in counts] != sizes:
-            raise ConfigError(f"preprocessing 'counts' must hold one count per category of each categorical column "
-                              f"({sizes}), got {counts!r}: rebuild it with Model.for_data(train_split)")
-        return cls(columns, [[int(v) for v in k] for k in counts])
 
     # --- the transform ------------------------------------------------------------------------------------
     def transform(self, fields: dict) -> dict:
@@ -270,11 +241,3 @@ class TableModes(Preprocessor):
                 codes[:, s.column] = part.argmax(1)
         v = decode_numeric(alpha, k, self.means, self.stds)
         return {"numeric": torch.maximum(torch.minimum(v, self.upper), self.lower), "categorical": codes}
-
-    def apply(self, data: TensorData) -> TensorData:
-        """``data`` encoded; ``ConfigError`` when its columns are not the ones this was fitted on."""
-        columns = columns_of(data.meta.get("columns"), where=f"{data.name} ({data.split}) meta['columns']")
-        if columns != self.columns:
-            raise ConfigError(f"{data.name} has other columns or categories than the model was fitted on: evaluate "
-                              f"it on the data it was trained on")
-        return super().apply(data)
