@@ -274,8 +274,9 @@ def privacy(train_real: pd.DataFrame, holdout_real: pd.DataFrame, synthetic: pd.
     """Distance to the closest record (DCR) and a membership-inference attack, rows as ``encode_rows`` vectors.
 
     DCR: each synthetic row's distance to its closest training row, against each holdout row's (what an
-    independent draw from the data gives): medians, 5th percentiles, ``privacy_dcr_ratio`` = synthetic median /
-    holdout median (≈ 1: no closer than new data; 0: copies), ``privacy_close_share`` = the share of synthetic rows
+    independent draw from the data gives): medians, 5th percentiles, ``privacy_dcr_ratio`` = synthetic mean /
+    holdout mean (≈ 1: no closer than new data; 0: copies; means, not medians: a table with many duplicate rows
+    has a holdout median of 0), ``privacy_close_share`` = the share of synthetic rows
     at most the holdout's 5th percentile from a training row (≈ ``privacy_close_share_holdout``, ≥ 0.05, when
     nothing is copied; exact copies count), ``privacy_exact`` / ``privacy_exact_holdout``: the shares at distance 0.
 
@@ -303,7 +304,7 @@ def privacy(train_real: pd.DataFrame, holdout_real: pd.DataFrame, synthetic: pd.
     median = float(np.median(hold))
     return {"privacy_dcr_median": float(np.median(syn)), "privacy_dcr_median_holdout": median,
             "privacy_dcr_p5": float(np.quantile(syn, 0.05)), "privacy_dcr_p5_holdout": p5,
-            "privacy_dcr_ratio": float(np.median(syn)) / median if median > 0 else math.nan,
+            "privacy_dcr_ratio": float(syn.mean() / hold.mean()) if hold.mean() > 0 else math.nan,
             "privacy_close_share": float((syn <= p5).mean()), "privacy_close_share_holdout": float((hold <= p5).mean()),
             "privacy_exact": float((syn == 0).mean()), "privacy_exact_holdout": float((hold == 0).mean()),
             "privacy_mia_auroc": auroc, "privacy_mia_n": m, "privacy_n_train": len(train),
