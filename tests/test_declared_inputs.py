@@ -47,7 +47,7 @@ def test_each_dataset_declares_the_fields_it_loads():
 def test_every_model_fits_its_default_dataset_and_the_fitting_lists_agree_with_the_check():
     for entry in MODELS.values():
         cls = entry.load_class()
-        fit = fitting(cls.inputs, cls.optional_inputs, cls.kinds)
+        fit = fitting(*cls.data_fields(), cls.kinds)
         assert entry.default_data in fit, entry.name
     assert fitting(("x", "source"), ("y",), ("pairs",)) == ["mnist-masked", "digits-masked"]
     assert "swissroll" not in fitting(("x", "y"), (), ("image", "vector"))  # no labels

@@ -133,6 +133,13 @@ class Model(PretrainedMixin, nn.Module):
 
     # --- built from the data --------------------------------------------------------------------
     @classmethod
+    def data_fields(cls) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(required, optional): the fields a dataset must hold for this model — its ``inputs`` and
+        ``optional_inputs``, or what its fitted preprocessing ``reads`` when that makes the fields the model reads."""
+        pre = cls.preprocessor_class
+        return (pre.reads, ()) if pre is not None and pre.reads else (cls.inputs, cls.optional_inputs)
+
+    @classmethod
     def for_data(cls, data: TensorData, options: dict[str, Any] | None = None) -> Model:
         """A new model for the training split ``data``: its ``preprocessor_class`` fitted on ``data`` (its ``spec()``
         in the config as ``preprocessing``, its fitted buffers loaded), then ``config_for_data`` on the prepared

@@ -235,8 +235,7 @@ def check_inputs(cls: type, name: str, data) -> None:
     turns the data's fields into others: what the preprocessor declares it ``reads``), naming the datasets that fit."""
     from genlab.data.registry import fitting
 
-    pre = cls.preprocessor_class
-    inputs, optional = (pre.reads, ()) if pre is not None and pre.reads else (cls.inputs, cls.optional_inputs)
+    inputs, optional = cls.data_fields()
     fields = set(data.fields)
     missing = [f for f in inputs if f not in fields]
     unread = sorted(fields - set(inputs) - set(optional))
