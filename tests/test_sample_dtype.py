@@ -46,11 +46,12 @@ SMALL: dict[str, tuple[dict, dict, bool]] = {
     "cgan": ({**IMAGE, "latent_dim": 4, "num_classes": 3, "generator": {"channels": 4}}, {"y": 1}, False),
     "pca": ({**IMAGE, "n_components": 2}, {}, False),  # closed form: fitted first (fit_closed_form)
     "ppca": ({**IMAGE, "latent_dim": 2}, {}, False),
+    "dfc-vae": ({"data_shape": (1, 28, 28), "latent_dim": 2, "hidden": (8,)}, {}, False),  # LeNet's MNIST features
 }
 N = 3  # samples per call
 # the families whose samples live in the space of an ``x`` field (images, points): their samples follow the
 # parameters' dtype; token ids (text) and named fields (tables) are checked by their families' tests
-DATA_SPACE = sorted(name for name, entry in MODELS.items() if "x" in entry.load_class().inputs)
+DATA_SPACE = sorted(name for name, entry in MODELS.items() if "x" in entry.load_class().data_fields()[0])
 
 
 def fit_closed_form(model):

@@ -94,9 +94,10 @@ class DFCVAE(VAE):
         self._phi: list[FeatureNet] = []  # loaded on first use, outside the module tree (not saved)
 
     def phi(self) -> FeatureNet:
+        """Φ on the model's device and in its dtype (loaded on first use)."""
         if not self._phi:
-            self._phi.append(FeatureNet(tuple(self.config.feature_layers)).to(self.device))
-        return self._phi[0]
+            self._phi.append(FeatureNet(tuple(self.config.feature_layers)))
+        return self._phi[0].to(device=self.device, dtype=self.dtype)
 
     def feature_distance(self, x: Tensor, x_mean: Tensor) -> Tensor:
         """``Σ_l ½ mean_l (Φ_l(x) − Φ_l(x̂))² · D`` per example, (B,)."""
