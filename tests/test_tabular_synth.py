@@ -260,3 +260,16 @@ def test_tvae_puts_its_sigmas_back_into_their_range_after_each_step():
         model.sigma[:3] = torch.tensor([5.0, -1.0, 0.3])
     model.after_step()
     assert model.sigma[:3].tolist() == pytest.approx([1.0, 0.01, 0.3])
+
+
+def test_rows_per_step_draws_that_many_rows_whatever_the_loaders_batch():
+    model, prepared = _built(CTGAN, two_modes_table(200), rows_per_step=60)
+    seen = []
+    critic = model.critic
+    model.critic = lambda packed: seen.append(packed.shape[0]) or critic(packed)
+    batch = {k: v[:20] for k, v in prepared.fields.items()}
+    model.discriminator_loss(**batch)
+    model.generator_loss(**batch)
+    assert seen == [6, 6, 6, 6]  # real, fake, interpolates (the penalty), G's fake: 60 rows in packs of 10
+    with pytest.raises(ConfigError, match="multiple of pac"):
+        CTGAN.for_data(two_modes_table(50), {"rows_per_step": 55})

@@ -52,6 +52,9 @@ class CTGANConfig(Config):
     tau: float = 0.2
     #: the critic's dropout
     dropout: float = 0.5
+    #: rows drawn per step by training-by-sampling (conditions, real rows, noise); 0: the loader's batch. The
+    #: reference draws 500 per step even from a smaller table: 500 matches it there
+    rows_per_step: int = 0
     #: the fitted ``TableModes``' spec (columns, category counts): written by ``CTGAN.for_data(train_split)``
     preprocessing: dict = dataclasses.field(default_factory=dict)
 
@@ -65,6 +68,8 @@ class CTGANConfig(Config):
         require(self.tau > 0, f"tau (the Gumbel-softmax temperature) must be > 0, got {self.tau}")
         require(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         require(self.gp_weight >= 0, f"gp_weight must be ≥ 0, got {self.gp_weight}")
+        require(self.rows_per_step >= 0 and self.rows_per_step % self.pac == 0,
+                f"rows_per_step must be 0 (the batch) or a multiple of pac ({self.pac}), got {self.rows_per_step}")
 
 
 class Residual(nn.Module):
@@ -171,7 +176,10 @@ class CTGAN(Model, Adversarial, Generative):
         return activate(raw, self.preprocessor.spans, tau=self.config.tau), raw
 
     def _batch(self, x: Tensor) -> int:
-        """The rows of this step: ``len(x)`` cut to a multiple of ``pac``."""
+        """The rows of this step: ``rows_per_step`` when set and the sampler holds the training rows, else ``len(x)``
+        cut to a multiple of ``pac``."""
+        if self.config.rows_per_step and self.train_x is not None and not self.sampler.empty:
+            return self.config.rows_per_step
         n = len(x) - len(x) % self.config.pac
         if n == 0:
             from genlab.errors import ConfigError
