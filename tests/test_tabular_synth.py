@@ -54,7 +54,8 @@ def test_encoding_then_decoding_gives_the_table_back():
     modes = TableModes.fit(data)
     fields = modes.transform(dict(data.fields))
     x = fields["x"]
-    assert x.shape == (len(data), modes.width) and modes.width == 2 * (1 + MAX_MODES) + 2
+    assert x.shape == (len(data), modes.width) and modes.width == sum(1 + m for m in modes.modes) + 2
+    assert modes.modes == [int((w > 0).sum()) for w in modes.weights] and max(modes.modes) < MAX_MODES  # kept only
     alpha = x[:, [s.start for s in modes.spans if s.kind == "alpha"]]
     assert alpha.abs().max() <= 0.99  # α = (v − μ_k) / 4σ_k, clipped
     back = modes.inverse({"x": x})

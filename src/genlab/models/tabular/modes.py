@@ -169,9 +169,15 @@ class TableModes(TablePreprocessor):
     reads = ("numeric", "categorical")
     trained_as = "ctgan --data penguins"
 
-    def __init__(self, columns: tuple[Column, ...], counts: list[list[int]]) -> None:
+    def __init__(self, columns: tuple[Column, ...], counts: list[list[int]], modes: list[int] | None = None
+                 ) -> None:
         super().__init__(columns, counts)
         dn = len(self.numeric)
+        #: the kept components of each numeric column's mixture: its β's width (they come first in the buffers)
+        self.modes = [int(m) for m in modes] if modes is not None else [MAX_MODES] * dn
+        if len(self.modes) != dn or not all(1 <= m <= MAX_MODES for m in self.modes):
+            raise ConfigError(f"preprocessing 'modes' must hold one count in 1..{MAX_MODES} per numeric column ({dn}), "
+                              f"got {modes!r}: rebuild it with Model.for_data(train_split)")
         self.register_buffer("weights", torch.zeros(dn, MAX_MODES))  # (Dn, M) w_k; 0: a dropped mode
         self.register_buffer("means", torch.zeros(dn, MAX_MODES))  # (Dn, M) μ_k
         self.register_buffer("stds", torch.ones(dn, MAX_MODES))  # (Dn, M) σ_k
@@ -181,8 +187,9 @@ class TableModes(TablePreprocessor):
         numeric_at = categorical_at = 0
         for c in columns:
             if c.type == NUMERIC:
-                spans += [Span(start, 1, "alpha", numeric_at), Span(start + 1, MAX_MODES, "modes", numeric_at)]
-                start, numeric_at = start + 1 + MAX_MODES, numeric_at + 1
+                m = self.modes[numeric_at]
+                spans += [Span(start, 1, "alpha", numeric_at), Span(start + 1, m, "modes", numeric_at)]
+                start, numeric_at = start + 1 + m, numeric_at + 1
             else:
                 spans.append(Span(start, len(c.categories), "onehot", categorical_at))
                 start, categorical_at = start + len(c.categories), categorical_at + 1
@@ -193,11 +200,20 @@ class TableModes(TablePreprocessor):
         """The categorical columns' spans, in their order (the conditional vector's layout)."""
         return tuple(s for s in self.spans if s.kind == "onehot")
 
+    def spec(self) -> dict[str, Any]:
+        return {**super().spec(), "modes": self.modes}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> TableModes:
+        return cls(*cls.parse_spec(spec), modes=spec.get("modes"))
+
     @classmethod
     def fit(cls, data: TensorData) -> TableModes:
-        modes = cls.empty_for(data)
         numeric = data.fields["numeric"]  # (N, Dn)
         w, m, s = fit_mixtures(numeric)
+        first = (w <= 0).to(torch.int8).argsort(dim=1, stable=True)  # (Dn, M): the kept components first, in order
+        w, m, s = (t.gather(1, first) for t in (w, m, s))
+        modes = cls.empty_for(data, modes=(w > 0).sum(1).clamp_min(1).tolist())
         for buffer, value in (("weights", w), ("means", m), ("stds", s)):
             getattr(modes, buffer).copy_(value)
         if len(numeric):
@@ -217,7 +233,7 @@ class TableModes(TablePreprocessor):
             if s.kind == "alpha":
                 parts.append(alpha[:, s.column, None])
             elif s.kind == "modes":
-                parts.append(torch.nn.functional.one_hot(k[:, s.column], MAX_MODES).float())
+                parts.append(torch.nn.functional.one_hot(k[:, s.column], s.width).float())
             else:
                 parts.append(torch.nn.functional.one_hot(codes[:, s.column], s.width).float())
         x = torch.cat(parts, 1) if parts else torch.zeros(len(v), 0)
@@ -236,7 +252,7 @@ class TableModes(TablePreprocessor):
             if s.kind == "alpha":
                 alpha[:, s.column] = part[:, 0]
             elif s.kind == "modes":
-                k[:, s.column] = part.masked_fill(self.weights[s.column] <= 0, -math.inf).argmax(1)
+                k[:, s.column] = part.argmax(1)  # (only the kept modes have a slot)
             else:
                 codes[:, s.column] = part.argmax(1)
         v = decode_numeric(alpha, k, self.means, self.stds)

@@ -38,19 +38,25 @@ class TablePreprocessor(Preprocessor):
         return tuple(c for c in self.columns if c.type == CATEGORICAL)
 
     @classmethod
-    def empty_for(cls, data: TensorData) -> TablePreprocessor:
-        """An unfitted instance for ``data``'s columns, with the category counts of its rows."""
+    def empty_for(cls, data: TensorData, **options: Any) -> TablePreprocessor:
+        """An unfitted instance for ``data``'s columns, with the category counts of its rows (``options``: what
+        else the subclass's constructor takes)."""
         columns = columns_of(data.meta.get("columns"), where=f"{data.name} ({data.split}) meta['columns']")
         categorical = data.fields["categorical"]  # (N, Dc)
         counts = [torch.bincount(categorical[:, j], minlength=len(c.categories)).tolist()
                   for j, c in enumerate(c for c in columns if c.type == CATEGORICAL)]
-        return cls(columns, counts)
+        return cls(columns, counts, **options)
 
     def spec(self) -> dict[str, Any]:
         return {"columns": [c.to_json() for c in self.columns], "counts": self.counts}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> TablePreprocessor:
+        return cls(*cls.parse_spec(spec))
+
+    @classmethod
+    def parse_spec(cls, spec: dict[str, Any]) -> tuple[tuple[Column, ...], list[list[int]]]:
+        """(columns, counts) of a ``spec()``; ``ConfigError`` saying how to rebuild it when it is not one."""
         if not spec:
             raise ConfigError(f"a table model's config has no fitted preprocessing (the columns and their training "
                               f"counts): build it with Model.for_data(train_split), or train it: genlab train "
@@ -61,7 +67,7 @@ class TablePreprocessor(Preprocessor):
         if not isinstance(counts, list) or [len(k) for k in counts] != sizes:
             raise ConfigError(f"preprocessing 'counts' must hold one count per category of each categorical column "
                               f"({sizes}), got {counts!r}: rebuild it with Model.for_data(train_split)")
-        return cls(columns, [[int(v) for v in k] for k in counts])
+        return columns, [[int(v) for v in k] for k in counts]
 
     def apply(self, data: TensorData) -> TensorData:
         """``data`` transformed; ``ConfigError`` when its columns are not the ones this was fitted on."""
