@@ -10,10 +10,11 @@ to ``[−0.99, 0.99]``; the inverse reads ``k = argmax β`` and ``v = 4 σ_k α 
 ``ModeSpecificNormalizer`` is the numeric half as a scikit-learn transformer (``fit`` / ``transform`` /
 ``inverse_transform`` on (N, Dn) arrays); ``TableModes`` is the whole table's fitted preprocessing for the models
 (``genlab.preprocessing``): its ``transform`` turns the fields ``numeric`` / ``categorical`` into one float field
-``x`` (N, D) of the spans ``[α, β]`` per numeric column and a one-hot per categorical column, in the file's
-column order (``Span``s), keeping ``categorical`` (codes) for the conditional sampler; ``inverse`` maps generated
-rows back to data units, inside each numeric column's training range (``lower``, ``upper``: a synthesizer never
-writes a value outside it). The fitted mixture is buffers (saved with the weights, never pickled).
+``x`` (N, D) of the spans ``[α, β]`` per numeric column (β one slot per kept mode, as the reference lays it out;
+their counts are the spec's ``modes``) and a one-hot per categorical column, in the file's column order
+(``Span``s), keeping ``categorical`` (codes) for the conditional sampler; ``inverse`` maps generated rows back to
+data units, inside each numeric column's training range (``lower``, ``upper``: a synthesizer never writes a value
+outside it). The fitted mixture is buffers (saved with the weights, never pickled).
 """
 
 from __future__ import annotations
