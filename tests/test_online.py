@@ -200,3 +200,22 @@ def test_cli_writes_the_prequential_csv_and_plot(tmp_path):
     assert (tmp_path / "prequential.png").read_bytes()[:4] == b"\x89PNG"
     bad = CliRunner().invoke(app, ["online", "--out", str(tmp_path), "--stream", "nope"])
     assert bad.exit_code == 2 and "unknown stream 'nope'" in bad.output
+
+
+def test_the_cli_one_hots_the_categorical_columns_it_is_told_of(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 1200
+    island = rng.choice(["Biscoe", "Dream", "Torgersen"], n)
+    x = rng.normal(size=n)
+    y = ((island == "Dream") ^ (x > 0)).astype(int)  # the label needs the category
+    path = tmp_path / "s.csv"
+    pd.DataFrame({"x": x, "island": island, "y": y}).to_csv(path, index=False)
+    base = ["online", "--stream", str(path), "--label", "y", "--chunk", "200", "--batch-chunks", "1"]
+    numeric_only = CliRunner().invoke(app, base + ["--out", str(tmp_path / "a")])
+    assert numeric_only.exit_code == 2 and "island" in numeric_only.output and "categor" in numeric_only.output
+    r = CliRunner().invoke(app, base + ["--out", str(tmp_path / "b"), "--categorical", "island"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "b" / "prequential.csv").is_file()
+    missing = CliRunner().invoke(app, base + ["--out", str(tmp_path / "c"), "--categorical", "colour"])
+    assert missing.exit_code == 2 and "no column 'colour'" in missing.output

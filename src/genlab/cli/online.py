@@ -30,6 +30,9 @@ def online(
     = None,
     classes: Annotated[str | None, typer.Option(
         help="the CSV's label values, comma-separated", show_default="read from the label column first")] = None,
+    categorical: Annotated[str | None, typer.Option(
+        help="the CSV's categorical feature columns, comma-separated: one-hot over the values each holds (read in a "
+             "first pass)", show_default="none: every feature numeric")] = None,
     chunk: Annotated[int, typer.Option(help="rows per chunk")] = 500,
     rows: Annotated[int, typer.Option(help="rows of a generated stream (sea, digits)")] = 20_000,
     drift_at: Annotated[float, typer.Option(help="where a generated stream drifts, as a share of its rows")] = 0.5,
@@ -52,15 +55,17 @@ def online(
     from genlab.evaluation.online import default_learners, plot_prequential, prequential_all, write_prequential_csv
 
     if stream in STREAMS:
-        if label is not None or classes is not None:
-            raise ConfigError(f"--label and --classes are for a CSV stream; {stream!r} is generated")
+        if label is not None or classes is not None or categorical is not None:
+            raise ConfigError(f"--label, --classes and --categorical are for a CSV stream; {stream!r} is generated")
         make = streams.sea_stream if stream == "sea" else streams.digits_stream
         s = make(rows, chunk, seed, drift_at=drift_at)
     elif stream.lower().endswith(".csv") or Path(stream).is_file():
         if label is None:
             raise ConfigError(f"name the label column of {stream} with --label COL")
         declared = None if classes is None else [c.strip() for c in classes.split(",") if c.strip()]
-        s = streams.csv_stream(stream, label, chunk, classes=declared)
+        columns = [c.strip() for c in (categorical or "").split(",") if c.strip()]
+        categories = {c: streams.csv_classes(stream, c) for c in columns}  # each column's values, a first pass
+        s = streams.csv_stream(stream, label, chunk, classes=declared, categories=categories)
     else:
         raise ConfigError(f"unknown stream {stream!r}: choose {', '.join(STREAMS)} or a CSV file (FILE.csv)")
 

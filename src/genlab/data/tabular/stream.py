@@ -195,8 +195,8 @@ def _labels(col, name: str, class_index: dict | None, lines: np.ndarray, path) -
 
 
 def csv_classes(path: str | os.PathLike, label: str, chunk_size: int = 10_000) -> tuple[str, ...]:
-    """The distinct values of ``label`` in a CSV file, sorted, read in chunks of that one column (a first pass, for
-    when the classes are not declared up front)."""
+    """The distinct values of the column ``label`` in a CSV file, sorted, read in chunks of that one column (a first
+    pass, for when the classes — or a categorical feature's categories — are not declared up front)."""
     import pandas as pd
 
     seen: set[str] = set()
@@ -205,7 +205,7 @@ def csv_classes(path: str | os.PathLike, label: str, chunk_size: int = 10_000) -
     except FileNotFoundError:
         raise ConfigError(f"no CSV file {os.fspath(path)!r}: check the path") from None
     if label not in header:
-        raise ConfigError(f"{os.fspath(path)} has no label column {label!r}; its columns: {list(header)}")
+        raise ConfigError(f"{os.fspath(path)} has no column {label!r}; its columns: {list(header)}")
     with pd.read_csv(path, usecols=[label], chunksize=chunk_size, dtype=str, keep_default_na=False) as reader:
         for frame in reader:
             seen.update(frame[label].str.strip())
