@@ -25,6 +25,7 @@ scikit-learn's for ``breast-cancer``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,39 +133,27 @@ def breast_cancer_table() -> Table:
     return finish(frame, "scikit-learn load_breast_cancer", types={"target": CATEGORICAL})
 
 
-def load_penguins(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
-                  test_fraction: float = 0.1) -> TensorData:
-    """``split`` of ``penguins`` (333 rows, 8 columns: 3 categorical)."""
-    return _split(penguins_table(), split, name="penguins", seed=seed, val_fraction=val_fraction,
-                  test_fraction=test_fraction, target="species")
+def _offline(name: str, table: Callable[[], Table], target: str, what: str) -> Callable[..., TensorData]:
+    """The loader of an offline table: ``split`` of ``table()`` under ``name`` (options ``seed``, ``val_fraction``,
+    ``test_fraction``), utility predicting ``target``."""
+    def load(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
+             test_fraction: float = 0.1) -> TensorData:
+        return _split(table(), split, name=name, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
+                      target=target)
+
+    load.__name__ = load.__qualname__ = f"load_{name.replace('-', '_')}"
+    load.__doc__ = f"``split`` of ``{name}`` ({what}); utility predicts ``{target}``."
+    return load
 
 
-def load_seattle_weather(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
-                         test_fraction: float = 0.1) -> TensorData:
-    """``split`` of ``seattle-weather`` (1,461 rows, 6 columns: ``date`` datetime, ``weather`` categorical)."""
-    return _split(seattle_weather_table(), split, name="seattle-weather", seed=seed, val_fraction=val_fraction,
-                  test_fraction=test_fraction, target="weather")
-
-
-def load_fair(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
-              test_fraction: float = 0.1) -> TensorData:
-    """``split`` of ``fair`` (6,366 rows, 9 columns: 4 categorical)."""
-    return _split(fair_table(), split, name="fair", seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
-                  target="yrs_married")
-
-
-def load_randhie(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
-                 test_fraction: float = 0.1) -> TensorData:
-    """``split`` of ``randhie`` (20,190 rows, 8 columns: ``idp`` boolean, ``health`` categorical)."""
-    return _split(randhie_table(), split, name="randhie", seed=seed, val_fraction=val_fraction,
-                  test_fraction=test_fraction, target="mdvis")
-
-
-def load_breast_cancer(split: str = "train", *, seed: int = 0, val_fraction: float = 0.1,
-                       test_fraction: float = 0.1) -> TensorData:
-    """``split`` of ``breast-cancer`` (569 rows, 31 columns: ``target`` categorical)."""
-    return _split(breast_cancer_table(), split, name="breast-cancer", seed=seed, val_fraction=val_fraction,
-                  test_fraction=test_fraction, target="target")
+load_penguins = _offline("penguins", penguins_table, "species", "333 rows, 8 columns: 3 categorical")
+load_seattle_weather = _offline("seattle-weather", seattle_weather_table, "weather",
+                                "1,461 rows, 6 columns: ``date`` datetime, ``weather`` categorical")
+load_fair = _offline("fair", fair_table, "yrs_married", "6,366 rows, 9 columns: 4 categorical")
+load_randhie = _offline("randhie", randhie_table, "mdvis",
+                        "20,190 rows, 8 columns: ``idp`` boolean, ``health`` categorical")
+load_breast_cancer = _offline("breast-cancer", breast_cancer_table, "target",
+                              "569 rows, 31 columns: ``target`` categorical")
 
 
 __all__ = ["TABULAR_OPTIONS", "load_breast_cancer", "load_fair", "load_penguins", "load_randhie",
