@@ -206,8 +206,9 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--name", default="gan")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (1: two runs side by side on 2 cores)")
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     records = []
     if "speed" in args.parts:
         records += speed(args.iterations, args.repeats)

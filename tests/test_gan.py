@@ -99,6 +99,8 @@ def test_template_save_load_identical_and_each_players_loss_trains_only_its_netw
     ({"loss": "wasserstein"}, "needs constraint"),
     ({"loss": "wasserstein", "constraint": "gp", "discriminator": {"norm": "batch"}}, "per example"),
     ({"data_shape": (1, 6, 6)}, "divisible by 4"),
+    ({"discriminator": {"lr_scale": 0}}, "lr_scale must be > 0"),
+    ({"generator": {"activation": "gelu"}}, "activation"),
 ])
 def test_bad_options_are_one_line_errors(options, message):
     with pytest.raises(ConfigError, match=message):
@@ -121,6 +123,32 @@ def test_an_iteration_takes_n_critic_discriminator_steps_then_one_generator_step
     assert {int(v["step"]) for v in adam_d.values()} == {12} and {int(v["step"]) for v in adam_g.values()} == {6}
     assert (tmp_path / "run" / "samples" / "epoch_000.png").is_file() or any((tmp_path / "run" / "samples").iterdir())
     assert {"val/d_loss", "val/g_loss", "val/d_real", "val/d_fake"} <= set(r.metrics)
+
+
+def test_the_hidden_activation_is_each_networks_own_by_default_and_the_chosen_one_when_set():
+    def kinds(net):
+        return {type(m) for m in net.modules()} & {torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh}
+
+    for cls, shape, output in ((GAN, (2,), set()), (DCGAN, (1, 28, 28), {torch.nn.Tanh})):  # DCGAN's tanh output
+        plain = cls(data_shape=shape)
+        assert kinds(plain.generator) == {torch.nn.ReLU} | output
+        assert kinds(plain.discriminator) == {torch.nn.LeakyReLU}
+        tanh = cls(data_shape=shape, generator={"activation": "tanh"}, discriminator={"activation": "tanh"})
+        assert kinds(tanh.discriminator) == {torch.nn.Tanh}
+        assert kinds(tanh.generator) == {torch.nn.Tanh}
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_each_players_learning_rate_is_the_runs_times_its_lr_scale(tmp_path, schedule):
+    """Two time-scale updates (Metz et al.'s toy recipe: D at a tenth of G's rate); a schedule decays both."""
+    options = {**_cfg(tmp_path).model_options, "discriminator": {"hidden": [16], "lr_scale": 0.1}}
+    train(_cfg(tmp_path / "run", max_steps=4, lr=1e-3, lr_schedule=schedule, model_options=options))
+    ck = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    (d,), (g,) = (s["param_groups"] for s in ck["optimizer_states"])
+    if schedule == "constant":
+        assert d["lr"] == pytest.approx(1e-4) and g["lr"] == pytest.approx(1e-3)
+    else:  # decayed to 0 at the last iteration, from the scaled starts
+        assert d["initial_lr"] == pytest.approx(1e-4) and g["initial_lr"] == pytest.approx(1e-3)
 
 
 KILL = textwrap.dedent("""

@@ -361,6 +361,7 @@ class Player:
     module: nn.Module  # its parameters are what its optimizer trains
     optimizer: Literal["adam", "rmsprop"] = "adam"
     betas: tuple[float, float] = (0.9, 0.999)
+    lr_scale: float = 1.0  # its learning rate is the run's lr × lr_scale (two time-scale updates)
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):

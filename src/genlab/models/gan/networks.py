@@ -24,6 +24,18 @@ def _norm(kind: str, channels: int, spatial: bool) -> nn.Module:
     return nn.Identity()
 
 
+def _activation(kind: str | None, default: str) -> nn.Module:
+    """The hidden activation ``kind`` (``default`` when None): ReLU, LeakyReLU(0.2) or tanh."""
+    match kind or default:
+        case "relu":
+            return nn.ReLU()
+        case "leaky_relu":
+            return nn.LeakyReLU(0.2)
+        case "tanh":
+            return nn.Tanh()
+    raise ValueError(f"activation must be 'relu', 'leaky_relu' or 'tanh', got {kind!r}")
+
+
 class LabelInput(nn.Module):
     """G7, the generator's side: ``[z, onehot(y)]`` (``z`` alone when unconditional)."""
 
@@ -52,16 +64,17 @@ class ProjectionHead(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-    """``z (B, latent) [, y] → x (B, D)``: ReLU hidden layers, a linear output (vectors are used as given)."""
+    """``z (B, latent) [, y] → x (B, D)``: ReLU hidden layers (or ``activation``), a linear output (vectors are
+    used as given)."""
 
     def __init__(self, latent_dim: int, out_dim: int, hidden: tuple[int, ...], norm: str = "none",
-                 num_classes: int = 0) -> None:
+                 num_classes: int = 0, activation: str | None = None) -> None:
         super().__init__()
         self.label = LabelInput(num_classes)
         layers: list[nn.Module] = []
         d = latent_dim + num_classes
         for h in hidden:
-            layers += [nn.Linear(d, h), _norm(norm, h, spatial=False), nn.ReLU()]
+            layers += [nn.Linear(d, h), _norm(norm, h, spatial=False), _activation(activation, "relu")]
             d = h
         self.net = nn.Sequential(*layers, nn.Linear(d, out_dim))
 
@@ -70,14 +83,15 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """``x (B, D) [, y] → logit (B,)``: LeakyReLU(0.2) hidden layers, a projection head."""
+    """``x (B, D) [, y] → logit (B,)``: LeakyReLU(0.2) hidden layers (or ``activation``), a projection head."""
 
-    def __init__(self, in_dim: int, hidden: tuple[int, ...], norm: str = "none", num_classes: int = 0) -> None:
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], norm: str = "none", num_classes: int = 0,
+                 activation: str | None = None) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         d = in_dim
         for h in hidden:
-            layers += [nn.Linear(d, h), _norm(norm, h, spatial=False), nn.LeakyReLU(0.2)]
+            layers += [nn.Linear(d, h), _norm(norm, h, spatial=False), _activation(activation, "leaky_relu")]
             d = h
         self.features = nn.Sequential(*layers)
         self.head = ProjectionHead(d, num_classes)
@@ -90,16 +104,17 @@ class DCGANGenerator(nn.Module):
     """G5: ``z → Linear → (2C, H/4, W/4) → ConvT(4, 2, 1) → (C, H/2, W/2) → ConvT(4, 2, 1) → (c, H, W)``, tanh."""
 
     def __init__(self, latent_dim: int, data_shape: tuple[int, int, int], channels: int, norm: str = "batch",
-                 num_classes: int = 0) -> None:
+                 num_classes: int = 0, activation: str | None = None) -> None:
         super().__init__()
         c, h, w = data_shape
         self.label = LabelInput(num_classes)
         self.start = (2 * channels, h // 4, w // 4)
         self.project = nn.Sequential(nn.Linear(latent_dim + num_classes, math.prod(self.start), bias=norm == "none"),
-                                     _norm(norm, math.prod(self.start), spatial=False), nn.ReLU())
+                                     _norm(norm, math.prod(self.start), spatial=False),
+                                     _activation(activation, "relu"))
         self.up = nn.Sequential(
             nn.ConvTranspose2d(2 * channels, channels, 4, 2, 1, bias=norm == "none"),  # (B, C, H/2, W/2)
-            _norm(norm, channels, spatial=True), nn.ReLU(),
+            _norm(norm, channels, spatial=True), _activation(activation, "relu"),
             nn.ConvTranspose2d(channels, c, 4, 2, 1), nn.Tanh(),  # (B, c, H, W) in [−1, 1]
         )
 
@@ -111,13 +126,13 @@ class DCGANDiscriminator(nn.Module):
     """G5: ``x → Conv(4, 2, 1) → LeakyReLU → Conv(4, 2, 1) → norm → LeakyReLU → projection head → logit (B,)``."""
 
     def __init__(self, data_shape: tuple[int, int, int], channels: int, norm: str = "batch",
-                 num_classes: int = 0) -> None:
+                 num_classes: int = 0, activation: str | None = None) -> None:
         super().__init__()
         c, h, w = data_shape
         self.features = nn.Sequential(
-            nn.Conv2d(c, channels, 4, 2, 1), nn.LeakyReLU(0.2),  # (B, C, H/2, W/2); no norm on the input layer
+            nn.Conv2d(c, channels, 4, 2, 1), _activation(activation, "leaky_relu"),  # (B, C, H/2, W/2); no norm
             nn.Conv2d(channels, 2 * channels, 4, 2, 1, bias=norm == "none"),  # (B, 2C, H/4, W/4)
-            _norm(norm, 2 * channels, spatial=True), nn.LeakyReLU(0.2),
+            _norm(norm, 2 * channels, spatial=True), _activation(activation, "leaky_relu"),
             nn.Flatten(),
         )
         self.head = ProjectionHead(2 * channels * (h // 4) * (w // 4), num_classes)

@@ -114,14 +114,15 @@ class AdversarialSystem(System):
         return opts, [{"scheduler": cosine_schedule(o, total), "interval": "step"} for o in opts]
 
     def optimizer_for(self, player: Player) -> torch.optim.Optimizer:
-        """The optimizer of ``player``'s module's parameters at the run's ``lr`` (F5): RMSProp, or Adam with the
-        player's betas and the run's weight decay."""
+        """The optimizer of ``player``'s module's parameters at the run's ``lr`` × the player's ``lr_scale`` (F5):
+        RMSProp, or Adam with the player's betas and the run's weight decay."""
         params = list(player.module.parameters())
+        lr = self.cfg.lr * player.lr_scale
         match player.optimizer:
             case "rmsprop":
-                return torch.optim.RMSprop(params, lr=self.cfg.lr)
+                return torch.optim.RMSprop(params, lr=lr)
             case _:  # "adam" (a Player refuses any other)
-                return adam(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, betas=tuple(player.betas))
+                return adam(params, lr=lr, weight_decay=self.cfg.weight_decay, betas=tuple(player.betas))
 
 
 def _terms(player: str, out, *, stepped: bool = True) -> dict[str, Tensor]:

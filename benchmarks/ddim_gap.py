@@ -1,0 +1,189 @@
+"""Why the deterministic DDIM sampler (η = 0) trails ancestral sampling on MNIST (issue: quality gaps, part 2).
+
+One class-conditional DDPM is trained as in ``diffusion.py`` part (a) (U-Net 16·(1, 2, 2), batch 128, Adam
+``--lr``, EMA 0.995, gradient clipping 1) for ``--train-minutes``. A callback keeps copies of the model at
+each ``--snapshots`` minute: the EMA-0.995 weights (what the run exports), the raw weights, and EMAs of the
+same run at other decays (``--ema-decays``, averaged alongside from step 1 with the same warm-up). Every FID
+is at n = ``--fid-n`` samples against the first n test images (LeNet features), next to the floor at the same
+n (those test images against random training subsets, mean of 3). Rows:
+
+- against training time: DDIM-50 at η = 0 and η = 1 at each snapshot (does the gap close as the denoiser
+  trains?);
+- on the final model, one change at a time from the default (EMA 0.995, x̂₀ clipped to [−1, 1], trailing
+  spacing): raw weights and other EMA decays; x̂₀ unclipped; leading and linspace spacing; η = 0 at
+  10/20/100/200 steps; seeds ``1 … --seeds − 1`` of DDIM-50 at η = 0 and 1 (the spread);
+- ``--ddpm-1000``: 1000 ancestral steps (the goal's reference); ``--ode-1000``: η = 0 at 1000 steps.
+
+``--prediction v`` trains the network to predict ``v`` instead of ``ε`` (a separate run and section).
+``--save DIR`` keeps the final models (safetensors) and ``--load DIR`` evaluates them without training.
+
+    python benchmarks/ddim_gap.py --train-minutes 20 --snapshots 5 10 20 --fid-n 2000 --ddpm-1000 --ode-1000
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning threads on a busy machine
+
+import argparse  # noqa: E402
+import copy  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import record, write_results  # noqa: E402
+from diffusion import draw, fid_floor  # noqa: E402
+
+from genlab.data import load  # noqa: E402
+from genlab.metrics.fid import fid  # noqa: E402
+from genlab.training import TrainConfig, train  # noqa: E402
+from genlab.training.callbacks import EMA, ema_decay_at  # noqa: E402
+
+
+class Snapshots(L.Callback):
+    """Copies of the model at given minutes of training: ``{minute: {"ema": …, "raw": …, "ema0.999": …}}``;
+    EMAs at ``decays`` besides the run's own, updated after every iteration like ``EMA``."""
+
+    def __init__(self, minutes: list[float], decays: list[float]) -> None:
+        self.minutes, self.decays = sorted(minutes), decays
+        self.models: dict[float, dict[str, torch.nn.Module]] = {}
+        self.shadows: dict[float, dict[str, torch.Tensor]] = {}
+        self.start = 0.0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
+        self.shadows = {d: {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
+                        for d in self.decays}
+
+    @torch.no_grad()
+    def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+        for decay, shadow in self.shadows.items():
+            d = ema_decay_at(pl_module.iteration - 1, decay)
+            for k, v in pl_module.model.state_dict().items():
+                (shadow[k].mul_(d).add_(v, alpha=1 - d) if v.dtype.is_floating_point else shadow[k].copy_(v))
+        due = [m for m in self.minutes if m not in self.models and time.perf_counter() - self.start >= m * 60]
+        if due:
+            self.take(trainer, pl_module, due[0])
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        for m in self.minutes:
+            if m not in self.models:  # the run ended before this minute: its end stands in
+                self.take(trainer, pl_module, m)
+
+    def take(self, trainer, pl_module, minute: float) -> None:
+        ema = next(c for c in trainer.callbacks if isinstance(c, EMA))
+        raw = copy.deepcopy(pl_module.model).eval()
+        models = {"ema": ema.ema_model(pl_module.model).eval(), "raw": raw}
+        for decay, shadow in self.shadows.items():
+            m = copy.deepcopy(raw)
+            m.load_state_dict(shadow)
+            models[f"ema{decay:g}"] = m
+        self.models[minute] = {**models, "iteration": pl_module.iteration}
+        print(f"  snapshot at {minute:g} min: iteration {pl_module.iteration}", flush=True)
+
+
+def variant(model, **config):
+    """A copy of ``model`` whose config differs in ``config`` (sampling options only: clipping, spacing)."""
+    m = copy.deepcopy(model)
+    m.config = m.config.replace(**config)
+    return m
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--train-minutes", type=float, default=20.0)
+    p.add_argument("--snapshots", type=float, nargs="+", default=[5.0, 10.0, 20.0])
+    p.add_argument("--ema-decays", type=float, nargs="+", default=[0.999, 0.9999])
+    p.add_argument("--fid-n", type=int, default=2000)
+    p.add_argument("--seeds", type=int, default=3, help="seeds of DDIM-50 η = 0 and 1 on the final model")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--channels", type=int, default=16)
+    p.add_argument("--prediction", choices=["epsilon", "v"], default="epsilon")
+    p.add_argument("--ddpm-1000", action="store_true", help="1000 ancestral steps on the final model")
+    p.add_argument("--ode-1000", action="store_true", help="η = 0 at 1000 steps on the final model")
+    p.add_argument("--save", help="directory to keep the final models in")
+    p.add_argument("--load", help="evaluate the models a --save run kept, without training")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--name", default="ddim_gap")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    from genlab.models.diffusion import DDPM
+
+    records: list[dict] = []
+    if args.load:
+        final = {k.name: DDPM.from_pretrained(k) for k in sorted(Path(args.load).iterdir()) if k.is_dir()}
+        snapshots = {max(args.snapshots): final}
+        info = f"models loaded from {args.load}"
+    else:
+        snap = Snapshots(args.snapshots, args.ema_decays)
+        run_dir = Path("runs") / f"bench-{args.name}"
+        cfg = TrainConfig(model="ddpm", data="mnist", epochs=1000, max_time=f"{args.train_minutes * 60:.0f}s",
+                          batch_size=128, lr=args.lr, ema_decay=0.995, grad_clip=1.0, val_size=1000,
+                          num_samples=16, quiet=True, out=str(run_dir),
+                          model_options={"channels": args.channels, "prediction_type": args.prediction})
+        run = train(cfg, callbacks=[snap])
+        snapshots = {m: {k: v for k, v in d.items() if k != "iteration"} for m, d in snap.models.items()}
+        final = snapshots[max(snapshots)]
+        info = (f"trained {run.seconds / 60:.1f} min, {run.steps} iterations; snapshots at "
+                + ", ".join(f"{m:g} min (iteration {d['iteration']})" for m, d in sorted(snap.models.items())))
+        if args.save:
+            for k, m in final.items():
+                m.save_pretrained(Path(args.save) / k)
+    print(info, flush=True)
+
+    n = args.fid_n
+    test, train_x = load("mnist", split="test").x, load("mnist", split="train").x
+    real = test[:n]
+    floor, floor_std = fid_floor(real, train_x, seeds=3)
+    records.append(record("FID floor (test vs train)", "FID", floor, "", n=n, std=floor_std, seeds=3))
+    print(f"  floor {floor:.2f} ± {floor_std:.2f}", flush=True)
+
+    def measure(name: str, model, seed: int = 0, **kwargs) -> float:
+        t0 = time.perf_counter()
+        x, _ = draw(model, n, seed=seed, **kwargs)
+        value = float(fid(real, x))
+        records.append(record(name, "FID", value, "", n=n, seed=seed, vs_floor=value / floor,
+                              seconds=round(time.perf_counter() - t0, 1)))
+        print(f"  {name} (seed {seed}): FID {value:.2f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        return value
+
+    ddim = {"sampler": "ddim", "steps": 50}
+    for minute, models in sorted(snapshots.items()):  # the gap against training time
+        for eta in (0.0, 1.0):
+            measure(f"{minute:g} min: DDIM-50 η = {eta:g}", models["ema"], eta=eta, **ddim)
+    model = final["ema"]
+    for key in [k for k in final if k != "ema"]:  # the weights sampled
+        for eta in (0.0, 1.0):
+            measure(f"final, {key} weights: DDIM-50 η = {eta:g}", final[key], eta=eta, **ddim)
+    measure("final, x̂0 unclipped: DDIM-50 η = 0", variant(model, clip_sample=False), eta=0.0, **ddim)
+    for spacing in ("leading", "linspace"):
+        measure(f"final, {spacing} spacing: DDIM-50 η = 0", variant(model, timestep_spacing=spacing), eta=0.0,
+                **ddim)
+    for steps in (10, 20, 100, 200):
+        measure(f"final: DDIM-{steps} η = 0", model, sampler="ddim", steps=steps, eta=0.0)
+    for seed in range(1, args.seeds):  # the spread
+        for eta in (0.0, 1.0):
+            measure(f"{max(snapshots):g} min: DDIM-50 η = {eta:g}", model, seed=seed, eta=eta, **ddim)
+    if args.ode_1000:
+        measure("final: DDIM-1000 η = 0 (the ODE limit)", model, sampler="ddim", steps=1000, eta=0.0)
+    if args.ddpm_1000:
+        measure("final: DDPM-1000", model, sampler="ddpm")
+    values = {}
+    for r in records:
+        values.setdefault(r["name"], []).append(r["value"])
+    lines = [f"{name}: {statistics.mean(v):.2f}" + (f" ± {statistics.stdev(v):.2f} ({len(v)} seeds)"
+                                                     if len(v) > 1 else "") for name, v in values.items()]
+    print("\n".join(lines))
+    write_results(args.name, records, notes=f"class-conditional DDPM, U-Net {args.channels}·(1, 2, 2), "
+                  f"{args.prediction}-prediction, lr {args.lr:g}, batch 128, EMA 0.995; {info}; FID at n = {n} "
+                  f"against test[:{n}] (LeNet features), `vs_floor` = FID / the floor at the same n.")
+
+
+if __name__ == "__main__":
+    main()
