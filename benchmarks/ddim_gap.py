@@ -1,9 +1,10 @@
 """Why the deterministic DDIM sampler (η = 0) trails ancestral sampling on MNIST (issue: quality gaps, part 2).
 
 One class-conditional DDPM is trained as in ``diffusion.py`` part (a) (U-Net 16·(1, 2, 2), batch 128, Adam
-``--lr``, EMA 0.995, gradient clipping 1) for ``--train-minutes``. A callback keeps copies of the model at
-each ``--snapshots`` minute: the EMA-0.995 weights (what the run exports), the raw weights, and EMAs of the
-same run at other decays (``--ema-decays``, averaged alongside from step 1 with the same warm-up). Every FID
+``--lr``, EMA 0.995, gradient clipping 1) for the largest of ``--snapshots`` iterations (that section's
+model had 3,179 after 20 minutes on 2 threads; iterations do not depend on the machine). A callback keeps
+copies of the model at each snapshot: the EMA-0.995 weights (what the run exports), the raw weights, and EMAs
+of the same run at other decays (``--ema-decays``, averaged alongside from step 1 with the same warm-up). Every FID
 is at n = ``--fid-n`` samples against the first n test images (LeNet features), next to the floor at the same
 n (those test images against random training subsets, mean of 3). Rows:
 
@@ -17,7 +18,8 @@ n (those test images against random training subsets, mean of 3). Rows:
 ``--prediction v`` trains the network to predict ``v`` instead of ``ε`` (a separate run and section).
 ``--save DIR`` keeps the final models (safetensors) and ``--load DIR`` evaluates them without training.
 
-    python benchmarks/ddim_gap.py --train-minutes 20 --snapshots 5 10 20 --fid-n 2000 --ddpm-1000 --ode-1000
+    python benchmarks/ddim_gap.py --snapshots 800 1600 3200 --fid-n 2000 --save runs/ddim-gap
+    python benchmarks/ddim_gap.py --load runs/ddim-gap --snapshots 3200 --ddpm-1000 --ode-1000 --name ddim_gap_1000
 """
 
 from __future__ import annotations
@@ -47,36 +49,28 @@ from genlab.training.callbacks import EMA, ema_decay_at  # noqa: E402
 
 
 class Snapshots(L.Callback):
-    """Copies of the model at given minutes of training: ``{minute: {"ema": …, "raw": …, "ema0.999": …}}``;
+    """Copies of the model after given iterations: ``{iteration: {"ema": …, "raw": …, "ema0.999": …}}``;
     EMAs at ``decays`` besides the run's own, updated after every iteration like ``EMA``."""
 
-    def __init__(self, minutes: list[float], decays: list[float]) -> None:
-        self.minutes, self.decays = sorted(minutes), decays
-        self.models: dict[float, dict[str, torch.nn.Module]] = {}
+    def __init__(self, iterations: list[int], decays: list[float]) -> None:
+        self.iterations, self.decays = sorted(iterations), decays
+        self.models: dict[int, dict[str, torch.nn.Module]] = {}
         self.shadows: dict[float, dict[str, torch.Tensor]] = {}
-        self.start = 0.0
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self.start = time.perf_counter()
         self.shadows = {d: {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
                         for d in self.decays}
 
     @torch.no_grad()
-    def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+    def on_train_iteration_end(self, trainer, pl_module) -> None:  # after each iteration (systems.base)
         for decay, shadow in self.shadows.items():
             d = ema_decay_at(pl_module.iteration - 1, decay)
             for k, v in pl_module.model.state_dict().items():
                 (shadow[k].mul_(d).add_(v, alpha=1 - d) if v.dtype.is_floating_point else shadow[k].copy_(v))
-        due = [m for m in self.minutes if m not in self.models and time.perf_counter() - self.start >= m * 60]
-        if due:
-            self.take(trainer, pl_module, due[0])
+        if pl_module.iteration in self.iterations:
+            self.take(trainer, pl_module, pl_module.iteration)
 
-    def on_train_end(self, trainer, pl_module) -> None:
-        for m in self.minutes:
-            if m not in self.models:  # the run ended before this minute: its end stands in
-                self.take(trainer, pl_module, m)
-
-    def take(self, trainer, pl_module, minute: float) -> None:
+    def take(self, trainer, pl_module, iteration: int) -> None:
         ema = next(c for c in trainer.callbacks if isinstance(c, EMA))
         raw = copy.deepcopy(pl_module.model).eval()
         models = {"ema": ema.ema_model(pl_module.model).eval(), "raw": raw}
@@ -84,8 +78,8 @@ class Snapshots(L.Callback):
             m = copy.deepcopy(raw)
             m.load_state_dict(shadow)
             models[f"ema{decay:g}"] = m
-        self.models[minute] = {**models, "iteration": pl_module.iteration}
-        print(f"  snapshot at {minute:g} min: iteration {pl_module.iteration}", flush=True)
+        self.models[iteration] = models
+        print(f"  snapshot at iteration {iteration}", flush=True)
 
 
 def variant(model, **config):
@@ -97,8 +91,8 @@ def variant(model, **config):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--train-minutes", type=float, default=20.0)
-    p.add_argument("--snapshots", type=float, nargs="+", default=[5.0, 10.0, 20.0])
+    p.add_argument("--snapshots", type=int, nargs="+", default=[800, 1600, 3200], help="iterations; the last ends "
+                   "the training")
     p.add_argument("--ema-decays", type=float, nargs="+", default=[0.999, 0.9999])
     p.add_argument("--fid-n", type=int, default=2000)
     p.add_argument("--seeds", type=int, default=3, help="seeds of DDIM-50 η = 0 and 1 on the final model")
@@ -123,15 +117,15 @@ def main() -> None:
     else:
         snap = Snapshots(args.snapshots, args.ema_decays)
         run_dir = Path("runs") / f"bench-{args.name}"
-        cfg = TrainConfig(model="ddpm", data="mnist", epochs=1000, max_time=f"{args.train_minutes * 60:.0f}s",
+        cfg = TrainConfig(model="ddpm", data="mnist", epochs=-1, max_steps=max(args.snapshots),
                           batch_size=128, lr=args.lr, ema_decay=0.995, grad_clip=1.0, val_size=1000,
                           num_samples=16, quiet=True, out=str(run_dir),
                           model_options={"channels": args.channels, "prediction_type": args.prediction})
         run = train(cfg, callbacks=[snap])
-        snapshots = {m: {k: v for k, v in d.items() if k != "iteration"} for m, d in snap.models.items()}
+        snapshots = snap.models
         final = snapshots[max(snapshots)]
-        info = (f"trained {run.seconds / 60:.1f} min, {run.steps} iterations; snapshots at "
-                + ", ".join(f"{m:g} min (iteration {d['iteration']})" for m, d in sorted(snap.models.items())))
+        info = (f"trained {run.steps} iterations in {run.seconds / 60:.1f} min on {args.threads} threads; snapshots "
+                f"at iterations {', '.join(map(str, sorted(snapshots)))}")
         if args.save:
             for k, m in final.items():
                 m.save_pretrained(Path(args.save) / k)
@@ -154,9 +148,9 @@ def main() -> None:
         return value
 
     ddim = {"sampler": "ddim", "steps": 50}
-    for minute, models in sorted(snapshots.items()):  # the gap against training time
+    for iteration, models in sorted(snapshots.items()):  # the gap against training time
         for eta in (0.0, 1.0):
-            measure(f"{minute:g} min: DDIM-50 η = {eta:g}", models["ema"], eta=eta, **ddim)
+            measure(f"iteration {iteration}: DDIM-50 η = {eta:g}", models["ema"], eta=eta, **ddim)
     model = final["ema"]
     for key in [k for k in final if k != "ema"]:  # the weights sampled
         for eta in (0.0, 1.0):
@@ -169,7 +163,7 @@ def main() -> None:
         measure(f"final: DDIM-{steps} η = 0", model, sampler="ddim", steps=steps, eta=0.0)
     for seed in range(1, args.seeds):  # the spread
         for eta in (0.0, 1.0):
-            measure(f"{max(snapshots):g} min: DDIM-50 η = {eta:g}", model, seed=seed, eta=eta, **ddim)
+            measure(f"iteration {max(snapshots)}: DDIM-50 η = {eta:g}", model, seed=seed, eta=eta, **ddim)
     if args.ode_1000:
         measure("final: DDIM-1000 η = 0 (the ODE limit)", model, sampler="ddim", steps=1000, eta=0.0)
     if args.ddpm_1000:

@@ -126,3 +126,53 @@ def test_importance_weights_encode_each_example_once_and_match_per_example_chain
     # the same as encoding every copy: row b·k + j is chain j of example b
     ch = m._chain(x.repeat_interleave(7, 0), generator=torch.Generator().manual_seed(0), closed_form_top=False)
     torch.testing.assert_close((ch.log_px - torch.stack(ch.kl).sum(0)).view(3, 7), lw)
+
+
+# --- the ladder's top-down inference (Sønderby et al. 2016) ---------------------------------------
+
+def test_the_ladders_posterior_is_the_precision_weighted_product_of_estimate_and_prior():
+    m = _model(inference="ladder", upper_latent_dims=(3, 2))
+    x = _batch(4)
+    ch = m._chain(x, generator=torch.Generator().manual_seed(0), closed_form_top=True)
+    mu_hat, logvar_hat = m.q_up[0](m._encode(x)[0]).chunk(2, dim=-1)  # layer 2's bottom-up estimate
+    mu_p, logvar_p = m.p_down[1](ch.z[2]).chunk(2, dim=-1)  # p(z_2|z_3)
+    precision = 1 / logvar_hat.exp() + 1 / logvar_p.exp()
+    mu_q = (mu_hat / logvar_hat.exp() + mu_p / logvar_p.exp()) / precision
+    torch.testing.assert_close(ch.q_mean[1], mu_q)
+    top_mu, top_logvar = m.q_up[1](mu_hat).chunk(2, dim=-1)  # q(z_3|x): the top estimate alone
+    torch.testing.assert_close(ch.q_mean[2], top_mu)
+    torch.testing.assert_close(ch.kl[2], kl_standard_normal(top_mu, top_logvar))
+
+
+def test_the_ladders_closed_form_kls_equal_their_monte_carlo_estimate_and_its_bound_tightens_with_k():
+    m = _model(inference="ladder")
+    x = _batch(4)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        closed = m.elbo(x.repeat(3000, 1, 1, 1), generator=g).view(3000, 4).mean(0)
+        lw = m.log_importance_weights(x, 4000, generator=g)
+    torch.testing.assert_close(closed, lw[:, :3000].mean(1), atol=0.15, rtol=0)
+    ll = [(torch.logsumexp(lw.view(4, -1, k), 2) - math.log(k)).mean() for k in (1, 10, 1000)]
+    assert ll[0] < ll[1] < ll[2]
+
+
+def test_the_ladder_changes_q_only_same_parameters_same_generative_model():
+    markov, ladder = _model(), _model(inference="ladder")
+    ladder.load_state_dict(markov.state_dict())  # the same networks
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    torch.testing.assert_close(markov.sample(6, generator=g()), ladder.sample(6, generator=g()))
+    x = _batch(4)
+    assert not torch.allclose(markov.elbo(x, generator=g()), ladder.elbo(x, generator=g()))
+
+
+def test_the_ladder_saves_loads_trains_and_encodes_each_example_once(tmp_path):
+    m = _model(inference="ladder", warmup_steps=4)
+    x = _batch()
+    check_save_load_identical(m, x, tmp_path)
+    check_step_changes_weights(m, x)
+    rows = []
+    m.encoder.register_forward_hook(lambda mod, inp, out: rows.append(len(inp[0])))
+    assert m.log_importance_weights(x[:3], 5).shape == (3, 5) and rows == [3]
+    torch.manual_seed(0)
+    first, last = overfit(_model(inference="ladder", beta=0.0), x, steps=200, lr=5e-3)
+    assert last < 0.3 * first

@@ -9,7 +9,17 @@
     KL_T = KL(q(z_T|z_{T−1}) ‖ N(0, I))            (closed form given z_{T−1}, V3)
 
 Every conditional is a diagonal Gaussian whose (μ, log σ²) an MLP outputs. Layer 1 is the VAE's
-encoder and decoder; the layers above are small MLPs. Upper layers tend to collapse (``KL_t → 0``,
+encoder and decoder; the layers above are small MLPs.
+
+``inference="ladder"`` (Sønderby et al. 2016, Eqs. (17)–(19)) keeps the generative model and the
+networks and changes q: a deterministic bottom-up pass gives each layer an estimate
+``(μ̂_t, σ̂_t²)`` (``μ̂_1, σ̂_1`` from the encoder, ``μ̂_{t+1}, σ̂_{t+1}`` from ``q_up`` applied to ``μ̂_t``);
+then q runs top-down, as p does: ``q(z_T|x) = N(μ̂_T, σ̂_T²)`` and, for t < T,
+
+    q(z_t|z_{t+1}, x) = N(μ_q, σ_q²),  σ_q² = 1/(σ̂_t⁻² + σ_{p,t}⁻²),  μ_q = σ_q² (μ̂_t σ̂_t⁻² + μ_{p,t} σ_{p,t}⁻²)
+
+with ``(μ_{p,t}, σ_{p,t}²)`` the prior ``p(z_t|z_{t+1})``: the inference path shares the generative one,
+and every KL_t has a closed form given ``z_{t+1}``. Upper layers tend to collapse (``KL_t → 0``,
 their units inactive); two remedies are options: KL warm-up (V6, ``warmup_steps``) and free bits per
 layer (``free_bits``: the loss uses ``max(λ, E_B KL_t)``; Kingma et al., "Improved Variational
 Inference with Inverse Autoregressive Flow", 2016, arXiv:1606.04934).
@@ -20,6 +30,7 @@ Sønderby et al., "Ladder Variational Autoencoders", 2016, arXiv:1602.02282.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -27,7 +38,14 @@ from torch import Tensor, nn
 from genlab.config import require
 from genlab.models.base import ModelOutput
 from genlab.models.beta_vae import BetaVAEConfig, KLWarmup
-from genlab.models.gaussian import kl_standard_normal, log_normal, log_standard_normal, reparameterize, standard_normal
+from genlab.models.gaussian import (
+    kl_normal,
+    kl_standard_normal,
+    log_normal,
+    log_standard_normal,
+    reparameterize,
+    standard_normal,
+)
 from genlab.models.inputs import check_count
 from genlab.models.networks import mlp
 from genlab.models.vae import VAE
@@ -39,6 +57,7 @@ class HVAEConfig(BetaVAEConfig):
     upper_latent_dims: tuple[int, ...] = (16,)  # dims of z_2 … z_T (T = 1 + len)
     upper_hidden: tuple[int, ...] = (128,)  # MLP widths of q(z_t|z_{t−1}) and p(z_{t−1}|z_t)
     free_bits: float = 0.0  # λ: nats per layer below which the KL is not penalized (0: off)
+    inference: Literal["markov", "ladder"] = "markov"  # q bottom-up (V9) or top-down (Sønderby et al. 2016)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -102,6 +121,8 @@ class HVAE(VAE):
                k: int = 1) -> _Chain:
         """``k`` chains per example (rows ``b·k … b·k + k − 1`` belong to example ``b``); the encoder
         ``q(z_1|x)`` runs once per example, not once per chain. ``x`` is checked here (``check_data``)."""
+        if self.config.inference == "ladder":
+            return self._ladder_chain(x, generator=generator, closed_form=closed_form_top, k=k)
         x, k = self._inputs(x), check_count(k, what="k")
         mu, logvar = self._encode(x)  # q(z_1|x), (B, d_1)
         if k > 1:
@@ -121,6 +142,34 @@ class HVAE(VAE):
             kl.append(log_q[t] - log_normal(zs[t], mu_p, logvar_p))
         kl.append(kl_standard_normal(mu, logvar) if closed_form_top  # layer T, V3 given z_{T−1}
                   else log_q[-1] - log_standard_normal(zs[-1]))
+        x_hat = self.decode(zs[0])  # (B, *data_shape)
+        return _Chain(z=zs, q_mean=means, x_hat=x_hat, log_px=self.log_px_given_z(x, x_hat), kl=kl)
+
+    def _ladder_chain(self, x: Tensor, *, generator: torch.Generator | None, closed_form: bool, k: int) -> _Chain:
+        """The ladder's q (module docstring): the bottom-up estimates, then z_T … z_1 drawn top-down. With
+        ``closed_form`` each KL_t is ``KL(q(z_t|z_{t+1}, x) ‖ p(z_t|z_{t+1}))`` in closed form; otherwise the
+        one-sample ``log q − log p`` (what importance weights need)."""
+        x, k = self._inputs(x), check_count(k, what="k")
+        estimates = [self._encode(x)]  # (μ̂_1, log σ̂_1²), each (B, d_1)
+        for net in self.q_up:  # deterministic: each layer's estimate from the mean below
+            estimates.append(net(estimates[-1][0]).chunk(2, dim=-1))  # (B, d_{t+1}) each
+        if k > 1:
+            estimates = [(m.repeat_interleave(k, 0), v.repeat_interleave(k, 0)) for m, v in estimates]
+            x = x.repeat_interleave(k, 0)  # (B·k, *data_shape)
+        mu, logvar = estimates[-1]  # q(z_T|x)
+        z = reparameterize(mu, logvar, generator=generator)
+        zs, means = [z], [mu]
+        kl = [kl_standard_normal(mu, logvar) if closed_form else log_normal(z, mu, logvar) - log_standard_normal(z)]
+        for t in reversed(range(len(self.p_down))):  # layers T−1 … 1 (0-based t)
+            mu_p, logvar_p = self.p_down[t](zs[0]).chunk(2, dim=-1)  # p(z_t|z_{t+1})
+            mu_hat, logvar_hat = estimates[t]
+            w = torch.sigmoid(logvar_p - logvar_hat)  # σ̂⁻² / (σ̂⁻² + σ_p⁻²): the estimate's share
+            mu_q, logvar_q = w * mu_hat + (1 - w) * mu_p, -torch.logaddexp(-logvar_hat, -logvar_p)
+            z = reparameterize(mu_q, logvar_q, generator=generator)
+            zs.insert(0, z)
+            means.insert(0, mu_q)
+            kl.insert(0, kl_normal(mu_q, logvar_q, mu_p, logvar_p) if closed_form
+                      else log_normal(z, mu_q, logvar_q) - log_normal(z, mu_p, logvar_p))
         x_hat = self.decode(zs[0])  # (B, *data_shape)
         return _Chain(z=zs, q_mean=means, x_hat=x_hat, log_px=self.log_px_given_z(x, x_hat), kl=kl)
 
@@ -166,8 +215,9 @@ class HVAE(VAE):
     def active_units(self, x: Tensor, threshold: float = 0.01, *, n_samples: int = 20,
                      generator: torch.Generator | None = None) -> list[int]:
         """Active units per layer (Burda et al. 2015, §5.2): unit ``u`` is active if
-        ``Cov_x(E_{q(z|x)}[z_u]) > threshold``. ``E_q[z_1|x] = μ_φ(x)``; for ``t ≥ 2`` the inner
-        expectation is the mean of ``μ(z_{t−1})`` over ``n_samples`` chains. Returns ``[A_1, …, A_T]``."""
+        ``Cov_x(E_{q(z|x)}[z_u]) > threshold``. Where q's mean of a layer depends on a sampled layer
+        (``t ≥ 2`` bottom-up; ``t < T`` in the ladder) the inner expectation is its mean over ``n_samples``
+        chains. Returns ``[A_1, …, A_T]``."""
         ch = self._chain(x, generator=generator, closed_form_top=True, k=n_samples)
         return [count_active_units(m.view(len(x), n_samples, -1).mean(1), threshold) for m in ch.q_mean]
 
