@@ -16,10 +16,10 @@ n (those test images against random training subsets, mean of 3). Rows:
 - ``--ddpm-1000``: 1000 ancestral steps (the goal's reference); ``--ode-1000``: η = 0 at 1000 steps.
 
 ``--prediction v`` trains the network to predict ``v`` instead of ``ε`` (a separate run and section).
-``--save DIR`` keeps the final models (safetensors) and ``--load DIR`` evaluates them without training.
+``--save DIR`` keeps every snapshot's models (safetensors) and ``--load DIR`` evaluates them without training.
 
-    python benchmarks/ddim_gap.py --snapshots 800 1600 3200 --fid-n 2000 --save runs/ddim-gap
-    python benchmarks/ddim_gap.py --load runs/ddim-gap --snapshots 3200 --ddpm-1000 --ode-1000 --name ddim_gap_1000
+    python benchmarks/ddim_gap.py --snapshots 800 1600 3200 --save runs/ddim-gap --train-only
+    python benchmarks/ddim_gap.py --load runs/ddim-gap --fid-n 2000 --ddpm-1000 --ode-1000
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def main() -> None:
     p.add_argument("--ode-1000", action="store_true", help="η = 0 at 1000 steps on the final model")
     p.add_argument("--save", help="directory to keep the final models in")
     p.add_argument("--load", help="evaluate the models a --save run kept, without training")
+    p.add_argument("--train-only", action="store_true", help="train and --save, evaluate later with --load")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default="ddim_gap")
     args = p.parse_args()
@@ -110,10 +111,12 @@ def main() -> None:
     from genlab.models.diffusion import DDPM
 
     records: list[dict] = []
-    if args.load:
-        final = {k.name: DDPM.from_pretrained(k) for k in sorted(Path(args.load).iterdir()) if k.is_dir()}
-        snapshots = {max(args.snapshots): final}
-        info = f"models loaded from {args.load}"
+    if args.load:  # DIR/<iteration>/<weights>/, as --save wrote them
+        snapshots = {int(d.name): {k.name: DDPM.from_pretrained(k) for k in sorted(d.iterdir()) if k.is_dir()}
+                     for d in Path(args.load).iterdir() if d.name.isdigit()}
+        final = snapshots[max(snapshots)]
+        trained = Path(args.load) / "trained.txt"
+        info = (trained.read_text().strip() + "; " if trained.is_file() else "") + f"loaded from {args.load}"
     else:
         snap = Snapshots(args.snapshots, args.ema_decays)
         run_dir = Path("runs") / f"bench-{args.name}"
@@ -127,8 +130,13 @@ def main() -> None:
         info = (f"trained {run.steps} iterations in {run.seconds / 60:.1f} min on {args.threads} threads; snapshots "
                 f"at iterations {', '.join(map(str, sorted(snapshots)))}")
         if args.save:
-            for k, m in final.items():
-                m.save_pretrained(Path(args.save) / k)
+            for iteration, models in snapshots.items():
+                for k, m in models.items():
+                    m.save_pretrained(Path(args.save) / str(iteration) / k)
+            (Path(args.save) / "trained.txt").write_text(info + "\n")
+        if args.train_only:
+            print(info)
+            return
     print(info, flush=True)
 
     n = args.fid_n

@@ -118,13 +118,16 @@ def unroll_cost(ks=(0, 1, 5, 10)) -> list[dict]:
             for k in ks]
 
 
-TOY_ROWS = {  # name → (model, model options)
+TOY_ROWS = {  # name → (model, model options[, changes to TOY_RECIPE])
     "GAN (non-saturating)": ("gan", {}),
     "unrolled GAN, k = 1": ("unrolled-gan", {"unroll_steps": 1}),
     "unrolled GAN, k = 5": ("unrolled-gan", {"unroll_steps": 5}),
     "unrolled GAN, k = 10": ("unrolled-gan", {"unroll_steps": 10}),
-    "WGAN-GP": ("wgan-gp", {}),
+    "WGAN-GP": ("wgan-gp", {}),  # λ = 0.1 on 2-D data (WGANGP.data_defaults)
     "GAN + R1, γ = 0.1": ("gan", {"r1_weight": 0.1}),
+    "GAN, constant lr": ("gan", {}, {"lr_schedule": "constant"}),
+    "unrolled GAN, k = 5, η 0.01, constant lr": ("unrolled-gan", {"unroll_steps": 5, "unroll_lr": 0.01},
+                                                  {"lr_schedule": "constant"}),
 }
 #: the recipe of every toy row (tuned on ring8, seed 0, for the plain GAN: batch 64 / Adam 2e-4 constant gave
 #: 6 modes / 18 % HQ after 20,000 iterations, lr 1e-3 8 / 77 %, + cosine decay 8 / 92 %, + batch 256 8 / 97 %).
@@ -134,36 +137,38 @@ TOY_ROWS = {  # name → (model, model options)
 TOY_RECIPE = {"batch_size": 256, "lr": 1e-3, "lr_schedule": "cosine"}
 
 
-def toy_train(model: str, options: dict, data: str, seed: int, steps: int):
+def toy_train(model: str, options: dict, data: str, seed: int, steps: int, recipe: dict | None = None):
     from genlab.training import TrainConfig, train
 
     out = Path(tempfile.mkdtemp(prefix="bench-toy-"))
     try:
         return train(TrainConfig(model=model, data=data, seed=seed, epochs=-1, max_steps=steps, out=str(out / "r"),
-                                 quiet=True, num_samples=0, val_size=1000, model_options=options, **TOY_RECIPE))
+                                 quiet=True, num_samples=0, val_size=1000, model_options=options,
+                                 **{**TOY_RECIPE, **(recipe or {})}))
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def toy_steps(model: str, options: dict, data: str, seconds: float) -> int:
+def toy_steps(model: str, options: dict, data: str, seconds: float, recipe: dict | None = None) -> int:
     """Iterations that fill ``seconds`` of training, from the time of a 400-iteration run (start-up included,
     so the real runs come out a little shorter than the budget)."""
-    r = toy_train(model, options, data, 0, 400)
+    r = toy_train(model, options, data, 0, 400, recipe)
     return max(400, int(seconds / (r.seconds / r.steps)))
 
 
-def toy_run(model: str, options: dict, data: str, seed: int, steps: int) -> dict:
+def toy_run(model: str, options: dict, data: str, seed: int, steps: int, recipe: dict | None = None) -> dict:
     """Train one toy GAN for ``steps`` iterations and score 2,500 samples (VEEGAN's protocol)."""
     from genlab.metrics.coverage import mode_coverage, mode_kl
 
-    r = toy_train(model, options, data, seed, steps)
+    r = toy_train(model, options, data, seed, steps, recipe)
     test = load(data, split="test")
     x = r.model.sample(2500, generator=torch.Generator().manual_seed(seed)).float()
     c = mode_coverage(x, test.modes, test.std)
     if seed == 0:
         from genlab.plots import scatter2d
 
-        tag = f"{options.get('unroll_steps', '')}{'_r1' if options.get('r1_weight') else ''}"
+        tag = (f"{options.get('unroll_steps', '')}{'_r1' if options.get('r1_weight') else ''}"
+               f"{'_constant' if (recipe or {}).get('lr_schedule') == 'constant' else ''}")
         scatter2d(x, RESULTS_DIR / f"toys_{data}_{model}{tag}.png", reference=test.x[:2500])
     return {"modes": c.modes_covered, "hq": 100 * c.samples, "kl": mode_kl(x, test.modes, test.std),
             "iterations": r.steps, "seconds": r.seconds}
@@ -174,11 +179,12 @@ def toys(datasets: list[str], seeds: int, seconds: float, rows: list[str] | None
     """Each row for the same wall time ``seconds`` (iterations from a calibration run), or for ``iterations``."""
     records = []
     for data in datasets:
-        for name, (model, options) in TOY_ROWS.items():
+        for name, (model, options, *recipe) in TOY_ROWS.items():
             if rows and name not in rows:
                 continue
-            steps = iterations or toy_steps(model, options, data, seconds)
-            runs = [toy_run(model, options, data, seed, steps) for seed in range(seeds)]
+            recipe = recipe[0] if recipe else {}
+            steps = iterations or toy_steps(model, options, data, seconds, recipe)
+            runs = [toy_run(model, options, data, seed, steps, recipe) for seed in range(seeds)]
             t = {k: torch.tensor([float(r[k]) for r in runs]) for k in ("modes", "hq", "kl", "seconds")}
             std = (lambda v: float(v.std()) if len(v) > 1 else float("nan"))  # noqa: E731
             per = "; ".join(f"{r['modes']} / {r['hq']:.1f} %" for r in runs)
