@@ -16,11 +16,14 @@
     python benchmarks/gan.py --parts speed unroll --iterations 300 --repeats 3
     python benchmarks/gan.py --parts toys --toy-seconds 30 --seeds 5 --name gan_toys
     python benchmarks/gan.py --parts toys --rows "GAN + R1, γ = 0.1" --toy-iterations 40000 --name gan_toys_r1
+    python benchmarks/gan.py --parts toys --toys grid25 --seeds 1 --toy-iterations 20000 \
+        --row unrolled-gan '{"unroll_steps": 5, "unroll_lr": 0.01}' '{"lr_schedule": "constant"}'   # one ad-hoc row
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -209,6 +212,8 @@ def main() -> None:
     p.add_argument("--toy-seconds", type=float, default=30.0, help="training wall time of each toy run")
     p.add_argument("--toy-iterations", type=int, help="a fixed number of iterations per toy run (not --toy-seconds)")
     p.add_argument("--rows", nargs="+", choices=list(TOY_ROWS), help="only these toy rows (default: all)")
+    p.add_argument("--row", nargs="+", metavar=("MODEL", "JSON"),
+                   help="one ad-hoc toy row instead: MODEL, its model options and changes to TOY_RECIPE as JSON")
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--name", default="gan")
@@ -221,6 +226,11 @@ def main() -> None:
     if "unroll" in args.parts:
         records += unroll_cost()
     if "toys" in args.parts:
+        if args.row:  # MODEL [OPTIONS [RECIPE]]
+            model, options, recipe = (args.row + ["{}", "{}"])[:3]
+            name = f"{model} {options} {recipe}"
+            TOY_ROWS[name] = (model, json.loads(options), json.loads(recipe))
+            args.rows = [name]
         records += toys(args.toys, args.seeds, args.toy_seconds, args.rows, args.toy_iterations)
     for r in records:
         print(f"{r['name']:<40} {r['metric']:<24} {r['value']:10.3f} {r['unit']:<6} ratio {r['ratio'] or ''}")

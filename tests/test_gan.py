@@ -151,6 +151,16 @@ def test_each_players_learning_rate_is_the_runs_times_its_lr_scale(tmp_path, sch
         assert d["initial_lr"] == pytest.approx(1e-4) and g["initial_lr"] == pytest.approx(1e-3)
 
 
+def test_wgan_gp_on_points_defaults_to_a_tenth_of_a_penalty_and_keeps_ten_on_images():
+    from genlab.data import load
+
+    ring = load("ring8", split="val")
+    assert WGANGP.config_for_data(ring, {}).gp_weight == 0.1
+    assert WGANGP.config_for_data(ring, {"gp_weight": 3.0}).gp_weight == 3.0  # what the user sets wins
+    digits = load("mnist", split="val")
+    assert WGANGP.config_for_data(digits, {}).gp_weight == 10.0
+
+
 KILL = textwrap.dedent("""
     import os, lightning as L
     from genlab.training import TrainConfig, train
