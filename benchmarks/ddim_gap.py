@@ -40,7 +40,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import record, write_results  # noqa: E402
-from diffusion import draw, fid_floor  # noqa: E402
+from fid_floor import draw, fid_floor  # noqa: E402
 
 from genlab.data import load  # noqa: E402
 from genlab.metrics.fid import fid  # noqa: E402

@@ -27,7 +27,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning th
 
 import argparse  # noqa: E402
 import shutil  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -37,7 +36,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, record, write_results  # noqa: E402
-from fid_floor import subset  # noqa: E402
+from fid_floor import draw, fid_floor  # noqa: E402
 
 from genlab.data import load  # noqa: E402
 from genlab.evaluation.metrics import eval_bpd, eval_coverage  # noqa: E402
@@ -62,28 +61,9 @@ def train_run(model: str, data: str, minutes: float, *, lr: float, ema: float, b
         shutil.rmtree(out, ignore_errors=True)
 
 
-def draw(model, n: int, *, seed: int, **kwargs) -> tuple[torch.Tensor, float]:
-    """``n`` samples (250 at a time) and the seconds per sample."""
-    g = torch.Generator().manual_seed(seed)
-    t0 = time.perf_counter()
-    x = torch.cat([model.sample(min(250, n - i), generator=g, **kwargs) for i in range(0, n, 250)])
-    return x, (time.perf_counter() - t0) / n
-
-
 def ddim_name(eta: float) -> str:
     """Row name of a DDIM sampler: plain "ddim" for the deterministic η = 0."""
     return "ddim" if eta == 0 else f"ddim η={eta:g}"
-
-
-def fid_floor(real: torch.Tensor, train_x: torch.Tensor, *, seeds: int) -> tuple[float, float]:
-    """Mean and std over ``seeds`` of the FID of ``real`` against random training subsets of its size.
-
-    The floor a perfect generator would score against the same ``real`` images: i.i.d. draws from the
-    data. The first n training images are not such a draw: ``test[:1000]`` against ``train[:1000]``
-    scores 35, against random training subsets 21 (LeNet features, measured 2026-11-30).
-    """
-    values = [float(fid(real, subset(train_x, len(real), seed))) for seed in range(seeds)]
-    return statistics.mean(values), statistics.stdev(values)
 
 
 def mnist_fid(args, records: list[dict]) -> tuple[object, dict]:

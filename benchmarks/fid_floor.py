@@ -33,6 +33,25 @@ def subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
 
 
+def fid_floor(real: torch.Tensor, train_x: torch.Tensor, *, seeds: int) -> tuple[float, float]:
+    """Mean and std over ``seeds`` of the FID of ``real`` against random training subsets of its size.
+
+    The floor a perfect generator would score against the same ``real`` images: i.i.d. draws from the
+    data. The first n training images are not such a draw: ``test[:1000]`` against ``train[:1000]``
+    scores 35, against random training subsets 21 (LeNet features, measured 2026-11-30).
+    """
+    values = [float(fid(real, subset(train_x, len(real), seed))) for seed in range(seeds)]
+    return statistics.mean(values), statistics.stdev(values)
+
+
+def draw(model, n: int, *, seed: int, **kwargs) -> tuple[torch.Tensor, float]:
+    """``n`` samples (250 at a time) and the seconds per sample."""
+    g = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    x = torch.cat([model.sample(min(250, n - i), generator=g, **kwargs) for i in range(0, n, 250)])
+    return x, (time.perf_counter() - t0) / n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000])
