@@ -106,6 +106,10 @@ def main() -> None:
     p.add_argument("--train-only", action="store_true", help="train and --save, evaluate later with --load")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default="ddim_gap")
+    p.add_argument("--parts", nargs="+", default=["curve", "weights", "sampler", "seeds"],
+                   choices=["curve", "weights", "sampler", "seeds"],
+                   help="which rows: the gap against training time, the weights sampled, the sampler's options, "
+                        "the seeds' spread (the 1000-step rows come with --ddpm-1000 / --ode-1000)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     from genlab.models.diffusion import DDPM
@@ -156,22 +160,26 @@ def main() -> None:
         return value
 
     ddim = {"sampler": "ddim", "steps": 50}
-    for iteration, models in sorted(snapshots.items()):  # the gap against training time
-        for eta in (0.0, 1.0):
-            measure(f"iteration {iteration}: DDIM-50 η = {eta:g}", models["ema"], eta=eta, **ddim)
     model = final["ema"]
-    for key in [k for k in final if k != "ema"]:  # the weights sampled
-        for eta in (0.0, 1.0):
-            measure(f"final, {key} weights: DDIM-50 η = {eta:g}", final[key], eta=eta, **ddim)
-    measure("final, x̂0 unclipped: DDIM-50 η = 0", variant(model, clip_sample=False), eta=0.0, **ddim)
-    for spacing in ("leading", "linspace"):
-        measure(f"final, {spacing} spacing: DDIM-50 η = 0", variant(model, timestep_spacing=spacing), eta=0.0,
-                **ddim)
-    for steps in (10, 20, 100, 200):
-        measure(f"final: DDIM-{steps} η = 0", model, sampler="ddim", steps=steps, eta=0.0)
-    for seed in range(1, args.seeds):  # the spread
-        for eta in (0.0, 1.0):
-            measure(f"iteration {max(snapshots)}: DDIM-50 η = {eta:g}", model, seed=seed, eta=eta, **ddim)
+    if "curve" in args.parts:  # the gap against training time
+        for iteration, models in sorted(snapshots.items()):
+            for eta in (0.0, 1.0):
+                measure(f"iteration {iteration}: DDIM-50 η = {eta:g}", models["ema"], eta=eta, **ddim)
+    if "weights" in args.parts:  # the weights sampled
+        for key in [k for k in final if k != "ema"]:
+            for eta in (0.0, 1.0):
+                measure(f"final, {key} weights: DDIM-50 η = {eta:g}", final[key], eta=eta, **ddim)
+    if "sampler" in args.parts:  # one sampling option at a time
+        measure("final, x̂0 unclipped: DDIM-50 η = 0", variant(model, clip_sample=False), eta=0.0, **ddim)
+        for spacing in ("leading", "linspace"):
+            measure(f"final, {spacing} spacing: DDIM-50 η = 0", variant(model, timestep_spacing=spacing), eta=0.0,
+                    **ddim)
+        for steps in (10, 20, 100, 200):
+            measure(f"final: DDIM-{steps} η = 0", model, sampler="ddim", steps=steps, eta=0.0)
+    if "seeds" in args.parts:  # the spread
+        for seed in range(1, args.seeds):
+            for eta in (0.0, 1.0):
+                measure(f"iteration {max(snapshots)}: DDIM-50 η = {eta:g}", model, seed=seed, eta=eta, **ddim)
     if args.ode_1000:
         measure("final: DDIM-1000 η = 0 (the ODE limit)", model, sampler="ddim", steps=1000, eta=0.0)
     if args.ddpm_1000:
