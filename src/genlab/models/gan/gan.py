@@ -369,7 +369,8 @@ class UnrolledGANConfig(GANConfig):
 
     unroll_steps: int = 5  # k: 0 is the plain GAN
     #: step size of the unrolled (plain gradient) discriminator updates. 0.01: at 0.05 the lookahead overshoots
-    #: and a long run on grid25 collapses to 8 of 25 modes (1 with second order); 0.01 covers 23 (RESULTS.md)
+    #: and a long run on grid25 collapses to 8 of 25 modes (1 with second order); 0.01 covers 20 ± 2.5 over 5
+    #: seeds with a constant lr (RESULTS.md, gan_toys_unrolled_grid25)
     unroll_lr: float = 0.01
     second_order: bool = False  # differentiate through the unrolled updates (the paper's full gradient)
 
