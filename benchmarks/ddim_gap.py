@@ -45,39 +45,34 @@ from fid_floor import draw, fid_floor  # noqa: E402
 from genlab.data import load  # noqa: E402
 from genlab.metrics.fid import fid  # noqa: E402
 from genlab.training import TrainConfig, train  # noqa: E402
-from genlab.training.callbacks import EMA, ema_decay_at  # noqa: E402
+from genlab.training.callbacks import EMA  # noqa: E402
 
 
 class Snapshots(L.Callback):
     """Copies of the model after given iterations: ``{iteration: {"ema": …, "raw": …, "ema0.999": …}}``;
-    EMAs at ``decays`` besides the run's own, updated after every iteration like ``EMA``."""
+    the averages at ``decays`` besides the run's own are ``EMA`` instances this callback drives (they are
+    not registered with the trainer, so they never swap themselves in for validation)."""
 
     def __init__(self, iterations: list[int], decays: list[float]) -> None:
-        self.iterations, self.decays = sorted(iterations), decays
+        self.iterations = sorted(iterations)
+        self.averages = {decay: EMA(decay) for decay in decays}
         self.models: dict[int, dict[str, torch.nn.Module]] = {}
-        self.shadows: dict[float, dict[str, torch.Tensor]] = {}
 
-    def on_train_start(self, trainer, pl_module) -> None:
-        self.shadows = {d: {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
-                        for d in self.decays}
+    def on_fit_start(self, trainer, pl_module) -> None:
+        for average in self.averages.values():
+            average.on_fit_start(trainer, pl_module)
 
-    @torch.no_grad()
     def on_train_iteration_end(self, trainer, pl_module) -> None:  # after each iteration (systems.base)
-        for decay, shadow in self.shadows.items():
-            d = ema_decay_at(pl_module.iteration - 1, decay)
-            for k, v in pl_module.model.state_dict().items():
-                (shadow[k].mul_(d).add_(v, alpha=1 - d) if v.dtype.is_floating_point else shadow[k].copy_(v))
+        for average in self.averages.values():
+            average.on_train_iteration_end(trainer, pl_module)
         if pl_module.iteration in self.iterations:
             self.take(trainer, pl_module, pl_module.iteration)
 
     def take(self, trainer, pl_module, iteration: int) -> None:
         ema = next(c for c in trainer.callbacks if isinstance(c, EMA))
-        raw = copy.deepcopy(pl_module.model).eval()
-        models = {"ema": ema.ema_model(pl_module.model).eval(), "raw": raw}
-        for decay, shadow in self.shadows.items():
-            m = copy.deepcopy(raw)
-            m.load_state_dict(shadow)
-            models[f"ema{decay:g}"] = m
+        models = {"ema": ema.ema_model(pl_module.model).eval(), "raw": copy.deepcopy(pl_module.model).eval()}
+        for decay, average in self.averages.items():
+            models[f"ema{decay:g}"] = average.ema_model(pl_module.model).eval()
         self.models[iteration] = models
         print(f"  snapshot at iteration {iteration}", flush=True)
 

@@ -108,6 +108,9 @@ def main() -> None:
     p.add_argument("--upper-hidden", type=int, nargs="+", default=[128], help="hvae: widths of the upper MLPs")
     p.add_argument("--inference", choices=["markov", "ladder"], default="markov", help="hvae: q's direction")
     p.add_argument("--free-bits", type=float, default=0.0, help="hvae: nats per layer not penalized")
+    p.add_argument("--prior", choices=["standard", "vamp"], default="standard",
+                   help="hvae: p(z_T), N(0, I) or the VampPrior (Tomczak & Welling 2018)")
+    p.add_argument("--pseudo-inputs", type=int, default=500, help="hvae: the VampPrior's K")
     p.add_argument("--model", choices=["vae", "iwae", "hvae"], default="vae",
                    help="iwae: trained on the k-sample bound (--k); goal ≤ 87.1 nats")
     p.add_argument("--k", type=int, default=50, help="importance samples of the IWAE training bound")
@@ -139,7 +142,8 @@ def main() -> None:
         options["k"] = args.k
     if model == "hvae":
         options.update(upper_latent_dims=args.upper_latent, upper_hidden=args.upper_hidden,
-                       inference=args.inference, free_bits=args.free_bits, warmup_steps=warmup_steps)
+                       inference=args.inference, free_bits=args.free_bits, warmup_steps=warmup_steps,
+                       prior=args.prior, pseudo_inputs=args.pseudo_inputs)
     elif warmup_steps:
         if model != "vae":
             p.error("--warmup-epochs is for the VAE and the HVAE (the VAE trains beta-vae with β = 1)")
@@ -148,7 +152,8 @@ def main() -> None:
     cfg = TrainConfig(model=model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       lr_schedule=args.lr_schedule, out=str(out), quiet=True, model_options=options,
                       init_from=args.init_from)
-    label = {"iwae": "IWAE", "hvae": f"HVAE ({args.inference})"}.get(args.model, "VAE")
+    label = {"iwae": "IWAE", "hvae": f"HVAE ({args.inference}{', VampPrior' if args.prior == 'vamp' else ''})"
+             }.get(args.model, "VAE")
     goal = {"iwae": 87.1, "hvae": 85.0}.get(args.model, 89.9)
     curve = NLLCurve(x_test[:2000], args.eval_every)
     r = train(cfg, callbacks=[curve], command=None)
@@ -166,7 +171,8 @@ def main() -> None:
                           note=f"goal ≤ {goal} ({GOAL_SOURCES[args.model]})"))
     if args.model == "hvae":
         records += layer_records(r.model, x_test[:2000])
-    upper = (f", upper layers {args.upper_latent} (MLPs {args.upper_hidden}), free bits {args.free_bits:g}"
+    prior = f", VampPrior on z_T (K = {args.pseudo_inputs})" if args.prior == "vamp" else ""
+    upper = (f", upper layers {args.upper_latent} (MLPs {args.upper_hidden}), free bits {args.free_bits:g}{prior}"
              if args.model == "hvae" else "")
     name = args.section or ("vae_nll" if args.data == "mnist-binarized" else "vae_nll_dynamic")
     write_results(name, records, notes=(

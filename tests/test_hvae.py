@@ -2,11 +2,13 @@
 
 import math
 
+import pytest
 import torch
 from model_template import binary_batch as _batch
 from model_template import check_save_load_identical, check_step_changes_weights, overfit
 
-from genlab.models.gaussian import kl_standard_normal
+from genlab.config import ConfigError
+from genlab.models.gaussian import kl_standard_normal, log_normal, log_normal_mixture
 from genlab.models.hvae import HVAE, count_active_units
 
 
@@ -176,3 +178,60 @@ def test_the_ladder_saves_loads_trains_and_encodes_each_example_once(tmp_path):
     torch.manual_seed(0)
     first, last = overfit(_model(inference="ladder", beta=0.0), x, steps=200, lr=5e-3)
     assert last < 0.3 * first
+
+
+# --- the VampPrior on the top layer (Tomczak & Welling 2018) ----------------------------------------
+
+def test_log_normal_mixture_equals_the_log_mean_of_its_component_densities():
+    g = torch.Generator().manual_seed(0)
+    z, mu, logvar = torch.randn(7, 3, generator=g), torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
+    per_component = torch.stack([log_normal(z, mu[k].expand(7, 3), logvar[k].expand(7, 3)) for k in range(5)], 1)
+    torch.testing.assert_close(log_normal_mixture(z, mu, logvar), torch.logsumexp(per_component, 1) - math.log(5))
+    torch.testing.assert_close(log_normal_mixture(z, mu[:1], logvar[:1]), per_component[:, 0])
+
+
+def test_the_vamp_prior_is_the_mixture_of_the_top_estimates_at_the_pseudo_inputs_and_integrates_to_one():
+    m = _model(prior="vamp", pseudo_inputs=6, upper_latent_dims=(1,), inference="ladder")
+    u = m.pseudo()
+    assert u.shape == (6, 1, 8, 8) and 0 <= u.min() and u.max() <= 1
+    mu_k, logvar_k = m.q_up[0](m._encode(u)[0]).chunk(2, dim=-1)  # q(z_2|u_k) of the ladder, (6, 1)
+    z = torch.linspace(-30, 30, 60001).unsqueeze(1)  # (N, 1): a grid over the 1-d top layer
+    with torch.no_grad():
+        log_p = m._log_prior_top(z)
+        mixture = torch.stack([log_normal(z, mu_k[k].expand_as(z), logvar_k[k].expand_as(z)) for k in range(6)], 1)
+        torch.testing.assert_close(log_p, torch.logsumexp(mixture, 1) - math.log(6))
+        assert abs(log_p.exp().sum().item() * 1e-3 - 1) < 1e-3  # a density: ∫ p(z_T) dz_T = 1
+        draws = m._sample_top(40000, generator=torch.Generator().manual_seed(0))  # (n, 1)
+    torch.testing.assert_close(draws.mean(), mu_k.mean(), atol=0.03, rtol=0)  # the mixture's mean
+    second = (logvar_k.exp() + mu_k**2).mean()  # and its second moment
+    torch.testing.assert_close((draws**2).mean(), second, atol=0.05 * second.item(), rtol=0)
+
+
+def test_with_the_vamp_prior_the_top_kl_is_log_q_minus_log_mixture_in_both_inference_directions():
+    for inference in ("markov", "ladder"):
+        m = _model(prior="vamp", pseudo_inputs=4, inference=inference)
+        x = _batch(4)
+        ch = m._chain(x, generator=torch.Generator().manual_seed(0), closed_form_top=True)
+        mu_k, logvar_k = m._bottom_up(m.pseudo())[-1]
+        top_mu = ch.q_mean[-1]
+        top_logvar = (m.q_up[0](ch.z[0]) if inference == "markov" else m.q_up[0](m._encode(x)[0])).chunk(2, -1)[1]
+        expected = log_normal(ch.z[-1], top_mu, top_logvar) - log_normal_mixture(ch.z[-1], mu_k, logvar_k)
+        torch.testing.assert_close(ch.kl[-1], expected)
+        with torch.no_grad():  # the importance-weighted bound still tightens with k
+            lw = m.log_importance_weights(x, 2000, generator=torch.Generator().manual_seed(1))
+        ll = [(torch.logsumexp(lw.view(4, -1, k), 2) - math.log(k)).mean() for k in (1, 10, 1000)]
+        assert ll[0] < ll[1] < ll[2]
+
+
+def test_the_pseudo_inputs_are_trained_saved_and_loaded_and_a_bad_count_is_refused(tmp_path):
+    m = _model(prior="vamp", pseudo_inputs=5, inference="ladder")
+    x = _batch()
+    check_save_load_identical(m, x, tmp_path)
+    before = m.pseudo.w.detach().clone()
+    check_step_changes_weights(m, x)
+    assert not torch.equal(before, m.pseudo.w)  # the prior is learned with the model
+    s = m.sample(5, generator=torch.Generator().manual_seed(2))
+    assert s.shape == (5, 1, 8, 8) and torch.equal(s, m.sample(5, generator=torch.Generator().manual_seed(2)))
+    assert _model().pseudo is None and "pseudo.w" not in _model().state_dict()
+    with pytest.raises(ConfigError, match="pseudo_inputs"):
+        _model(prior="vamp", pseudo_inputs=0)

@@ -57,3 +57,16 @@ def kl_normal(mu1: Tensor, logvar1: Tensor, mu2: Tensor, logvar2: Tensor) -> Ten
     """
     return _sum_event(0.5 * (logvar2 - logvar1 - 1.0 + torch.exp(logvar1 - logvar2)
                              + (mu2 - mu1) ** 2 * torch.exp(-logvar2)))
+
+
+def log_normal_mixture(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """``log (1/K) Σ_k N(z; μ_k, diag σ_k²)`` for ``z (N, d)`` and components ``μ, log σ² (K, d)`` → ``(N,)``.
+
+    The quadratic form is expanded into matrix products (``Σ_d z²/σ² − 2 z μ/σ² + μ²/σ²``), so the
+    memory is ``N × K``, not ``N × K × d`` (importance sampling evaluates ~10⁵ points at a time).
+    """
+    prec = torch.exp(-logvar)  # (K, d)
+    quad = (z**2) @ prec.T - 2 * z @ (mu * prec).T + (mu**2 * prec).sum(1)  # (N, K)
+    log_det = logvar.sum(1) + z.shape[1] * LOG_2PI  # (K,)
+    log_comp = -0.5 * (quad.clamp(min=0) + log_det)  # (N, K)
+    return torch.logsumexp(log_comp, dim=1) - math.log(mu.shape[0])

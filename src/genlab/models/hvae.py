@@ -23,8 +23,15 @@ and every KL_t has a closed form given ``z_{t+1}``. Upper layers tend to collaps
 their units inactive); two remedies are options: KL warm-up (V6, ``warmup_steps``) and free bits per
 layer (``free_bits``: the loss uses ``max(λ, E_B KL_t)``; Kingma et al., "Improved Variational
 Inference with Inverse Autoregressive Flow", 2016, arXiv:1606.04934).
+
+``prior="vamp"`` replaces ``p(z_T) = N(0, I)`` by the VampPrior (Tomczak & Welling 2018, Eq. (9)): the
+mixture ``(1/K) Σ_k N(z_T; μ̂_T(u_k), σ̂_T²(u_k))`` of the top layer's bottom-up estimate at ``K`` learned
+pseudo-inputs ``u_k`` — exactly ``(1/K) Σ_k q(z_T|u_k)`` for the ladder, whose ``q(z_T|x)`` is that
+estimate; for the Markov chain it is the same deterministic path (``q_up`` on the means). ``KL_T`` is then
+the one-sample ``log q(z_T|·) − log p(z_T)``.
 Burda, Grosse & Salakhutdinov, 2015, arXiv:1509.00519 (two stochastic layers; active units);
-Sønderby et al., "Ladder Variational Autoencoders", 2016, arXiv:1602.02282.
+Sønderby et al., "Ladder Variational Autoencoders", 2016, arXiv:1602.02282;
+Tomczak & Welling, "VAE with a VampPrior", 2018, arXiv:1705.07120.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from genlab.models.gaussian import (
     kl_normal,
     kl_standard_normal,
     log_normal,
+    log_normal_mixture,
     log_standard_normal,
     reparameterize,
     standard_normal,
@@ -49,6 +57,7 @@ from genlab.models.gaussian import (
 from genlab.models.inputs import check_count
 from genlab.models.networks import mlp
 from genlab.models.vae import VAE
+from genlab.models.vamp_prior import PseudoInputs
 
 
 @dataclasses.dataclass
@@ -58,6 +67,8 @@ class HVAEConfig(BetaVAEConfig):
     upper_hidden: tuple[int, ...] = (128,)  # MLP widths of q(z_t|z_{t−1}) and p(z_{t−1}|z_t)
     free_bits: float = 0.0  # λ: nats per layer below which the KL is not penalized (0: off)
     inference: Literal["markov", "ladder"] = "markov"  # q bottom-up (V9) or top-down (Sønderby et al. 2016)
+    prior: Literal["standard", "vamp"] = "standard"  # p(z_T): N(0, I) or the VampPrior (Tomczak & Welling 2018)
+    pseudo_inputs: int = 500  # K, the VampPrior's number of pseudo-inputs (prior="vamp")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -66,6 +77,7 @@ class HVAEConfig(BetaVAEConfig):
         require(all(w >= 1 for w in self.upper_hidden),
                 f"upper_hidden widths must be ≥ 1, got {self.upper_hidden}")
         require(self.free_bits >= 0, f"free_bits must be ≥ 0, got {self.free_bits}")
+        require(self.pseudo_inputs >= 1, f"pseudo_inputs must be ≥ 1, got {self.pseudo_inputs}")
 
     @property
     def latent_dims(self) -> tuple[int, ...]:
@@ -115,6 +127,43 @@ class HVAE(VAE):
         self.p_down = nn.ModuleList(mlp([d[t + 1], *reversed(c.upper_hidden), 2 * d[t]], c.activation)
                                     for t in range(len(d) - 1))
         self.kl_warmup = KLWarmup(c.warmup_steps)
+        self.pseudo = PseudoInputs(c.pseudo_inputs, c.data_shape) if c.prior == "vamp" else None  # u_1 … u_K
+
+    # --- the top prior p(z_T) -----------------------------------------------------------------
+    def _bottom_up(self, x: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """The deterministic estimates ``(μ̂_t, log σ̂_t²)``, t = 1 … T: the encoder, then ``q_up`` on each mean."""
+        estimates = [self._encode(x)]  # (B, d_1) each
+        for net in self.q_up:
+            estimates.append(net(estimates[-1][0]).chunk(2, dim=-1))  # (B, d_{t+1}) each
+        return estimates
+
+    def _prior_components(self) -> tuple[Tensor, Tensor]:
+        """The VampPrior's components ``(μ̂_T(u_k), log σ̂_T²(u_k))``, each ``(K, d_T)``."""
+        return self._bottom_up(self.pseudo())[-1]
+
+    def _log_prior_top(self, z: Tensor) -> Tensor:
+        """``log p(z_T)`` → ``(N,)``: standard normal, or the VampPrior's mixture."""
+        if self.pseudo is None:
+            return log_standard_normal(z)
+        return log_normal_mixture(z, *self._prior_components())
+
+    def _sample_top(self, n: int, *, generator: torch.Generator | None) -> Tensor:
+        """``n`` draws of ``z_T ~ p(z_T)`` → ``(n, d_T)``; the VampPrior picks a component uniformly, then
+        draws from it."""
+        like = next(self.parameters())
+        if self.pseudo is None:
+            return standard_normal((n, self.config.latent_dims[-1]), like=like, generator=generator)
+        mu, logvar = self._prior_components()  # (K, d_T) each
+        where = like.device if generator is None else generator.device
+        k = torch.randint(len(mu), (n,), generator=generator, device=where).to(like.device)  # (n,)
+        return reparameterize(mu[k], logvar[k], generator=generator)
+
+    def _kl_top(self, z: Tensor, mu: Tensor, logvar: Tensor, closed_form: bool) -> Tensor:
+        """``KL_T`` per example: V3 in closed form where asked and the prior is ``N(0, I)``, else the one-sample
+        ``log q(z_T|·) − log p(z_T)``."""
+        if closed_form and self.pseudo is None:
+            return kl_standard_normal(mu, logvar)
+        return log_normal(z, mu, logvar) - self._log_prior_top(z)
 
     # --- the chain --------------------------------------------------------------------------
     def _chain(self, x: Tensor, *, generator: torch.Generator | None, closed_form_top: bool,
@@ -140,8 +189,7 @@ class HVAE(VAE):
         for t, net in enumerate(self.p_down):  # layers 1 … T−1: log q(z_t|·) − log p(z_t|z_{t+1})
             mu_p, logvar_p = net(zs[t + 1]).chunk(2, dim=-1)
             kl.append(log_q[t] - log_normal(zs[t], mu_p, logvar_p))
-        kl.append(kl_standard_normal(mu, logvar) if closed_form_top  # layer T, V3 given z_{T−1}
-                  else log_q[-1] - log_standard_normal(zs[-1]))
+        kl.append(self._kl_top(zs[-1], mu, logvar, closed_form_top))  # layer T, given z_{T−1}
         x_hat = self.decode(zs[0])  # (B, *data_shape)
         return _Chain(z=zs, q_mean=means, x_hat=x_hat, log_px=self.log_px_given_z(x, x_hat), kl=kl)
 
@@ -150,16 +198,14 @@ class HVAE(VAE):
         ``closed_form`` each KL_t is ``KL(q(z_t|z_{t+1}, x) ‖ p(z_t|z_{t+1}))`` in closed form; otherwise the
         one-sample ``log q − log p`` (what importance weights need)."""
         x, k = self._inputs(x), check_count(k, what="k")
-        estimates = [self._encode(x)]  # (μ̂_1, log σ̂_1²), each (B, d_1)
-        for net in self.q_up:  # deterministic: each layer's estimate from the mean below
-            estimates.append(net(estimates[-1][0]).chunk(2, dim=-1))  # (B, d_{t+1}) each
+        estimates = self._bottom_up(x)  # (μ̂_t, log σ̂_t²), each (B, d_t)
         if k > 1:
             estimates = [(m.repeat_interleave(k, 0), v.repeat_interleave(k, 0)) for m, v in estimates]
             x = x.repeat_interleave(k, 0)  # (B·k, *data_shape)
         mu, logvar = estimates[-1]  # q(z_T|x)
         z = reparameterize(mu, logvar, generator=generator)
         zs, means = [z], [mu]
-        kl = [kl_standard_normal(mu, logvar) if closed_form else log_normal(z, mu, logvar) - log_standard_normal(z)]
+        kl = [self._kl_top(z, mu, logvar, closed_form)]
         for t in reversed(range(len(self.p_down))):  # layers T−1 … 1 (0-based t)
             mu_p, logvar_p = self.p_down[t](zs[0]).chunk(2, dim=-1)  # p(z_t|z_{t+1})
             mu_hat, logvar_hat = estimates[t]
@@ -202,10 +248,9 @@ class HVAE(VAE):
     # --- generation and diagnostics ---------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, mean: bool = True) -> Tensor:
-        """V9/V7: ``z_T ~ N(0, I)``, ``z_{t−1} ~ p_θ(z_{t−1}|z_t)``, ``x ~ p_θ(x|z_1)`` (the mean by
-        default)."""
-        n = check_count(n)
-        z = standard_normal((n, self.config.latent_dims[-1]), like=next(self.parameters()), generator=generator)
+        """V9/V7: ``z_T ~ p(z_T)`` (``N(0, I)``, or a uniformly chosen VampPrior component),
+        ``z_{t−1} ~ p_θ(z_{t−1}|z_t)``, ``x ~ p_θ(x|z_1)`` (the mean by default)."""
+        z = self._sample_top(check_count(n), generator=generator)  # (n, d_T)
         for net in reversed(self.p_down):
             mu, logvar = net(z).chunk(2, dim=-1)
             z = reparameterize(mu, logvar, generator=generator)
