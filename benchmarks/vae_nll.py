@@ -113,7 +113,8 @@ def main() -> None:
     p.add_argument("--pseudo-inputs", type=int, default=500, help="hvae: the VampPrior's K")
     p.add_argument("--model", choices=["vae", "iwae", "hvae"], default="vae",
                    help="iwae: trained on the k-sample bound (--k); goal ≤ 87.1 nats")
-    p.add_argument("--k", type=int, default=50, help="importance samples of the IWAE training bound")
+    p.add_argument("--k", type=int, default=None,
+                   help="importance samples of the training bound: iwae (default 50), hvae (default 1: the ELBO)")
     p.add_argument("--init-from", default=None,
                    help="start from the weights of a saved model folder with the same networks (e.g. a VAE run's "
                         "model/: the VAE → IWAE schedule of Burda et al. 2015, §5.2)")
@@ -138,12 +139,15 @@ def main() -> None:
     n_train = load(args.data, split="train").x.shape[0]
     warmup_steps = round(args.warmup_epochs * math.ceil(n_train / args.batch_size))
     model = args.model
+    if args.k is not None and model == "vae":
+        p.error("--k is the training bound of --model iwae or hvae; the VAE trains the ELBO")
     if model == "iwae":
+        args.k = args.k or 50
         options["k"] = args.k
     if model == "hvae":
         options.update(upper_latent_dims=args.upper_latent, upper_hidden=args.upper_hidden,
                        inference=args.inference, free_bits=args.free_bits, warmup_steps=warmup_steps,
-                       prior=args.prior, pseudo_inputs=args.pseudo_inputs)
+                       prior=args.prior, pseudo_inputs=args.pseudo_inputs, k=args.k or 1)
     elif warmup_steps:
         if model != "vae":
             p.error("--warmup-epochs is for the VAE and the HVAE (the VAE trains beta-vae with β = 1)")
@@ -176,7 +180,7 @@ def main() -> None:
              if args.model == "hvae" else "")
     name = args.section or ("vae_nll" if args.data == "mnist-binarized" else "vae_nll_dynamic")
     write_results(name, records, notes=(
-        f"{label}{f' (k = {args.k})' if args.model == 'iwae' else ''}"
+        f"{label}{f' (trained on the k = {args.k} bound)' if (args.k or 1) > 1 else ''}"
         f"{upper}"
         f"{f', started from the weights of {args.init_from}' if args.init_from else ''}: "
         f"MLP 784-{'-'.join(map(str, args.hidden))}-{args.latent} ({args.activation} hidden layers), Bernoulli "

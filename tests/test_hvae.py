@@ -235,3 +235,30 @@ def test_the_pseudo_inputs_are_trained_saved_and_loaded_and_a_bad_count_is_refus
     assert _model().pseudo is None and "pseudo.w" not in _model().state_dict()
     with pytest.raises(ConfigError, match="pseudo_inputs"):
         _model(prior="vamp", pseudo_inputs=0)
+
+
+# --- the importance-weighted training bound (k > 1) ---------------------------------------------------
+
+def test_with_k_chains_the_loss_is_minus_the_iwae_bound_of_the_models_own_importance_weights():
+    for kw in ({}, {"inference": "ladder", "prior": "vamp", "pseudo_inputs": 3}):
+        m = _model(k=4, **kw)
+        x = _batch(6)
+        out = m(x, generator=torch.Generator().manual_seed(0))
+        log_w = m.log_importance_weights(x, 4, generator=torch.Generator().manual_seed(0))  # (B, k)
+        bound = (torch.logsumexp(log_w, 1) - math.log(4)).mean()
+        torch.testing.assert_close(out.loss, -bound)
+        torch.testing.assert_close(out.elbo, log_w.mean())
+        assert out.iwae >= out.elbo and "iwae" in out.scalars() and out.x_hat.shape == x.shape
+        assert "iwae" not in _model()(x).scalars()  # k = 1: the ELBO, no bound reported
+
+
+def test_the_iwae_bound_trains_saves_and_refuses_a_kl_weight(tmp_path):
+    m = _model(k=3, inference="ladder")
+    x = _batch()
+    check_save_load_identical(m, x, tmp_path)
+    check_step_changes_weights(m, x)
+    for bad in ({"free_bits": 1.0}, {"warmup_steps": 10}, {"beta": 0.5}):
+        with pytest.raises(ConfigError, match="importance-weighted bound"):
+            _model(k=3, **bad)
+    with pytest.raises(ConfigError, match="k must be ≥ 1"):
+        _model(k=0)

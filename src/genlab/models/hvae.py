@@ -69,6 +69,7 @@ class HVAEConfig(BetaVAEConfig):
     inference: Literal["markov", "ladder"] = "markov"  # q bottom-up (V9) or top-down (Sønderby et al. 2016)
     prior: Literal["standard", "vamp"] = "standard"  # p(z_T): N(0, I) or the VampPrior (Tomczak & Welling 2018)
     pseudo_inputs: int = 500  # K, the VampPrior's number of pseudo-inputs (prior="vamp")
+    k: int = 1  # chains per example in the training bound: 1 the ELBO, k > 1 the IWAE bound L_k (V8)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +79,10 @@ class HVAEConfig(BetaVAEConfig):
                 f"upper_hidden widths must be ≥ 1, got {self.upper_hidden}")
         require(self.free_bits >= 0, f"free_bits must be ≥ 0, got {self.free_bits}")
         require(self.pseudo_inputs >= 1, f"pseudo_inputs must be ≥ 1, got {self.pseudo_inputs}")
+        require(self.k >= 1, f"k must be ≥ 1, got {self.k}")
+        require(self.k == 1 or (self.free_bits == 0 and self.warmup_steps == 0 and self.beta == 1),
+                f"k = {self.k} trains the importance-weighted bound, which has no KL weight: set free_bits=0, "
+                "warmup_steps=0 and beta=1 (e.g. fine-tune a model trained with them, init_from=RUN/model)")
 
     @property
     def latent_dims(self) -> tuple[int, ...]:
@@ -95,6 +100,7 @@ class HVAEOutput(ModelOutput):
     kl_weight: Tensor  # β_t of this step (V6)
     kl_layers: Tensor  # (T,): KL_t per layer, mean over the batch
     x_hat: Tensor  # decoder output for z_1, (B, *data_shape)
+    iwae: Tensor | None = None  # k > 1: the mean L_k the loss is minus of (nats)
 
     def scalars(self) -> dict[str, Tensor]:
         """The 0-d terms plus ``kl_1 … kl_T`` (to watch upper layers collapse)."""
@@ -222,8 +228,12 @@ class HVAE(VAE):
     # --- objectives -------------------------------------------------------------------------
     def forward(self, x: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
                 ) -> HVAEOutput:
-        """``loss = −E_q log p(x|z_1) + β_t Σ_t max(λ, E_B KL_t)`` with one chain sample per example."""
+        """``loss = −E_q log p(x|z_1) + β_t Σ_t max(λ, E_B KL_t)`` with one chain sample per example; with
+        ``k > 1``, ``loss = −mean_B L_k`` over ``k`` chains (Burda et al. Eq. (8); ``elbo`` is then the mean
+        ``log w``)."""
         c = self.config
+        if c.k > 1:
+            return self._iwae_forward(x, generator=generator)
         ch = self._chain(x, generator=generator, closed_form_top=True)
         rec = -ch.log_px.mean()
         kl_layers = torch.stack([k.mean() for k in ch.kl])  # (T,)
@@ -232,6 +242,19 @@ class HVAE(VAE):
         kl = kl_layers.sum()
         return HVAEOutput(loss=rec + w * penalized.sum(), reconstruction=rec, kl=kl, elbo=-(rec + kl),
                           kl_weight=rec.new_tensor(w), kl_layers=kl_layers.detach(), x_hat=ch.x_hat)
+
+    def _iwae_forward(self, x: Tensor, *, generator: torch.Generator | None) -> HVAEOutput:
+        from genlab.models.likelihood import iwae_bound  # V8, log-sum-exp over the k chains
+
+        k = self.config.k
+        ch = self._chain(x, generator=generator, closed_form_top=False, k=k)
+        log_w = (ch.log_px - torch.stack(ch.kl).sum(0)).view(-1, k)  # (B, k)
+        iwae = iwae_bound(log_w).mean()
+        rec = -ch.log_px.mean()
+        kl_layers = torch.stack([kl.mean() for kl in ch.kl]).detach()  # (T,): one-sample estimates
+        x_hat = ch.x_hat.view(-1, k, *ch.x_hat.shape[1:])[:, 0]  # (B, *data_shape): each example's first chain
+        return HVAEOutput(loss=-iwae, reconstruction=rec, kl=kl_layers.sum(), elbo=log_w.mean(),
+                          kl_weight=rec.new_tensor(1.0), kl_layers=kl_layers, x_hat=x_hat, iwae=iwae)
 
     @torch.no_grad()
     def elbo(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
