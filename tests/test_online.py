@@ -198,6 +198,13 @@ def test_cli_writes_the_prequential_csv_and_plot(tmp_path):
     assert table["rows"].tolist() == [500, 1000, 1500, 2000, 2500, 3000]
     assert table["batch (first 2 chunks)"].isna().tolist() == [True, True, False, False, False, False]
     assert (tmp_path / "prequential.png").read_bytes()[:4] == b"\x89PNG"
+    import genlab  # model/: the online learner as the stream left it, the same as the Python API's
+
+    saved = genlab.load(tmp_path / "model")
+    learners = default_learners(3, 2, seed=0, batch_chunks=2)
+    prequential_all(learners, sea_stream(3000, 500, 0, drift_at=0.5))
+    for (name, v), w in zip(learners[0].model.state_dict().items(), saved.state_dict().values(), strict=True):
+        assert torch.equal(v, w), name
     bad = CliRunner().invoke(app, ["online", "--out", str(tmp_path), "--stream", "nope"])
     assert bad.exit_code == 2 and "unknown stream 'nope'" in bad.output
 
@@ -219,3 +226,26 @@ def test_the_cli_one_hots_the_categorical_columns_it_is_told_of(tmp_path):
     assert (tmp_path / "b" / "prequential.csv").is_file()
     missing = CliRunner().invoke(app, base + ["--out", str(tmp_path / "c"), "--categorical", "colour"])
     assert missing.exit_code == 2 and "no column 'colour'" in missing.output
+
+
+def test_a_saved_online_learner_continues_the_stream_exactly_as_if_it_never_stopped(tmp_path):
+    import genlab
+
+    g = torch.Generator().manual_seed(0)
+    chunks = [(torch.randn(40, 4, generator=g), torch.randint(0, 3, (40,), generator=g)) for _ in range(6)]
+    for optimizer, updates_before in (("adam", 3), ("sgd", 3), ("adam", 0)):
+        a = OnlineClassifier(n_features=4, num_classes=3, hidden=8, optimizer=optimizer, batch_size=16)
+        for x, y in chunks[:updates_before]:
+            a.update(x, y)
+        folder = a.save_pretrained(tmp_path / f"{optimizer}{updates_before}")
+        b = genlab.load(folder)
+        assert isinstance(b, OnlineClassifier) and b.config == a.config
+        weights_only = OnlineClassifier(a.config)  # the modules' tensors alone: the optimizer starts afresh
+        weights_only.net.load_state_dict(a.net.state_dict())
+        weights_only.moments.load_state_dict(a.moments.state_dict())
+        for x, y in chunks[updates_before:]:
+            a.update(x, y), b.update(x, y), weights_only.update(x, y)
+        for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(pa, pb), name
+        if optimizer == "adam" and updates_before:  # what the saved optimizer state is for
+            assert not torch.equal(a.net[0].weight, weights_only.net[0].weight)

@@ -4,7 +4,8 @@ Three learners read the same stream chunk by chunk — genlab's ``OnlineClassifi
 scikit-learn's ``SGDClassifier.partial_fit``, and the same genlab classifier trained once on the first
 ``--batch-chunks`` chunks (batch learning) — each predicting a chunk before learning from it
 (``genlab.evaluation.online``). Writes ``OUT/prequential.csv`` and ``OUT/prequential.png`` and prints the mean
-accuracy before and after the drift. Imports stay lazy (``genlab --help`` imports no torch, pandas or sklearn).
+accuracy before and after the drift; ``OUT/model/`` keeps the online classifier as the stream left it
+(``genlab.load(OUT/model)``, then ``update`` on new chunks continues it exactly). Imports stay lazy (``genlab --help`` imports no torch, pandas or sklearn).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ STREAMS = ("sea", "digits")
 @app.command()
 @friendly
 def online(
-    out: Annotated[Path, typer.Option(help="folder for prequential.csv and prequential.png")],
+    out: Annotated[Path, typer.Option(help="folder for prequential.csv, prequential.png and model/ (the online "
+                                               "classifier at the stream's end)")],
     stream: Annotated[str, typer.Option(
         help="sea (SEA concepts, θ 7 → 9.5 at the drift), digits (8×8 digits mirrored at the drift) or a CSV file")]
     = "sea",
@@ -90,4 +92,5 @@ def online(
         cells = [fmt(r.mean_accuracy(0, drift)), fmt(r.mean_accuracy(drift))] if drift is not None else []
         cells += [fmt(r.mean_accuracy()), f"{r.seconds:.2f}"]
         typer.echo(f"{r.name:<{width}}" + "".join(f"  {c:>12}" for c in cells))
-    typer.echo(f"→ {csv}\n→ {png}")
+    model = learners[0].model.save_pretrained(out / "model")  # the online learner, ready to continue
+    typer.echo(f"→ {csv}\n→ {png}\n→ {model}/ (genlab.load it, then .update(x, y) on new chunks)")

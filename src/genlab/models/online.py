@@ -10,6 +10,10 @@ at a time (Chan, Golub & LeVeque, "Updating formulae and a pairwise algorithm fo
 ``update(x, y)`` folds the chunk into the running moments, then takes ``passes × ⌈n / batch_size⌉`` Adam (or SGD)
 steps on the chunk's cross-entropy (F2); ``fit(x, y, epochs)`` is the batch regime on the same model (many passes
 over a stored dataset). Inputs are numpy arrays or tensors: ``x`` float ``(n, d)``, ``y`` class indices ``(n,)``.
+
+``save_pretrained(dir)`` / ``OnlineClassifier.from_pretrained(dir)`` (or ``genlab.load``) keep everything the
+learner carries between chunks — weights, running moments, the optimizer's moments and step, the row-order
+generator — as safetensors, so a reloaded learner continues the stream exactly as if it had never stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from torch import Tensor, nn
 
 from genlab.config import Config, require
 from genlab.errors import ShapeError, check_shape
+from genlab.hub import PretrainedMixin
 
 
 @dataclasses.dataclass
@@ -85,9 +90,13 @@ class RunningMoments(nn.Module):
         return ((x - self.mean.to(x.dtype)) / std.to(x.dtype)) if self.count > 0 else x
 
 
-class OnlineClassifier(nn.Module):
+class OnlineClassifier(PretrainedMixin, nn.Module):
     """Logistic regression or a small MLP on running-standardized inputs, trained by ``update`` as chunks arrive
     (F7 online) or by ``fit`` on a stored dataset (F7 batch). ``forward(x)`` gives the logits ``(n, K)``."""
+
+    config_class = OnlineConfig
+    #: the optimizer's per-parameter state saved with the weights (AdamW's; plain SGD keeps none)
+    _OPTIMIZER_STATE = {"adam": ("step", "exp_avg", "exp_avg_sq"), "sgd": ()}
 
     def __init__(self, config: OnlineConfig | None = None, **overrides) -> None:
         super().__init__()
@@ -107,6 +116,37 @@ class OnlineClassifier(nn.Module):
         self._order = torch.Generator().manual_seed(config.seed + 1)  # row order inside each chunk
         opt = torch.optim.AdamW if config.optimizer == "adam" else torch.optim.SGD
         self.optimizer = opt(self.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    # --- saving: the learner's whole state as tensors ---------------------------------------------------------
+    def state_dict(self, *args, **kwargs) -> dict[str, Tensor]:
+        """The modules' tensors plus ``optimizer.{i}.{name}`` (the state of parameter ``i``; zeros before the first
+        step, which is what the optimizer starts from) and ``order_state`` (the row-order generator)."""
+        out = super().state_dict(*args, **kwargs)
+        for i, param in enumerate(self.parameters()):
+            state = self.optimizer.state.get(param, {})
+            for name in self._OPTIMIZER_STATE[self.config.optimizer]:
+                default = torch.zeros(()) if name == "step" else torch.zeros_like(param)
+                out[f"optimizer.{i}.{name}"] = state.get(name, default).detach().clone()
+        out["order_state"] = self._order.get_state()
+        return out
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """The inverse of ``state_dict``: the modules' tensors, then the optimizer's state and the row order."""
+        state = dict(state_dict)
+        names = self._OPTIMIZER_STATE[self.config.optimizer]
+        params = list(self.parameters())
+        extra = {k: state.pop(k) for k in [k for k in state if k.startswith("optimizer.") or k == "order_state"]}
+        result = super().load_state_dict(state, strict=strict, assign=assign)
+        for i, param in enumerate(params):
+            saved = {n: extra[f"optimizer.{i}.{n}"] for n in names if f"optimizer.{i}.{n}" in extra}
+            if saved and float(saved.get("step", torch.ones(()))) > 0:  # a step was taken: resume its moments
+                self.optimizer.state[param] = {n: v.clone().to(param.device if v.dim() else "cpu")
+                                               for n, v in saved.items()}
+            else:
+                self.optimizer.state.pop(param, None)
+        if "order_state" in extra:
+            self._order.set_state(extra["order_state"].to(torch.uint8))
+        return result
 
     def _inputs(self, x) -> Tensor:
         x = torch.as_tensor(x).to(torch.float32)
