@@ -335,6 +335,60 @@ def test_second_order_unrolling_differs_from_first_order_and_negative_steps_are_
         _unrolled(unroll_steps=-1)
 
 
+def _d_step(m, opt, x, seed):
+    """One real discriminator step (fresh fakes from ``seed``), then the model's after-step hook."""
+    torch.manual_seed(seed)
+    opt.zero_grad(set_to_none=True)
+    m.discriminator_loss(x).loss.backward()
+    opt.step()
+    m.after_discriminator_step()
+
+
+def test_the_adam_lookahead_continues_ds_own_adam_moments_and_takes_its_next_step():
+    import copy
+
+    from genlab.training.optim import adam
+
+    m = _unrolled(unroll_steps=1, unroll_lr=1e-3, unroll_optimizer="adam", betas=(0.5, 0.99))
+    opt = adam(m.discriminator.parameters(), lr=1e-3, betas=(0.5, 0.99))
+    x = torch.randn(32, 2)
+    for seed in range(4):
+        _d_step(m, opt, x, seed)
+    assert int(m.d_moments.t) == 4
+    for i, p in enumerate(m.discriminator.parameters()):  # the mirror equals the optimizer's state
+        torch.testing.assert_close(getattr(m.d_moments, f"m_{i}"), opt.state[p]["exp_avg"])
+        torch.testing.assert_close(getattr(m.d_moments, f"v_{i}"), opt.state[p]["exp_avg_sq"])
+    torch.manual_seed(9)
+    theta = m.unrolled_parameters(x, None)  # one lookahead step on fresh fakes from seed 9 ...
+    ahead, ahead_opt = copy.deepcopy(m), None
+    ahead_opt = adam(ahead.discriminator.parameters(), lr=1e-3, betas=(0.5, 0.99))
+    ahead_opt.load_state_dict(opt.state_dict())
+    torch.manual_seed(9)  # ... is D's next real Adam step on the same fakes
+    ahead_opt.zero_grad(set_to_none=True)
+    fake = ahead.generator(ahead.sample_latent(32)).detach()
+    scores = ahead.discriminator(torch.cat([x, fake]))
+    losses.discriminator_loss(scores[:32], scores[32:]).backward()
+    ahead_opt.step()
+    for name, p in ahead.discriminator.named_parameters():
+        torch.testing.assert_close(theta[name], p, atol=1e-6, rtol=1e-5)
+    sgd = _unrolled(unroll_steps=1, unroll_lr=1e-3)  # plain steps move D by η·g, not by Adam's normalized step
+    sgd.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("d_moments")})
+    torch.manual_seed(9)
+    plain = sgd.unrolled_parameters(x, None)
+    assert not all(torch.allclose(plain[n], theta[n], atol=1e-6) for n in theta)
+
+
+def test_the_adam_lookahead_moments_are_checkpointed_and_rmsprop_is_refused():
+    m = _unrolled(unroll_optimizer="adam")
+    assert any(k.startswith("d_moments.") for k in m.state_dict())
+    assert not any(k.startswith("d_moments.") for k in _unrolled().state_dict())
+    x = torch.randn(16, 2)
+    g = _generator_grad(m, x)  # fresh moments (t = 0) still give a finite lookahead
+    assert torch.isfinite(g).all()
+    with pytest.raises(ConfigError, match="unroll_optimizer='adam'"):
+        _unrolled(unroll_optimizer="adam", optimizer="rmsprop")
+
+
 def _pix2pix(**kw):
     from genlab.models.gan import Pix2Pix
 

@@ -5,7 +5,8 @@ scikit-learn's ``SGDClassifier.partial_fit``, and the same genlab classifier tra
 ``--batch-chunks`` chunks (batch learning) — each predicting a chunk before learning from it
 (``genlab.evaluation.online``). Writes ``OUT/prequential.csv`` and ``OUT/prequential.png`` and prints the mean
 accuracy before and after the drift; ``OUT/model/`` keeps the online classifier as the stream left it
-(``genlab.load(OUT/model)``, then ``update`` on new chunks continues it exactly). Imports stay lazy (``genlab --help`` imports no torch, pandas or sklearn).
+(``genlab.load(OUT/model)``, then ``update`` on new chunks continues it exactly). Imports stay lazy
+(``genlab --help`` imports no torch, pandas or sklearn).
 """
 
 from __future__ import annotations

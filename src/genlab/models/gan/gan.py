@@ -17,7 +17,7 @@ import math
 from typing import Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genlab.config import Config, require
 from genlab.errors import ConfigError
@@ -373,11 +373,17 @@ class UnrolledGANConfig(GANConfig):
     #: seeds with a constant lr (RESULTS.md, gan_toys_unrolled_grid25)
     unroll_lr: float = 0.01
     second_order: bool = False  # differentiate through the unrolled updates (the paper's full gradient)
+    #: the lookahead's update: plain gradient steps of size unroll_lr ("sgd"), or Adam steps of size unroll_lr
+    #: that continue the moments of D's own Adam ("adam": Metz et al. unroll their optimizer; set unroll_lr to D's lr)
+    unroll_optimizer: Literal["sgd", "adam"] = "sgd"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.unroll_steps >= 0, f"unroll_steps must be ≥ 0 (0: no unrolling), got {self.unroll_steps}")
         require(self.unroll_lr > 0, f"unroll_lr must be > 0, got {self.unroll_lr}")
+        require(self.unroll_optimizer == "sgd" or self.optimizer == "adam",
+                f"unroll_optimizer='adam' continues D's Adam moments: D trains with optimizer={self.optimizer!r}; "
+                "set optimizer='adam' or unroll_optimizer='sgd'")
         require(self.loss != "wasserstein", "unrolling is defined here for the non-saturating and minimax losses")
         require(not self.augment, "unrolled-gan's lookahead steps see D's inputs as they are: leave augment empty")
         require(self.r1_weight == 0, "unrolled-gan's lookahead steps use J_D without a penalty: set r1_weight=0 "
@@ -389,9 +395,49 @@ class UnrolledGAN(GAN):
     ``torch.func.functional_call``; the discriminator itself is not changed), then the generator's loss
     against ``D(·; θ_D^k)`` (Metz et al. Eqs. (7)–(10)). First order by default: ``θ_D^k`` is a constant for
     the generator's gradient; ``second_order`` back-propagates through the unrolled updates too. The
-    unrolled updates are plain gradient steps (the paper unrolls its optimizer, Adam)."""
+    unrolled updates are plain gradient steps, or (``unroll_optimizer="adam"``, as the paper unrolls its
+    optimizer) Adam steps ``θ ← θ − η m̂_j / (√v̂_j + ε)`` whose moments ``m, v`` continue those of D's training:
+    the model keeps a copy of them, updated from D's gradients after each of D's steps (``after_discriminator_step``;
+    buffers, so a checkpoint resumes them), with D's betas and step count for the bias correction."""
 
     config_class = UnrolledGANConfig
+    _EPS = 1e-8  # Adam's ε (torch's default, which genlab's optimizers keep)
+
+    def __init__(self, config: UnrolledGANConfig | None = None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        if self.config.unroll_optimizer == "adam":  # D's Adam moments, mirrored: m_i, v_i per parameter, step t
+            self.d_moments = nn.Module()
+            for i, p in enumerate(self.discriminator.parameters()):
+                self.d_moments.register_buffer(f"m_{i}", torch.zeros_like(p))
+                self.d_moments.register_buffer(f"v_{i}", torch.zeros_like(p))
+            self.d_moments.register_buffer("t", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def after_discriminator_step(self) -> None:
+        """The parent's constraint, then (``unroll_optimizer="adam"``) the mirrored moments take the gradients D
+        just stepped on: ``m ← β1 m + (1 − β1) g``, ``v ← β2 v + (1 − β2) g²``, ``t ← t + 1``."""
+        super().after_discriminator_step()
+        if self.config.unroll_optimizer != "adam":
+            return
+        b1, b2 = self.config.betas
+        for i, p in enumerate(self.discriminator.parameters()):
+            if p.grad is not None:
+                getattr(self.d_moments, f"m_{i}").mul_(b1).add_(p.grad, alpha=1 - b1)
+                getattr(self.d_moments, f"v_{i}").mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+        self.d_moments.t.add_(1)
+
+    def _adam_lookahead(self, theta: dict[str, Tensor], grads: list[Tensor], moments: list[tuple[Tensor, Tensor]],
+                        step: int) -> tuple[dict[str, Tensor], list[tuple[Tensor, Tensor]]]:
+        """One unrolled Adam step (lookahead step ``step`` ≥ 1 after D's ``t``): new parameters and moments."""
+        b1, b2 = self.config.betas
+        t = int(self.d_moments.t) + step
+        new_theta, new_moments = {}, []
+        for (name, th), g, (m, v) in zip(theta.items(), grads, moments, strict=True):
+            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+            m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+            new_theta[name] = th - self.config.unroll_lr * m_hat / ((v_hat + 1e-30).sqrt() + self._EPS)
+            new_moments.append((m, v))
+        return new_theta, new_moments
 
     def unrolled_parameters(self, x: Tensor, y: Tensor | None) -> dict[str, Tensor]:
         """``θ_D^k``: ``k`` functional gradient steps of the discriminator on ``x`` and fresh ``G(z)``."""
@@ -401,13 +447,18 @@ class UnrolledGAN(GAN):
         real = self.to_model_space(x)
         buffers = dict(self.discriminator.named_buffers())
         theta = {n: p.detach().requires_grad_(True) for n, p in self.discriminator.named_parameters()}
-        for _ in range(c.unroll_steps):
+        moments = ([(getattr(self.d_moments, f"m_{i}"), getattr(self.d_moments, f"v_{i}")) for i in range(len(theta))]
+                   if c.unroll_optimizer == "adam" else [])
+        for step in range(1, c.unroll_steps + 1):
             fake = self.generator(self.sample_latent(len(x)), y)
             fake = fake if c.second_order else fake.detach()
             d = lambda v: functional_call(self.discriminator, (theta, buffers), (v, y))  # noqa: E731, B023
             loss = losses.discriminator_loss(d(real), d(fake))  # two passes, as GAN._scores
             grads = torch.autograd.grad(loss, list(theta.values()), create_graph=c.second_order)
-            theta = {n: t - c.unroll_lr * g for (n, t), g in zip(theta.items(), grads, strict=True)}
+            if c.unroll_optimizer == "adam":
+                theta, moments = self._adam_lookahead(theta, grads, moments, step)
+            else:
+                theta = {n: t - c.unroll_lr * g for (n, t), g in zip(theta.items(), grads, strict=True)}
         return theta
 
     def generator_loss(self, x: Tensor, y: Tensor | None = None) -> GANOutput:
