@@ -148,3 +148,43 @@ def test_shipped_weights_file_is_small():
     from pathlib import Path
 
     assert Path(str(files("genlab") / "assets" / "lenet_mnist.safetensors")).stat().st_size < 2_000_000
+
+
+# --- A10: from convolution to attention, the non-local block after the first conv block --------------------------
+def test_the_non_local_lenet_starts_as_the_plain_one_and_then_sees_the_whole_image_from_the_first_block():
+    torch.manual_seed(0)
+    plain = LeNet(LeNetConfig(channels=(8, 16), hidden=32)).eval()
+    local = LeNet(LeNetConfig(channels=(8, 16), hidden=32, non_local=True)).eval()
+    from genlab.blocks.attention import NonLocalBlock
+
+    layers = [m for m in local.conv if not isinstance(m, NonLocalBlock)]  # the same layers, the block aside
+    assert len(layers) == len(plain.conv) == len(local.conv) - 1 and isinstance(local.conv[4], NonLocalBlock)
+    for mine, theirs in zip([*layers, local.fc, local.head], [*plain.conv, plain.fc, plain.head], strict=True):
+        mine.load_state_dict(theirs.state_dict())
+    x, _ = _batch(4)
+    assert torch.equal(local.logits(x), plain.logits(x))  # W_z = 0: the identity
+    with torch.no_grad():
+        torch.nn.init.normal_(local.conv[4].W_z.weight)
+        far = x.clone()
+        far[:, :, :3, :3] = 1 - far[:, :, :3, :3]  # change the top-left corner only
+        first = {name: (m.conv[:5] if name == "local" else m.conv[:4]) for name, m in (("local", local),
+                                                                                        ("plain", plain))}
+        for name, block in first.items():  # the bottom-right cell of the first block's 14×14 map
+            moved = (block(x) - block(far))[:, :, -1, -1].abs().max().item()
+            assert (moved > 1e-4) == (name == "local"), (name, moved)  # a 5×5 conv cannot see 13 cells away
+
+
+def test_the_non_local_lenet_trains_every_weight_and_saves(tmp_path):
+    torch.manual_seed(0)
+    model = LeNet(LeNetConfig(channels=(8, 16), hidden=32, non_local=True))
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = _batch(8)
+    for _ in range(2):  # W_z leaves zero at the first step; θ, φ, g get gradients from the second
+        opt.zero_grad()
+        model(x, y).loss.backward()
+        opt.step()
+    for k, v in model.named_parameters():
+        assert not torch.equal(v, before[k]), f"{k} did not change"
+    model.eval().save_pretrained(tmp_path / "m")
+    assert torch.equal(LeNet.from_pretrained(tmp_path / "m").logits(x), model.logits(x))

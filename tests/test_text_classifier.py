@@ -87,7 +87,7 @@ def test_attention_weights_sum_to_one_over_the_real_words_and_are_zero_on_paddin
         _model(pooling="last").attention(words)
 
 
-@pytest.mark.parametrize("pooling", ["attention", "mean", "last"])
+@pytest.mark.parametrize("pooling", ["attention", "cosine", "hard", "mean", "last"])
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_padding_a_document_further_changes_no_logit(pooling, cell):
     model = _model(pooling=pooling, cell=cell)
@@ -100,6 +100,48 @@ def test_padding_a_document_further_changes_no_logit(pooling, cell):
         alone = model.logits(words[1:2, :2])  # the 2-word document, unpadded, alone
         assert torch.allclose(alone, logits[1:2], atol=1e-6)
     assert torch.equal(model.predict(padded), logits.argmax(-1))
+
+
+def test_cosine_pooling_is_the_softmax_of_the_scaled_cosine_of_query_and_projected_states():
+    model = _model(pooling="cosine")
+    words, lengths = _documents()
+    with torch.no_grad():
+        h, _ = model.rnn(model.embed(words), lengths=lengths)  # (3, 5, D)
+        keys = model.key(h)  # K h_t
+        cos = (keys @ model.query) / (keys.norm(dim=-1) * model.query.norm())  # A2 by hand, (3, 5)
+        e = (10.0 * cos).masked_fill(words == 0, float("-inf"))  # s starts at 10
+        alpha = model.attention(words, lengths)
+        torch.testing.assert_close(alpha, torch.softmax(e, 1))
+        torch.testing.assert_close(model.pooled(words, lengths)[0], (alpha[:, :, None] * h).sum(1))
+        model.log_scale.fill_(10.0)  # s is capped at 100
+        e100 = (100.0 * cos).masked_fill(words == 0, float("-inf"))
+        torch.testing.assert_close(model.attention(words, lengths), torch.softmax(e100, 1))
+
+
+def test_hard_pooling_reads_one_words_state_argmax_in_evaluation_drawn_in_training_straight_through():
+    soft, hard = _model(word_dropout=0.0), _model(pooling="hard", word_dropout=0.0)
+    hard.load_state_dict(soft.state_dict())  # the same networks and additive scores
+    words, lengths = _documents()
+    with torch.no_grad():
+        h, _ = hard.rnn(hard.embed(words), lengths=lengths)  # (3, 5, D)
+        alpha = soft.attention(words, lengths)
+        pick = alpha.argmax(1)
+        one_hot = hard.attention(words, lengths)
+        assert torch.equal(one_hot, torch.nn.functional.one_hot(pick, 5).float())
+        torch.testing.assert_close(hard.pooled(words, lengths)[0], h[torch.arange(3), pick])
+        hard.train()  # training draws t* ~ α: frequencies follow the weights
+        draws = torch.stack([hard.pooled(words[:1], lengths[:1])[1][0] for _ in range(3000)]).mean(0)
+        torch.testing.assert_close(draws, alpha[0], atol=0.04, rtol=0)
+    hard.eval()
+    y = torch.tensor([0, 2, 1])
+    hard.zero_grad()
+    hard(words, y, lengths).loss.backward()  # ∂L/∂u = ∂L/∂c at c = h_{t*}, through the soft c's Jacobian
+    c_hard = h[torch.arange(3), pick].detach().requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(hard.head(c_hard), y)
+    (g,) = torch.autograd.grad(loss, c_hard)
+    c_soft, _ = soft.pooled(words, lengths)
+    (expected,) = torch.autograd.grad(c_soft, soft.query, grad_outputs=g)
+    torch.testing.assert_close(hard.query.grad, expected)
 
 
 def test_the_loss_is_the_cross_entropy_of_the_class_and_empty_documents_are_refused():

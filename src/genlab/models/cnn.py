@@ -1,4 +1,4 @@
-"""The notes' convolutional classifier: a LeNet-style CNN for MNIST (C1, C2, C5, F1, F2, N1/N2, N4).
+"""The notes' convolutional classifier: a LeNet-style CNN for MNIST (C1, C2, C5, F1, F2, N1/N2, N4; A10).
 
 LeCun, Bottou, Bengio & Haffner, "Gradient-Based Learning Applied to Document Recognition", 1998.
 
@@ -7,6 +7,11 @@ Two blocks ``conv (C1) → batch norm (N2) → ReLU → max-pool (C5)`` and an M
 cross-entropy computed from the logits (F2). The 128-d penultimate activations (``features``) are
 the feature space of genlab's MNIST FID (``genlab.metrics.fid``); ``pretrained_lenet()`` loads the
 weights shipped in ``genlab/assets``.
+
+``non_local=True`` adds the notes' step from convolution to attention (A10) after the first block: a non-local
+block (Wang et al. 2018, arXiv:1711.07971) ``z_i = x_i + W_z Σ_j softmax_j(θ(x_i)ᵀφ(x_j)/√d) g(x_j)`` over every
+position of the feature map, where a convolution sees only a ``k × k`` neighbourhood; ``W_z`` starts at zero, so
+the network starts as the plain LeNet.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.blocks.attention import NonLocalBlock  # A10
 from genlab.blocks.conv import conv_output_size  # C2, shared with every conv model
 from genlab.config import Config, require
 from genlab.errors import ConfigError, LoadError, ShapeError
@@ -46,6 +52,7 @@ class LeNetConfig(Config):
     batch_norm: bool = True  # N2: per-channel batch norm after each conv
     hidden: int = 128  # width of the penultimate layer = FID feature dimension
     dropout: float = 0.3  # N4 before the output layer
+    non_local: bool = False  # A10: a non-local block after the first conv block (attention over all positions)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -99,11 +106,13 @@ class LeNet(Model, Classifier):
         c = self.config
         blocks: list[nn.Module] = []
         cin, n = c.in_channels, c.image_size
-        for cout, p in zip(c.channels, c.padding, strict=True):
+        for i, (cout, p) in enumerate(zip(c.channels, c.padding, strict=True)):
             blocks += [nn.Conv2d(cin, cout, c.kernel_size, stride=c.stride, padding=p, bias=not c.batch_norm)]
             if c.batch_norm:
                 blocks += [nn.BatchNorm2d(cout)]
             blocks += [nn.ReLU(), nn.MaxPool2d(c.pool)]
+            if i == 0 and c.non_local:
+                blocks += [NonLocalBlock(cout)]  # A10, (B, C, H, W) → same
             n = conv_output_size(conv_output_size(n, c.kernel_size, c.stride, p), c.pool, c.pool)
             cin = cout
         self.conv = nn.Sequential(*blocks)

@@ -9,6 +9,13 @@ with ``c`` one vector per document from the real words ``t ≤ n`` (``pooling``)
   in place of a decoder state, as in Yang et al. 2016's word attention): ``e_t = vᵀ tanh(W_a u + U_a h_t + b)``,
   ``α = masked_softmax(e)`` over the real words (0 on padding), ``c = Σ_t α_t h_t`` — ``W_a u + b`` is the
   bias ``b`` of ``e_t = vᵀ tanh(W h_t + b)``; ``AdditiveAttention`` computes it;
+- ``"cosine"`` (A2): ``e_t = s · cos(u, K h_t)``, the cosine similarity of the query and each projected state
+  (``K`` a linear map to ``attention_dim``) times a learned scale ``s`` (starting at 10, at most 100: cosines alone
+  lie in [−1, 1], too flat for a softmax over hundreds of words), ``α = masked_softmax(e)``, ``c = Σ_t α_t h_t``;
+- ``"hard"`` (A11; Xu et al. 2015, arXiv:1502.03044): the additive scores of ``"attention"``, but ``c = h_{t*}``, one
+  word's state — ``t*`` the argmax of ``α`` in evaluation, a draw ``t* ~ α`` in training (stochastic hard attention);
+  the choice has no gradient, so training uses the straight-through estimator ``c = Σ_t α_t h_t + sg(h_{t*} −
+  Σ_t α_t h_t)``: the forward value is hard, the gradient the soft one's. Its ``α`` is one-hot at ``t*``;
 - ``"mean"``: ``α_t = 1/n``, ``c = Σ_t α_t h_t``;
 - ``"last"`` (R7's last state): the final states ``h_n`` of each direction (the forward one after word ``n``, the
   backward one after word 1), concatenated — no weights.
@@ -27,13 +34,14 @@ topics and each word's weight (``AttentionText``: ``.txt`` or an ``.html`` heat 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genlab.blocks.attention import AdditiveAttention, padding_mask
+from genlab.blocks.attention import AdditiveAttention, cosine_similarity, masked_softmax, padding_mask
 from genlab.blocks.recurrent.layers import GRU, LSTM
 from genlab.config import Config, require
 from genlab.errors import ConfigError, ShapeError
@@ -56,8 +64,8 @@ class TextClassifierConfig(Config):
     hidden: int = 64  # per direction
     cell: Literal["gru", "lstm"] = "gru"  # R3 (PyTorch's reset-after form: the fused kernel), R4
     bidirectional: bool = True  # R6
-    pooling: Literal["attention", "last", "mean"] = "attention"
-    attention_dim: int = 64  # width of the additive score's tanh layer (R9)
+    pooling: Literal["attention", "cosine", "hard", "last", "mean"] = "attention"
+    attention_dim: int = 64  # width of the additive score's tanh layer (R9); of K h_t for cosine (A2)
     dropout: float = 0.2  # on the embeddings and on c (training only)
     word_dropout: float = 0.3  # share of each training document's words removed before the embedding
 
@@ -91,9 +99,13 @@ class TextClassifier(Model, Classifier):
         self.embed = nn.Embedding(len(c.vocabulary), c.embed_dim, padding_idx=0)  # R8; <pad> = 0
         self.rnn = CELLS[c.cell](c.embed_dim, c.hidden, bidirectional=c.bidirectional)  # R6, batch-first
         D = c.hidden * (2 if c.bidirectional else 1)
-        if c.pooling == "attention":
+        if c.pooling in ("attention", "cosine", "hard"):
             self.query = nn.Parameter(torch.randn(c.attention_dim) / c.attention_dim ** 0.5)  # u
+        if c.pooling in ("attention", "hard"):
             self.attend = AdditiveAttention(c.attention_dim, D, c.attention_dim)  # R9
+        if c.pooling == "cosine":
+            self.key = nn.Linear(D, c.attention_dim)  # K (A2)
+            self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)))  # log s
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(D, len(c.classes))  # F1
 
@@ -142,8 +154,17 @@ class TextClassifier(Model, Classifier):
         if pooling == "mean":
             alpha = real.to(h.dtype) / n[:, None].to(h.dtype)  # α_t = 1/n
             return (alpha[:, :, None] * h).sum(1), alpha
+        if pooling == "cosine":  # A2: e_t = s · cos(u, K h_t)
+            scale = self.log_scale.clamp(max=math.log(100.0)).exp()
+            alpha = masked_softmax(scale * cosine_similarity(self.query, self.key(h)), real)  # (B, L)
+            return (alpha[:, :, None] * h).sum(1), alpha
         u = self.query.expand(len(words), -1)  # (B, A): the learned query
         c, alpha = self.attend(u, h, key_mask=real)  # R9: α = masked_softmax(vᵀ tanh(W_a u + U_a h_t)), c = Σ α h
+        if pooling == "hard":  # A11: one word's state, straight-through gradient
+            pick = torch.multinomial(alpha.detach(), 1)[:, 0] if self.training else alpha.argmax(-1)  # t* (B,)
+            one_hot = F.one_hot(pick, alpha.shape[1]).to(h.dtype)  # (B, L)
+            hard = (one_hot[:, :, None] * h).sum(1)  # h_{t*} (B, D)
+            return c + (hard - c).detach(), one_hot
         return c, alpha
 
     def logits(self, words: Tensor, words_lengths: Tensor | None = None) -> Tensor:
