@@ -73,10 +73,13 @@ def tfidf_logistic(seed: int, max_words: int | None) -> dict[str, float]:
             "seconds": time.perf_counter() - t0, "features": x["train"].shape[1]}
 
 
-def recurrent(seed: int, epochs: int, word_dropout: float | None = None) -> dict[str, float]:
+def recurrent(seed: int, epochs: int, word_dropout: float | None = None, pooling: str | None = None
+              ) -> dict[str, float]:
     """Test accuracy and macro-F1 of ``text-classifier`` trained ``epochs`` epochs on split ``seed`` (its default
-    word dropout unless ``word_dropout`` is given), and its validation figures."""
+    word dropout and pooling unless given), and its validation figures."""
     options = {} if word_dropout is None else {"word_dropout": word_dropout}
+    if pooling is not None:
+        options["pooling"] = pooling
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         result = train(TrainConfig(model="text-classifier", epochs=epochs, seed=seed, data_options={"seed": seed},
@@ -100,6 +103,10 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--word-dropout", type=float, default=None, help="the model's word_dropout (default: its own)")
+    p.add_argument("--pooling", nargs="+", default=["attention"],
+                   choices=["attention", "cosine", "hard", "mean", "last"],
+                   help="the classifier's pooling, one row each: additive attention (R9), cosine (A2), hard (A11) ...")
+    p.add_argument("--no-baselines", action="store_true", help="the text-classifier rows only")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -107,10 +114,15 @@ def main() -> None:
 
     word_dropout = (TextClassifierConfig.__dataclass_fields__["word_dropout"].default if args.word_dropout is None
                     else args.word_dropout)
-    neural = f"text-classifier (BiGRU + attention, word dropout {word_dropout:g}, {args.epochs} epochs, cosine)"
-    methods = {"TF-IDF + logistic regression (whole articles)": lambda s: tfidf_logistic(s, None),
-               f"TF-IDF + logistic regression (first {MAX_WORDS} words)": lambda s: tfidf_logistic(s, MAX_WORDS),
-               neural: lambda s: recurrent(s, args.epochs, word_dropout)}
+    pooled = {"attention": "attention", "cosine": "cosine attention (A2)", "hard": "hard attention (A11)",
+              "mean": "mean pooling", "last": "last states"}
+    methods = {} if args.no_baselines else {
+        "TF-IDF + logistic regression (whole articles)": lambda s: tfidf_logistic(s, None),
+        f"TF-IDF + logistic regression (first {MAX_WORDS} words)": lambda s: tfidf_logistic(s, MAX_WORDS)}
+    for pooling in args.pooling:
+        neural = (f"text-classifier (BiGRU + {pooled[pooling]}, word dropout {word_dropout:g}, {args.epochs} epochs, "
+                  "cosine)")
+        methods[neural] = lambda s, pooling=pooling: recurrent(s, args.epochs, word_dropout, pooling)
     records, baseline = [], None
     for name, method in methods.items():
         runs = []
@@ -135,7 +147,7 @@ def main() -> None:
     write_results(args.name, records, command_line(),
                   notes=f"bbc-news (2,225 BBC articles, 5 topics; test split 223 articles), seeds {args.seeds}: the "
                         f"split's seed and the training seed. Value: the mean over the seeds of the test figure; std "
-                        f"over the seeds; reference: TF-IDF + logistic regression on whole articles (ratio = value / "
+                        f"over the seeds; reference: the first row's figure ({next(iter(methods))}; ratio = value / "
                         f"reference). C: logistic regression's inverse L2 strength per seed, chosen on val. seconds: "
                         f"mean per seed (fitting and the C search, the articles tokenized once; training "
                         f"{args.epochs} epochs on {torch.get_num_threads()} CPU threads for the text-classifier). "
