@@ -11,8 +11,9 @@ n (those test images against random training subsets, mean of 3). Rows:
 - against training time: DDIM-50 at η = 0 and η = 1 at each snapshot (does the gap close as the denoiser
   trains?);
 - on the final model, one change at a time from the default (EMA 0.995, x̂₀ clipped to [−1, 1], trailing
-  spacing): raw weights and other EMA decays; x̂₀ unclipped; leading and linspace spacing; η = 0 at
-  10/20/100/200 steps; seeds ``1 … --seeds − 1`` of DDIM-50 at η = 0 and 1 (the spread);
+  spacing): raw weights and other EMA decays; x̂₀ unclipped; x̂₀ clipped but the network's ε̂ kept in the
+  direction term (diffusers' default) instead of ε̂ recomputed from the clipped x̂₀; leading and linspace spacing;
+  η = 0 at 10/20/100/200 steps; seeds ``1 … --seeds − 1`` of DDIM-50 at η = 0 and 1 (the spread);
 - ``--ddpm-1000``: 1000 ancestral steps (the goal's reference); ``--ode-1000``: η = 0 at 1000 steps.
 
 ``--prediction v`` trains the network to predict ``v`` instead of ``ε`` (a separate run and section).
@@ -166,6 +167,8 @@ def main() -> None:
                 measure(f"final, {key} weights: DDIM-50 η = {eta:g}", final[key], eta=eta, **ddim)
     if "sampler" in args.parts:  # one sampling option at a time
         measure("final, x̂0 unclipped: DDIM-50 η = 0", variant(model, clip_sample=False), eta=0.0, **ddim)
+        measure("final, x̂0 clipped, the network's ε̂ kept: DDIM-50 η = 0", variant(model, clipped_epsilon=False),
+                eta=0.0, **ddim)
         for spacing in ("leading", "linspace"):
             measure(f"final, {spacing} spacing: DDIM-50 η = 0", variant(model, timestep_spacing=spacing), eta=0.0,
                     **ddim)

@@ -401,3 +401,25 @@ def test_samplers_table_resolves_names_once_and_validates_their_options():
     ):
         with pytest.raises(ConfigError, match=message):
             make_sampler(**kwargs)
+
+
+def test_ddim_clipped_epsilon_recomputes_the_direction_from_the_clipped_x0_or_keeps_the_networks():
+    x_t = torch.full((2, 3), 2.0, dtype=torch.float64)
+    eps = torch.full((2, 3), -1.5, dtype=torch.float64)  # x̂_0 far outside [−1, 1]: clipping bites
+    out = {}
+    for consistent in (True, False):
+        s = DDIMScheduler(clip_sample=True, clipped_epsilon=consistent)
+        s.set_timesteps(10)
+        t = int(s.timesteps[3])
+        x0 = s.predict_x0(eps, x_t, t).clamp(-1, 1)
+        kept = s.epsilon_from_x0(x0, x_t, t) if consistent else eps
+        prev = s.alpha_cumprod_at(s.previous_timestep(t))
+        expected = math.sqrt(prev) * x0 + math.sqrt(1 - prev) * kept  # Eq. (12) at η = 0
+        out[consistent] = s.step(eps, t, x_t, eta=0.0).prev_sample
+        torch.testing.assert_close(out[consistent], expected)
+    assert not torch.allclose(out[True], out[False])
+    unclipped = [DDIMScheduler(clip_sample=False, clipped_epsilon=flag) for flag in (True, False)]
+    for s in unclipped:  # without clipping the flag changes nothing
+        s.set_timesteps(10)
+    t = int(unclipped[0].timesteps[3])
+    torch.testing.assert_close(unclipped[0].step(eps, t, x_t).prev_sample, unclipped[1].step(eps, t, x_t).prev_sample)

@@ -57,10 +57,11 @@ class DDIMScheduler(NoiseSchedule):
         alpha_bar_prev = self.alpha_cumprod_at(prev_t)
         if model_output.shape[1] == 2 * x_t.shape[1]:  # learned variance: keep the prediction half
             model_output = model_output[:, : x_t.shape[1]]
-        # 2. "predicted x_0", Eq. (12) first term (Eq. (9)); clip, then make ε̂ consistent with it
+        # 2. "predicted x_0", Eq. (12) first term (Eq. (9)); clip, then (clipped_epsilon) make ε̂ consistent with it
         x0 = self.predict_x0(model_output, x_t, t)
         if self.clip_sample:
             x0 = self.clip(x0)
+        if self.clip_sample and self.clipped_epsilon:
             eps = self.epsilon_from_x0(x0, x_t, t)
         else:
             eps = self.predict_epsilon(model_output, x_t, t)

@@ -65,6 +65,9 @@ class ScheduleConfig(Config):
     timestep_spacing: Literal["leading", "trailing", "linspace"] = "trailing"  # which timesteps n < T visit
     clip_sample: bool = False  # clip x̂_0 to [−r, r] while sampling
     clip_sample_range: float = 1.0  # r
+    #: DDIM with clip_sample: the direction term uses ε̂ recomputed from the clipped x̂_0 (True, consistent with it)
+    #: or the network's own ε̂ (False: diffusers' DDIM default, use_clipped_model_output=False)
+    clipped_epsilon: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -98,6 +101,7 @@ class NoiseSchedule:
         self.timestep_spacing = cfg.timestep_spacing
         self.clip_sample = cfg.clip_sample
         self.clip_sample_range = cfg.clip_sample_range
+        self.clipped_epsilon = cfg.clipped_epsilon
 
         # D1 tables, float64, (T,)
         self.betas = make_betas(cfg.beta_schedule, T, beta_start=cfg.beta_start, beta_end=cfg.beta_end)
