@@ -7,12 +7,14 @@ the full test set (10,000). Goal: ≤ 89.9 nats (pythae reports 89.78 for its VA
 ``--model iwae`` trains the k-sample bound instead (goal ≤ 87.1 nats, the IWAE paper's figure);
 ``--init-from RUN/model`` starts from a saved model with the same networks (e.g. VAE → IWAE).
 ``--model hvae`` trains the hierarchical VAE (V9; ``--upper-latent``, ``--upper-hidden``, ``--inference
-ladder``, ``--free-bits``) and adds, per stochastic layer, the active units (Burda et al.'s covariance
-criterion, 0.01) and the KL on the test set: upper layers collapsing to the prior show there.
+ladder``, ``--free-bits``, ``--prior vamp --pseudo-inputs K``, ``--k`` for the importance-weighted bound) and adds,
+per stochastic layer, the active units (Burda et al.'s covariance criterion, 0.01) and the KL on the test set:
+upper layers collapsing to the prior show there.
 
     python benchmarks/vae_nll.py --epochs 100 --eval-every 10
-    python benchmarks/vae_nll.py --model hvae --inference ladder --hidden 300 300 --latent 40 --upper-latent 20 \
-        --activation glu --warmup-epochs 50 --epochs 250 --eval-every 25 --section hvae_nll_ladder
+    python benchmarks/vae_nll.py --model hvae --inference markov --prior vamp --pseudo-inputs 500 --hidden 300 300 \
+        --latent 40 --upper-latent 40 --upper-hidden 300 --activation glu --warmup-epochs 25 --epochs 155 \
+        --eval-every 31 --threads 1 --section hvae_nll_markov_vamp
 """
 
 from __future__ import annotations
