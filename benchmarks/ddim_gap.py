@@ -54,8 +54,9 @@ class Snapshots(L.Callback):
     the averages at ``decays`` besides the run's own are ``EMA`` instances this callback drives (they are
     not registered with the trainer, so they never swap themselves in for validation)."""
 
-    def __init__(self, iterations: list[int], decays: list[float]) -> None:
+    def __init__(self, iterations: list[int], decays: list[float], save: str | None = None) -> None:
         self.iterations = sorted(iterations)
+        self.save = save  # each snapshot is written as it is taken: a run stopped later keeps the earlier ones
         self.averages = {decay: EMA(decay) for decay in decays}
         self.models: dict[int, dict[str, torch.nn.Module]] = {}
 
@@ -75,6 +76,9 @@ class Snapshots(L.Callback):
         for decay, average in self.averages.items():
             models[f"ema{decay:g}"] = average.ema_model(pl_module.model).eval()
         self.models[iteration] = models
+        if self.save:
+            for k, m in models.items():
+                m.save_pretrained(Path(self.save) / str(iteration) / k)
         print(f"  snapshot at iteration {iteration}", flush=True)
 
 
@@ -118,7 +122,7 @@ def main() -> None:
         trained = Path(args.load) / "trained.txt"
         info = (trained.read_text().strip() + "; " if trained.is_file() else "") + f"loaded from {args.load}"
     else:
-        snap = Snapshots(args.snapshots, args.ema_decays)
+        snap = Snapshots(args.snapshots, args.ema_decays, save=args.save)
         run_dir = Path("runs") / f"bench-{args.name}"
         cfg = TrainConfig(model="ddpm", data="mnist", epochs=-1, max_steps=max(args.snapshots),
                           batch_size=128, lr=args.lr, ema_decay=0.995, grad_clip=1.0, val_size=1000,
@@ -130,9 +134,6 @@ def main() -> None:
         info = (f"trained {run.steps} iterations in {run.seconds / 60:.1f} min on {args.threads} threads; snapshots "
                 f"at iterations {', '.join(map(str, sorted(snapshots)))}")
         if args.save:
-            for iteration, models in snapshots.items():
-                for k, m in models.items():
-                    m.save_pretrained(Path(args.save) / str(iteration) / k)
             (Path(args.save) / "trained.txt").write_text(info + "\n")
         if args.train_only:
             print(info)

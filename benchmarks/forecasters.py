@@ -91,6 +91,9 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=100, help="Monte-Carlo dropout paths per origin")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--options", type=json.loads, default={}, help="model options of every forecaster, as JSON "
+                   "(e.g. '{\"highway\": -1}')")
+    p.add_argument("--name", default="forecasters")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     base = baselines()
@@ -103,7 +106,8 @@ def main() -> None:
             for m in args.models:
                 t0, c0 = time.perf_counter(), cpu_seconds()
                 cfg = TrainConfig(model=m, data=series, epochs=-1, max_steps=args.steps, lr_schedule="cosine",
-                                  seed=args.seed, quiet=True, out=str(Path(tmp) / f"{series}-{m}"))
+                                  seed=args.seed, quiet=True, out=str(Path(tmp) / f"{series}-{m}"),
+                                  model_options=args.options)
                 result = train(cfg)
                 ours[m] = {**score(result.model, series, args.samples, args.seed),
                            "cpu": cpu_seconds() - c0, "seconds": time.perf_counter() - t0}
@@ -134,7 +138,7 @@ def main() -> None:
                + ", ".join(f"{s} ({m}) {'yes' if ok else 'no'}" for s, m, ok in coverage_ok) + "."]
     notes = "\n".join(lines + [""] + verdict)
     print(notes)
-    write_results("forecasters", rows, command_line(), notes=notes)
+    write_results(args.name, rows, command_line(), notes=notes)
 
 
 if __name__ == "__main__":

@@ -187,7 +187,11 @@ def toys(datasets: list[str], seeds: int, seconds: float, rows: list[str] | None
                 continue
             recipe = recipe[0] if recipe else {}
             steps = iterations or toy_steps(model, options, data, seconds, recipe)
-            runs = [toy_run(model, options, data, seed, steps, recipe) for seed in range(seeds)]
+            runs = []
+            for seed in range(seeds):
+                runs.append(toy_run(model, options, data, seed, steps, recipe))
+                print(f"  {data} {name}, seed {seed}: {runs[-1]['modes']} modes, {runs[-1]['hq']:.1f} % HQ "
+                      f"({runs[-1]['seconds']:.0f} s)", flush=True)
             t = {k: torch.tensor([float(r[k]) for r in runs]) for k in ("modes", "hq", "kl", "seconds")}
             std = (lambda v: float(v.std()) if len(v) > 1 else float("nan"))  # noqa: E731
             per = "; ".join(f"{r['modes']} / {r['hq']:.1f} %" for r in runs)

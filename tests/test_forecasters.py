@@ -51,9 +51,11 @@ def test_the_loss_is_the_mse_of_the_shifted_targets_and_save_load_keeps_it(body,
     assert torch.equal(loaded.preprocessor.mean, model.preprocessor.mean)  # the scaler comes with the weights
 
 
+@pytest.mark.parametrize("options", [{}, {"series_input": "difference", "highway": 5}], ids=["level", "difference"])
 @pytest.mark.parametrize("body", BODIES)
-def test_forecasting_feeds_each_prediction_back_into_the_window(body):
-    model = _model(body)
+def test_forecasting_feeds_each_prediction_back_into_the_window(body, options):
+    model = _model(body, **options)
+    torch.nn.init.normal_(model.graph.nodes["ar"].linear.weight, std=0.1)  # a highway that is not zero
     context = torch.randn(2, 15, 1) * 2 + 10  # data units, longer than the model's 12 steps
     f = model.forecast(context, 4)
     seq = (context[:, -12:] - 10.0) / 2.0  # standardized with channel 0's mean 10, std 2
@@ -65,7 +67,7 @@ def test_forecasting_feeds_each_prediction_back_into_the_window(body):
         if body not in ("lstm", "gru"):  # the window slides; a recurrent body carries its state over every value
             seq = seq[:, 1:]
     assert torch.allclose(f.point, torch.stack(want, 1), atol=1e-5)
-    direct = _model(body, output="direct")
+    direct = _model(body, output="direct", **options)
     assert direct.forecast(context, 5).point.shape == (2, 5)
     with pytest.raises(ConfigError, match="horizon ≤ 5"):
         direct.forecast(context, 6)
@@ -149,3 +151,72 @@ def test_predicting_changes_a_zero_head_is_the_naive_forecast_and_levels_need_no
     for p in level.graph.nodes["step"].parameters():
         torch.nn.init.zeros_(p)
     assert torch.allclose(level.forecast(context, 3).point, torch.full((2, 3), 10.0))  # the training mean
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_the_highway_is_a_linear_autoregression_fed_back_with_the_forecasts(body):
+    """LSTNet's highway: with the body's head at zero, the change-forecaster is y_{t+1} = y_t + Σ a_i y_{t−i} + b,
+    recursed on its own forecasts (standardized units); it starts at zero, so the model begins as without it."""
+    torch.manual_seed(0)
+    plain = _model(body, highway=0)
+    torch.manual_seed(0)
+    model = _model(body, highway=3)
+    x = torch.randn(2, 12, 1)
+    assert torch.equal(plain._heads(x)[0], model._heads(x)[0])  # a zero highway changes nothing
+    for p in model.graph.nodes["step"].parameters():
+        torch.nn.init.zeros_(p)
+    a, b = torch.tensor([0.1, -0.2, 0.3]), 0.05  # weights on y_{t−2}, y_{t−1}, y_t
+    with torch.no_grad():
+        model.graph.nodes["ar"].linear.weight.copy_(a[None])
+        model.graph.nodes["ar"].linear.bias.fill_(b)
+    context = torch.randn(2, 15, 1) * 2 + 10
+    y = list(((context[:, :, 0] - 10.0) / 2.0).unbind(1))
+    for _ in range(4):
+        y.append(y[-1] + a[0] * y[-3] + a[1] * y[-2] + a[2] * y[-1] + b)
+    want = torch.stack(y[-4:], 1) * 2.0 + 10.0
+    assert torch.allclose(model.forecast(context, 4).point, want, atol=1e-5)
+    assert torch.allclose(model._heads((context[:, -12:] - 10.0) / 2.0)[0][:, -1] * 2 + 10, want[:, 0], atol=1e-5)
+    assert _model(body, highway=-1).graph.nodes["ar"].p == 12  # -1: the whole context
+    with pytest.raises(ConfigError, match="highway"):
+        _model(body, highway=-2)
+
+
+def test_the_ols_highway_starts_at_the_least_squares_autoregression_of_the_training_windows():
+    """On an AR(2) series, ``highway_init="ols"`` recovers the generating coefficients (as changes)."""
+    from genlab.data.tensors import TensorData
+
+    g = torch.Generator().manual_seed(0)
+    e = (0.05 * torch.randn(20_000, generator=g)).tolist()
+    y = [0.0, 0.0]
+    for t in range(2, 20_000):
+        y.append(0.6 * y[-1] - 0.3 * y[-2] + 0.1 + e[t])
+    y = torch.tensor(y)
+    L = 12
+    windows = y.unfold(0, L + 1, 1)  # (N, L + 1)
+    context, target = windows[:, :L, None], windows[:, 1:]  # (N, L, 1), (N, L)
+    data = TensorData({"context": context, "target": target, "future": target[:, :5]}, name="ar2", split="train",
+                      kind="series")
+    model = _model("mlp", highway=3, highway_init="ols")
+    model.before_fit(data)
+    ar = model.graph.nodes["ar"].linear
+    # y_{t+1} − y_t = 0 · y_{t−2} − 0.3 y_{t−1} + (0.6 − 1) y_t + 0.1
+    assert torch.allclose(ar.weight[0], torch.tensor([0.0, -0.3, -0.4]), atol=0.02)
+    assert abs(float(ar.bias) - 0.1) < 0.02
+    assert not any(q.requires_grad for q in ar.parameters())  # kept fixed: the body learns the residual
+    assert not any(q.any() for q in model.graph.nodes["step"].parameters())  # the model starts as that AR
+    zero = _model("mlp", highway=3)
+    zero.before_fit(data)
+    assert not zero.graph.nodes["ar"].linear.weight.any()  # the default starts at zero
+
+
+def test_the_difference_input_reads_changes_so_a_level_shift_changes_nothing_but_the_level():
+    """With ``series_input="difference"`` and change prediction, adding a constant to the whole context moves the
+    forecast by that constant: the network reads only the changes (a trend beyond the training range stays in it)."""
+    model = _model("mlp", series_input="difference", highway=-1)
+    torch.nn.init.normal_(model.graph.nodes["ar"].linear.weight, std=0.1)
+    context = torch.randn(2, 12, 1) * 2 + 10
+    shifted = model.forecast(context + 50.0, 4).point
+    assert torch.allclose(shifted, model.forecast(context, 4).point + 50.0, atol=1e-3)
+    level = _model("mlp")
+    assert not torch.allclose(level.forecast(context + 50.0, 4).point, level.forecast(context, 4).point + 50.0,
+                              atol=1e-3)

@@ -8,6 +8,10 @@ where step t's features depend on steps ≤ t only (what one-step-ahead training
 - ``AttentionBody``: a causal transformer (A3, A5) over the steps.
 
 Each ends in dropout, so Monte-Carlo dropout (N5) has a source of randomness whatever the depth.
+
+``Highway`` is not a body: the linear autoregression on the series' last ``p`` values that LSTNet (Lai et al. 2018,
+arXiv:1703.07015) adds to a network's forecast, so that the linear AR model (what AutoReg fits) lies inside every
+forecaster and the body only has to learn what it misses.
 """
 
 from __future__ import annotations
@@ -18,6 +22,35 @@ from torch import Tensor, nn
 from genlab.blocks.causal_conv import TCN
 from genlab.blocks.recurrent.layers import GRU, LSTM
 from genlab.blocks.transformer import CausalTransformer
+
+
+def lag_windows(x: Tensor, p: int) -> Tensor:
+    """``(B, L, D)`` → ``(B, L, D, p)``: at each step t the steps t − p + 1 … t (before the first, the first
+    repeated)."""
+    padded = torch.cat([x[:, :1].expand(-1, p - 1, -1), x], 1)  # (B, L + p − 1, D)
+    return padded.unfold(1, p, 1)
+
+
+class Highway(nn.Module):
+    """``a_t = Σ_{i<p} w_i y_{t−i} + b``: a linear autoregression of order ``p`` on the series ``(B, L, 1)`` at
+    every step → ``(B, L, 1)``; starts at zero, so a forecaster begins as it would without it."""
+
+    def __init__(self, p: int) -> None:
+        super().__init__()
+        self.p = p
+        self.linear = nn.Linear(p, 1)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, y: Tensor) -> Tensor:  # (B, L, 1) → (B, L, 1)
+        return self.linear(lag_windows(y, self.p)[:, :, 0])
+
+    def last(self, y: Tensor) -> Tensor:
+        """The last step's term only ``(B,)`` from the values so far ``(B, T)``."""
+        window = y[:, -self.p:]  # (B, ≤ p)
+        if window.shape[1] < self.p:
+            window = torch.cat([window[:, :1].expand(-1, self.p - window.shape[1]), window], 1)
+        return self.linear(window)[:, 0]
 
 
 class LagMLP(nn.Module):
@@ -34,8 +67,7 @@ class LagMLP(nn.Module):
         self.out_dim = hidden
 
     def forward(self, x: Tensor) -> Tensor:  # (B, L, D) → (B, L, F)
-        padded = torch.cat([x[:, :1].expand(-1, self.lags - 1, -1), x], 1)  # (B, L + p − 1, D)
-        windows = padded.unfold(1, self.lags, 1)  # (B, L, D, p): steps t − p + 1 … t
+        windows = lag_windows(x, self.lags)  # (B, L, D, p): steps t − p + 1 … t
         return self.mlp(windows.transpose(2, 3).flatten(2))
 
     def last(self, x: Tensor) -> Tensor:

@@ -6,7 +6,8 @@ data has them, its ``exogenous`` channels ``(B, L, E)`` (calendar features, othe
 (a linear map per step), their features are concatenated and read by a causal body (``bodies``: an AR-MLP, an
 LSTM/GRU, a TCN, a transformer), whose per-step features feed two heads:
 
-    step:   ŷ_{t+1} = y_t + w_sᵀ h_t + b_s          trained on ``target`` (the series shifted by one), MSE, every step
+    step:   ŷ_{t+1} = y_t + w_sᵀ h_t + b_s [+ Σ_{i<p} a_i y_{t−i}]    trained on ``target`` (the series shifted by
+            one), MSE, every step; the bracket is the optional linear highway (``highway=p``, LSTNet's)
     direct: (ŷ_{o}, …, ŷ_{o+H−1}) = y_{o−1} + W_d h_{L−1} + b_d    trained on ``future`` (``output="direct"``)
 
 (``predict="change"``, the default: the heads give changes, so a trend beyond the training part's range stays in
@@ -35,7 +36,7 @@ from genlab.blocks.graph import Graph, node
 from genlab.config import Config, require
 from genlab.errors import ConfigError
 from genlab.models.base import Forecasts, Model, ModelOutput
-from genlab.models.forecast.bodies import AttentionBody, ConvBody, LagMLP, RecurrentBody
+from genlab.models.forecast.bodies import AttentionBody, ConvBody, Highway, LagMLP, RecurrentBody
 from genlab.preprocessing_series import SeriesScaler
 
 
@@ -57,6 +58,9 @@ class ForecasterConfig(Config):
     kernel_size: int = 3  # tcn
     heads: int = 4  # transformer
     residual_noise: bool = True  # sample paths add the one-step residual noise to each fed-back value
+    highway: int = -1  # p of a linear AR on the series' last p values added to the step head (LSTNet); -1: the context
+    series_input: Literal["level", "difference"] = "level"  # what the series branch and the highway read
+    highway_init: Literal["zero", "ols"] = "zero"  # ols: the least-squares AR of the training windows, kept fixed
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -64,6 +68,7 @@ class ForecasterConfig(Config):
         require(self.context >= 2, f"context must be ≥ 2 steps, got {self.context}")
         require(self.horizon >= 1, f"horizon must be ≥ 1 step, got {self.horizon}")
         require(self.hidden >= 1 and self.layers >= 1, "hidden and layers must be ≥ 1")
+        require(self.highway >= -1, f"highway must be an order p ≥ 1, 0 (none) or -1 (the context), got {self.highway}")
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
         require(self.body != "transformer" or self.hidden % self.heads == 0,
                 f"the transformer's hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
@@ -138,12 +143,19 @@ class Forecaster(Model, Forecasts):
         branches = [node("s", _Branch(1, c.series_width), "series")]
         if E:
             branches.append(node("e", _Branch(E, c.exogenous_width), "exogenous"))
+        heads = [node("step", nn.Linear(body.out_dim, 1), "h"), node("direct", _Last(body.out_dim, c.horizon), "h")]
+        highway = [node("ar", Highway(self.highway_order), "series")] if self.highway_order else []
+        if highway and c.highway_init == "ols":  # fitted before training (before_fit), then fixed
+            highway[0].module.requires_grad_(False)
         self.graph = Graph(inputs=("series", "exogenous") if E else ("series",),
-                           nodes=[*branches, node("h", body, *(n.name for n in branches)),
-                                  node("step", nn.Linear(body.out_dim, 1), "h"),
-                                  node("direct", _Last(body.out_dim, c.horizon), "h")],
-                           outputs=("step", "direct"))
+                           nodes=[*branches, node("h", body, *(n.name for n in branches)), *heads, *highway],
+                           outputs=("step", "direct", *(n.name for n in highway)))
         self.register_buffer("residual_std", torch.ones(()))  # σ̂ of the one-step residuals (standardized units)
+
+    @property
+    def highway_order(self) -> int:
+        """p of the linear highway (0: none)."""
+        return self.config.context if self.config.highway == -1 else self.config.highway
 
     @classmethod
     def data_defaults(cls, data) -> dict[str, Any]:
@@ -154,12 +166,20 @@ class Forecaster(Model, Forecasts):
         return {"channels": len(meta["channels"]), "context": int(meta["context"]), "horizon": int(meta["horizon"])}
 
     # --- the network ----------------------------------------------------------------------------
+    def _inputs(self, rows: Tensor) -> dict[str, Tensor]:
+        """The graph's named inputs from standardized rows ``(B, T, C)``: the ``series`` ``(B, T, 1)`` as levels or,
+        with ``series_input="difference"``, as ``y_t − y_{t−1}`` (0 at the first row: windows are read on their
+        own), and the ``exogenous`` channels ``(B, T, E)``."""
+        series = rows[..., :1]
+        if self.config.series_input == "difference":
+            series = torch.cat([torch.zeros_like(series[:, :1]), series[:, 1:] - series[:, :-1]], 1)
+        return {"series": series, **({"exogenous": rows[..., 1:]} if self.config.channels > 1 else {})}
+
     def _heads(self, context: Tensor) -> tuple[Tensor, Tensor]:
         """Standardized ``context`` ``(B, L, C)`` → one-step predictions ``(B, L)`` and direct ones ``(B, H)``."""
-        inputs = {"series": context[..., :1]}
-        if self.config.channels > 1:
-            inputs["exogenous"] = context[..., 1:]
-        out = self.graph(**inputs)
+        out = self.graph(**self._inputs(context))
+        if "ar" in out:  # the linear highway joins the step head
+            out["step"] = out["step"] + out["ar"]
         if self.config.predict == "level":
             return out["step"][..., 0], out["direct"]
         # changes: each prediction is the last value plus the head's change (a trend the training part never
@@ -171,6 +191,29 @@ class Forecaster(Model, Forecasts):
         step, direct = self._heads(context)
         pred, truth = (step, target) if self.config.output == "step" else (direct, future)
         return ForecastOutput(F.mse_loss(pred, truth), mae=(pred - truth).abs().mean().detach())
+
+    @torch.no_grad()
+    def before_fit(self, data) -> None:
+        """``highway_init="ols"``, the hybrid of Zhang (2003, Neurocomputing 50): the highway is the least-squares
+        autoregression of order p on the training windows' last steps (in the step head's units: the change, or the
+        level; a small ridge, 1e-3 of the mean squared lag, keeps it defined on short series), kept fixed, and the
+        step head starts at zero: the model begins as that linear AR and the body learns only what it misses."""
+        p = self.highway_order
+        if not p or self.config.highway_init != "ols":
+            return
+        context, target = data.fields["context"].float(), data.fields["target"][:, -1].float()  # (N, L, C), (N,)
+        lags = self._inputs(context)["series"][:, -p:, 0]  # (N, p): the last p steps of what the highway reads
+        context = context[..., 0]
+        y = target - context[:, -1] if self.config.predict == "change" else target  # (N,)
+        X = torch.cat([lags, torch.ones(len(lags), 1)], 1)  # (N, p + 1)
+        ridge = 1e-3 * float((lags ** 2).mean()) * len(X) * torch.eye(p + 1)
+        ridge[p, p] = 0.0  # the intercept is not shrunk
+        w = torch.linalg.solve(X.T @ X + ridge, X.T @ y)  # (p + 1,)
+        linear = self.graph.nodes["ar"].linear
+        linear.weight.copy_(w[None, :p])
+        linear.bias.fill_(float(w[p]))
+        for param in self.graph.nodes["step"].parameters():
+            param.zero_()
 
     @torch.no_grad()
     def after_fit(self, data) -> None:
@@ -214,20 +257,24 @@ class Forecaster(Model, Forecasts):
             return self._heads(ctx[:, -c.context:])[1][:, :horizon]
         nodes = self.graph.nodes
         body, head = nodes["h"], nodes["step"]
+        recurrent = isinstance(body, RecurrentBody)
 
         def features(rows: Tensor) -> Tensor:  # (B, T, C) → the branches' features side by side (B, T, d_in), S3
-            parts = [nodes["s"](rows[..., :1])] + ([nodes["e"](rows[..., 1:])] if "e" in nodes else [])
+            inputs = self._inputs(rows)
+            parts = [nodes["s"](inputs["series"])] + ([nodes["e"](inputs["exogenous"])] if "e" in nodes else [])
             return torch.cat(parts, -1)
 
-        window = features(ctx[:, -c.context:])  # (B, L, d_in)
+        # the rows read so far (B, T, C): the window slides; a recurrent body's state carries every value since the
+        # context's, so its rows grow (one step of the body per fed-back value)
+        rows = ctx[:, -c.context:]
         last = ctx[:, -1, 0] if c.predict == "change" else torch.zeros_like(ctx[:, -1, 0])  # (B,) y_t (or 0)
-        state = None
-        if isinstance(body, RecurrentBody):  # the state carries the window: one step per new value
-            h, state = body(window, with_state=True)
+        if recurrent:
+            h, state = body(features(rows), with_state=True)
             h = h[:, -1]
         out = []
         for step in range(horizon):
-            if state is None:
+            if not recurrent:
+                window = features(rows)  # (B, L, d_in)
                 if isinstance(body, LagMLP):
                     h = body.last(window)  # (B, F)
                 elif isinstance(body, ConvBody):  # the last step sees its receptive field only: no need for more
@@ -235,6 +282,8 @@ class Forecaster(Model, Forecasts):
                 else:
                     h = body(window)[:, -1]
             y = last + head(h)[:, 0]  # (B,) ŷ of the next step
+            if "ar" in nodes:
+                y = y + nodes["ar"].last(self._inputs(rows)["series"][..., 0])
             if noise:
                 y = y + noise * torch.randn_like(y)
             out.append(y)
@@ -243,12 +292,10 @@ class Forecaster(Model, Forecasts):
             if step == horizon - 1:
                 break
             new = y[:, None, None] if exo is None else torch.cat([y[:, None, None], exo[:, step:step + 1]], -1)
-            row = features(new)  # (B, 1, d_in)
-            if state is not None:
-                h, state = body(row, state, with_state=True)
+            rows = torch.cat([rows if recurrent else rows[:, 1:], new], 1)  # S1: the prediction fed back
+            if recurrent:
+                h, state = body(features(rows[:, -2:])[:, -1:], state, with_state=True)  # the new step's features
                 h = h[:, -1]
-            else:
-                window = torch.cat([window[:, 1:], row], 1)  # the window slides: S1's prediction fed back
         return torch.stack(out, 1)
 
     @torch.no_grad()
