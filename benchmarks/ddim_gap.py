@@ -99,10 +99,13 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--prediction", choices=["epsilon", "v"], default="epsilon")
+    p.add_argument("--etas", type=float, nargs="+", default=[0.0, 1.0], help="η of the curve and weights rows")
     p.add_argument("--ddpm-1000", action="store_true", help="1000 ancestral steps on the final model")
     p.add_argument("--ode-1000", action="store_true", help="η = 0 at 1000 steps on the final model")
     p.add_argument("--save", help="directory to keep the final models in")
     p.add_argument("--load", help="evaluate the models a --save run kept, without training")
+    p.add_argument("--iterations", type=int, nargs="+", help="with --load: only these snapshots (the largest is the "
+                   "final model)")
     p.add_argument("--train-only", action="store_true", help="train and --save, evaluate later with --load")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default="ddim_gap")
@@ -117,7 +120,10 @@ def main() -> None:
     records: list[dict] = []
     if args.load:  # DIR/<iteration>/<weights>/, as --save wrote them
         snapshots = {int(d.name): {k.name: DDPM.from_pretrained(k) for k in sorted(d.iterdir()) if k.is_dir()}
-                     for d in Path(args.load).iterdir() if d.name.isdigit()}
+                     for d in Path(args.load).iterdir()
+                     if d.name.isdigit() and (not args.iterations or int(d.name) in args.iterations)}
+        if not snapshots:
+            raise SystemExit(f"{args.load} holds no snapshot{' of ' + str(args.iterations) if args.iterations else ''}")
         final = snapshots[max(snapshots)]
         trained = Path(args.load) / "trained.txt"
         info = (trained.read_text().strip() + "; " if trained.is_file() else "") + f"loaded from {args.load}"
@@ -160,11 +166,11 @@ def main() -> None:
     model = final["ema"]
     if "curve" in args.parts:  # the gap against training time
         for iteration, models in sorted(snapshots.items()):
-            for eta in (0.0, 1.0):
+            for eta in args.etas:
                 measure(f"iteration {iteration}: DDIM-50 η = {eta:g}", models["ema"], eta=eta, **ddim)
     if "weights" in args.parts:  # the weights sampled
         for key in [k for k in final if k != "ema"]:
-            for eta in (0.0, 1.0):
+            for eta in args.etas:
                 measure(f"final, {key} weights: DDIM-50 η = {eta:g}", final[key], eta=eta, **ddim)
     if "sampler" in args.parts:  # one sampling option at a time
         measure("final, x̂0 unclipped: DDIM-50 η = 0", variant(model, clip_sample=False), eta=0.0, **ddim)
