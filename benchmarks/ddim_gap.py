@@ -128,7 +128,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=1, help="processes each draw is split across (1 thread each)")
     p.add_argument("--name", default="ddim_gap")
-    p.add_argument("--parts", nargs="+", default=["curve", "weights", "sampler", "seeds"],
+    p.add_argument("--parts", nargs="*", default=["curve", "weights", "sampler", "seeds"],
                    choices=["curve", "weights", "sampler", "seeds"],
                    help="which rows: the gap against training time, the weights sampled, the sampler's options, "
                         "the seeds' spread (the 1000-step rows come with --ddpm-1000 / --ode-1000)")

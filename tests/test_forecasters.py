@@ -220,3 +220,21 @@ def test_the_difference_input_reads_changes_so_a_level_shift_changes_nothing_but
     level = _model("mlp")
     assert not torch.allclose(level.forecast(context + 50.0, 4).point, level.forecast(context, 4).point + 50.0,
                               atol=1e-3)
+
+
+def test_a_forecaster_saved_before_the_highway_loads_as_it_was(tmp_path):
+    """A ``config.json`` written before ``highway`` existed lacks it: the model loads without a highway (what it
+    was), while a new forecaster has one by default."""
+    import genlab
+
+    old = _model("gru", highway=0)
+    old.save_pretrained(tmp_path / "m")
+    path = tmp_path / "m" / "config.json"
+    meta = json.loads(path.read_text())
+    del meta["config"]["highway"]
+    path.write_text(json.dumps(meta))
+    loaded = genlab.load(tmp_path / "m")
+    assert loaded.config.highway == 0 and "ar" not in loaded.graph.nodes
+    context = torch.randn(2, 12, 1) * 2 + 10
+    assert torch.equal(loaded.forecast(context, 3).point, old.forecast(context, 3).point)
+    assert _model("gru").config.highway == -1

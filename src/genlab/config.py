@@ -28,6 +28,9 @@ class Config:
     """
 
     retired: ClassVar[dict[str, Any]] = {}
+    #: options added after models were saved, each with the value that keeps such a model what it was: a saved
+    #: ``config.json`` that lacks one loads with that value (``from_saved``), while new configs take the default
+    introduced: ClassVar[dict[str, Any]] = {}
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -60,6 +63,12 @@ class Config:
         d = {k: _over_section_default(cls, k, hints.get(k), v) for k, v in d.items()}
         kwargs = {k: coerce(v, hints.get(k, Any), k) for k, v in d.items()}
         return cls(**kwargs)
+
+    @classmethod
+    def from_saved(cls, d: dict[str, Any]) -> Config:
+        """``from_dict`` of a config a genlab wrote: options it lacks that were ``introduced`` since take their old
+        values."""
+        return cls.from_dict({**cls.introduced, **d})
 
     @classmethod
     def _without_retired(cls, d: dict[str, Any]) -> dict[str, Any]:

@@ -139,7 +139,7 @@ def load(directory: str | os.PathLike, *, map_location: str = "cpu") -> nn.Modul
     meta = read_config(directory)
     cls = _resolve_class(meta["class"])
     try:
-        config = cls.config_class.from_dict(meta["config"])
+        config = cls.config_class.from_saved(meta["config"])
     except (ConfigError, TypeError) as e:
         raise LoadError(f"{directory / CONFIG_NAME}: invalid config for {cls.__name__}: {e}") from None
     model = cls(config)

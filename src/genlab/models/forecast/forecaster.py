@@ -26,7 +26,7 @@ carry both the model's and the data's uncertainty; intervals are the paths' quan
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +42,7 @@ from genlab.preprocessing_series import SeriesScaler
 
 @dataclasses.dataclass
 class ForecasterConfig(Config):
+    introduced: ClassVar[dict[str, Any]] = {"highway": 0}  # forecasters saved before the highway had none
     preprocessing: dict = dataclasses.field(default_factory=dict)  # the fitted SeriesScaler's spec (channels)
     channels: int = 1  # C: the series, then E exogenous channels (from the data)
     context: int = 30  # L: steps the model reads (from the data)
