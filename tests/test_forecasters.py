@@ -51,7 +51,9 @@ def test_the_loss_is_the_mse_of_the_shifted_targets_and_save_load_keeps_it(body,
     assert torch.equal(loaded.preprocessor.mean, model.preprocessor.mean)  # the scaler comes with the weights
 
 
-@pytest.mark.parametrize("options", [{}, {"series_input": "difference", "highway": 5}], ids=["level", "difference"])
+@pytest.mark.parametrize("options", [{}, {"series_input": "difference", "highway": 5},
+                                     {"series_input": "difference", "highway": -1}],
+                         ids=["level", "difference", "difference-whole-window"])
 @pytest.mark.parametrize("body", BODIES)
 def test_forecasting_feeds_each_prediction_back_into_the_window(body, options):
     model = _model(body, **options)
@@ -179,6 +181,8 @@ def test_the_highway_is_a_linear_autoregression_fed_back_with_the_forecasts(body
     assert _model(body, highway=-1).graph.nodes["ar"].p == 12  # -1: the whole context
     with pytest.raises(ConfigError, match="highway"):
         _model(body, highway=-2)
+    with pytest.raises(ConfigError, match="highway_init=ols fits the highway"):
+        _model(body, highway=0, highway_init="ols")
 
 
 def test_the_ols_highway_starts_at_the_least_squares_autoregression_of_the_training_windows():

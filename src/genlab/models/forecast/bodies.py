@@ -31,6 +31,14 @@ def lag_windows(x: Tensor, p: int) -> Tensor:
     return padded.unfold(1, p, 1)
 
 
+def last_window(x: Tensor, p: int) -> Tensor:
+    """``(B, T, D)`` → ``(B, p, D)``: the last ``p`` steps (``lag_windows(x, p)[:, -1]`` without the others)."""
+    window = x[:, -p:]  # (B, ≤ p, D)
+    if window.shape[1] < p:
+        window = torch.cat([window[:, :1].expand(-1, p - window.shape[1], -1), window], 1)
+    return window
+
+
 class Highway(nn.Module):
     """``a_t = Σ_{i<p} w_i y_{t−i} + b``: a linear autoregression of order ``p`` on the series ``(B, L, 1)`` at
     every step → ``(B, L, 1)``; starts at zero, so a forecaster begins as it would without it."""
@@ -47,10 +55,7 @@ class Highway(nn.Module):
 
     def last(self, y: Tensor) -> Tensor:
         """The last step's term only ``(B,)`` from the values so far ``(B, T)``."""
-        window = y[:, -self.p:]  # (B, ≤ p)
-        if window.shape[1] < self.p:
-            window = torch.cat([window[:, :1].expand(-1, self.p - window.shape[1]), window], 1)
-        return self.linear(window)[:, 0]
+        return self.linear(last_window(y[..., None], self.p)[..., 0])[:, 0]
 
 
 class LagMLP(nn.Module):
@@ -72,10 +77,7 @@ class LagMLP(nn.Module):
 
     def last(self, x: Tensor) -> Tensor:
         """The last step's features only ``(B, F)`` (``forward(x)[:, -1]``, without the other steps' windows)."""
-        window = x[:, -self.lags:]  # (B, ≤ p, D)
-        if window.shape[1] < self.lags:
-            window = torch.cat([window[:, :1].expand(-1, self.lags - window.shape[1], -1), window], 1)
-        return self.mlp(window.flatten(1))
+        return self.mlp(last_window(x, self.lags).flatten(1))
 
 
 class RecurrentBody(nn.Module):

@@ -70,6 +70,8 @@ class ForecasterConfig(Config):
         require(self.horizon >= 1, f"horizon must be ≥ 1 step, got {self.horizon}")
         require(self.hidden >= 1 and self.layers >= 1, "hidden and layers must be ≥ 1")
         require(self.highway >= -1, f"highway must be an order p ≥ 1, 0 (none) or -1 (the context), got {self.highway}")
+        require(self.highway_init == "zero" or self.highway != 0,
+                "highway_init=ols fits the highway: give it an order (highway=-1 for the context, or p ≥ 1)")
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
         require(self.body != "transformer" or self.hidden % self.heads == 0,
                 f"the transformer's hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
@@ -260,22 +262,25 @@ class Forecaster(Model, Forecasts):
         body, head = nodes["h"], nodes["step"]
         recurrent = isinstance(body, RecurrentBody)
 
-        def features(rows: Tensor) -> Tensor:  # (B, T, C) → the branches' features side by side (B, T, d_in), S3
-            inputs = self._inputs(rows)
+        def features(inputs: dict[str, Tensor]) -> Tensor:  # the graph's inputs → the branches' features (B, T, d_in)
             parts = [nodes["s"](inputs["series"])] + ([nodes["e"](inputs["exogenous"])] if "e" in nodes else [])
-            return torch.cat(parts, -1)
+            return torch.cat(parts, -1)  # side by side, S3
 
         # the rows read so far (B, T, C): the window slides; a recurrent body's state carries every value since the
         # context's, so its rows grow (one step of the body per fed-back value)
         rows = ctx[:, -c.context:]
         last = ctx[:, -1, 0] if c.predict == "change" else torch.zeros_like(ctx[:, -1, 0])  # (B,) y_t (or 0)
+        p = self.highway_order
         if recurrent:
-            h, state = body(features(rows), with_state=True)
+            h, state = body(features(self._inputs(rows)), with_state=True)
             h = h[:, -1]
         out = []
         for step in range(horizon):
+            # what the graph reads of the rows: the whole window for a sliding body, the last p + 1 rows (p
+            # differences) for the highway of a recurrent one
+            inputs = self._inputs(rows if not recurrent else rows[:, -(p + 1):]) if p or not recurrent else None
             if not recurrent:
-                window = features(rows)  # (B, L, d_in)
+                window = features(inputs)  # (B, L, d_in)
                 if isinstance(body, LagMLP):
                     h = body.last(window)  # (B, F)
                 elif isinstance(body, ConvBody):  # the last step sees its receptive field only: no need for more
@@ -283,8 +288,8 @@ class Forecaster(Model, Forecasts):
                 else:
                     h = body(window)[:, -1]
             y = last + head(h)[:, 0]  # (B,) ŷ of the next step
-            if "ar" in nodes:
-                y = y + nodes["ar"].last(self._inputs(rows)["series"][..., 0])
+            if p:
+                y = y + nodes["ar"].last(inputs["series"][..., 0])
             if noise:
                 y = y + noise * torch.randn_like(y)
             out.append(y)
@@ -295,7 +300,7 @@ class Forecaster(Model, Forecasts):
             new = y[:, None, None] if exo is None else torch.cat([y[:, None, None], exo[:, step:step + 1]], -1)
             rows = torch.cat([rows if recurrent else rows[:, 1:], new], 1)  # S1: the prediction fed back
             if recurrent:
-                h, state = body(features(rows[:, -2:])[:, -1:], state, with_state=True)  # the new step's features
+                h, state = body(features(self._inputs(rows[:, -2:]))[:, -1:], state, with_state=True)  # the new step
                 h = h[:, -1]
         return torch.stack(out, 1)
 
