@@ -18,6 +18,7 @@
     python benchmarks/gan.py --parts toys --rows "GAN + R1, γ = 0.1" --toy-iterations 40000 --name gan_toys_r1
     python benchmarks/gan.py --parts toys --toys grid25 --seeds 1 --toy-iterations 20000 \
         --row unrolled-gan '{"unroll_steps": 5, "unroll_lr": 0.01}' '{"lr_schedule": "constant"}'   # one ad-hoc row
+    python benchmarks/gan.py --parts toys --toys grid25 --toy-iterations 20000 --workers 2 --threads 1 ...  # 2 seeds at once
 """
 
 from __future__ import annotations
@@ -178,9 +179,17 @@ def toy_run(model: str, options: dict, data: str, seed: int, steps: int, recipe:
             "iterations": r.steps, "seconds": r.seconds}
 
 
+def _toy_job(job) -> dict:
+    """One seed's ``toy_run`` in a worker process of ``threads`` torch threads (``toys(workers=…)``)."""
+    threads, args = job
+    torch.set_num_threads(threads)
+    return toy_run(*args)
+
+
 def toys(datasets: list[str], seeds: int, seconds: float, rows: list[str] | None = None,
-         iterations: int | None = None) -> list[dict]:
-    """Each row for the same wall time ``seconds`` (iterations from a calibration run), or for ``iterations``."""
+         iterations: int | None = None, workers: int = 1) -> list[dict]:
+    """Each row for the same wall time ``seconds`` (iterations from a calibration run), or for ``iterations``;
+    ``workers`` > 1 trains that many seeds at once, each in its own process (same results as one after another)."""
     records = []
     for data in datasets:
         for name, (model, options, *recipe) in TOY_ROWS.items():
@@ -188,11 +197,13 @@ def toys(datasets: list[str], seeds: int, seconds: float, rows: list[str] | None
                 continue
             recipe = recipe[0] if recipe else {}
             steps = iterations or toy_steps(model, options, data, seconds, recipe)
-            runs = []
-            for seed in range(seeds):
-                runs.append(toy_run(model, options, data, seed, steps, recipe))
-                print(f"  {data} {name}, seed {seed}: {runs[-1]['modes']} modes, {runs[-1]['hq']:.1f} % HQ "
-                      f"({runs[-1]['seconds']:.0f} s)", flush=True)
+            jobs = [(model, options, data, seed, steps, recipe) for seed in range(seeds)]
+            if workers > 1:
+                with torch.multiprocessing.get_context("spawn").Pool(workers) as pool:
+                    done = pool.imap(_toy_job, [(torch.get_num_threads(), job) for job in jobs])
+                    runs = [report(data, name, seed, r) for seed, r in enumerate(done)]
+            else:
+                runs = [report(data, name, seed, toy_run(*job)) for seed, job in enumerate(jobs)]
             t = {k: torch.tensor([float(r[k]) for r in runs]) for k in ("modes", "hq", "kl", "seconds")}
             std = (lambda v: float(v.std()) if len(v) > 1 else float("nan"))  # noqa: E731
             per = "; ".join(f"{r['modes']} / {r['hq']:.1f} %" for r in runs)
@@ -209,6 +220,13 @@ def toys(datasets: list[str], seeds: int, seconds: float, rows: list[str] | None
     return records
 
 
+def report(data: str, name: str, seed: int, run: dict) -> dict:
+    """Print one toy seed's result as it ends; ``run``."""
+    print(f"  {data} {name}, seed {seed}: {run['modes']} modes, {run['hq']:.1f} % HQ ({run['seconds']:.0f} s)",
+          flush=True)
+    return run
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--parts", nargs="+", default=["speed", "unroll"], choices=["speed", "unroll", "toys"])
@@ -223,6 +241,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--name", default="gan")
     p.add_argument("--threads", type=int, default=2, help="torch threads (1: two runs side by side on 2 cores)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="toy seeds trained at once, each in its own process of --threads threads")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     records = []
@@ -236,7 +256,7 @@ def main() -> None:
             name = f"{model} {options} {recipe}"
             TOY_ROWS[name] = (model, json.loads(options), json.loads(recipe))
             args.rows = [name]
-        records += toys(args.toys, args.seeds, args.toy_seconds, args.rows, args.toy_iterations)
+        records += toys(args.toys, args.seeds, args.toy_seconds, args.rows, args.toy_iterations, args.workers)
     for r in records:
         print(f"{r['name']:<40} {r['metric']:<24} {r['value']:10.3f} {r['unit']:<6} ratio {r['ratio'] or ''}")
     write_results(args.name, records, notes="GANs: (speed) the adversarial spine vs a bare alternating loop; "
