@@ -93,6 +93,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--options", type=json.loads, default={}, help="model options of every forecaster, as JSON "
                    "(e.g. '{\"highway\": -1}')")
+    p.add_argument("--keep", choices=("last", "best"), default="last",
+                   help="score the last step's weights, or those of the best validation loss (early stopping)")
     p.add_argument("--name", default="forecasters")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -107,7 +109,7 @@ def main() -> None:
                 t0, c0 = time.perf_counter(), cpu_seconds()
                 cfg = TrainConfig(model=m, data=series, epochs=-1, max_steps=args.steps, lr_schedule="cosine",
                                   seed=args.seed, quiet=True, out=str(Path(tmp) / f"{series}-{m}"),
-                                  model_options=args.options)
+                                  model_options=args.options, keep=args.keep)
                 result = train(cfg)
                 ours[m] = {**score(result.model, series, args.samples, args.seed),
                            "cpu": cpu_seconds() - c0, "seconds": time.perf_counter() - t0}

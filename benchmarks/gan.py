@@ -18,7 +18,7 @@
     python benchmarks/gan.py --parts toys --rows "GAN + R1, γ = 0.1" --toy-iterations 40000 --name gan_toys_r1
     python benchmarks/gan.py --parts toys --toys grid25 --seeds 1 --toy-iterations 20000 \
         --row unrolled-gan '{"unroll_steps": 5, "unroll_lr": 0.01}' '{"lr_schedule": "constant"}'   # one ad-hoc row
-    python benchmarks/gan.py --parts toys --toys grid25 --toy-iterations 20000 --workers 2 --threads 1 ...  # 2 seeds at once
+    python benchmarks/gan.py --parts toys --toys grid25 --toy-iterations 20000 --workers 2 --threads 1 ...  # 2 at once
 """
 
 from __future__ import annotations

@@ -49,6 +49,8 @@ class TrainConfig(Config):
     train_per_class: int | None = None  # train on this many examples of each class (low-data regime, G10)
     num_samples: int | None = None  # samples drawn into samples/ each epoch; None: the model's default (64)
     init_from: str | None = None  # start from the weights of a saved model folder (e.g. a VAE run's model/)
+    keep: Literal["last", "best"] = "last"  # the weights model/ holds: the last step's, or checkpoints/best.ckpt's
+    #   (the best validation metric seen: early stopping's choice, without stopping)
     quiet: bool = False  # no progress bar
     logger: Literal["csv", "tensorboard", "both"] = "both"  # metrics.csv, event files in tensorboard/, or both
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # model config overrides

@@ -21,6 +21,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from genlab.config import require
 from genlab.errors import ConfigError, LoadError, NonFiniteError, TrainingDiverged, TrainingInterrupted
 from genlab.registry import get_model
 from genlab.rundir import RunDir
@@ -166,6 +167,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
     train_data, val_data = training_splits(cfg)
     cls = entry.load_class()
     check_inputs(cls, cfg.model, train_data)
+    check_keep(cfg, cls, closed_form=getattr(entry.load_system(), "closed_form", False))
     L.seed_everything(cfg.seed, verbose=False)
     model = cls.for_data(train_data, cfg.model_options)  # its preprocessing fitted on the training split, if any
     train_data, val_data = model.prepare(train_data), model.prepare(val_data)  # once, before any loader
@@ -190,6 +192,20 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[L.Callback]
         if created and not run.holds_checkpoints():  # failed before anything worth keeping: leave no folder behind
             shutil.rmtree(run.path, ignore_errors=True)
         raise
+
+
+def check_keep(cfg: TrainConfig, cls: type, *, closed_form: bool = False) -> None:
+    """``ConfigError`` for ``keep=best`` where no best checkpoint stands for the model: none is kept (no validation
+    metric ranks it, or a closed-form fit writes no checkpoints), or the run hands over an EMA average, which
+    best.ckpt's weights are not."""
+    if cfg.keep != "best":
+        return
+    require(not closed_form, f"keep=best: {cfg.model} is fitted in closed form in one pass and keeps no best "
+            f"checkpoint: use keep=last")
+    require(cls.monitor is not None, f"keep=best needs a validation metric to choose by, and {cfg.model} has none "
+            f"(it keeps last.ckpt only): use keep=last")
+    require(not cfg.ema_decay, f"keep=best takes best.ckpt's weights, not the EMA average this run hands over "
+            f"(ema_decay={cfg.ema_decay:g}): set ema_decay=0, or keep=last")
 
 
 def check_new_folder(run: RunDir, *, overwrite: bool) -> None:
@@ -375,8 +391,11 @@ def _finish(cfg: TrainConfig, run: RunDir, trainer: L.Trainer, system, clock, mo
     """The end of a run: ``model/`` (EMA weights, ``after_fit``), the final metrics, the report, then
     ``progress.json`` finished — last, so a kill before it leaves a run that ``--resume`` finishes."""
     iterations = clock.iteration(trainer.global_step)
+    best = _restore_best(run, trainer, system) if cfg.keep == "best" else None
     final = _export(run, model, ema, train_data, iteration=iterations, finished=False, write=trainer.is_global_zero)
     metrics = {key: float(v) for key, v in trainer.callback_metrics.items() if key.startswith("val/")}
+    if best is not None:  # the figure of the weights handed over
+        metrics[model.monitor] = best
     if trainer.is_global_zero:
         from genlab.training.report import write_report
 
@@ -384,6 +403,17 @@ def _finish(cfg: TrainConfig, run: RunDir, trainer: L.Trainer, system, clock, mo
                      continued=system.continued)
         run.write_model_progress(iteration=iterations, finished=True)
     return RunResult(run_dir=run.path, model=final, metrics=metrics, seconds=seconds, steps=iterations)
+
+
+def _restore_best(run: RunDir, trainer: L.Trainer, system) -> float | None:
+    """``keep=best``: the weights of ``checkpoints/best.ckpt`` back into the model; their validation score (None,
+    and the last weights kept, when no validation ran)."""
+    monitored = [cb for cb in trainer.checkpoint_callbacks if getattr(cb, "monitor", None)]
+    path = run.checkpoints / "best.ckpt"
+    if not monitored or monitored[0].best_model_score is None or not path.is_file():
+        return None
+    system.load_state_dict(read_checkpoint(path)["state_dict"])
+    return float(monitored[0].best_model_score)
 
 
 def _stopped(run: RunDir, model: torch.nn.Module, ema: EMA | None, train_data, interrupt: StopOnInterrupt, *,
