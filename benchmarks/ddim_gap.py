@@ -107,6 +107,15 @@ def variant(model, **config):
     return m
 
 
+#: ``--prediction`` → the DDPM's ``prediction_type``
+PREDICTION_TYPE = {"epsilon": "epsilon", "v": "v_prediction"}
+
+
+def final_model_prediction(final: dict) -> str:
+    """The prediction type the final snapshot's models were trained with (a --load run reads it from them)."""
+    return next(iter(final.values())).config.prediction_type
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--snapshots", type=int, nargs="+", default=[800, 1600, 3200], help="iterations; the last ends "
@@ -116,7 +125,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3, help="seeds of DDIM-50 η = 0 and 1 on the final model")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--channels", type=int, default=16)
-    p.add_argument("--prediction", choices=["epsilon", "v"], default="epsilon")
+    p.add_argument("--prediction", choices=["epsilon", "v"], default="epsilon",
+                   help="the network's target: ε, or v = α_t ε − σ_t x_0 (the model's prediction_type v_prediction)")
     p.add_argument("--etas", type=float, nargs="+", default=[0.0, 1.0], help="η of the curve and weights rows")
     p.add_argument("--ddpm-1000", action="store_true", help="1000 ancestral steps on the final model")
     p.add_argument("--ode-1000", action="store_true", help="η = 0 at 1000 steps on the final model")
@@ -152,7 +162,8 @@ def main() -> None:
         cfg = TrainConfig(model="ddpm", data="mnist", epochs=-1, max_steps=max(args.snapshots),
                           batch_size=128, lr=args.lr, ema_decay=0.995, grad_clip=1.0, val_size=1000,
                           num_samples=16, quiet=True, out=str(run_dir),
-                          model_options={"channels": args.channels, "prediction_type": args.prediction})
+                          model_options={"channels": args.channels,
+                                         "prediction_type": PREDICTION_TYPE[args.prediction]})
         run = train(cfg, callbacks=[snap])
         snapshots = snap.models
         final = snapshots[max(snapshots)]
@@ -222,7 +233,8 @@ def main() -> None:
                                                      if len(v) > 1 else "") for name, v in values.items()]
     print("\n".join(lines))
     write_results(args.name, records, notes=f"class-conditional DDPM, U-Net {args.channels}·(1, 2, 2), "
-                  f"{args.prediction}-prediction, lr {args.lr:g}, batch 128, EMA 0.995; {info}; FID at n = {n} "
+                  f"{final_model_prediction(final)}-prediction, lr {args.lr:g}, batch 128, EMA 0.995; {info}; "
+                  f"FID at n = {n} "
                   f"{f'(each draw split across {args.workers} processes of 1 thread) ' if args.workers > 1 else ''}"
                   f"against test[:{n}] (LeNet features), `vs_floor` = FID / the floor at the same n.")
 
