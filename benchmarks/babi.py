@@ -18,6 +18,7 @@ each task's test questions; the LSTM rows stay per task.
     python benchmarks/babi.py --joint --models memn2n --embed-dim 50 --epochs 60 --ls-epochs 15
     python benchmarks/babi.py --tasks 1 2 3 --models memn2n --epochs 40
     python benchmarks/babi.py --size 10k --epochs 30
+    python benchmarks/babi.py --size 10k --models lstm-qa --lstm-epochs 10 --name babi_10k_lstm   # its own section
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--name", help="the section's name (default babi_<size>, + _joint with --joint)")
     p.add_argument("--joint", action="store_true", help="MemN2N trained on every task at once (the LSTM per task)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -148,7 +150,7 @@ def main() -> None:
     notes = "\n".join(lines) + (f"\n\nMemN2N below the LSTM on {len(wins)} of {len(args.tasks)} tasks."
                                 if len(args.models) == 2 else "")
     print(notes)
-    write_results(f"babi_{args.size}{'_joint' if args.joint else ''}", rows, command_line(), notes=notes)
+    write_results(args.name or f"babi_{args.size}{'_joint' if args.joint else ''}", rows, command_line(), notes=notes)
 
 
 if __name__ == "__main__":

@@ -112,8 +112,9 @@ PREDICTION_TYPE = {"epsilon": "epsilon", "v": "v_prediction"}
 
 
 def final_model_prediction(final: dict) -> str:
-    """The prediction type the final snapshot's models were trained with (a --load run reads it from them)."""
-    return next(iter(final.values())).config.prediction_type
+    """The ``--prediction`` (ε, v) the final snapshot's models were trained with (a --load run reads it from them)."""
+    kind = next(iter(final.values())).config.prediction_type
+    return next((flag for flag, k in PREDICTION_TYPE.items() if k == kind), kind)
 
 
 def main() -> None:
