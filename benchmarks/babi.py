@@ -18,7 +18,7 @@ each task's test questions; the LSTM rows stay per task.
     python benchmarks/babi.py --joint --models memn2n --embed-dim 50 --epochs 60 --ls-epochs 15
     python benchmarks/babi.py --tasks 1 2 3 --models memn2n --epochs 40
     python benchmarks/babi.py --size 10k --epochs 30
-    python benchmarks/babi.py --size 10k --models lstm-qa --lstm-epochs 10 --name babi_10k_lstm   # its own section
+    python benchmarks/babi.py --size 10k --models lstm-qa --lstm-epochs 5 --name babi_10k_lstm   # its own section
 """
 
 from __future__ import annotations

@@ -24,3 +24,18 @@ def test_benchmark_script_imports(path, monkeypatch):
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)  # the script's imports and definitions; main() is not run
     assert path.name in HELPERS or callable(getattr(module, "main", None)), f"{path.name} has no main()"
+
+
+def test_ddim_gap_prediction_flags_build_a_ddpm(monkeypatch):
+    """Each ``ddim_gap.py --prediction`` maps to a ``prediction_type`` the DDPM accepts (``--prediction v`` once
+    passed ``"v"`` and failed at the config, before any training), and the section names it back by its flag."""
+    from genlab.models.diffusion import DDPM
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("bench_ddim_gap_flags", BENCHMARKS / "ddim_gap.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    for flag, kind in module.PREDICTION_TYPE.items():
+        model = DDPM(data_shape=(1, 8, 8), channels=8, num_train_timesteps=10, prediction_type=kind)
+        assert module.final_model_prediction({"ema": model}) == flag
