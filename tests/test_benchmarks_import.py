@@ -39,3 +39,13 @@ def test_ddim_gap_prediction_flags_build_a_ddpm(monkeypatch):
     for flag, kind in module.PREDICTION_TYPE.items():
         model = DDPM(data_shape=(1, 8, 8), channels=8, num_train_timesteps=10, prediction_type=kind)
         assert module.final_model_prediction({"ema": model}) == flag
+
+
+def test_g2p_decodings_are_greedy_once_and_each_beam_with_each_length_penalty(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("bench_g2p_decodings", BENCHMARKS / "g2p.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    assert module.decodings("1,5", "0") == [(1, 0.0), (5, 0.0)]
+    assert module.decodings("1,5,10", "0,0.6") == [(1, 0.0), (5, 0.0), (5, 0.6), (10, 0.0), (10, 0.6)]

@@ -119,6 +119,19 @@ def test_a_wide_beam_finds_the_most_probable_output_of_all(seed: int) -> None:
     assert float(greedy_score) <= best_score + 1e-6
 
 
+def test_a_length_penalty_ranks_the_finished_hypotheses_by_score_over_lp() -> None:
+    bos, eos, y = 0, 1, 2
+    table = torch.full((3, 3), -30.0)
+    table[bos, eos], table[bos, y] = -1.0, -1.2  # "" scores −1.0; "y" then <eos>: −1.2 − 0.1 = −1.3
+    table[y, eos] = -0.1
+    def best(alpha: float) -> list[list[int]]:
+        return beam_search(markov_step(table), {}, 1, bos=bos, eos=eos, beam=2, max_length=3, length_penalty=alpha,
+                           banned=[bos])[0]
+    lp = ((5 + 2) / 6) ** 3  # |"y" <eos>| = 2, |<eos>| = 1 → lp 1
+    assert best(0.0) == [[]] and -1.3 / lp > -1.0 and best(3.0) == [[y]]
+    assert best(1.0) == [[]]  # −1.3 / (7/6) = −1.11 < −1.0
+
+
 def test_search_stops_at_max_length_and_never_writes_banned_symbols() -> None:
     table = torch.full((6, 6), -10.0)
     table[:, 4] = 0.0  # always "4", never <eos> by choice
@@ -218,6 +231,29 @@ def test_alignment_rows_sum_to_one_over_the_real_source_and_are_zero_on_padding(
 
 
 @pytest.mark.parametrize("cls", MODELS)
+def test_label_smoothing_trains_on_the_smoothed_cross_entropy_and_keeps_f2_in_bits(cls) -> None:
+    data = reversal(16, 3)
+    torch.manual_seed(0)
+    plain = cls.for_data(data, SMALL[cls]).eval()
+    smooth = cls.for_data(data, {**SMALL[cls], "label_smoothing": 0.2}).eval()
+    smooth.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        a, b = plain(**data.fields), smooth(**data.fields)
+    assert float(b.bits) == pytest.approx(float(a.bits), abs=1e-6)
+    assert float(a.loss) == pytest.approx(float(a.bits) * math.log(2), abs=1e-5)
+    # (1 − ε)·F2 + ε·(−mean_v log p): the second term over the same real steps, rebuilt from the logits
+    given, wanted, real = teacher_forcing(data.fields["target"], data.fields["target_lengths"], plain.target_vocab)
+    source, n = data.fields["source"], data.fields["source_lengths"]
+    with torch.no_grad():
+        logits = (plain.teacher_forced(source, given, n)[0] if cls is AttentionSeq2Seq
+                  else plain.decode(plain.encode(source, n), given))  # (B, T+1, V)
+    uniform = -logits.log_softmax(-1)[real].mean()
+    assert float(b.loss) == pytest.approx(0.8 * float(a.loss) + 0.2 * float(uniform), abs=1e-5)
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        cls.for_data(data, {**SMALL[cls], "label_smoothing": 1.0})
+
+
+@pytest.mark.parametrize("cls", MODELS)
 def test_a_saved_model_reloads_with_its_vocabularies_and_writes_the_same_outputs(cls, tmp_path) -> None:
     from genlab.hub import load
 
@@ -274,7 +310,7 @@ class Fixed(torch.nn.Module, Transduces):
         super().__init__()
         self.answers = answers
 
-    def transduce(self, source, source_lengths=None, *, beam=1, max_length=None):
+    def transduce(self, source, source_lengths=None, *, beam=1, max_length=None, length_penalty=0.0):
         return [self.answers[int(row[0])] for row in source]
 
 
@@ -309,10 +345,11 @@ def test_the_cli_trains_evaluates_wer_and_draws_attention_maps(name, tmp_path) -
     r = runner.invoke(app, ["train", name, "--data", "dates", "--max-steps", "8", "--quiet", "--out", str(run), *sets])
     assert r.exit_code == 0, r.output
     assert sorted((run / "samples").glob("epoch_*.png"))  # the previews are attention maps
-    r = runner.invoke(app, ["eval", str(run), "--beam", "3"])
+    r = runner.invoke(app, ["eval", str(run), "--beam", "3", "--length-penalty", "0.6"])
     assert r.exit_code == 0, r.output
     figures = json.loads((run / "eval.json").read_text())
     assert figures["wer_n"] == 64 and figures["wer_beam"] == 3 and 0 <= figures["per"] and figures["wer"] <= 1
+    assert figures["wer_length_penalty"] == 0.6
     r = runner.invoke(app, ["sample", str(run), "--n", "5", "--out", str(tmp_path / "s.txt")])
     assert r.exit_code == 0, r.output
     title, *lines = (tmp_path / "s.txt").read_text().splitlines()

@@ -466,6 +466,8 @@ def eval_(
     steps: Annotated[int | None, typer.Option(help="diffusion sampling steps for fid/coverage")] = None,
     eta: Annotated[float | None, typer.Option(help="DDIM eta for fid/coverage (0 deterministic, 1 DDPM-like)")] = None,
     beam: Annotated[int, typer.Option(help="wer: beam search with this many hypotheses (1: greedy)")] = 1,
+    length_penalty: Annotated[float, typer.Option(
+        help="wer: beam search ranks its finished outputs by log p / ((5 + |y|)/6)^this (0: by log p)")] = 0.0,
     target: Annotated[str | None, typer.Option(help="utility: the column to predict", show_default=(
         "the dataset's target, else its last categorical column"))] = None,
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N test examples")] = None,
@@ -494,8 +496,9 @@ def eval_(
         done.append(name)
 
     try:
-        result = evaluate(model, data, names, k=k, terms=terms, beam=beam, target=target, limit=limit, seed=seed,
-                          progress=True, on_result=keep, data_options=data_options, **options)
+        result = evaluate(model, data, names, k=k, terms=terms, beam=beam, length_penalty=length_penalty,
+                          target=target, limit=limit, seed=seed, progress=True, on_result=keep,
+                          data_options=data_options, **options)
     except GenlabError as e:  # still one line: the error, and what eval.json kept
         if not done:
             raise

@@ -266,11 +266,12 @@ def eval_translation(model: nn.Module, data: TensorData, *, n: int = 10000, seed
     return result
 
 
-def eval_wer(model: nn.Module, data: TensorData, *, beam: int = 1, batch_size: int = 256, progress: bool = False,
-             **_: Any) -> dict[str, Any]:
+def eval_wer(model: nn.Module, data: TensorData, *, beam: int = 1, length_penalty: float = 0.0,
+             batch_size: int = 256, progress: bool = False, **_: Any) -> dict[str, Any]:
     """Word and symbol error rates of a sequence-to-sequence model's outputs (``transduce``, greedy at ``beam=1``,
-    else beam search) on the test split: one output per source — per ``group`` when the data has one, whose rows
-    are the alternative correct outputs (a word's pronunciations; ``genlab.metrics.sequence.error_rates``).
+    else beam search, ``length_penalty`` its ranking's exponent) on the test split: one output per source — per
+    ``group`` when the data has one, whose rows are the alternative correct outputs (a word's pronunciations;
+    ``genlab.metrics.sequence.error_rates``).
     ``wer``: the share of sources whose output equals none of their targets; ``per``: edit operations to the
     closest target over its length, summed over the sources (phoneme error rate for G2P)."""
     from genlab.metrics.sequence import error_rates
@@ -293,11 +294,13 @@ def eval_wer(model: nn.Module, data: TensorData, *, beam: int = 1, batch_size: i
     for i in chunks:
         rows = order[i: i + batch_size]
         k = int(lengths[rows].max())
-        outs = model.transduce(sources.fields["source"][rows, :k], lengths[rows], beam=beam)
+        outs = model.transduce(sources.fields["source"][rows, :k], lengths[rows], beam=beam,
+                               length_penalty=length_penalty)
         for r, out in zip(rows.tolist(), outs, strict=True):
             predictions[r] = out
     rates = error_rates(predictions, references, groups.tolist())
-    return {"wer": rates["wer"], "per": rates["per"], "wer_beam": beam, "wer_n": rates["words"],
+    return {"wer": rates["wer"], "per": rates["per"], "wer_beam": beam, "wer_length_penalty": length_penalty,
+            "wer_n": rates["words"],
             "per_symbols": rates["phonemes"]}
 
 

@@ -483,8 +483,9 @@ class Transduces(Predicts):
     symbol ids and writes an output sequence of another vocabulary, compared with the data's ``target`` (rows of the
     same ``group`` are alternative correct outputs of one source: a word's pronunciations).
 
-    - ``transduce(source, source_lengths=None, *, beam=1, max_length=None)`` → one list of output ids per source
-      (no ``<bos>``, cut before ``<eos>``): greedy at ``beam=1``, else beam search with ``beam`` hypotheses;
+    - ``transduce(source, source_lengths=None, *, beam=1, max_length=None, length_penalty=0.0)`` → one list of
+      output ids per source (no ``<bos>``, cut before ``<eos>``): greedy at ``beam=1``, else beam search with
+      ``beam`` hypotheses, the finished ones ranked by log-probability / lp(|y|)^``length_penalty``;
     - ``alignment(source, output, source_lengths=None)`` → ``(B, T, S)``: the attention each output symbol (and the
       final ``<eos>``) paid to each source symbol, the output fed back as the decoder's input;
     - ``outputs(fields)``: the greedy outputs padded with 0 to ``(B, max_output)`` (what ``genlab sample`` draws);
@@ -504,7 +505,7 @@ class Transduces(Predicts):
         return int(self.config.max_output)
 
     def transduce(self, source: Tensor, source_lengths: Tensor | None = None, *, beam: int = 1,
-                  max_length: int | None = None) -> list[list[int]]:
+                  max_length: int | None = None, length_penalty: float = 0.0) -> list[list[int]]:
         raise NotImplementedError
 
     def alignment(self, source: Tensor, output: Tensor, source_lengths: Tensor | None = None) -> Tensor:

@@ -4,7 +4,10 @@ decoder input and the loss over the real output symbols.
 Teacher forcing: the decoder reads ``<bos> y_1 .. y_n`` and is trained to write ``y_1 .. y_n <eos>`` — at step ``t`` it
 is given the true ``y_{t−1}``, not its own guess. The loss is F2 per written symbol,
 ``−(1/N) Σ_rows Σ_{t ≤ n+1} log p(y_t | y_<t, x)``, over the ``N`` real symbols of the batch (``<eos>`` included);
-padded steps are masked out of it, and ``units = N`` weighs validation batches by their symbols.
+padded steps are masked out of it, and ``units = N`` weighs validation batches by their symbols. With
+``label_smoothing = ε > 0`` (Szegedy et al. 2016, arXiv:1512.00567) the loss trained on is the cross-entropy to the
+target ``(1 − ε)·onehot(y_t) + ε/V``, i.e. ``(1 − ε)·F2 + ε·(−(1/V) Σ_v log p(v | y_<t, x))``; ``bits`` stays
+F2's, so validation bits per symbol are comparable whatever ε.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ class Seq2SeqConfig(Config):
     target_joiner: str = " "  # how an output is written: " " between phonemes
     max_output: int = 32  # the longest output decoding writes by default (from the data: 2 × the longest target)
     dropout: float = 0.2
+    label_smoothing: float = 0.0  # ε of the smoothed target (1 − ε)·onehot + ε/V; 0: plain F2
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require(0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         require(len(self.source_vocabulary) >= 3 and len(self.target_vocabulary) >= 5,
                 "a sequence-to-sequence model needs its vocabularies from the data: train it on --data cmudict or "
                 "--data dates")
@@ -94,11 +99,14 @@ def teacher_forcing(target: Tensor, target_lengths: Tensor | None, vocab: Vocabu
     return given, wanted, real
 
 
-def symbol_loss(logits: Tensor, wanted: Tensor, real: Tensor) -> Seq2SeqOutput:
-    """F2 over the real steps of teacher-forced ``logits`` (B, T, V)."""
-    nll = F.cross_entropy(logits[real], wanted[real])
+def symbol_loss(logits: Tensor, wanted: Tensor, real: Tensor, label_smoothing: float = 0.0) -> Seq2SeqOutput:
+    """F2 over the real steps of teacher-forced ``logits`` (B, T, V); the loss trained on is the cross-entropy to the
+    ε-smoothed target when ``label_smoothing = ε > 0``, ``bits`` F2's in any case."""
+    z, y = logits[real], wanted[real]  # (N, V), (N,)
+    nll = F.cross_entropy(z, y)
+    loss = nll if label_smoothing == 0 else F.cross_entropy(z, y, label_smoothing=label_smoothing)
     correct = (logits.detach().argmax(-1) == wanted)[real].float().mean()
-    return Seq2SeqOutput(nll, bits=nll.detach() / math.log(2), accuracy=correct, units=int(real.sum()))
+    return Seq2SeqOutput(loss, bits=nll.detach() / math.log(2), accuracy=correct, units=int(real.sum()))
 
 
 class EncoderDecoder:

@@ -119,7 +119,7 @@ class AttentionSeq2Seq(EncoderDecoder, Model, Transduces):
         """F2 per output symbol, teacher-forced (``group`` is read by evaluation, not here)."""
         given, wanted, real = teacher_forcing(target, target_lengths, self.target_vocab)
         logits, _ = self.teacher_forced(source, given, source_lengths)
-        return symbol_loss(logits, wanted, real)
+        return symbol_loss(logits, wanted, real, self.config.label_smoothing)
 
     # --- decoding ----------------------------------------------------------------------------------------
     def next_log_probs(self, context: Context, prefix: Tensor) -> tuple[Tensor, Context]:

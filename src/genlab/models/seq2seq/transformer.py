@@ -103,7 +103,8 @@ class TransformerSeq2Seq(EncoderDecoder, Model, Transduces):
                 target_lengths: Tensor | None = None, group: Tensor | None = None) -> Seq2SeqOutput:
         """F2 per output symbol, teacher-forced."""
         given, wanted, real = teacher_forcing(target, target_lengths, self.target_vocab)
-        return symbol_loss(self.decode(self.encode(source, source_lengths), given), wanted, real)
+        return symbol_loss(self.decode(self.encode(source, source_lengths), given), wanted, real,
+                           self.config.label_smoothing)
 
     def next_log_probs(self, context: Context, prefix: Tensor) -> tuple[Tensor, Context]:
         """``log p(y_t | y_<t, x)`` (B, V) after ``prefix`` (B, t): the decoder recomputed over the prefix."""
