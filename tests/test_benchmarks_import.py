@@ -14,6 +14,16 @@ SCRIPTS = sorted(p for p in BENCHMARKS.glob("*.py"))
 NEEDS = {"pythae_side.py": "pythae"}  # peers of the bench extra, not installed by make test
 
 
+def _script(name: str, monkeypatch):
+    """``benchmarks/NAME.py`` imported (its main() not run), to test its helpers."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}_helpers", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
 def test_benchmark_script_imports(path, monkeypatch):
     if path.name in NEEDS:
@@ -31,21 +41,31 @@ def test_ddim_gap_prediction_flags_build_a_ddpm(monkeypatch):
     passed ``"v"`` and failed at the config, before any training), and the section names it back by its flag."""
     from genlab.models.diffusion import DDPM
 
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("bench_ddim_gap_flags", BENCHMARKS / "ddim_gap.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = _script("ddim_gap", monkeypatch)
     for flag, kind in module.PREDICTION_TYPE.items():
         model = DDPM(data_shape=(1, 8, 8), channels=8, num_train_timesteps=10, prediction_type=kind)
         assert module.final_model_prediction({"ema": model}) == flag
 
 
 def test_g2p_decodings_are_greedy_once_and_each_beam_with_each_length_penalty(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("bench_g2p_decodings", BENCHMARKS / "g2p.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = _script("g2p", monkeypatch)
     assert module.decodings("1,5", "0") == [(1, 0.0), (5, 0.0)]
     assert module.decodings("1,5,10", "0,0.6") == [(1, 0.0), (5, 0.0), (5, 0.6), (10, 0.0), (10, 0.6)]
+
+
+def test_forecasters_validation_origins_stay_between_the_training_and_the_test_parts(monkeypatch):
+    """The choice by validation MASE reads no test value: every validation origin's H-step target ends before the
+    test part starts, and the test origins are the baselines'."""
+    import argparse
+
+    module = _script("forecasters", monkeypatch)
+    val = module.part_origins(309, (216, 247), 20, 1, "val")
+    assert val == list(range(216, 247 - 20 + 1)) and all(o + 20 <= 247 for o in val)
+    assert module.part_origins(309, (216, 247), 20, 1, "test") == list(range(247, 309 - 20 + 1))
+    assert module.part_origins(8759, (6131, 7007), 24, 24, "val")[-1] + 24 <= 7007
+    plain = argparse.Namespace(candidates=None, options={"highway": -1}, keep="best")
+    assert module.candidates_of(plain) == {"": {"options": {"highway": -1}, "keep": "best"}}
+    two = argparse.Namespace(candidates={"a": {}, "b": {"keep": "best"}}, options={}, keep="last")
+    assert module.candidates_of(two) == {"a": {"options": {}, "keep": "last"}, "b": {"options": {}, "keep": "best"}}
+    with pytest.raises(SystemExit, match="'b' must be"):
+        module.candidates_of(argparse.Namespace(candidates={"b": {"keep": "first"}}, options={}, keep="last"))
