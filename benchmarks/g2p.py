@@ -9,8 +9,8 @@ the validation loss choosing nothing (the last weights are evaluated). Anchors: 
 split (Yao & Zweig 2015, BLSTM 23.55 %; Rao et al. 2015, 21.3 %), ~31–34 % reported for the current cmudict without
 stress (CMUSphinx g2p-seq2seq). Goal: WER ≤ 28 %, PER ≤ 7 %.
 
-    python benchmarks/g2p.py --model seq2seq-rnn --epochs 8
-    python benchmarks/g2p.py --model seq2seq-transformer --epochs 8
+    python benchmarks/g2p.py --model seq2seq-rnn --epochs 6            # 27.7 % / 6.45 % (beam 5), 27.3 CPU-min
+    python benchmarks/g2p.py --model seq2seq-transformer --epochs 24   # 27.6 % / 6.72 % (beam 5), 92.1 CPU-min
     python benchmarks/g2p.py --load runs/bench-g2p-seq2seq-transformer --split val --length-penalty 0,0.6,1
 
 ``--load RUN`` evaluates a trained run instead of training one; ``--length-penalty`` ranks beam search's finished
