@@ -311,6 +311,7 @@ class Fixed(torch.nn.Module, Transduces):
         self.answers = answers
 
     def transduce(self, source, source_lengths=None, *, beam=1, max_length=None, length_penalty=0.0):
+        self.asked = (beam, length_penalty)
         return [self.answers[int(row[0])] for row in source]
 
 
@@ -321,7 +322,9 @@ def test_wer_counts_a_word_right_when_it_matches_any_of_its_pronunciations() -> 
                        "group": torch.tensor([0, 0, 1, 2])}, kind="seq2seq", name="t", split="test")
     model = Fixed({5: [4, 6], 6: [7, 8], 8: [9]})  # word 0: the 2nd pronunciation; word 1: one substitution
     out = eval_wer(model, data)
-    assert out["wer_n"] == 3 and out["wer"] == pytest.approx(1 / 3)
+    assert out["wer_n"] == 3 and out["wer"] == pytest.approx(1 / 3) and model.asked == (1, 0.0)
+    eval_wer(model, data, beam=4, length_penalty=0.6)
+    assert model.asked == (4, 0.6)  # the decoding options reach transduce
     assert out["per"] == pytest.approx(1 / (2 + 2 + 1))  # closest references: [4, 6], [7, 7], [9]
 
 

@@ -300,8 +300,7 @@ def eval_wer(model: nn.Module, data: TensorData, *, beam: int = 1, length_penalt
             predictions[r] = out
     rates = error_rates(predictions, references, groups.tolist())
     return {"wer": rates["wer"], "per": rates["per"], "wer_beam": beam, "wer_length_penalty": length_penalty,
-            "wer_n": rates["words"],
-            "per_symbols": rates["phonemes"]}
+            "wer_n": rates["words"], "per_symbols": rates["phonemes"]}
 
 
 METRICS: dict[str, Callable[..., dict[str, float]]] = {

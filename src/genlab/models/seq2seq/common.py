@@ -103,8 +103,12 @@ def symbol_loss(logits: Tensor, wanted: Tensor, real: Tensor, label_smoothing: f
     """F2 over the real steps of teacher-forced ``logits`` (B, T, V); the loss trained on is the cross-entropy to the
     ε-smoothed target when ``label_smoothing = ε > 0``, ``bits`` F2's in any case."""
     z, y = logits[real], wanted[real]  # (N, V), (N,)
-    nll = F.cross_entropy(z, y)
-    loss = nll if label_smoothing == 0 else F.cross_entropy(z, y, label_smoothing=label_smoothing)
+    if label_smoothing == 0:
+        loss = nll = F.cross_entropy(z, y)
+    else:  # one log-softmax for both terms
+        log_p = z.log_softmax(-1)  # (N, V)
+        nll = -log_p.gather(1, y[:, None]).mean()
+        loss = (1 - label_smoothing) * nll - label_smoothing * log_p.mean()
     correct = (logits.detach().argmax(-1) == wanted)[real].float().mean()
     return Seq2SeqOutput(loss, bits=nll.detach() / math.log(2), accuracy=correct, units=int(real.sum()))
 
