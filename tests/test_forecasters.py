@@ -213,6 +213,26 @@ def test_the_ols_highway_starts_at_the_least_squares_autoregression_of_the_train
     assert not zero.graph.nodes["ar"].linear.weight.any()  # the default starts at zero
 
 
+@pytest.mark.parametrize("p", [3, 12, 40])
+def test_the_ols_hybrid_is_trained_on_the_steps_whose_lags_are_complete(p):
+    """With ``highway_init="ols"`` the loss is the MSE of steps ``p − 1 …`` only (the fitted AR's residuals):
+    targets of earlier steps, where the AR reads a padded window, change nothing; the default counts every step."""
+    torch.manual_seed(0)
+    model = _model("lstm", highway=p, highway_init="ols")
+    first = min(p, 12) - 1
+    assert model.first_loss_step == first
+    context, target, future = torch.randn(4, 12, 1), torch.randn(4, 12), torch.randn(4, 5)
+    out = model(context, target, future)
+    assert torch.allclose(out.loss, F.mse_loss(model._heads(context)[0][:, first:], target[:, first:]))
+    moved = target.clone()
+    moved[:, :first] += 5.0
+    assert torch.equal(model(context, moved, future).loss, out.loss)
+    learned = _model("lstm", highway=p)
+    assert learned.first_loss_step == 0  # a learned highway: every step counts
+    if first:
+        assert learned(context, moved, future).loss > learned(context, target, future).loss
+
+
 def test_the_difference_input_reads_changes_so_a_level_shift_changes_nothing_but_the_level():
     """With ``series_input="difference"`` and change prediction, adding a constant to the whole context moves the
     forecast by that constant: the network reads only the changes (a trend beyond the training range stays in it)."""
