@@ -173,7 +173,8 @@ def toy_run(model: str, options: dict, data: str, seed: int, steps: int, recipe:
 
         tag = (f"{options.get('unroll_steps', '')}{'_r1' if options.get('r1_weight') else ''}"
                f"{'_' + options['unroll_optimizer'] if options.get('unroll_optimizer', 'sgd') != 'sgd' else ''}"
-               f"{'_constant' if (recipe or {}).get('lr_schedule') == 'constant' else ''}")
+               f"{'_constant' if (recipe or {}).get('lr_schedule') == 'constant' else ''}"
+               f"{''.join(f'_d{w}' for w in options.get('discriminator', {}).get('hidden', ()))}")
         scatter2d(x, RESULTS_DIR / f"toys_{data}_{model}{tag}.png", reference=test.x[:2500])
     return {"modes": c.modes_covered, "hq": 100 * c.samples, "kl": mode_kl(x, test.modes, test.std),
             "iterations": r.steps, "seconds": r.seconds}
