@@ -19,11 +19,20 @@ each task's test questions; the LSTM rows stay per task.
     python benchmarks/babi.py --tasks 1 2 3 --models memn2n --epochs 40
     python benchmarks/babi.py --size 10k --epochs 30
     python benchmarks/babi.py --size 10k --models lstm-qa --lstm-epochs 5 --name babi_10k_lstm   # its own section
+
+``--recipes '{name: {flag: value, ...}, ...}'`` trains MemN2N on each task under each named recipe (its flags override
+``--epochs``, ``--ls-epochs``, ``--embed-dim``, ``--lr``, ``--restarts``) and **chooses one recipe per task by
+validation accuracy**; the task's row is that choice's test error (the test questions choose nothing), with every
+recipe's error beside it. ``--workers 2`` trains two (task, recipe) jobs at once, each in its own process.
+
+    python benchmarks/babi.py --size 10k --models memn2n --epochs 30 --workers 2 --recipes \
+        '{"ls": {"ls_epochs": 6, "restarts": 3}, "nols": {"ls_epochs": 0, "embed_dim": 50, "lr": 3e-3, "restarts": 1}}'
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -98,6 +107,32 @@ def train_once(model: str, task: int | str, args, out: Path, seed: int) -> dict:
     return {**row, **score(result.model, task, args)}
 
 
+RECIPE_FLAGS = ("epochs", "ls_epochs", "embed_dim", "lr", "restarts")
+
+
+def recipes_of(args: argparse.Namespace) -> dict[str, argparse.Namespace]:
+    """``{name: args with the recipe's flags}`` from ``--recipes``; ``SystemExit`` for a flag it cannot set."""
+    out = {}
+    for name, flags in args.recipes.items():
+        if not isinstance(flags, dict) or set(flags) - set(RECIPE_FLAGS):
+            raise SystemExit(f"--recipes: {name!r} must map some of {', '.join(RECIPE_FLAGS)} to values, got {flags!r}")
+        out[name] = argparse.Namespace(**{**vars(args), **flags})
+    return out
+
+
+def _job(job) -> dict:
+    """One ``run`` in a worker process of ``threads`` torch threads (``--workers``)."""
+    threads, model, task, args, out = job
+    torch.set_num_threads(threads)
+    return run(model, task, args, out)
+
+
+def chosen(rows: dict[str, dict]) -> tuple[str, dict]:
+    """The recipe of the highest validation accuracy among ``{recipe: row}`` (the first on a tie), and its row."""
+    name = max(rows, key=lambda r: rows[r]["val_accuracy"])
+    return name, rows[name]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", type=int, nargs="+", default=list(range(1, 17)))
@@ -113,10 +148,26 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", help="the section's name (default babi_<size>, + _joint with --joint)")
     p.add_argument("--joint", action="store_true", help="MemN2N trained on every task at once (the LSTM per task)")
+    p.add_argument("--recipes", type=json.loads, help="MemN2N recipes as JSON, one chosen per task on validation")
+    p.add_argument("--workers", type=int, default=1, help="with --recipes: (task, recipe) runs trained at once")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     results: dict[str, dict[int, dict]] = {m: {} for m in args.models}
+    per_recipe: dict[int, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.recipes and "memn2n" in args.models:
+            recipes = recipes_of(args)
+            jobs = [(args.threads, "memn2n", t, r, Path(tmp) / name) for t in args.tasks for name, r in recipes.items()]
+            with torch.multiprocessing.get_context("spawn").Pool(max(1, args.workers)) as pool:
+                done = pool.map(_job, jobs)
+            for (_, _, task, _, out), row in zip(jobs, done, strict=True):
+                per_recipe.setdefault(task, {})[out.name] = row
+            for task in args.tasks:
+                name, row = chosen(per_recipe[task])
+                results["memn2n"][task] = {**row, "recipe": name}
+                print(f"task {task:2d} memn2n error {row['error']:5.1f} % (recipe {name}, chosen on validation; "
+                      + ", ".join(f"{n} {r['error']:.1f} % / val {r['val_accuracy']:.4f}"
+                                  for n, r in per_recipe[task].items()) + ")", flush=True)
         if args.joint and "memn2n" in args.models:
             joint = run("memn2n", "all", args, Path(tmp))
             results["memn2n"] = {t: {**row, "cpu": joint["cpu"]} for t, row in joint["tasks"].items()}
@@ -124,23 +175,28 @@ def main() -> None:
                   f"{joint['cpu'] / 60:.1f} CPU-min in all", flush=True)
         for task in args.tasks:
             for m in args.models:
-                if args.joint and m == "memn2n":
+                if m == "memn2n" and (args.joint or args.recipes):
                     continue
                 results[m][task] = run(m, task, args, Path(tmp))
                 extra = f", first hop on a supporting fact {results[m][task]['support']:.1f} %" \
                     if "support" in results[m][task] else ""
                 print(f"task {task:2d} {m:8s} error {results[m][task]['error']:5.1f} %{extra} "
                       f"({results[m][task]['cpu'] / 60:.1f} CPU-min)", flush=True)
-    rows, lines = [], [f"| task | {' | '.join(f'{m} error %' for m in args.models)} | MemN2N first hop on support % |",
-                       "|---|" + "---|" * (len(args.models) + 1)]
+    names = list(per_recipe[args.tasks[0]]) if per_recipe else []
+    rows, lines = [], [f"| task | {' | '.join(f'{m} error %' for m in args.models)} | MemN2N first hop on support % |"
+                       + "".join(f" {n}: error % / val accuracy |" for n in names) + (" chosen |" if names else ""),
+                       "|---|" + "---|" * (len(args.models) + 1 + len(names) + bool(names))]
     for task in args.tasks:
         cells = [f"{results[m][task]['error']:.1f}" for m in args.models]
         support = results.get("memn2n", {}).get(task, {}).get("support")
-        lines.append(f"| {task} | {' | '.join(cells)} | {'' if support is None else f'{support:.1f}'} |")
+        extra = "".join(f" {per_recipe[task][n]['error']:.1f} / {per_recipe[task][n]['val_accuracy']:.4f} |"
+                        for n in names) + (f" {results['memn2n'][task]['recipe']} |" if names else "")
+        lines.append(f"| {task} | {' | '.join(cells)} | {'' if support is None else f'{support:.1f}'} |{extra}")
         for m in args.models:
             rows.append(record(f"babi {args.size} task {task}", f"{m} test error", results[m][task]["error"], "%",
                                cpu_minutes=round(results[m][task]["cpu"] / 60, 2),
-                               val_accuracy=results[m][task].get("val_accuracy")))  # a later choice reads it
+                               val_accuracy=results[m][task].get("val_accuracy"),  # a later choice reads it
+                               recipe=results[m][task].get("recipe")))
     means = {m: sum(r["error"] for r in results[m].values()) / len(results[m]) for m in args.models}
     lines.append(f"| mean | {' | '.join(f'{means[m]:.1f}' for m in args.models)} | |")
     for m in args.models:

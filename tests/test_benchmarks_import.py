@@ -2,6 +2,7 @@
 not at the end of a long measurement (``benchmarks/sampling_speed.py`` and ``autoencoders.py`` once
 imported a removed ``training.run.model_config``)."""
 
+import argparse
 import importlib.util
 import sys
 from pathlib import Path
@@ -56,8 +57,6 @@ def test_g2p_decodings_are_greedy_once_and_each_beam_with_each_length_penalty(mo
 def test_forecasters_validation_origins_stay_between_the_training_and_the_test_parts(monkeypatch):
     """The choice by validation MASE reads no test value: every validation origin's H-step target ends before the
     test part starts, and the test origins are the baselines'."""
-    import argparse
-
     module = _script("forecasters", monkeypatch)
     val = module.part_origins(309, (216, 247), 20, 1, "val")
     assert val == list(range(216, 247 - 20 + 1)) and all(o + 20 <= 247 for o in val)
@@ -69,3 +68,19 @@ def test_forecasters_validation_origins_stay_between_the_training_and_the_test_p
     assert module.candidates_of(two) == {"a": {"options": {}, "keep": "last"}, "b": {"options": {}, "keep": "best"}}
     with pytest.raises(SystemExit, match="'b' must be"):
         module.candidates_of(argparse.Namespace(candidates={"b": {"keep": "first"}}, options={}, keep="last"))
+
+
+def test_babi_recipes_override_the_flags_and_the_choice_reads_validation_only(monkeypatch):
+    """``benchmarks/babi.py --recipes``: each recipe's flags override the run's, an unknown flag is refused, and the
+    recipe chosen per task is the one of the highest validation accuracy, whatever its test error."""
+    module = _script("babi", monkeypatch)
+    args = argparse.Namespace(epochs=30, ls_epochs=6, embed_dim=20, lr=1e-2, restarts=3, seed=0,
+                              recipes={"ls": {}, "nols": {"ls_epochs": 0, "embed_dim": 50, "restarts": 1}})
+    recipes = module.recipes_of(args)
+    assert (recipes["ls"].ls_epochs, recipes["ls"].embed_dim, recipes["ls"].restarts) == (6, 20, 3)
+    assert (recipes["nols"].ls_epochs, recipes["nols"].embed_dim, recipes["nols"].restarts) == (0, 50, 1)
+    assert recipes["nols"].epochs == 30 and args.embed_dim == 20  # the rest kept; the run's own flags untouched
+    with pytest.raises(SystemExit, match="'x' must map some of"):
+        module.recipes_of(argparse.Namespace(**{**vars(args), "recipes": {"x": {"hops": 2}}}))
+    rows = {"ls": {"val_accuracy": 0.91, "error": 2.0}, "nols": {"val_accuracy": 0.95, "error": 9.0}}
+    assert module.chosen(rows) == ("nols", rows["nols"])  # validation chooses, not the lower test error
