@@ -19,6 +19,8 @@
     python benchmarks/gan.py --parts toys --toys grid25 --seeds 1 --toy-iterations 20000 \
         --row unrolled-gan '{"unroll_steps": 5, "unroll_lr": 0.01}' '{"lr_schedule": "constant"}'   # one ad-hoc row
     python benchmarks/gan.py --parts toys --toys grid25 --toy-iterations 20000 --workers 2 --threads 1 ...  # 2 at once
+    python benchmarks/gan.py --parts toys --toys grid25 --rows "unrolled GAN, k = 5, Adam lookahead, D (128)" \
+        --toy-iterations 20000 --seeds 5 --workers 2 --threads 1   # the unrolled GAN's grid25 row (25 of 25 modes)
 """
 
 from __future__ import annotations
@@ -132,6 +134,12 @@ TOY_ROWS = {  # name → (model, model options[, changes to TOY_RECIPE])
     "GAN, constant lr": ("gan", {}, {"lr_schedule": "constant"}),
     "unrolled GAN, k = 5, η 0.01, constant lr": ("unrolled-gan", {"unroll_steps": 5, "unroll_lr": 0.01},
                                                   {"lr_schedule": "constant"}),
+    #: grid25's recipe (25 of 25 modes in every seed, RESULTS.md gan_toys_unrolled_d1_grid25): the Adam lookahead at
+    #: D's lr and a discriminator of one hidden layer
+    "unrolled GAN, k = 5, Adam lookahead, D (128)": ("unrolled-gan", {"unroll_steps": 5, "unroll_optimizer": "adam",
+                                                                     "unroll_lr": 1e-3,
+                                                                     "discriminator": {"hidden": [128]}},
+                                                    {"lr_schedule": "constant"}),
 }
 #: the recipe of every toy row (tuned on ring8, seed 0, for the plain GAN: batch 64 / Adam 2e-4 constant gave
 #: 6 modes / 18 % HQ after 20,000 iterations, lr 1e-3 8 / 77 %, + cosine decay 8 / 92 %, + batch 256 8 / 97 %).
