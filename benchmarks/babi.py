@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from common import command_line, cpu_seconds, record, write_results  # noqa: E402
+from common import command_line, cpu_seconds, in_workers, record, write_results  # noqa: E402
 
 from genlab.data import load  # noqa: E402
 from genlab.evaluation import evaluate  # noqa: E402
@@ -120,13 +120,6 @@ def recipes_of(args: argparse.Namespace) -> dict[str, argparse.Namespace]:
     return out
 
 
-def _job(job) -> dict:
-    """One ``run`` in a worker process of ``threads`` torch threads (``--workers``)."""
-    threads, model, task, args, out = job
-    torch.set_num_threads(threads)
-    return run(model, task, args, out)
-
-
 def chosen(rows: dict[str, dict]) -> tuple[str, dict]:
     """The recipe of the highest validation accuracy among ``{recipe: row}`` (the first on a tie), and its row."""
     name = max(rows, key=lambda r: rows[r]["val_accuracy"])
@@ -157,10 +150,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.recipes and "memn2n" in args.models:
             recipes = recipes_of(args)
-            jobs = [(args.threads, "memn2n", t, r, Path(tmp) / name) for t in args.tasks for name, r in recipes.items()]
-            with torch.multiprocessing.get_context("spawn").Pool(max(1, args.workers)) as pool:
-                done = pool.map(_job, jobs)
-            for (_, _, task, _, out), row in zip(jobs, done, strict=True):
+            jobs = [("memn2n", t, r, Path(tmp) / name) for t in args.tasks for name, r in recipes.items()]
+            done = in_workers(run, jobs, args.workers, args.threads)
+            for (_, task, _, out), row in zip(jobs, done, strict=True):
                 per_recipe.setdefault(task, {})[out.name] = row
             for task in args.tasks:
                 name, row = chosen(per_recipe[task])

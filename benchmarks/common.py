@@ -119,3 +119,21 @@ def timed_train(model: str, data: str, minutes: float, *, seed: int = 0, callbac
         return r, time.process_time() - cpu0
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _threaded(job):
+    """``fn(*args)`` in a worker process of ``threads`` torch threads (``in_workers``)."""
+    import torch
+
+    threads, fn, args = job
+    torch.set_num_threads(threads)
+    return fn(*args)
+
+
+def in_workers(fn, jobs: list[tuple], workers: int, threads: int):
+    """``fn(*job)`` for each of ``jobs``, ``workers`` at a time, each in its own spawned process of ``threads`` torch
+    threads; the results in the jobs' order, each as it ends (same results as one after another)."""
+    import torch
+
+    with torch.multiprocessing.get_context("spawn").Pool(max(1, workers)) as pool:
+        yield from pool.imap(_threaded, [(threads, fn, job) for job in jobs])

@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, record, timeit, write_results  # noqa: E402
+from common import RESULTS_DIR, in_workers, record, timeit, write_results  # noqa: E402
 
 from genlab.data import TensorLoader, load  # noqa: E402
 from genlab.models.gan import DCGAN, UnrolledGAN  # noqa: E402
@@ -188,13 +188,6 @@ def toy_run(model: str, options: dict, data: str, seed: int, steps: int, recipe:
             "iterations": r.steps, "seconds": r.seconds}
 
 
-def _toy_job(job) -> dict:
-    """One seed's ``toy_run`` in a worker process of ``threads`` torch threads (``toys(workers=…)``)."""
-    threads, args = job
-    torch.set_num_threads(threads)
-    return toy_run(*args)
-
-
 def toys(datasets: list[str], seeds: int, seconds: float, rows: list[str] | None = None,
          iterations: int | None = None, workers: int = 1) -> list[dict]:
     """Each row for the same wall time ``seconds`` (iterations from a calibration run), or for ``iterations``;
@@ -208,9 +201,8 @@ def toys(datasets: list[str], seeds: int, seconds: float, rows: list[str] | None
             steps = iterations or toy_steps(model, options, data, seconds, recipe)
             jobs = [(model, options, data, seed, steps, recipe) for seed in range(seeds)]
             if workers > 1:
-                with torch.multiprocessing.get_context("spawn").Pool(workers) as pool:
-                    done = pool.imap(_toy_job, [(torch.get_num_threads(), job) for job in jobs])
-                    runs = [report(data, name, seed, r) for seed, r in enumerate(done)]
+                done = in_workers(toy_run, jobs, workers, torch.get_num_threads())
+                runs = [report(data, name, seed, r) for seed, r in enumerate(done)]
             else:
                 runs = [report(data, name, seed, toy_run(*job)) for seed, job in enumerate(jobs)]
             t = {k: torch.tensor([float(r[k]) for r in runs]) for k in ("modes", "hq", "kl", "seconds")}
