@@ -1,10 +1,10 @@
 """Memory network vs the LSTM baseline on genlab's generated bAbI-style tasks (issue 26, S2): test error per task.
 
 For each task (1–16 by default), at the training size ``--size`` (1k: 1,000 questions; 10k), one ``memn2n`` run
-(3 hops, PE, temporal encoding, adjacent tying, linear start for the first ``--ls-epochs`` epochs, random noise 0.1,
-d = 20; Adam ``--lr`` decayed by a cosine, batch 32, gradients clipped at 40; ``--epochs``; the best of
-``--restarts`` seeds by validation accuracy) and one ``lstm-qa`` run (the LSTM reading the story then the
-question; ``--lstm-epochs``) are trained through ``genlab.training.train``, and
+(3 hops, PE, temporal encoding, adjacent tying or ``--tying layerwise``, linear start for the first ``--ls-epochs``
+epochs, random noise 0.1, d = 20; Adam ``--lr`` decayed by a cosine, batch 32, gradients clipped at 40;
+``--epochs``; the best of ``--restarts`` seeds by validation accuracy) and one ``lstm-qa`` run (the LSTM reading the
+story then the question; ``--lstm-epochs``) are trained through ``genlab.training.train``, and
 scored on the task's 1,000 test questions: the error (1 − accuracy), and for MemN2N the share of questions whose
 first hop attends most to one of the supporting sentences. The paper's 1k figures for scale (Sukhbaatar et al.
 2015, Table 1, the original tasks, each the best of 10 runs by validation error): PE + LS + RN mean error 13.9 %,
@@ -21,9 +21,9 @@ each task's test questions; the LSTM rows stay per task.
     python benchmarks/babi.py --size 10k --models lstm-qa --lstm-epochs 5 --name babi_10k_lstm   # its own section
 
 ``--recipes '{name: {flag: value, ...}, ...}'`` trains MemN2N on each task under each named recipe (its flags override
-``--epochs``, ``--ls-epochs``, ``--embed-dim``, ``--lr``, ``--restarts``) and **chooses one recipe per task by
-validation accuracy**; the task's row is that choice's test error (the test questions choose nothing), with every
-recipe's error beside it. ``--workers 2`` trains two (task, recipe) jobs at once, each in its own process.
+``--epochs``, ``--ls-epochs``, ``--embed-dim``, ``--lr``, ``--restarts``, ``--tying``) and **chooses one recipe per
+task by validation accuracy**; the task's row is that choice's test error (the test questions choose nothing), with
+every recipe's error beside it. ``--workers 2`` trains two (task, recipe) jobs at once, each in its own process.
 
     python benchmarks/babi.py --size 10k --models memn2n --epochs 30 --workers 2 --recipes \
         '{"ls": {"ls_epochs": 6, "restarts": 3}, "nols": {"ls_epochs": 0, "embed_dim": 50, "lr": 3e-3, "restarts": 1}}'
@@ -89,7 +89,7 @@ def train_once(model: str, task: int | str, args, out: Path, seed: int) -> dict:
     options = {"task": task, "size": args.size}
     steps_per_epoch = {"1k": 1000, "10k": 10000}[args.size] * (16 if task == "all" else 1) // 32
     model_options = ({"embed_dim": args.embed_dim, "hops": 3, "linear_start": args.ls_epochs * steps_per_epoch,
-                      "random_noise": 0.1} if model == "memn2n" else {})
+                      "random_noise": 0.1, "tying": args.tying} if model == "memn2n" else {})
     epochs = args.epochs if model == "memn2n" else args.lstm_epochs
     cfg = TrainConfig(model=model, data="babi", data_options=options, epochs=epochs, lr=args.lr,
                       lr_schedule="cosine", seed=seed, quiet=True, num_samples=0, model_options=model_options,
@@ -107,7 +107,7 @@ def train_once(model: str, task: int | str, args, out: Path, seed: int) -> dict:
     return {**row, **score(result.model, task, args)}
 
 
-RECIPE_FLAGS = ("epochs", "ls_epochs", "embed_dim", "lr", "restarts")
+RECIPE_FLAGS = ("epochs", "ls_epochs", "embed_dim", "lr", "restarts", "tying")
 
 
 def recipes_of(args: argparse.Namespace) -> dict[str, argparse.Namespace]:
@@ -137,6 +137,8 @@ def main() -> None:
     p.add_argument("--ls-epochs", type=int, default=20, help="MemN2N's linear start, in epochs")
     p.add_argument("--embed-dim", type=int, default=20)
     p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--tying", choices=("adjacent", "layerwise"), default="adjacent",
+                   help="MemN2N's weight tying (§2.2): adjacent, or layer-wise with a linear map H between hops")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", help="the section's name (default babi_<size>, + _joint with --joint)")

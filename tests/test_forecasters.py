@@ -4,6 +4,7 @@ direct output, Monte-Carlo dropout paths (N5), exogenous inputs through an S3 gr
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
@@ -212,6 +213,38 @@ def test_the_ols_highway_starts_at_the_least_squares_autoregression_of_the_train
     zero.before_fit(data)
     assert not zero.graph.nodes["ar"].linear.weight.any()  # the default starts at zero
 
+
+def test_the_ols_highway_is_the_unregularized_least_squares_fit_on_a_smooth_series():
+    """On a smooth series (nearly collinear lags) the OLS highway is the exact least-squares AR on levels, whose
+    fed-back forecast keeps the series' oscillation; a ridge (the earlier 1e-3 of the mean squared lag) shrank its
+    roots and damped it."""
+    from genlab.data.tensors import TensorData
+
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(4_000, dtype=torch.float64)
+    y = (torch.sin(2 * math.pi * t / 48) + 1e-3 * torch.randn(4_000, generator=g, dtype=torch.float64)).float()
+    L = 12
+    windows = y.unfold(0, L + 1, 1)  # (N, L + 1)
+    context, target = windows[:, :L, None], windows[:, 1:]
+    data = TensorData({"context": context, "target": target, "future": target[:, :5]}, name="sine", split="train",
+                      kind="series")
+    model = _model("mlp", highway=-1, highway_init="ols")
+    model.before_fit(data)
+    ar = model.graph.nodes["ar"].linear
+    X = torch.cat([context[:, :, 0], torch.ones(len(context), 1)], 1).double()
+    y_change = (target[:, -1] - context[:, -1, 0]).double()
+    w = torch.linalg.lstsq(X, y_change[:, None]).solution[:, 0]
+    fitted = torch.cat([ar.weight[0], ar.bias]).double()
+    best = ((X @ w - y_change) ** 2).mean()
+    assert ((X @ fitted - y_change) ** 2).mean() <= best * 1.001  # the least-squares minimum, not a shrunk fit
+    # fed back over two periods (96 steps) from the last window, the AR keeps the sine's amplitude
+    window = y[-L:].tolist()
+    for _ in range(96):
+        lags = torch.tensor(window[-L:])
+        window.append(window[-1] + float(ar.weight[0] @ lags + ar.bias))
+    future = torch.tensor(window[L:])
+    truth = torch.sin(2 * math.pi * torch.arange(4_000, 4_096, dtype=torch.float64) / 48).float()
+    assert (future - truth).abs().max() < 0.05
 
 @pytest.mark.parametrize("p", [3, 12, 40])
 def test_the_ols_hybrid_is_trained_on_the_steps_whose_lags_are_complete(p):
