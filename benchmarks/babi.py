@@ -24,6 +24,8 @@ each task's test questions; the LSTM rows stay per task.
 ``--epochs``, ``--ls-epochs``, ``--embed-dim``, ``--lr``, ``--restarts``, ``--tying``) and **chooses one recipe per
 task by validation accuracy**; the task's row is that choice's test error (the test questions choose nothing), with
 every recipe's error beside it. ``--workers 2`` trains two (task, recipe) jobs at once, each in its own process.
+``--n-val`` sets the validation questions per task that make these choices and that of the best restart (the
+dataset's ``n_val``, 100 by default; generated apart from the training questions, as the test ones are).
 
     python benchmarks/babi.py --size 10k --models memn2n --epochs 30 --workers 2 --recipes \
         '{"ls": {"ls_epochs": 6, "restarts": 3}, "nols": {"ls_epochs": 0, "embed_dim": 50, "lr": 3e-3, "restarts": 1}}'
@@ -86,7 +88,7 @@ def score(model, task: int, args) -> dict:
 
 
 def train_once(model: str, task: int | str, args, out: Path, seed: int) -> dict:
-    options = {"task": task, "size": args.size}
+    options = {"task": task, "size": args.size, "n_val": args.n_val}  # n_val: the questions that choose
     steps_per_epoch = {"1k": 1000, "10k": 10000}[args.size] * (16 if task == "all" else 1) // 32
     model_options = ({"embed_dim": args.embed_dim, "hops": 3, "linear_start": args.ls_epochs * steps_per_epoch,
                       "random_noise": 0.1, "tying": args.tying} if model == "memn2n" else {})
@@ -139,6 +141,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--tying", choices=("adjacent", "layerwise"), default="adjacent",
                    help="MemN2N's weight tying (§2.2): adjacent, or layer-wise with a linear map H between hops")
+    p.add_argument("--n-val", type=int, default=100, help="validation questions per task (the dataset's n_val): they "
+                   "choose the best of --restarts and the recipe")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", help="the section's name (default babi_<size>, + _joint with --joint)")
