@@ -72,7 +72,8 @@ def test_forecasters_validation_origins_stay_between_the_training_and_the_test_p
 
 def test_babi_recipes_override_the_flags_and_the_choice_reads_validation_only(monkeypatch):
     """``benchmarks/babi.py --recipes``: each recipe's flags override the run's, an unknown flag is refused, and the
-    recipe chosen per task is the one of the highest validation accuracy, whatever its test error."""
+    recipe chosen per task is the one of the highest validation accuracy (the lower validation loss on a tie), whatever
+    its test error."""
     module = _script("babi", monkeypatch)
     args = argparse.Namespace(epochs=30, ls_epochs=6, embed_dim=20, lr=1e-2, restarts=3, seed=0,
                               recipes={"ls": {}, "nols": {"ls_epochs": 0, "embed_dim": 50, "restarts": 1}})
@@ -84,3 +85,6 @@ def test_babi_recipes_override_the_flags_and_the_choice_reads_validation_only(mo
         module.recipes_of(argparse.Namespace(**{**vars(args), "recipes": {"x": {"hops": 2}}}))
     rows = {"ls": {"val_accuracy": 0.91, "error": 2.0}, "nols": {"val_accuracy": 0.95, "error": 9.0}}
     assert module.chosen(rows) == ("nols", rows["nols"])  # validation chooses, not the lower test error
+    tied = {"ls": {"val_accuracy": 1.0, "val_loss": 0.02, "error": 2.0},
+            "lw": {"val_accuracy": 1.0, "val_loss": 0.01, "error": 0.0}}
+    assert module.chosen(tied) == ("lw", tied["lw"])  # a tie in accuracy goes to the lower validation loss
