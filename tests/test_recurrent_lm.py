@@ -175,6 +175,14 @@ def test_the_lstm_lm_trains_samples_a_prompt_and_is_evaluated_in_bits_per_charac
 
     figures = json.loads((run / "eval.json").read_text())
     assert figures["loss_bits"] < math.log2(65) - 1.5  # it learned something: far below uniform
+    r = runner.invoke(app, ["eval", str(run), "--metrics", "dynamic", "--split", "val", "--dynamic-lr", "0.05",
+                            "--limit", "200"])
+    assert r.exit_code == 0, r.output
+    val = json.loads((run / "eval.val.json").read_text())  # the validation figures apart from the test ones
+    assert val["split"] == "val" and val["dynamic_lr"] == 0.05 and val["dynamic_units"] == 200 * 32
+    assert json.loads((run / "eval.json").read_text()) == figures
+    r = runner.invoke(app, ["eval", str(run), "--metrics", "dynamic", "--dynamic-decay", "2"])
+    assert r.exit_code != 0 and "dynamic_decay must be in [0, 1]" in r.output
 
 
 @pytest.mark.slow  # two processes: ~20 s on 2 cores

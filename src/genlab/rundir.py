@@ -94,6 +94,10 @@ class RunDir:
     def eval_json(self) -> Path:
         return self.path / "eval.json"
 
+    def eval_json_of(self, split: str = "test") -> Path:
+        """Where the figures of ``split`` are kept: ``eval.json`` for the test split, ``eval.<split>.json`` else."""
+        return self.eval_json if split == "test" else self.path / f"eval.{split}.json"
+
     def epoch_samples(self, epoch: int, what: str = "epoch") -> Path:
         """``samples/<what>_<epoch>.png`` (``what``: ``epoch`` for samples, ``reconstructions``)."""
         return self.samples / f"{what}_{epoch:03d}.png"
@@ -203,7 +207,8 @@ class RunDir:
 
         return atomic_write_text(self.config_yaml, yaml.safe_dump(config, sort_keys=False))
 
-    def write_eval(self, result: dict[str, Any]) -> Path:
-        """Merge ``result`` into ``eval.json`` (atomically)."""
-        old = json.loads(self.eval_json.read_text()) if self.eval_json.is_file() else {}
-        return atomic_write_text(self.eval_json, json.dumps({**old, **result}, indent=2) + "\n")
+    def write_eval(self, result: dict[str, Any], split: str = "test") -> Path:
+        """Merge ``result`` into ``eval_json_of(split)`` (atomically)."""
+        path = self.eval_json_of(split)
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        return atomic_write_text(path, json.dumps({**old, **result}, indent=2) + "\n")

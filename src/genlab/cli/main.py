@@ -449,7 +449,8 @@ def eval_(
     run: Annotated[Path, typer.Argument(help="run folder")],
     metrics: Annotated[str | None, typer.Option(
         help="comma-separated: elbo, nll, bpd, fid, coverage, accuracy, f1 (macro), translation, wer (with per), "
-             "loss; a table model's samples: fidelity, utility, privacy",
+             "loss; a language model's dynamic (adapting as it reads); a table model's samples: fidelity, utility, "
+             "privacy",
         show_default="what the model declares: elbo for a latent-variable model (VAEs), bpd for a diffusion "
                      "bound, accuracy and f1 for a classifier, wer for a sequence-to-sequence model, else fid on "
                      "MNIST images / coverage on ring8, grid25")] = None,
@@ -470,10 +471,16 @@ def eval_(
         help="wer: beam search ranks its finished outputs by log p / ((5 + |y|)/6)^this (0: by log p)")] = 0.0,
     target: Annotated[str | None, typer.Option(help="utility: the column to predict", show_default=(
         "the dataset's target, else its last categorical column"))] = None,
+    dynamic_lr: Annotated[float, typer.Option(
+        help="dynamic: the step size of each update on the text just scored (choose it with --split val)")] = 1e-2,
+    dynamic_decay: Annotated[float, typer.Option(
+        help="dynamic: the pull of each update back to the trained weights, in [0, 1]")] = 0.0,
+    split: Annotated[str, typer.Option(help="the split to evaluate on: test, or val to choose options")] = "test",
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N test examples")] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Evaluate a run's model on the test split; results go to RUN/eval.json, each metric as it completes."""
+    """Evaluate a run's model on the test split (or --split val); results go to RUN/eval.json (RUN/eval.val.json),
+    each metric as it completes."""
     from genlab.errors import GenlabError
     from genlab.evaluation import evaluate, parse_metrics
     from genlab.rundir import RunDir
@@ -492,21 +499,23 @@ def eval_(
     done: list[str] = []
 
     def keep(name: str, figures: dict) -> None:  # eval.json holds each metric as soon as it is computed
-        folder.write_eval(figures)
+        folder.write_eval(figures, split)
         done.append(name)
 
     try:
         result = evaluate(model, data, names, k=k, terms=terms, beam=beam, length_penalty=length_penalty,
-                          target=target, limit=limit, seed=seed, progress=True, on_result=keep,
+                          target=target, dynamic_lr=dynamic_lr, dynamic_decay=dynamic_decay, split=split,
+                          limit=limit, seed=seed, progress=True, on_result=keep,
                           data_options=data_options, **options)
     except GenlabError as e:  # still one line: the error, and what eval.json kept
         if not done:
             raise
-        raise type(e)(f"{e} ({', '.join(done)}, computed before this error: kept in {folder.eval_json})") from e
+        kept = folder.eval_json_of(split)
+        raise type(e)(f"{e} ({', '.join(done)}, computed before this error: kept in {kept})") from e
     if names is None:
         typer.echo(f"metrics: {', '.join(done)} ({type(model).__name__}'s default; choose with --metrics)")
     echo_figures("", result)
-    typer.echo(f"written to {folder.eval_json}")
+    typer.echo(f"written to {folder.eval_json_of(split)}")
 
 
 @app.command()

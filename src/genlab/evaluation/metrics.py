@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError
+from genlab.evaluation.dynamic import eval_dynamic
 from genlab.evaluation.forecasting import eval_forecast
 from genlab.evaluation.tabular import eval_fidelity, eval_privacy, eval_utility
 from genlab.models.base import (
@@ -28,6 +29,7 @@ from genlab.models.base import (
     Predicts,
     Transduces,
     Translates,
+    detached,
 )
 
 if TYPE_CHECKING:
@@ -87,19 +89,20 @@ STREAM_LANES = 32  # lanes a carried state reads a split in (evaluation)
 def _stream_outputs(model: nn.Module, data: TensorData):
     """A ``CarriesState`` model's outputs over ``data`` read as one stream: ``STREAM_LANES`` contiguous lanes
     side by side, then the rows the lanes leave over, continuing the last lane's state (it ends where they start):
-    every row once, each with the state of the rows before it."""
+    every row once, each with the state of the rows before it (detached: where a caller takes gradients, they
+    stop at the batch's start)."""
     lanes = min(STREAM_LANES, len(data))
     body = lanes * (len(data) // lanes)  # rows the lanes hold
     state = None
     for batch in data.subset(torch.arange(body)).loader(lanes, order="stream"):
         out = model(**batch, state=state)
-        state = out.state
+        state = detached(out.state)
         yield out
     if body < len(data):
         state = model.state_rows(state, [lanes - 1])
         for batch in data.subset(torch.arange(body, len(data))).loader(1, order="stream"):
             out = model(**batch, state=state)
-            state = out.state
+            state = detached(out.state)
             yield out
 
 
@@ -306,7 +309,8 @@ def eval_wer(model: nn.Module, data: TensorData, *, beam: int = 1, length_penalt
 METRICS: dict[str, Callable[..., dict[str, float]]] = {
     "elbo": eval_elbo, "nll": eval_nll, "bpd": eval_bpd, "fid": eval_fid, "coverage": eval_coverage,
     "accuracy": eval_accuracy, "f1": eval_f1, "translation": eval_translation, "loss": eval_loss, "wer": eval_wer,
-    "forecast": eval_forecast, "fidelity": eval_fidelity, "utility": eval_utility, "privacy": eval_privacy,
+    "dynamic": eval_dynamic, "forecast": eval_forecast, "fidelity": eval_fidelity, "utility": eval_utility,
+    "privacy": eval_privacy,
 }
 
 

@@ -408,6 +408,15 @@ class Adversarial:
         """Nothing by default."""
 
 
+def detached(state: Any) -> Any:
+    """``state`` (a tensor, or a tuple / list of them: an LSTM's ``(h, c)``) detached from the graph."""
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, tuple | list):
+        return type(state)(detached(s) for s in state)
+    return state
+
+
 class CarriesState:
     """A model that continues from a state carried across the batches of an ordered stream (truncated
     backpropagation through time, R2): ``forward(**batch, state=None)`` returns an output whose ``state`` is where

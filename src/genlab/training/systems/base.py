@@ -33,7 +33,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from genlab.models.base import CarriesState, ModelOutput
+from genlab.models.base import CarriesState, ModelOutput, detached
 from genlab.training import lightning_internals as internals
 from genlab.training.chunks import StepChunk, recount_chunks
 from genlab.training.config import TrainConfig
@@ -44,15 +44,6 @@ _STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_s
 def _implements(callback: L.Callback, hook: str) -> bool:
     """Whether ``callback`` overrides Lightning's no-op ``hook``."""
     return getattr(type(callback), hook, None) is not getattr(L.Callback, hook)
-
-
-def detached(state: Any) -> Any:
-    """``state`` (a tensor, or a tuple / list of them: an LSTM's ``(h, c)``) detached from the graph."""
-    if isinstance(state, Tensor):
-        return state.detach()
-    if isinstance(state, tuple | list):
-        return type(state)(detached(s) for s in state)
-    return state
 
 
 def _pick(state: Any, rank: int) -> Any:

@@ -1,0 +1,73 @@
+"""Dynamic evaluation of a trained character LM on kjv (issue 25; ``genlab.evaluation.dynamic``, Krause et al.
+2018): the step size η and the decay λ chosen on the validation split from a grid, then the test bits/char with
+them, next to the static figures of the same model.
+
+Each figure is prequential: a batch of the text is scored before the model takes its step on it. The grid's cost
+(one pass of forward + backward over the validation text per point) and the test pass are stated in CPU-minutes,
+beside the training run's own budget.
+
+    python benchmarks/text_dynamic.py runs/bench-lstm-lm-long --lrs 0.003 0.01 0.03 --decays 0 0.001
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from common import command_line, cpu_seconds, record, write_results  # noqa: E402
+
+from genlab.evaluation import evaluate  # noqa: E402
+from genlab.rundir import RunDir  # noqa: E402
+
+
+def bits(model, split: str, data_options: dict, **dynamic) -> tuple[float, float]:
+    """(bits/char of ``split``, CPU-minutes it took): static without ``dynamic``, else dynamic with its options."""
+    c0 = cpu_seconds()
+    metric = "dynamic" if dynamic else "loss"
+    out = evaluate(model, "kjv", [metric], split=split, data_options=data_options, **dynamic)
+    return out[f"{metric}_bits"], (cpu_seconds() - c0) / 60
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", type=Path, help="a trained LM's run folder (its model/ is read)")
+    p.add_argument("--lrs", type=float, nargs="+", default=[0.003, 0.01, 0.03], help="step sizes η to try")
+    p.add_argument("--decays", type=float, nargs="+", default=[0.0], help="decays λ to try")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--name", default="text_lm_dynamic")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    folder = RunDir(args.run)
+    model, options = folder.load_model(), folder.data_options()
+    records, grid = [], {}
+    static_val, cpu = bits(model, "val", options)
+    print(f"validation, static: {static_val:.4f} bits/char ({cpu:.1f} CPU-min)", flush=True)
+    records.append(record("static", "validation bits/char", static_val, "bits/char", cpu_minutes=round(cpu, 2)))
+    for lr in args.lrs:
+        for decay in args.decays:
+            grid[lr, decay], cpu = bits(model, "val", options, dynamic_lr=lr, dynamic_decay=decay)
+            print(f"validation, dynamic η {lr:g} λ {decay:g}: {grid[lr, decay]:.4f} bits/char ({cpu:.1f} CPU-min)",
+                  flush=True)
+            records.append(record(f"dynamic η {lr:g} λ {decay:g}", "validation bits/char", grid[lr, decay],
+                                  "bits/char", reference=static_val, cpu_minutes=round(cpu, 2)))
+    lr, decay = min(grid, key=grid.get)
+    static_test, cpu_static = bits(model, "test", options)
+    dynamic_test, cpu = bits(model, "test", options, dynamic_lr=lr, dynamic_decay=decay)
+    print(f"test: static {static_test:.4f}, dynamic (η {lr:g}, λ {decay:g}, chosen on validation) {dynamic_test:.4f} "
+          f"bits/char ({cpu:.1f} CPU-min)", flush=True)
+    records.append(record("static", "test bits/char", static_test, "bits/char", cpu_minutes=round(cpu_static, 2)))
+    records.append(record(f"dynamic η {lr:g} λ {decay:g} (chosen on validation)", "test bits/char", dynamic_test,
+                          "bits/char", reference=static_test, cpu_minutes=round(cpu, 2)))
+    write_results(args.name, records, command_line(),
+                  notes=f"Host: {os.cpu_count()} cores, {args.threads} thread(s). Model: {args.run}/model "
+                        f"({type(model).__name__}). Ratio: against the static figure of the same split. "
+                        f"CPU-minutes: of each evaluation pass.")
+
+
+if __name__ == "__main__":
+    main()

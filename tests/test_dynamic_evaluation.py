@@ -1,0 +1,72 @@
+"""Dynamic evaluation of a language model (``genlab.evaluation.dynamic``): each batch is scored before the model
+learns from it, the update is the SGD step with a decay back to the trained weights, and the caller's model is
+left as it was."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genlab.data import load
+from genlab.errors import ConfigError
+from genlab.evaluation.dynamic import eval_dynamic
+from genlab.evaluation.metrics import eval_loss
+from genlab.models.text import BigramLM, RecurrentLM
+
+DATA = {"block_size": 16}
+
+
+def _lstm():
+    torch.manual_seed(0)
+    return RecurrentLM.for_data(load("kjv", split="val", **DATA),
+                                {"embed_dim": 8, "hidden": 16, "num_layers": 2, "dropout": 0.0}).eval()
+
+
+def _rows(n: int, start: int = 0):
+    return load("kjv", split="val", **DATA).subset(torch.arange(start, start + n))
+
+
+@pytest.mark.parametrize("make", [_lstm, lambda: BigramLM.for_data(_rows(1)).eval()])
+def test_without_a_step_it_is_the_static_score(make):
+    model, data = make(), _rows(70)  # the LSTM: 32 lanes of 2 rows, then 6 rows; the bigram: rows in order
+    with torch.no_grad():  # as evaluate() calls it
+        static = eval_loss(model, data)
+    dynamic = eval_dynamic(model, data, dynamic_lr=0.0)
+    assert dynamic["dynamic"] == pytest.approx(static["loss"], rel=1e-6)
+    assert dynamic["dynamic_units"] == static["loss_units"] == 70 * 16
+
+
+def test_the_first_batch_is_scored_before_the_model_learns_from_it():
+    model, data = _lstm(), _rows(32)  # one batch: 32 lanes of one row
+    assert eval_dynamic(model, data, dynamic_lr=5.0)["dynamic"] == pytest.approx(
+        eval_dynamic(model, data, dynamic_lr=0.0)["dynamic"], rel=1e-6)
+
+
+def test_it_learns_from_text_it_has_scored_and_leaves_the_model_alone():
+    model = _lstm()
+    rows = _rows(32)
+    repeated = rows.subset(torch.arange(32).repeat_interleave(8))  # lane i reads row i 8 times: each batch is the first
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    static = eval_dynamic(model, repeated, dynamic_lr=0.0)["dynamic_bits"]
+    adapted = eval_dynamic(model, repeated, dynamic_lr=5.0)["dynamic_bits"]
+    assert adapted < static - 0.5  # what it read once, it predicts better the next time
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+
+
+def test_the_decay_pulls_each_step_back_to_the_trained_weights():
+    """After one batch, θ₁ = θ₀ − η∇L + λ(θ₀ − (θ₀ − η∇L)) = θ₀ − (1 − λ)η∇L: the second batch's score with (η, λ)
+    is the score with ((1 − λ)η, 0)."""
+    model, data = _lstm(), _rows(64)  # two batches of 32 lanes
+    pulled = eval_dynamic(model, data, dynamic_lr=0.4, dynamic_decay=0.75)["dynamic"]
+    assert pulled == pytest.approx(eval_dynamic(model, data, dynamic_lr=0.1)["dynamic"], rel=1e-5)
+    assert pulled != pytest.approx(eval_dynamic(model, data, dynamic_lr=0.4)["dynamic"], rel=1e-3)
+
+
+def test_bad_options_are_refused_with_what_to_give():
+    model, data = _lstm(), _rows(4)
+    with pytest.raises(ConfigError, match="dynamic_lr must be ≥ 0"):
+        eval_dynamic(model, data, dynamic_lr=-1.0)
+    with pytest.raises(ConfigError, match=r"dynamic_decay must be in \[0, 1\]"):
+        eval_dynamic(model, data, dynamic_decay=1.5)
+    with pytest.raises(ConfigError, match="adapts a model trained on one objective"):
+        eval_dynamic(torch.nn.Linear(2, 2), data)
