@@ -144,6 +144,35 @@ def test_the_residual_noise_is_measured_one_step_ahead_on_the_held_out_validatio
                                                                                     rel=1e-5)
 
 
+def test_bootstrap_noise_draws_the_centred_validation_residuals_and_is_saved_with_the_model(tmp_path):
+    import genlab
+    from genlab.data import load
+
+    train_data = load("seattle-temps", split="train")
+    model = Forecaster.for_data(train_data, {"hidden": 8, "residual_draw": "bootstrap"}).eval()
+    model.after_fit(model.prepare(train_data))
+    context, truth = model._validation_steps(train_data.meta)
+    residual = model._heads(context)[0][:, -1] - truth  # (N,) one step ahead, standardized
+    centred = residual - residual.mean()
+    q = model.residual_quantiles
+    assert float(q[0]) == pytest.approx(float(centred.min()), rel=1e-4)
+    assert float(q[-1]) == pytest.approx(float(centred.max()), rel=1e-4)
+    assert float(q[100]) == pytest.approx(float(centred.median()), abs=1e-3 * float(centred.std()))
+    torch.manual_seed(0)
+    draws = model._residual_noise()(200_000)
+    for level in (0.05, 0.25, 0.5, 0.75, 0.95):  # the draws follow the residuals' law, not a Gaussian's
+        assert float(draws.quantile(level)) == pytest.approx(float(centred.quantile(level)),
+                                                             abs=0.02 * float(centred.std()))
+    model.save_pretrained(tmp_path / "m")
+    assert torch.equal(genlab.load(tmp_path / "m").residual_quantiles, q)
+    fixed = _model("gru", dropout=0.0, residual_draw="bootstrap")
+    fixed.residual_quantiles.fill_(0.5)  # every draw 0.5: each path is the point forecast with 0.5 added per step
+    context = torch.randn(2, 12, 1) * 2 + 10
+    paths = fixed.forecast(context, 4, samples=3, generator=torch.Generator().manual_seed(0)).paths
+    assert torch.allclose(paths, paths[:, :1].expand_as(paths))
+    assert not torch.allclose(paths[:, 0], fixed.forecast(context, 4).point, atol=1e-3)
+
+
 def test_predicting_changes_a_zero_head_is_the_naive_forecast_and_levels_need_no_last_value():
     model = _model("mlp")
     for p in model.graph.nodes["step"].parameters():
@@ -281,18 +310,19 @@ def test_the_difference_input_reads_changes_so_a_level_shift_changes_nothing_but
 
 
 def test_a_forecaster_saved_before_the_highway_loads_as_it_was(tmp_path):
-    """A ``config.json`` written before ``highway`` existed lacks it: the model loads without a highway (what it
-    was), while a new forecaster has one by default."""
+    """A ``config.json`` written before ``highway`` and ``residual_draw`` existed lacks them: the model loads without
+    a highway and with Gaussian noise (what it was), while a new forecaster has a highway by default."""
     import genlab
 
     old = _model("gru", highway=0)
     old.save_pretrained(tmp_path / "m")
     path = tmp_path / "m" / "config.json"
     meta = json.loads(path.read_text())
-    del meta["config"]["highway"]
+    del meta["config"]["highway"], meta["config"]["residual_draw"]
     path.write_text(json.dumps(meta))
     loaded = genlab.load(tmp_path / "m")
     assert loaded.config.highway == 0 and "ar" not in loaded.graph.nodes
+    assert loaded.config.residual_draw == "gaussian" and not hasattr(loaded, "residual_quantiles")
     context = torch.randn(2, 12, 1) * 2 + 10
     assert torch.equal(loaded.forecast(context, 3).point, old.forecast(context, 3).point)
     assert _model("gru").config.highway == -1

@@ -20,7 +20,10 @@ instead carries its state from the context on, one step per fed-back value (it r
 ``samples`` S > 0, S sample paths: dropout kept on (N5) and, by default, each fed-back value perturbed by the
 one-step residual noise ``ε ~ N(0, σ̂²)`` (``σ̂`` measured on the held-out validation part after training, as
 Zhu & Laptev 2017 estimate the noise of an MC-dropout forecaster), so the paths
-carry both the model's and the data's uncertainty; intervals are the paths' quantiles.
+carry both the model's and the data's uncertainty; intervals are the paths' quantiles. ``residual_draw=
+"bootstrap"`` draws ``ε`` from the centred validation residuals themselves (through ``RESIDUAL_QUANTILES`` of
+them, interpolated: Efron's residual bootstrap, as Hyndman & Athanasopoulos's bootstrapped intervals): a
+heavy-tailed noise keeps its narrow centre and its tails.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from genlab.preprocessing_series import SeriesScaler
 
 @dataclasses.dataclass
 class ForecasterConfig(Config):
-    introduced: ClassVar[dict[str, Any]] = {"highway": 0}  # forecasters saved before the highway had none
+    #: what forecasters saved before these options had: no highway, Gaussian residual noise
+    introduced: ClassVar[dict[str, Any]] = {"highway": 0, "residual_draw": "gaussian"}
     preprocessing: dict = dataclasses.field(default_factory=dict)  # the fitted SeriesScaler's spec (channels)
     channels: int = 1  # C: the series, then E exogenous channels (from the data)
     context: int = 30  # L: steps the model reads (from the data)
@@ -59,6 +63,7 @@ class ForecasterConfig(Config):
     kernel_size: int = 3  # tcn
     heads: int = 4  # transformer
     residual_noise: bool = True  # sample paths add the one-step residual noise to each fed-back value
+    residual_draw: Literal["gaussian", "bootstrap"] = "gaussian"  # that noise: N(0, σ̂²), or the residuals' own law
     highway: int = -1  # p of a linear AR on the series' last p values added to the step head (LSTNet); -1: the context
     series_input: Literal["level", "difference"] = "level"  # what the series branch and the highway read
     highway_init: Literal["zero", "ols"] = "zero"  # ols: the least-squares AR of the training windows, kept fixed
@@ -99,6 +104,7 @@ class Forecast:
 
 
 MIN_RESIDUALS = 5  # validation steps needed to measure σ̂ on them
+RESIDUAL_QUANTILES = 201  # quantiles of the centred residuals kept for residual_draw="bootstrap"
 
 
 class _Branch(nn.Module):
@@ -154,6 +160,8 @@ class Forecaster(Model, Forecasts):
                            nodes=[*branches, node("h", body, *(n.name for n in branches)), *heads, *highway],
                            outputs=("step", "direct", *(n.name for n in highway)))
         self.register_buffer("residual_std", torch.ones(()))  # σ̂ of the one-step residuals (standardized units)
+        if c.residual_draw == "bootstrap":  # their centred law, as quantiles at 0, 1/(Q−1), …, 1 (standardized)
+            self.register_buffer("residual_quantiles", torch.zeros(RESIDUAL_QUANTILES))
 
     @property
     def highway_order(self) -> int:
@@ -247,6 +255,9 @@ class Forecaster(Model, Forecasts):
             step, _ = self._heads(context.to(self.device))
             residual = step[:, -1] - truth.to(self.device)
             self.residual_std.fill_(float(residual.std()) if len(residual) > 1 else 1.0)
+            if self.config.residual_draw == "bootstrap":
+                levels = torch.linspace(0, 1, RESIDUAL_QUANTILES, device=residual.device)
+                self.residual_quantiles.copy_(torch.quantile(residual.float() - residual.float().mean(), levels))
         finally:
             self.train(was)
 
@@ -265,8 +276,9 @@ class Forecaster(Model, Forecasts):
         return torch.stack([full[o - L:o] for o in origins]), full[list(origins), 0]
 
     # --- forecasting ----------------------------------------------------------------------------
-    def _path(self, ctx: Tensor, horizon: int, exo: Tensor | None, noise: float) -> Tensor:
-        """Standardized: ``horizon`` values after ``ctx`` ``(B, L, C)`` → ``(B, H)``; ``exo`` ``(B, H, E)``."""
+    def _path(self, ctx: Tensor, horizon: int, exo: Tensor | None, noise=None) -> Tensor:
+        """Standardized: ``horizon`` values after ``ctx`` ``(B, L, C)`` → ``(B, H)``; ``exo`` ``(B, H, E)``;
+        ``noise(n)``: ``n`` draws added to each fed-back value (``None``: the point forecast)."""
         c = self.config
         if c.output == "direct":
             if horizon > c.horizon:
@@ -305,8 +317,8 @@ class Forecaster(Model, Forecasts):
             y = last + head(h)[:, 0]  # (B,) ŷ of the next step
             if p:
                 y = y + nodes["ar"].last(inputs["series"][..., 0])
-            if noise:
-                y = y + noise * torch.randn_like(y)
+            if noise is not None:
+                y = y + noise(len(y))
             out.append(y)
             if c.predict == "change":
                 last = y
@@ -340,7 +352,7 @@ class Forecaster(Model, Forecasts):
         was = self.training
         self.eval()
         try:
-            point = scaler.unscale(self._path(ctx, horizon, exo, 0.0))
+            point = scaler.unscale(self._path(ctx, horizon, exo))
             paths = None
             if samples > 0:
                 paths = scaler.unscale(self._sample_paths(ctx, horizon, exo, samples, generator))
@@ -359,10 +371,24 @@ class Forecaster(Model, Forecasts):
             for m in self.modules():
                 if isinstance(m, nn.Dropout):
                     m.train()
-            noise = float(self.residual_std) if self.config.residual_noise and self.config.output == "step" else 0.0
+            noise = self._residual_noise() if self.config.residual_noise and self.config.output == "step" else None
             rep = ctx.repeat_interleave(samples, 0)  # (B·S, L, C)
             paths = self._path(rep, horizon, None if exo is None else exo.repeat_interleave(samples, 0), noise)
         return paths.view(B, samples, horizon)
+
+    def _residual_noise(self):
+        """``n ↦ n`` draws of the one-step noise ``ε`` (standardized): ``σ̂ · N(0, 1)``, or (bootstrap) the
+        residuals' quantile function at ``u ~ U(0, 1)``, linearly interpolated."""
+        if self.config.residual_draw == "gaussian":
+            return lambda n: float(self.residual_std) * torch.randn(n, device=self.device)
+        q = self.residual_quantiles  # (Q,)
+
+        def draw(n: int) -> Tensor:
+            at = torch.rand(n, device=self.device) * (len(q) - 1)  # (n,) positions among the quantiles
+            below = at.floor().long().clamp_max(len(q) - 2)
+            return torch.lerp(q[below], q[below + 1], at - below)
+
+        return draw
 
     def renderer(self):
         from genlab.models.forecast.render import ForecastPlot
