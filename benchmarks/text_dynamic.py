@@ -6,7 +6,8 @@ Each figure is prequential: a batch of the text is scored before the model takes
 (one pass of forward + backward over the validation text per point) and the test pass are stated in CPU-minutes,
 beside the training run's own budget.
 
-    python benchmarks/text_dynamic.py runs/bench-lstm-lm-long --lrs 0.003 0.01 0.03 --decays 0 0.001
+    python benchmarks/text_dynamic.py runs/bench-lstm-lm-long --lrs 0.1 0.3 1               # the SGD form
+    python benchmarks/text_dynamic.py runs/bench-lstm-lm-long --rms 100 --lrs 1e-5 3e-5 1e-4 --decays 0 0.01
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main() -> None:
     p.add_argument("run", type=Path, help="a trained LM's run folder (its model/ is read)")
     p.add_argument("--lrs", type=float, nargs="+", default=[0.003, 0.01, 0.03], help="step sizes η to try")
     p.add_argument("--decays", type=float, nargs="+", default=[0.0], help="decays λ to try")
+    p.add_argument("--rms", type=int, default=0, help="the RMS form, its gradient scale from this many training "
+                   "batches (0: the SGD form)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", default="text_lm_dynamic")
     args = p.parse_args()
@@ -45,23 +48,26 @@ def main() -> None:
     folder = RunDir(args.run)
     model, options = folder.load_model(), folder.data_options()
     records, grid = [], {}
+    form = f"dynamic RMS ({args.rms} batches)" if args.rms else "dynamic SGD"
     static_val, cpu = bits(model, "val", options)
     print(f"validation, static: {static_val:.4f} bits/char ({cpu:.1f} CPU-min)", flush=True)
     records.append(record("static", "validation bits/char", static_val, "bits/char", cpu_minutes=round(cpu, 2)))
     for lr in args.lrs:
         for decay in args.decays:
-            grid[lr, decay], cpu = bits(model, "val", options, dynamic_lr=lr, dynamic_decay=decay)
-            print(f"validation, dynamic η {lr:g} λ {decay:g}: {grid[lr, decay]:.4f} bits/char ({cpu:.1f} CPU-min)",
+            grid[lr, decay], cpu = bits(model, "val", options, dynamic_lr=lr, dynamic_decay=decay,
+                                        dynamic_rms=args.rms)
+            print(f"validation, {form} η {lr:g} λ {decay:g}: {grid[lr, decay]:.4f} bits/char ({cpu:.1f} CPU-min)",
                   flush=True)
-            records.append(record(f"dynamic η {lr:g} λ {decay:g}", "validation bits/char", grid[lr, decay],
+            records.append(record(f"{form} η {lr:g} λ {decay:g}", "validation bits/char", grid[lr, decay],
                                   "bits/char", reference=static_val, cpu_minutes=round(cpu, 2)))
     lr, decay = min(grid, key=grid.get)
     static_test, cpu_static = bits(model, "test", options)
-    dynamic_test, cpu = bits(model, "test", options, dynamic_lr=lr, dynamic_decay=decay)
+    dynamic_test, cpu = bits(model, "test", options, dynamic_lr=lr, dynamic_decay=decay, dynamic_rms=args.rms)
     print(f"test: static {static_test:.4f}, dynamic (η {lr:g}, λ {decay:g}, chosen on validation) {dynamic_test:.4f} "
           f"bits/char ({cpu:.1f} CPU-min)", flush=True)
     records.append(record("static", "test bits/char", static_test, "bits/char", cpu_minutes=round(cpu_static, 2)))
-    records.append(record(f"dynamic η {lr:g} λ {decay:g} (chosen on validation)", "test bits/char", dynamic_test,
+    records.append(record(f"{form} η {lr:g} λ {decay:g} (chosen on validation)",
+                          "test bits/char", dynamic_test,
                           "bits/char", reference=static_test, cpu_minutes=round(cpu, 2)))
     write_results(args.name, records, command_line(),
                   notes=f"Host: {os.cpu_count()} cores, {args.threads} thread(s). Model: {args.run}/model "

@@ -70,3 +70,27 @@ def test_bad_options_are_refused_with_what_to_give():
         eval_dynamic(model, data, dynamic_decay=1.5)
     with pytest.raises(ConfigError, match="adapts a model trained on one objective"):
         eval_dynamic(torch.nn.Linear(2, 2), data)
+
+
+def test_the_rms_form_reads_the_gradient_scale_on_training_lanes_and_scales_each_step_by_it(monkeypatch):
+    """``MS`` over one batch is the squared gradient of the batch whose lanes start at the training text's
+    32 equal parts; with ``√MS`` the same c everywhere the RMS form is the SGD form with η / (c + ε) and the
+    pull λ itself."""
+    from genlab.evaluation import dynamic
+
+    model, train = _lstm(), _rows(320, start=100)
+    params = [p for p in model.parameters() if p.requires_grad]
+    ms = dynamic.mean_square_gradients(model, params, train, batches=1)
+    starts = torch.arange(32) * 10
+    loss = model(train.fields["tokens"][starts]).loss  # lane i's first row: row 10·i of the split
+    assert all(torch.allclose(m, g ** 2) for m, g in zip(ms, torch.autograd.grad(loss, params), strict=True))
+
+    c = 0.5
+    monkeypatch.setattr(dynamic, "mean_square_gradients",
+                        lambda model, params, data, batches: [torch.full_like(p, c * c) for p in params])
+    data = _rows(64)
+    rms = eval_dynamic(model, data, dynamic_lr=0.01, dynamic_decay=0.3, dynamic_rms=4, load_split=lambda s: train)
+    sgd = eval_dynamic(model, data, dynamic_lr=0.01 / (c + dynamic.RMS_EPS), dynamic_decay=0.3)
+    assert rms["dynamic"] == pytest.approx(sgd["dynamic"], rel=1e-6) and rms["dynamic_rms"] == 4
+    with pytest.raises(ConfigError, match="dynamic_rms must be ≥ 0"):
+        eval_dynamic(model, data, dynamic_rms=2)  # no training split to measure it on

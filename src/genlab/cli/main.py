@@ -475,6 +475,9 @@ def eval_(
         help="dynamic: the step size of each update on the text just scored (choose it with --split val)")] = 1e-2,
     dynamic_decay: Annotated[float, typer.Option(
         help="dynamic: the pull of each update back to the trained weights, in [0, 1]")] = 0.0,
+    dynamic_rms: Annotated[int, typer.Option(
+        help="dynamic: scale each weight's step by its gradient's RMS over this many training batches (0: plain SGD)",
+    )] = 0,
     split: Annotated[str, typer.Option(help="the split to evaluate on: test, or val to choose options")] = "test",
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N test examples")] = None,
     seed: Annotated[int, typer.Option()] = 0,
@@ -504,7 +507,8 @@ def eval_(
 
     try:
         result = evaluate(model, data, names, k=k, terms=terms, beam=beam, length_penalty=length_penalty,
-                          target=target, dynamic_lr=dynamic_lr, dynamic_decay=dynamic_decay, split=split,
+                          target=target, dynamic_lr=dynamic_lr, dynamic_decay=dynamic_decay,
+                          dynamic_rms=dynamic_rms, split=split,
                           limit=limit, seed=seed, progress=True, on_result=keep,
                           data_options=data_options, **options)
     except GenlabError as e:  # still one line: the error, and what eval.json kept

@@ -1,14 +1,22 @@
 """Dynamic evaluation of a language model (Krause, Kahembwe, Murray & Renals 2018, "Dynamic Evaluation of Neural
-Sequence Models", arXiv:1709.07432, their SGD form): the split is read as ``eval_loss`` reads it, a batch of
-segments at a time; each batch is first scored by the model as it stands, then the model takes one gradient step
-on that batch's mean NLL (F2), so the text read so far adapts it to the text still to come:
+Sequence Models", arXiv:1709.07432): the split is read as ``eval_loss`` reads it, a batch of segments at a time;
+each batch is first scored by the model as it stands, then the model takes one gradient step on that batch's mean
+NLL (F2), so the text read so far adapts it to the text still to come. Their SGD form:
 
     θ ← θ − η ∇_θ L(s_i) + λ (θ₀ − θ)
 
-(``lr`` η; ``decay`` λ pulls the weights back to the trained ones θ₀, 0: no pull). The score is prequential
-(Dawid 1984, as ``evaluation.online``): every character is predicted by a model that has not trained on it, as an
-adaptive compressor codes the text. Dropout stays off; the caller's model is left as it was (a copy adapts).
-Choose η and λ on the validation split (``genlab eval RUN --split val``), then read the test figure.
+(``dynamic_lr`` η; ``dynamic_decay`` λ pulls the weights back to the trained ones θ₀, 0: no pull), and their RMS
+form (``dynamic_rms`` > 0), each weight's step scaled by the root mean square of its gradient on the training text:
+
+    θ ← θ − η ∇_θ L(s_i) / (√MS + ε) + min(λ √MS / mean(√MS), 1) (θ₀ − θ)
+
+``MS`` the mean over ``dynamic_rms`` training batches (read at θ₀, as the split is read) of each weight's squared
+gradient, ``mean(√MS)`` over every weight, ε = ``RMS_EPS``.
+
+The score is prequential (Dawid 1984, as ``evaluation.online``): every character is predicted by a model that has
+not trained on it, as an adaptive compressor codes the text. Dropout stays off; the caller's model is left as it
+was (a copy adapts). Choose η and λ on the validation split (``genlab eval RUN --split val``), then read the test
+figure.
 """
 
 from __future__ import annotations
@@ -18,34 +26,72 @@ import math
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from genlab.data.tensors import TensorData
 from genlab.errors import ConfigError
 from genlab.models.base import CarriesState, Model, ModelOutput
 
 ROWS = 32  # rows a batch holds when the model carries no state (in the split's order)
+RMS_EPS = 2e-5  # ε of the RMS form
+
+
+def _outputs(model: nn.Module, data: TensorData):
+    """The model's outputs over ``data`` in reading order: one stream of lanes for a ``CarriesState`` model
+    (``eval_loss``'s), else ``ROWS`` rows at a time in the split's order."""
+    from genlab.evaluation.metrics import _stream_outputs
+
+    return _stream_outputs(model, data) if isinstance(model, CarriesState) else \
+        (model(**batch) for batch in data.loader(ROWS, shuffle=False))
+
+
+def mean_square_gradients(model: nn.Module, params: list[Tensor], data: TensorData, batches: int) -> list[Tensor]:
+    """``MS`` of each of ``params``: the mean squared gradient of the batch loss over ``batches`` batches of
+    ``data`` (the training split), read as the split under evaluation is — ``ROWS`` lanes, each ``batches`` rows
+    in a row from its own part of the text."""
+    lanes = min(ROWS, len(data))
+    k = max(1, min(batches, len(data) // lanes))
+    starts = torch.arange(lanes) * (len(data) // lanes)  # (lanes,)
+    rows = (starts[:, None] + torch.arange(k)).flatten()  # (lanes·k,) lane i: k consecutive rows from starts[i]
+    ms = [torch.zeros_like(p) for p in params]
+    for i, out in enumerate(_outputs(model, data.subset(rows))):
+        if i == k:
+            break
+        for m, g in zip(ms, torch.autograd.grad(out.loss, params, allow_unused=True), strict=True):
+            if g is not None:
+                m.add_(g.detach() ** 2)
+    return [m / k for m in ms]
 
 
 def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float = 1e-2, dynamic_decay: float = 0.0,
-                 seed: int = 0, progress: bool = False, **_: Any) -> dict[str, float]:
-    """The split's mean NLL per unit (nats; ``dynamic_bits``: per character) under dynamic evaluation."""
-    from genlab.evaluation.metrics import _stream_outputs
-
+                 dynamic_rms: int = 0, load_split=None, seed: int = 0, progress: bool = False,
+                 **_: Any) -> dict[str, float]:
+    """The split's mean NLL per unit (nats; ``dynamic_bits``: per character) under dynamic evaluation: the SGD form,
+    or with ``dynamic_rms`` > 0 the RMS form, ``MS`` from that many batches of ``load_split("train")``."""
     if not math.isfinite(dynamic_lr) or dynamic_lr < 0:
         raise ConfigError(f"dynamic_lr must be ≥ 0 (the step size η of each update; 0: the static score), "
                           f"got {dynamic_lr}")
     if not 0 <= dynamic_decay <= 1:
         raise ConfigError(f"dynamic_decay must be in [0, 1] (λ, the pull back to the trained weights), "
                           f"got {dynamic_decay}")
+    if dynamic_rms < 0 or (dynamic_rms and load_split is None):
+        raise ConfigError(f"dynamic_rms must be ≥ 0 (training batches that measure each weight's gradient scale; 0: "
+                          f"the SGD form) and needs the training split, got {dynamic_rms}")
     if not isinstance(model, Model):
         raise ConfigError(f"metric 'dynamic' adapts a model trained on one objective; {type(model).__name__} "
                           f"is not one: choose another metric")
     adapted = copy.deepcopy(model).eval()
     params = [p for p in adapted.parameters() if p.requires_grad]
     trained = [p.detach().clone() for p in params]  # θ₀
-    outputs = (_stream_outputs(adapted, data) if isinstance(adapted, CarriesState) else
-               (adapted(**batch) for batch in data.loader(ROWS, shuffle=False)))
+    scale, pull = [1.0] * len(params), [dynamic_decay] * len(params)  # the SGD form
+    if dynamic_rms:
+        with torch.enable_grad():
+            rms = [m.sqrt() for m in mean_square_gradients(adapted, params, model.prepare(load_split("train")),
+                                                            dynamic_rms)]
+        mean = float(sum(r.sum() for r in rms) / sum(r.numel() for r in rms))
+        scale = [1 / (r + RMS_EPS) for r in rms]
+        pull = [(dynamic_decay * r / mean).clamp_max(1.0) for r in rms]
+    outputs = _outputs(adapted, data)
     if progress:
         from tqdm.auto import tqdm
 
@@ -63,13 +109,13 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float = 1e-2
                 continue
             grads = torch.autograd.grad(out.loss, params, allow_unused=True)
             with torch.no_grad():
-                for p, g, p0 in zip(params, grads, trained, strict=True):
+                for p, g, p0, a, b in zip(params, grads, trained, scale, pull, strict=True):
                     if g is not None:
-                        p.sub_(dynamic_lr * g)
+                        p.sub_(dynamic_lr * g * a)
                     if dynamic_decay:
-                        p.add_(dynamic_decay * (p0 - p))
+                        p.add_(b * (p0 - p))
     if not count:
         raise ConfigError(f"{data.name}'s split holds nothing to predict: metric 'dynamic' needs text")
     nats = total / count
     return {"dynamic": nats, "dynamic_bits": nats / math.log(2), "dynamic_units": count, "dynamic_lr": dynamic_lr,
-            "dynamic_decay": dynamic_decay}
+            "dynamic_decay": dynamic_decay, "dynamic_rms": dynamic_rms}
