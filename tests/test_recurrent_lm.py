@@ -21,7 +21,8 @@ from genlab.cli.main import app
 from genlab.data import load
 from genlab.data.tensors import TensorData
 from genlab.errors import ConfigError
-from genlab.evaluation.metrics import _stream_outputs, evaluate
+from genlab.evaluation.metrics import evaluate
+from genlab.evaluation.streams import stream_outputs
 from genlab.models.text import GRULM, RNNLM, RecurrentLM
 from genlab.render import TextFile
 from genlab.training.config import TrainConfig
@@ -84,7 +85,7 @@ def test_samples_continue_the_prompt_and_a_seed_gives_the_same_text(tmp_path):
 def test_evaluation_reads_the_split_as_one_stream_every_row_once():
     model = _model().eval()
     data = load("kjv", split="val", **DATA).subset(torch.arange(70))  # 32 lanes of 2 rows, then 6 rows more
-    outs = list(_stream_outputs(model, data))
+    outs = list(stream_outputs(model, data))
     assert sum(o.units for o in outs) == 70 * 16 and len(outs) == 2 + 6
     figures = evaluate(model, "kjv", ["loss"], data_options=DATA, limit=70)
     assert figures["loss_units"] == 70 * 16

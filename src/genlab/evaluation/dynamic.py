@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from genlab.data.tensors import TensorData
 from genlab.errors import ConfigError
+from genlab.evaluation.streams import stream_outputs
 from genlab.models.base import CarriesState, Model, ModelOutput
 
 ROWS = 32  # rows a batch holds when the model carries no state (in the split's order)
@@ -39,9 +40,7 @@ RMS_EPS = 2e-5  # ε of the RMS form
 def _outputs(model: nn.Module, data: TensorData):
     """The model's outputs over ``data`` in reading order: one stream of lanes for a ``CarriesState`` model
     (``eval_loss``'s), else ``ROWS`` rows at a time in the split's order."""
-    from genlab.evaluation.metrics import _stream_outputs
-
-    return _stream_outputs(model, data) if isinstance(model, CarriesState) else \
+    return stream_outputs(model, data) if isinstance(model, CarriesState) else \
         (model(**batch) for batch in data.loader(ROWS, shuffle=False))
 
 

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from genlab.errors import ConfigError
 from genlab.evaluation.dynamic import eval_dynamic
 from genlab.evaluation.forecasting import eval_forecast
+from genlab.evaluation.streams import stream_outputs
 from genlab.evaluation.tabular import eval_fidelity, eval_privacy, eval_utility
 from genlab.models.base import (
     Classifier,
@@ -29,7 +30,6 @@ from genlab.models.base import (
     Predicts,
     Transduces,
     Translates,
-    detached,
 )
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def eval_loss(model: nn.Module, data: TensorData, *, batch_size: int = 500, seed
     carries = isinstance(model, CarriesState)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # the objective's own noise (a VAE's z): reproducible, the caller's RNG untouched
-        pairs = (((out, None) for out in _stream_outputs(model, data)) if carries else  # a stream counts units
+        pairs = (((out, None) for out in stream_outputs(model, data)) if carries else  # a stream counts units
                  ((model(**batch), batch.size) for batch in data.loader(batch_size, shuffle=False)))
         for out, rows in pairs:
             if not isinstance(out, ModelOutput):
@@ -81,29 +81,6 @@ def eval_loss(model: nn.Module, data: TensorData, *, batch_size: int = 500, seed
             count += n
     return {**{f"loss_{k}" if k != "loss" else "loss": v / count for k, v in sums.items()}, "loss_units": count,
             "loss_n": len(data)}
-
-
-STREAM_LANES = 32  # lanes a carried state reads a split in (evaluation)
-
-
-def _stream_outputs(model: nn.Module, data: TensorData):
-    """A ``CarriesState`` model's outputs over ``data`` read as one stream: ``STREAM_LANES`` contiguous lanes
-    side by side, then the rows the lanes leave over, continuing the last lane's state (it ends where they start):
-    every row once, each with the state of the rows before it (detached: where a caller takes gradients, they
-    stop at the batch's start)."""
-    lanes = min(STREAM_LANES, len(data))
-    body = lanes * (len(data) // lanes)  # rows the lanes hold
-    state = None
-    for batch in data.subset(torch.arange(body)).loader(lanes, order="stream"):
-        out = model(**batch, state=state)
-        state = detached(out.state)
-        yield out
-    if body < len(data):
-        state = model.state_rows(state, [lanes - 1])
-        for batch in data.subset(torch.arange(body, len(data))).loader(1, order="stream"):
-            out = model(**batch, state=state)
-            state = detached(out.state)
-            yield out
 
 
 def eval_elbo(model: nn.Module, data: TensorData, *, seed: int = 0, **_: Any) -> dict[str, float]:
