@@ -94,3 +94,11 @@ def test_the_rms_form_reads_the_gradient_scale_on_training_lanes_and_scales_each
     assert rms["dynamic"] == pytest.approx(sgd["dynamic"], rel=1e-6) and rms["dynamic_rms"] == 4
     with pytest.raises(ConfigError, match="dynamic_rms must be ≥ 0"):
         eval_dynamic(model, data, dynamic_rms=2)  # no training split to measure it on
+
+
+def test_steps_that_diverge_are_an_error_and_each_form_has_its_own_default_step():
+    model, data = _lstm(), _rows(96)
+    with pytest.raises(ConfigError, match="diverged .* give a smaller one"):
+        eval_dynamic(model, data, dynamic_lr=1e38)  # the weights overflow: an infinite NLL, not a figure
+    assert eval_dynamic(model, data)["dynamic_lr"] == 0.3
+    assert eval_dynamic(model, data, dynamic_rms=1, load_split=lambda s: _rows(64))["dynamic_lr"] == 3e-4

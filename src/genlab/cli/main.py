@@ -471,8 +471,9 @@ def eval_(
         help="wer: beam search ranks its finished outputs by log p / ((5 + |y|)/6)^this (0: by log p)")] = 0.0,
     target: Annotated[str | None, typer.Option(help="utility: the column to predict", show_default=(
         "the dataset's target, else its last categorical column"))] = None,
-    dynamic_lr: Annotated[float, typer.Option(
-        help="dynamic: the step size of each update on the text just scored (choose it with --split val)")] = 1e-2,
+    dynamic_lr: Annotated[float | None, typer.Option(
+        help="dynamic: the step size of each update on the text just scored (choose it with --split val)",
+        show_default="0.3, or 3e-4 with --dynamic-rms (the best on kjv's validation text for a 2 × 768 LSTM)")] = None,
     dynamic_decay: Annotated[float, typer.Option(
         help="dynamic: the pull of each update back to the trained weights, in [0, 1]")] = 0.0,
     dynamic_rms: Annotated[int, typer.Option(

@@ -35,6 +35,9 @@ from genlab.models.base import CarriesState, Model, ModelOutput
 
 ROWS = 32  # rows a batch holds when the model carries no state (in the split's order)
 RMS_EPS = 2e-5  # ε of the RMS form
+#: η when none is given, per form: the best of the grids on kjv's validation text for the 2 × 768 LSTM LM
+#: (benchmarks/RESULTS.md, text_lm_dynamic_sgd_pilot and text_lm_dynamic_rms_pilot*; 3e-3 diverges in the RMS form)
+DEFAULT_LR = {"sgd": 0.3, "rms": 3e-4}
 
 
 def _outputs(model: nn.Module, data: TensorData):
@@ -62,11 +65,14 @@ def mean_square_gradients(model: nn.Module, params: list[Tensor], data: TensorDa
     return [m / k for m in ms]
 
 
-def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float = 1e-2, dynamic_decay: float = 0.0,
+def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None = None, dynamic_decay: float = 0.0,
                  dynamic_rms: int = 0, load_split=None, seed: int = 0, progress: bool = False,
                  **_: Any) -> dict[str, float]:
     """The split's mean NLL per unit (nats; ``dynamic_bits``: per character) under dynamic evaluation: the SGD form,
-    or with ``dynamic_rms`` > 0 the RMS form, ``MS`` from that many batches of ``load_split("train")``."""
+    or with ``dynamic_rms`` > 0 the RMS form, ``MS`` from that many batches of ``load_split("train")``;
+    ``dynamic_lr=None``: the form's ``DEFAULT_LR``. A score that turns non-finite (the steps diverged) is an error."""
+    if dynamic_lr is None:
+        dynamic_lr = DEFAULT_LR["rms" if dynamic_rms else "sgd"]
     if not math.isfinite(dynamic_lr) or dynamic_lr < 0:
         raise ConfigError(f"dynamic_lr must be ≥ 0 (the step size η of each update; 0: the static score), "
                           f"got {dynamic_lr}")
@@ -102,8 +108,11 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float = 1e-2
             if not isinstance(out, ModelOutput) or out.units is None:
                 raise ConfigError(f"metric 'dynamic' needs a model whose output counts its units (a language "
                                   f"model's characters); {type(model).__name__} has none: choose metric loss")
-            n = float(out.units)
-            total, count = total + float(out.loss.detach()) * n, count + n  # scored before the model learns from it
+            n, nll = float(out.units), float(out.loss.detach())
+            if not math.isfinite(nll):
+                raise ConfigError(f"dynamic evaluation diverged (a batch's NLL is {nll}) with dynamic_lr "
+                                  f"{dynamic_lr}: give a smaller one (--dynamic-lr), or a decay (--dynamic-decay)")
+            total, count = total + nll * n, count + n  # scored before the model learns from it
             if not dynamic_lr:
                 continue
             grads = torch.autograd.grad(out.loss, params, allow_unused=True)
