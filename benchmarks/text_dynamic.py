@@ -8,6 +8,11 @@ beside the training run's own budget.
 
     python benchmarks/text_dynamic.py runs/bench-lstm-lm-long --lrs 0.1 0.3 1               # the SGD form
     python benchmarks/text_dynamic.py runs/bench-lstm-lm-long --rms 100 --lrs 1e-5 3e-5 1e-4 --decays 0 0.01
+    python benchmarks/text_dynamic.py runs/bench-lstm-lm-long --rms 30 --readings 1x512 32x128 --lrs 5e-4 1e-3
+
+``--readings``: how the split is read, each LANESxCHARACTERS (the reading is chosen on validation with η and λ);
+1x512, the default, reads it as one stream of rows of 512 characters, a step after each; the benchmarks before
+``--readings`` read 32 lanes of the run's rows (``32x128`` on kjv).
 """
 
 from __future__ import annotations
@@ -34,6 +39,14 @@ def bits(model, split: str, data_options: dict, **dynamic) -> tuple[float, float
     return out[f"{metric}_bits"], (cpu_seconds() - c0) / 60
 
 
+def parse_reading(text: str) -> tuple[int, int]:
+    """``"1x512"`` → (lanes 1, rows of 512 characters)."""
+    lanes, sep, block = text.partition("x")
+    if not (sep and lanes.isdigit() and block.isdigit() and int(lanes) >= 1 and int(block) >= 1):
+        raise SystemExit(f"--readings {text!r}: write LANESxCHARACTERS, e.g. 1x512 or 32x128")
+    return int(lanes), int(block)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", type=Path, help="a trained LM's run folder (its model/ is read)")
@@ -41,6 +54,8 @@ def main() -> None:
     p.add_argument("--decays", type=float, nargs="+", default=[0.0], help="decays λ to try")
     p.add_argument("--rms", type=int, default=0, help="the RMS form, its gradient scale from this many training "
                    "batches (0: the SGD form)")
+    p.add_argument("--readings", nargs="+", default=["1x512"], help="ways to read the split, LANESxCHARACTERS: "
+                   "lanes side by side (1: one stream) and the characters of a row, each a segment of one update")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", default="text_lm_dynamic")
     args = p.parse_args()
@@ -52,22 +67,26 @@ def main() -> None:
     static_val, cpu = bits(model, "val", options)
     print(f"validation, static: {static_val:.4f} bits/char ({cpu:.1f} CPU-min)", flush=True)
     records.append(record("static", "validation bits/char", static_val, "bits/char", cpu_minutes=round(cpu, 2)))
-    for lr in args.lrs:
-        for decay in args.decays:
-            grid[lr, decay], cpu = bits(model, "val", options, dynamic_lr=lr, dynamic_decay=decay,
-                                        dynamic_rms=args.rms)
-            print(f"validation, {form} η {lr:g} λ {decay:g}: {grid[lr, decay]:.4f} bits/char ({cpu:.1f} CPU-min)",
-                  flush=True)
-            records.append(record(f"{form} η {lr:g} λ {decay:g}", "validation bits/char", grid[lr, decay],
-                                  "bits/char", reference=static_val, cpu_minutes=round(cpu, 2)))
-    lr, decay = min(grid, key=grid.get)
+    for reading in args.readings:
+        lanes, block = parse_reading(reading)
+        for lr in args.lrs:
+            for decay in args.decays:
+                key = lanes, block, lr, decay
+                grid[key], cpu = bits(model, "val", {**options, "block_size": block}, dynamic_lr=lr,
+                                      dynamic_decay=decay, dynamic_rms=args.rms, dynamic_lanes=lanes)
+                label = f"{form}, {lanes} lane(s) × {block} characters, η {lr:g} λ {decay:g}"
+                print(f"validation, {label}: {grid[key]:.4f} bits/char ({cpu:.1f} CPU-min)", flush=True)
+                records.append(record(label, "validation bits/char", grid[key], "bits/char", reference=static_val,
+                                      cpu_minutes=round(cpu, 2)))
+    lanes, block, lr, decay = min(grid, key=grid.get)
     static_test, cpu_static = bits(model, "test", options)
-    dynamic_test, cpu = bits(model, "test", options, dynamic_lr=lr, dynamic_decay=decay, dynamic_rms=args.rms)
-    print(f"test: static {static_test:.4f}, dynamic (η {lr:g}, λ {decay:g}, chosen on validation) {dynamic_test:.4f} "
+    dynamic_test, cpu = bits(model, "test", {**options, "block_size": block}, dynamic_lr=lr, dynamic_decay=decay,
+                             dynamic_rms=args.rms, dynamic_lanes=lanes)
+    label = f"{form}, {lanes} lane(s) × {block} characters, η {lr:g} λ {decay:g}"
+    print(f"test: static {static_test:.4f}, dynamic ({label}, chosen on validation) {dynamic_test:.4f} "
           f"bits/char ({cpu:.1f} CPU-min)", flush=True)
     records.append(record("static", "test bits/char", static_test, "bits/char", cpu_minutes=round(cpu_static, 2)))
-    records.append(record(f"{form} η {lr:g} λ {decay:g} (chosen on validation)",
-                          "test bits/char", dynamic_test,
+    records.append(record(f"{label} (chosen on validation)", "test bits/char", dynamic_test,
                           "bits/char", reference=static_test, cpu_minutes=round(cpu, 2)))
     write_results(args.name, records, command_line(),
                   notes=f"Host: {os.cpu_count()} cores, {args.threads} thread(s). Model: {args.run}/model "

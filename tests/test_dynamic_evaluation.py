@@ -4,6 +4,8 @@ left as it was."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -11,6 +13,7 @@ from genlab.data import load
 from genlab.errors import ConfigError
 from genlab.evaluation.dynamic import eval_dynamic
 from genlab.evaluation.metrics import eval_loss
+from genlab.models.base import detached
 from genlab.models.text import BigramLM, RecurrentLM
 
 DATA = {"block_size": 16}
@@ -31,15 +34,18 @@ def test_without_a_step_it_is_the_static_score(make):
     model, data = make(), _rows(70)  # the LSTM: 32 lanes of 2 rows, then 6 rows; the bigram: rows in order
     with torch.no_grad():  # as evaluate() calls it
         static = eval_loss(model, data)
-    dynamic = eval_dynamic(model, data, dynamic_lr=0.0)
+    dynamic = eval_dynamic(model, data, dynamic_lr=0.0, dynamic_lanes=32)  # read as eval_loss reads it
     assert dynamic["dynamic"] == pytest.approx(static["loss"], rel=1e-6)
     assert dynamic["dynamic_units"] == static["loss_units"] == 70 * 16
 
 
 def test_the_first_batch_is_scored_before_the_model_learns_from_it():
     model, data = _lstm(), _rows(32)  # one batch: 32 lanes of one row
-    assert eval_dynamic(model, data, dynamic_lr=5.0)["dynamic"] == pytest.approx(
-        eval_dynamic(model, data, dynamic_lr=0.0)["dynamic"], rel=1e-6)
+    assert eval_dynamic(model, data, dynamic_lr=5.0, dynamic_lanes=32)["dynamic"] == pytest.approx(
+        eval_dynamic(model, data, dynamic_lr=0.0, dynamic_lanes=32)["dynamic"], rel=1e-6)
+    lane = _rows(1)  # one stream of one row
+    assert eval_dynamic(model, lane, dynamic_lr=5.0)["dynamic"] == pytest.approx(
+        eval_dynamic(model, lane, dynamic_lr=0.0)["dynamic"], rel=1e-6)
 
 
 def test_it_learns_from_text_it_has_scored_and_leaves_the_model_alone():
@@ -47,8 +53,8 @@ def test_it_learns_from_text_it_has_scored_and_leaves_the_model_alone():
     rows = _rows(32)
     repeated = rows.subset(torch.arange(32).repeat_interleave(8))  # lane i reads row i 8 times: each batch is the first
     weights = {k: v.clone() for k, v in model.state_dict().items()}
-    static = eval_dynamic(model, repeated, dynamic_lr=0.0)["dynamic_bits"]
-    adapted = eval_dynamic(model, repeated, dynamic_lr=5.0)["dynamic_bits"]
+    static = eval_dynamic(model, repeated, dynamic_lr=0.0, dynamic_lanes=32)["dynamic_bits"]
+    adapted = eval_dynamic(model, repeated, dynamic_lr=5.0, dynamic_lanes=32)["dynamic_bits"]
     assert adapted < static - 0.5  # what it read once, it predicts better the next time
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
 
@@ -57,9 +63,31 @@ def test_the_decay_pulls_each_step_back_to_the_trained_weights():
     """After one batch, θ₁ = θ₀ − η∇L + λ(θ₀ − (θ₀ − η∇L)) = θ₀ − (1 − λ)η∇L: the second batch's score with (η, λ)
     is the score with ((1 − λ)η, 0)."""
     model, data = _lstm(), _rows(64)  # two batches of 32 lanes
-    pulled = eval_dynamic(model, data, dynamic_lr=0.4, dynamic_decay=0.75)["dynamic"]
-    assert pulled == pytest.approx(eval_dynamic(model, data, dynamic_lr=0.1)["dynamic"], rel=1e-5)
-    assert pulled != pytest.approx(eval_dynamic(model, data, dynamic_lr=0.4)["dynamic"], rel=1e-3)
+    two = {"dynamic_lanes": 32}
+    pulled = eval_dynamic(model, data, dynamic_lr=0.4, dynamic_decay=0.75, **two)["dynamic"]
+    assert pulled == pytest.approx(eval_dynamic(model, data, dynamic_lr=0.1, **two)["dynamic"], rel=1e-5)
+    assert pulled != pytest.approx(eval_dynamic(model, data, dynamic_lr=0.4, **two)["dynamic"], rel=1e-3)
+
+
+def test_by_default_it_reads_the_split_as_one_stream_a_step_after_each_row():
+    """Row 0 is scored at θ₀; the step on it gives θ₁ = θ₀ − η ∇L₀; row 1 is scored at θ₁ with the state row 0
+    left (at θ₀), and so on: the text just read adapts the model to the text that follows it."""
+    model, data = _lstm(), _rows(3)
+    eta = 0.5
+    got = eval_dynamic(model, data, dynamic_lr=eta)
+    adapted = copy.deepcopy(model)
+    params = [p for p in adapted.parameters() if p.requires_grad]
+    tokens, state, losses = data.fields["tokens"], None, []
+    for i in range(3):
+        out = adapted(tokens[i:i + 1], state=state)
+        losses.append(float(out.loss.detach()))
+        state = detached(out.state)
+        with torch.no_grad():
+            for p, g in zip(params, torch.autograd.grad(out.loss, params), strict=True):
+                p.sub_(eta * g)
+    assert got["dynamic"] == pytest.approx(sum(losses) / 3, rel=1e-5) and got["dynamic_lanes"] == 1
+    assert got["dynamic"] != pytest.approx(eval_dynamic(model, data, dynamic_lr=eta, dynamic_lanes=3)["dynamic"],
+                                           rel=1e-4)  # 3 lanes: all three rows scored at θ₀
 
 
 def test_bad_options_are_refused_with_what_to_give():
@@ -68,6 +96,9 @@ def test_bad_options_are_refused_with_what_to_give():
         eval_dynamic(model, data, dynamic_lr=-1.0)
     with pytest.raises(ConfigError, match=r"dynamic_decay must be in \[0, 1\]"):
         eval_dynamic(model, data, dynamic_decay=1.5)
+    for bad in ({"dynamic_lanes": 0}, {"dynamic_lanes": 1.5}, {"dynamic_lanes": True}):
+        with pytest.raises(ConfigError, match="dynamic_lanes must be a whole number ≥ 1"):
+            eval_dynamic(model, data, **bad)
     with pytest.raises(ConfigError, match="adapts a model trained on one objective"):
         eval_dynamic(torch.nn.Linear(2, 2), data)
 
@@ -80,14 +111,19 @@ def test_the_rms_form_reads_the_gradient_scale_on_training_lanes_and_scales_each
 
     model, train = _lstm(), _rows(320, start=100)
     params = [p for p in model.parameters() if p.requires_grad]
-    ms = dynamic.mean_square_gradients(model, params, train, batches=1)
+    ms = dynamic.mean_square_gradients(model, params, train, batches=1, lanes=32)
     starts = torch.arange(32) * 10
     loss = model(train.fields["tokens"][starts]).loss  # lane i's first row: row 10·i of the split
     assert all(torch.allclose(m, g ** 2) for m, g in zip(ms, torch.autograd.grad(loss, params), strict=True))
+    ms = dynamic.mean_square_gradients(model, params, train, batches=2, lanes=1)  # one lane: rows 0, 1 in a row
+    out0 = model(train.fields["tokens"][0:1])
+    g0 = torch.autograd.grad(out0.loss, params)
+    g1 = torch.autograd.grad(model(train.fields["tokens"][1:2], state=detached(out0.state)).loss, params)
+    assert all(torch.allclose(m, (a ** 2 + b ** 2) / 2) for m, a, b in zip(ms, g0, g1, strict=True))
 
     c = 0.5
     monkeypatch.setattr(dynamic, "mean_square_gradients",
-                        lambda model, params, data, batches: [torch.full_like(p, c * c) for p in params])
+                        lambda model, params, data, batches, lanes: [torch.full_like(p, c * c) for p in params])
     data = _rows(64)
     rms = eval_dynamic(model, data, dynamic_lr=0.01, dynamic_decay=0.3, dynamic_rms=4, load_split=lambda s: train)
     sgd = eval_dynamic(model, data, dynamic_lr=0.01 / (c + dynamic.RMS_EPS), dynamic_decay=0.3)
@@ -101,4 +137,4 @@ def test_steps_that_diverge_are_an_error_and_each_form_has_its_own_default_step(
     with pytest.raises(ConfigError, match="diverged .* give a smaller one"):
         eval_dynamic(model, data, dynamic_lr=1e38)  # the weights overflow: an infinite NLL, not a figure
     assert eval_dynamic(model, data)["dynamic_lr"] == 0.3
-    assert eval_dynamic(model, data, dynamic_rms=1, load_split=lambda s: _rows(64))["dynamic_lr"] == 3e-4
+    assert eval_dynamic(model, data, dynamic_rms=1, load_split=lambda s: _rows(64))["dynamic_lr"] == 5e-4

@@ -181,7 +181,17 @@ def test_the_lstm_lm_trains_samples_a_prompt_and_is_evaluated_in_bits_per_charac
     assert r.exit_code == 0, r.output
     val = json.loads((run / "eval.val.json").read_text())  # the validation figures apart from the test ones
     assert val["split"] == "val" and val["dynamic_lr"] == 0.05 and val["dynamic_units"] == 200 * 32
+    assert val["dynamic_lanes"] == 1
     assert json.loads((run / "eval.json").read_text()) == figures
+    r = runner.invoke(app, ["eval", str(run), "--metrics", "dynamic", "--split", "val", "--dynamic-lanes", "4",
+                            "--set", "data.block_size=64", "--limit", "50"])  # 50 rows of 64 characters, 4 lanes
+    assert r.exit_code == 0, r.output
+    val = json.loads((run / "eval.val.json").read_text())
+    assert val["dynamic_units"] == 50 * 64 and val["dynamic_lanes"] == 4
+    r = runner.invoke(app, ["eval", str(run), "--set", "model.hidden=8"])
+    assert r.exit_code != 0 and "takes data options only" in r.output
+    r = runner.invoke(app, ["eval", str(run), "--set", "data.block_sise=64"])
+    assert r.exit_code != 0 and "did you mean 'block_size'" in r.output
     r = runner.invoke(app, ["eval", str(run), "--metrics", "dynamic", "--dynamic-decay", "2"])
     assert r.exit_code != 0 and "dynamic_decay must be in [0, 1]" in r.output
 

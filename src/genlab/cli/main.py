@@ -443,6 +443,19 @@ def sample(
     typer.echo(f"{count} samples in {dt:.2f} s ({dt / count * 1000:.1f} ms each) → {written}")
 
 
+def _data_sets(items: list[str]) -> dict:
+    """``--set data.NAME=VALUE`` items → ``{NAME: VALUE}``; any other key is an error."""
+    from genlab.errors import ConfigError
+    from genlab.training.config import parse_set
+
+    sets = parse_set(items)
+    other = sorted(set(sets) - {"data_options"})
+    if other:
+        raise ConfigError(f"genlab eval --set takes data options only (data.NAME=VALUE), not {other[0]!r}: the "
+                          f"model's options are the run's own")
+    return sets.get("data_options", {})
+
+
 @app.command("eval")
 @friendly
 def eval_(
@@ -473,15 +486,22 @@ def eval_(
         "the dataset's target, else its last categorical column"))] = None,
     dynamic_lr: Annotated[float | None, typer.Option(
         help="dynamic: the step size of each update on the text just scored (choose it with --split val)",
-        show_default="0.3, or 3e-4 with --dynamic-rms (the best on kjv's validation text for a 2 × 768 LSTM)")] = None,
+        show_default="0.3, or 5e-4 with --dynamic-rms (kjv's validation text, a 2 × 768 LSTM)")] = None,
     dynamic_decay: Annotated[float, typer.Option(
         help="dynamic: the pull of each update back to the trained weights, in [0, 1]")] = 0.0,
     dynamic_rms: Annotated[int, typer.Option(
         help="dynamic: scale each weight's step by its gradient's RMS over this many training batches (0: plain SGD)",
     )] = 0,
+    dynamic_lanes: Annotated[int, typer.Option(
+        help="dynamic: lanes a recurrent model reads the split in, side by side, a step after each batch (1: one "
+             "stream; other models: rows a batch holds); a row's length is the data's (--set data.block_size=512)",
+    )] = 1,
     split: Annotated[str, typer.Option(help="the split to evaluate on: test, or val to choose options")] = "test",
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N test examples")] = None,
     seed: Annotated[int, typer.Option()] = 0,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="data.NAME=VALUE: read the split with this data "
+                                                   "option instead of the run's (e.g. data.block_size=512)",
+                                                   show_default="none")] = None,
 ) -> None:
     """Evaluate a run's model on the test split (or --split val); results go to RUN/eval.json (RUN/eval.val.json),
     each metric as it completes."""
@@ -492,6 +512,7 @@ def eval_(
     names = parse_metrics(metrics) if metrics is not None else None  # None: the model's default
     folder = RunDir(run)
     data_options = folder.data_options(data)  # the run's own options for its own dataset, else the defaults
+    data_options.update(_data_sets(set_ or []))
     data = folder.dataset(data)
     model = load_run_model(run)
     sampling = {"sampler": sampler, "steps": steps, "eta": eta}
@@ -509,7 +530,7 @@ def eval_(
     try:
         result = evaluate(model, data, names, k=k, terms=terms, beam=beam, length_penalty=length_penalty,
                           target=target, dynamic_lr=dynamic_lr, dynamic_decay=dynamic_decay,
-                          dynamic_rms=dynamic_rms, split=split,
+                          dynamic_rms=dynamic_rms, dynamic_lanes=dynamic_lanes, split=split,
                           limit=limit, seed=seed, progress=True, on_result=keep,
                           data_options=data_options, **options)
     except GenlabError as e:  # still one line: the error, and what eval.json kept

@@ -5,13 +5,23 @@ NLL (F2), so the text read so far adapts it to the text still to come. Their SGD
 
     θ ← θ − η ∇_θ L(s_i) + λ (θ₀ − θ)
 
-(``dynamic_lr`` η; ``dynamic_decay`` λ pulls the weights back to the trained ones θ₀, 0: no pull), and their RMS
-form (``dynamic_rms`` > 0), each weight's step scaled by the root mean square of its gradient on the training text:
+(``dynamic_lr`` η; ``dynamic_decay`` λ pulls the weights back to the trained ones θ₀, 0: no pull; ``L(s_i)`` the mean
+NLL of the segment s_i just scored), and their RMS form (``dynamic_rms`` > 0), each weight's step scaled by the root
+mean square of its gradient on the training text:
 
     θ ← θ − η ∇_θ L(s_i) / (√MS + ε) + min(λ √MS / mean(√MS), 1) (θ₀ − θ)
 
-``MS`` the mean over ``dynamic_rms`` training batches (read at θ₀, as the split is read) of each weight's squared
-gradient, ``mean(√MS)`` over every weight, ε = ``RMS_EPS``.
+``MS`` the mean over ``dynamic_rms`` training batches (read at θ₀ as the split is read, in as many lanes) of each
+weight's squared gradient, ``mean(√MS)`` over every weight, ε = ``RMS_EPS``.
+
+How the split is read sets what a segment is. A model that carries its state (a recurrent LM) reads the split as
+``dynamic_lanes`` contiguous lanes side by side (``stream_outputs``); 1, the default, reads it as one stream, as
+Krause et al. do, so that each update comes from the text just before the text it helps to predict. With 32 lanes
+(``eval_loss``'s reading) each update averages 32 distant parts of the split: on kjv's validation text the 2 × 768
+LSTM LM scores 1.429 bits/char in 32 lanes of 128 characters against 1.395 as one stream of 512-character rows
+(benchmarks/RESULTS.md, ``text_lm_dynamic_lanes``). Any other model reads ``dynamic_lanes`` rows at a time in the
+split's order. A segment is a batch: its rows' length is the data's (``block_size`` of a text: ``genlab eval --set
+data.block_size=512``), and the gradient runs back through the whole row.
 
 The score is prequential (Dawid 1984, as ``evaluation.online``): every character is predicted by a model that has
 not trained on it, as an adaptive compressor codes the text. Dropout stays off; the caller's model is left as it
@@ -33,30 +43,33 @@ from genlab.errors import ConfigError
 from genlab.evaluation.streams import stream_outputs
 from genlab.models.base import CarriesState, Model, ModelOutput
 
-ROWS = 32  # rows a batch holds when the model carries no state (in the split's order)
 RMS_EPS = 2e-5  # ε of the RMS form
-#: η when none is given, per form: the best of the grids on kjv's validation text for the 2 × 768 LSTM LM
-#: (benchmarks/RESULTS.md, text_lm_dynamic_sgd_pilot and text_lm_dynamic_rms_pilot*; 3e-3 diverges in the RMS form)
-DEFAULT_LR = {"sgd": 0.3, "rms": 3e-4}
+#: η when none is given, per form, from the grids on kjv's validation text for the 2 × 768 LSTM LM
+#: (benchmarks/RESULTS.md): the SGD form's best read in 32 lanes (text_lm_dynamic_sgd_pilot); the RMS form's read as
+#: one stream of 512-character rows, where 5e-4 and 1e-3 score alike (text_lm_dynamic_lanes; in 32 lanes 3e-3
+#: diverges: text_lm_dynamic_rms_pilot_hi)
+DEFAULT_LR = {"sgd": 0.3, "rms": 5e-4}
 
 
-def _outputs(model: nn.Module, data: TensorData):
-    """The model's outputs over ``data`` in reading order: one stream of lanes for a ``CarriesState`` model
-    (``eval_loss``'s), else ``ROWS`` rows at a time in the split's order."""
-    return stream_outputs(model, data) if isinstance(model, CarriesState) else \
-        (model(**batch) for batch in data.loader(ROWS, shuffle=False))
+def _outputs(model: nn.Module, data: TensorData, lanes: int):
+    """The model's outputs over ``data`` in reading order: ``lanes`` lanes of one stream for a ``CarriesState``
+    model, else ``lanes`` rows at a time in the split's order."""
+    return stream_outputs(model, data, lanes) if isinstance(model, CarriesState) else \
+        (model(**batch) for batch in data.loader(lanes, shuffle=False))
 
 
-def mean_square_gradients(model: nn.Module, params: list[Tensor], data: TensorData, batches: int) -> list[Tensor]:
+def mean_square_gradients(model: nn.Module, params: list[Tensor], data: TensorData, batches: int,
+                          lanes: int) -> list[Tensor]:
     """``MS`` of each of ``params``: the mean squared gradient of the batch loss over ``batches`` batches of
-    ``data`` (the training split), read as the split under evaluation is — ``ROWS`` lanes, each ``batches`` rows
-    in a row from its own part of the text."""
-    lanes = min(ROWS, len(data))
+    ``data`` (the training split), read as the split under evaluation is — ``lanes`` lanes, each ``batches`` rows
+    in a row from its own part of the text — so that it measures the gradients of batches like those the steps
+    take."""
+    lanes = min(lanes, len(data))
     k = max(1, min(batches, len(data) // lanes))
     starts = torch.arange(lanes) * (len(data) // lanes)  # (lanes,)
     rows = (starts[:, None] + torch.arange(k)).flatten()  # (lanes·k,) lane i: k consecutive rows from starts[i]
     ms = [torch.zeros_like(p) for p in params]
-    for i, out in enumerate(_outputs(model, data.subset(rows))):
+    for i, out in enumerate(_outputs(model, data.subset(rows), lanes)):
         if i == k:
             break
         for m, g in zip(ms, torch.autograd.grad(out.loss, params, allow_unused=True), strict=True):
@@ -66,11 +79,12 @@ def mean_square_gradients(model: nn.Module, params: list[Tensor], data: TensorDa
 
 
 def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None = None, dynamic_decay: float = 0.0,
-                 dynamic_rms: int = 0, load_split=None, seed: int = 0, progress: bool = False,
-                 **_: Any) -> dict[str, float]:
+                 dynamic_rms: int = 0, dynamic_lanes: int = 1, load_split=None, seed: int = 0,
+                 progress: bool = False, **_: Any) -> dict[str, float]:
     """The split's mean NLL per unit (nats; ``dynamic_bits``: per character) under dynamic evaluation: the SGD form,
     or with ``dynamic_rms`` > 0 the RMS form, ``MS`` from that many batches of ``load_split("train")``;
-    ``dynamic_lr=None``: the form's ``DEFAULT_LR``. A score that turns non-finite (the steps diverged) is an error."""
+    ``dynamic_lr=None``: the form's ``DEFAULT_LR``; the split read in ``dynamic_lanes`` lanes, a step after each
+    batch. A score that turns non-finite (the steps diverged) is an error."""
     if dynamic_lr is None:
         dynamic_lr = DEFAULT_LR["rms" if dynamic_rms else "sgd"]
     if not math.isfinite(dynamic_lr) or dynamic_lr < 0:
@@ -82,6 +96,9 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None
     if dynamic_rms < 0 or (dynamic_rms and load_split is None):
         raise ConfigError(f"dynamic_rms must be ≥ 0 (training batches that measure each weight's gradient scale; 0: "
                           f"the SGD form) and needs the training split, got {dynamic_rms}")
+    if isinstance(dynamic_lanes, bool) or not isinstance(dynamic_lanes, int) or dynamic_lanes < 1:
+        raise ConfigError(f"dynamic_lanes must be a whole number ≥ 1 (lanes the split is read in side by side; 1: "
+                          f"one stream), got {dynamic_lanes!r}")
     if not isinstance(model, Model):
         raise ConfigError(f"metric 'dynamic' adapts a model trained on one objective; {type(model).__name__} "
                           f"is not one: choose another metric")
@@ -92,11 +109,11 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None
     if dynamic_rms:
         with torch.enable_grad():
             rms = [m.sqrt() for m in mean_square_gradients(adapted, params, model.prepare(load_split("train")),
-                                                            dynamic_rms)]
+                                                            dynamic_rms, dynamic_lanes)]
         mean = float(sum(r.sum() for r in rms) / sum(r.numel() for r in rms))
         scale = [1 / (r + RMS_EPS) for r in rms]
         pull = [(dynamic_decay * r / mean).clamp_max(1.0) for r in rms]
-    outputs = _outputs(adapted, data)
+    outputs = _outputs(adapted, data, dynamic_lanes)
     if progress:
         from tqdm.auto import tqdm
 
@@ -126,4 +143,4 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None
         raise ConfigError(f"{data.name}'s split holds nothing to predict: metric 'dynamic' needs text")
     nats = total / count
     return {"dynamic": nats, "dynamic_bits": nats / math.log(2), "dynamic_units": count, "dynamic_lr": dynamic_lr,
-            "dynamic_decay": dynamic_decay, "dynamic_rms": dynamic_rms}
+            "dynamic_decay": dynamic_decay, "dynamic_rms": dynamic_rms, "dynamic_lanes": dynamic_lanes}

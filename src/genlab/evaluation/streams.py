@@ -13,12 +13,12 @@ from genlab.models.base import detached
 STREAM_LANES = 32  # lanes a carried state reads a split in (evaluation)
 
 
-def stream_outputs(model: nn.Module, data: TensorData):
-    """A ``CarriesState`` model's outputs over ``data`` read as one stream: ``STREAM_LANES`` contiguous lanes
-    side by side, then the rows the lanes leave over, continuing the last lane's state (it ends where they start):
+def stream_outputs(model: nn.Module, data: TensorData, lanes: int = STREAM_LANES):
+    """A ``CarriesState`` model's outputs over ``data`` read as one stream: ``lanes`` contiguous lanes side by side
+    (each a batch row), then the rows the lanes leave over, continuing the last lane's state (it ends where they start):
     every row once, each with the state of the rows before it (detached: where a caller takes gradients, they
     stop at the batch's start)."""
-    lanes = min(STREAM_LANES, len(data))
+    lanes = min(lanes, len(data))
     body = lanes * (len(data) // lanes)  # rows the lanes hold
     state = None
     for batch in data.subset(torch.arange(body)).loader(lanes, order="stream"):
