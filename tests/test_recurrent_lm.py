@@ -189,7 +189,7 @@ def test_the_lstm_lm_trains_samples_a_prompt_and_is_evaluated_in_bits_per_charac
     val = json.loads((run / "eval.val.json").read_text())
     assert val["dynamic_units"] == 50 * 64 and val["dynamic_lanes"] == 4
     r = runner.invoke(app, ["eval", str(run), "--set", "model.hidden=8"])
-    assert r.exit_code != 0 and "takes data options only" in r.output
+    assert r.exit_code != 0 and "takes data options only" in r.output and "'model.hidden=8'" in r.output
     r = runner.invoke(app, ["eval", str(run), "--set", "data.block_sise=64"])
     assert r.exit_code != 0 and "did you mean 'block_size'" in r.output
     r = runner.invoke(app, ["eval", str(run), "--metrics", "dynamic", "--dynamic-decay", "2"])

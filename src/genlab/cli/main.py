@@ -448,12 +448,11 @@ def _data_sets(items: list[str]) -> dict:
     from genlab.errors import ConfigError
     from genlab.training.config import parse_set
 
-    sets = parse_set(items)
-    other = sorted(set(sets) - {"data_options"})
-    if other:
-        raise ConfigError(f"genlab eval --set takes data options only (data.NAME=VALUE), not {other[0]!r}: the "
-                          f"model's options are the run's own")
-    return sets.get("data_options", {})
+    for item in items:
+        if not item.strip().startswith("data."):
+            raise ConfigError(f"genlab eval --set takes data options only (data.NAME=VALUE), not {item!r}: the "
+                              f"model's and the training's options are the run's own")
+    return parse_set(items).get("data_options", {})
 
 
 @app.command("eval")
