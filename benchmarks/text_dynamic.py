@@ -13,6 +13,13 @@ beside the training run's own budget.
 ``--readings``: how the split is read, each LANESxCHARACTERS (the reading is chosen on validation with η and λ);
 1x512, the default, reads it as one stream of rows of 512 characters, a step after each; the benchmarks before
 ``--readings`` read 32 lanes of the run's rows (``32x128`` on kjv).
+
+``--ngram N``: each grid point also mixes the LM's probabilities with an adaptive Kneser–Ney model of order N
+(``genlab eval --dynamic-ngram N``), and the mixture's weight is chosen on validation with the rest, among
+``genlab.evaluation.dynamic.NGRAM_WEIGHTS`` (one pass gives them all).
+
+    python benchmarks/text_dynamic.py runs/bench-lstm-lm-long --rms 30 --readings 1x128 --lrs 5e-4 --decays 0.01 \
+        --ngram 9
 """
 
 from __future__ import annotations
@@ -33,10 +40,16 @@ from genlab.rundir import RunDir  # noqa: E402
 
 def bits(model, split: str, data_options: dict, **dynamic) -> tuple[float, float]:
     """(bits/char of ``split``, CPU-minutes it took): static without ``dynamic``, else dynamic with its options."""
+    out, cpu = figures(model, split, data_options, **dynamic)
+    return out["dynamic_bits" if dynamic else "loss_bits"], cpu
+
+
+def figures(model, split: str, data_options: dict, **dynamic) -> tuple[dict, float]:
+    """(``evaluate``'s figures of ``split``, CPU-minutes it took): the static loss, or the dynamic metric."""
     c0 = cpu_seconds()
-    metric = "dynamic" if dynamic else "loss"
-    out = evaluate(model, "kjv", [metric], split=split, data_options=data_options, **dynamic)
-    return out[f"{metric}_bits"], (cpu_seconds() - c0) / 60
+    out = evaluate(model, "kjv", ["dynamic" if dynamic else "loss"], split=split, data_options=data_options,
+                   **dynamic)
+    return out, (cpu_seconds() - c0) / 60
 
 
 def parse_reading(text: str) -> tuple[int, int]:
@@ -56,6 +69,9 @@ def main() -> None:
                    "batches (0: the SGD form)")
     p.add_argument("--readings", nargs="+", default=["1x512"], help="ways to read the split, LANESxCHARACTERS: "
                    "lanes side by side (1: one stream) and the characters of a row, each a segment of one update")
+    p.add_argument("--ngram", type=int, default=0, help="mix with an adaptive Kneser–Ney model of this order, "
+                   "its weight chosen on validation (0: no mixture)")
+    p.add_argument("--ngram-refit", type=int, default=50_000, help="characters between the n-gram model's refits")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", default="text_lm_dynamic")
     args = p.parse_args()
@@ -63,6 +79,7 @@ def main() -> None:
     folder = RunDir(args.run)
     model, options = folder.load_model(), folder.data_options()
     records, grid = [], {}
+    mixing = {"dynamic_ngram": args.ngram, "dynamic_ngram_refit": args.ngram_refit} if args.ngram else {}
     form = f"dynamic RMS ({args.rms} batches)" if args.rms else "dynamic SGD"
     static_val, cpu = bits(model, "val", options)
     print(f"validation, static: {static_val:.4f} bits/char ({cpu:.1f} CPU-min)", flush=True)
@@ -71,18 +88,35 @@ def main() -> None:
         lanes, block = parse_reading(reading)
         for lr in args.lrs:
             for decay in args.decays:
-                key = lanes, block, lr, decay
-                grid[key], cpu = bits(model, "val", {**options, "block_size": block}, dynamic_lr=lr,
-                                      dynamic_decay=decay, dynamic_rms=args.rms, dynamic_lanes=lanes)
+                out, cpu = figures(model, "val", {**options, "block_size": block}, dynamic_lr=lr,
+                                   dynamic_decay=decay, dynamic_rms=args.rms, dynamic_lanes=lanes, **mixing)
                 label = f"{form}, {lanes} lane(s) × {block} characters, η {lr:g} λ {decay:g}"
-                print(f"validation, {label}: {grid[key]:.4f} bits/char ({cpu:.1f} CPU-min)", flush=True)
-                records.append(record(label, "validation bits/char", grid[key], "bits/char", reference=static_val,
-                                      cpu_minutes=round(cpu, 2)))
-    lanes, block, lr, decay = min(grid, key=grid.get)
+                for w, b in out.get("dynamic_bits_by_weight", {None: out["dynamic_bits"]}).items():
+                    grid[lanes, block, lr, decay, w] = b
+                    name = label + (f", mixed with KN-{args.ngram} at w {w}" if w else "")
+                    print(f"validation, {name}: {b:.4f} bits/char ({cpu:.1f} CPU-min a pass)", flush=True)
+                    records.append(record(name, "validation bits/char", b, "bits/char", reference=static_val,
+                                          cpu_minutes=round(cpu, 2)))
+                if args.ngram:
+                    for part in ("lm", "ngram"):
+                        records.append(record(f"{label}: the {part.upper()} alone", "validation bits/char",
+                                              out[f"dynamic_{part}_bits"], "bits/char", reference=static_val))
+                    print(f"validation, {label}: the LM alone {out['dynamic_lm_bits']:.4f}, KN-{args.ngram} "
+                          f"alone {out['dynamic_ngram_bits']:.4f}", flush=True)
+    lanes, block, lr, decay, w = min(grid, key=grid.get)
     static_test, cpu_static = bits(model, "test", options)
-    dynamic_test, cpu = bits(model, "test", {**options, "block_size": block}, dynamic_lr=lr, dynamic_decay=decay,
-                             dynamic_rms=args.rms, dynamic_lanes=lanes)
-    label = f"{form}, {lanes} lane(s) × {block} characters, η {lr:g} λ {decay:g}"
+    chosen = {"dynamic_ngram_weight": float(w), **mixing} if w else {}
+    out, cpu = figures(model, "test", {**options, "block_size": block}, dynamic_lr=lr, dynamic_decay=decay,
+                       dynamic_rms=args.rms, dynamic_lanes=lanes, **chosen)
+    dynamic_test = out["dynamic_bits"]
+    label = f"{form}, {lanes} lane(s) × {block} characters, η {lr:g} λ {decay:g}" + \
+        (f", mixed with KN-{args.ngram} at w {w}" if w else "")
+    if w:
+        for part in ("lm", "ngram"):
+            records.append(record(f"{label}: the {part.upper()} alone", "test bits/char", out[f"dynamic_{part}_bits"],
+                                  "bits/char", reference=static_test))
+        print(f"test: the LM alone {out['dynamic_lm_bits']:.4f}, KN-{args.ngram} alone "
+              f"{out['dynamic_ngram_bits']:.4f}", flush=True)
     print(f"test: static {static_test:.4f}, dynamic ({label}, chosen on validation) {dynamic_test:.4f} "
           f"bits/char ({cpu:.1f} CPU-min)", flush=True)
     records.append(record("static", "test bits/char", static_test, "bits/char", cpu_minutes=round(cpu_static, 2)))

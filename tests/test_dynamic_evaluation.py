@@ -138,3 +138,82 @@ def test_steps_that_diverge_are_an_error_and_each_form_has_its_own_default_step(
         eval_dynamic(model, data, dynamic_lr=1e38)  # the weights overflow: an infinite NLL, not a figure
     assert eval_dynamic(model, data)["dynamic_lr"] == 0.3
     assert eval_dynamic(model, data, dynamic_rms=1, load_split=lambda s: _rows(64))["dynamic_lr"] == 5e-4
+
+
+def _small_train(name: str):
+    """A short training text (the first 300 rows of 16 characters) for the n-gram model of the tests."""
+    return load("kjv", split=name, **DATA).subset(torch.arange(300))
+
+
+def test_the_ngram_mixture_interpolates_each_characters_probability_with_a_refitted_kneser_ney_model():
+    """Each character: log((1 − w) p_LM + w p_KN), with p_LM the dynamic LM's (as it reads, one stream) and p_KN
+    that of a Kneser–Ney model fitted on the training text and the split's text before the current refit block."""
+    from genlab.evaluation.ngram_mixture import one_stream
+    from genlab.models.text import KneserNeyLM
+
+    model, data = _lstm(), _rows(20)  # 320 characters predicted: refit blocks of 100 start at 1, 101, 201, 301
+    w, eta = 0.3, 0.5
+    got = eval_dynamic(model, data, dynamic_lr=eta, dynamic_ngram=3, dynamic_ngram_weight=w, dynamic_ngram_refit=100,
+                       load_split=_small_train)
+    alone = eval_dynamic(model, data, dynamic_lr=eta)
+    assert got["dynamic_lm_bits"] == pytest.approx(alone["dynamic_bits"], rel=1e-6)
+    adapted = copy.deepcopy(model)  # the LM's log p of each character, by hand (as the test above steps it)
+    params = [p for p in adapted.parameters() if p.requires_grad]
+    tokens, state, lm = data.fields["tokens"], None, []
+    for i in range(20):
+        out = adapted(tokens[i:i + 1], state=state)
+        logits = adapted.head(adapted.rnn(adapted.embed(tokens[i:i + 1, :-1]), state)[0])[0]  # (16, V)
+        lm.append(torch.log_softmax(logits.detach(), -1).gather(1, tokens[i, 1:, None])[:, 0])
+        state = detached(out.state)
+        with torch.no_grad():
+            for p, g in zip(params, torch.autograd.grad(out.loss, params), strict=True):
+                p.sub_(eta * g)
+    lm = torch.cat(lm).double()  # (320,)
+    history, stream = one_stream(_small_train("train")), one_stream(data)
+    assert torch.equal(stream[1:], tokens[:, 1:].flatten())
+    kn = []
+    for start in (1, 101, 201, 301):
+        text = torch.cat([history, stream[:start]])
+        fitted = KneserNeyLM.for_data(data, {"order": 3})
+        fitted.fit(data.replace(fields={"tokens": text[None]}))
+        end = min(start + 100, len(stream))
+        kn.append(fitted.stream_log_probs(torch.cat([history, stream[:end]]), start=len(history) + start))
+    kn = torch.cat(kn)
+    mixed = torch.log((1 - w) * lm.exp() + w * kn.exp())
+    assert got["dynamic_bits"] == pytest.approx(float(-mixed.mean() / torch.log(torch.tensor(2.0))), rel=1e-5)
+    assert got["dynamic_ngram_bits"] == pytest.approx(float(-kn.mean() / torch.log(torch.tensor(2.0))), rel=1e-6)
+    assert got["dynamic_ngram"] == 3 and got["dynamic_ngram_weight"] == w
+    by_weight = got["dynamic_bits_by_weight"]  # the same pass mixed at other weights
+    at = torch.log((1 - 0.1) * lm.exp() + 0.1 * kn.exp())
+    assert by_weight["0.1"] == pytest.approx(float(-at.mean() / torch.log(torch.tensor(2.0))), abs=2e-5)
+
+
+def test_the_refitted_ngram_model_remembers_a_passage_it_has_just_read():
+    from genlab.data.text import blocks
+
+    passage = _rows(6).fields["tokens"]
+    text = torch.cat([passage[0], passage[1:, 1:].flatten()])  # 97 characters
+    twice = _rows(1).replace(fields={"tokens": blocks(torch.cat([text, text, text[:1]]), 16)})  # read twice
+    model = _lstm()
+    options = {"dynamic_lr": 0.0, "dynamic_ngram": 5, "dynamic_ngram_weight": 0.5, "load_split": _small_train}
+    static = eval_dynamic(model, twice, dynamic_ngram_refit=10**6, **options)  # never refitted on the split
+    adaptive = eval_dynamic(model, twice, dynamic_ngram_refit=97, **options)  # counts the first reading
+    assert adaptive["dynamic_ngram_bits"] < static["dynamic_ngram_bits"] - 1.0
+    assert adaptive["dynamic_bits"] < static["dynamic_bits"] - 0.5
+    assert adaptive["dynamic_lm_bits"] == static["dynamic_lm_bits"]
+
+
+def test_the_ngram_mixture_refuses_what_it_cannot_read():
+    model, data = _lstm(), _rows(4)
+    mix = {"dynamic_ngram": 3, "load_split": _small_train}
+    with pytest.raises(ConfigError, match="dynamic_ngram_weight must be in"):
+        eval_dynamic(model, data, dynamic_ngram_weight=1.0, **mix)
+    with pytest.raises(ConfigError, match="--dynamic-lanes 1"):
+        eval_dynamic(model, data, dynamic_lanes=2, **mix)
+    with pytest.raises(ConfigError, match="dynamic_ngram must be a whole number"):
+        eval_dynamic(model, data, dynamic_ngram=-1, load_split=_small_train)
+    shuffled = data.subset(torch.tensor([2, 0, 3, 1]))  # rows that do not continue one another
+    with pytest.raises(ConfigError, match="one stream of text"):
+        eval_dynamic(model, shuffled, **mix)
+    with pytest.raises(ConfigError, match="dynamic_ngram_refit must be ≥ 1"):
+        eval_dynamic(model, data, dynamic_ngram_refit=0, **mix)

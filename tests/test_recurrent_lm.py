@@ -188,6 +188,15 @@ def test_the_lstm_lm_trains_samples_a_prompt_and_is_evaluated_in_bits_per_charac
     assert r.exit_code == 0, r.output
     val = json.loads((run / "eval.val.json").read_text())
     assert val["dynamic_units"] == 50 * 64 and val["dynamic_lanes"] == 4
+    r = runner.invoke(app, ["eval", str(run), "--metrics", "dynamic", "--split", "val", "--limit", "50",
+                            "--dynamic-ngram", "3", "--dynamic-ngram-weight", "0.3"])  # mixed with a KN-3 model
+    assert r.exit_code == 0, r.output
+    val = json.loads((run / "eval.val.json").read_text())
+    assert val["dynamic_ngram"] == 3 and val["dynamic_ngram_weight"] == 0.3 and val["dynamic_units"] == 50 * 32
+    # log is concave: each character's mixed log p is at least the mixed log p's, so the bits at most the mixed bits
+    assert val["dynamic_bits"] <= 0.7 * val["dynamic_lm_bits"] + 0.3 * val["dynamic_ngram_bits"] + 1e-9
+    r = runner.invoke(app, ["eval", str(run), "--metrics", "dynamic", "--dynamic-ngram", "3", "--dynamic-lanes", "2"])
+    assert r.exit_code != 0 and "--dynamic-lanes 1" in r.output
     r = runner.invoke(app, ["eval", str(run), "--set", "model.hidden=8"])
     assert r.exit_code != 0 and "takes data options only" in r.output and "'model.hidden=8'" in r.output
     r = runner.invoke(app, ["eval", str(run), "--set", "data.block_sise=64"])

@@ -495,6 +495,13 @@ def eval_(
         help="dynamic: lanes a recurrent model reads the split in, side by side, a step after each batch (1: one "
              "stream; other models: rows a batch holds); a row's length is the data's (--set data.block_size=512)",
     )] = 1,
+    dynamic_ngram: Annotated[int, typer.Option(
+        help="dynamic: mix each character's probability with an adaptive Kneser–Ney model of this order, fitted on "
+             "the training text and refitted on the text read so far (0: none)")] = 0,
+    dynamic_ngram_weight: Annotated[float, typer.Option(
+        help="dynamic: the n-gram model's share of the mixture, in (0, 1) (choose it with --split val)")] = 0.2,
+    dynamic_ngram_refit: Annotated[int, typer.Option(
+        help="dynamic: characters read between refits of the n-gram model")] = 50_000,
     split: Annotated[str, typer.Option(help="the split to evaluate on: test, or val to choose options")] = "test",
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N test examples")] = None,
     seed: Annotated[int, typer.Option()] = 0,
@@ -529,8 +536,9 @@ def eval_(
     try:
         result = evaluate(model, data, names, k=k, terms=terms, beam=beam, length_penalty=length_penalty,
                           target=target, dynamic_lr=dynamic_lr, dynamic_decay=dynamic_decay,
-                          dynamic_rms=dynamic_rms, dynamic_lanes=dynamic_lanes, split=split,
-                          limit=limit, seed=seed, progress=True, on_result=keep,
+                          dynamic_rms=dynamic_rms, dynamic_lanes=dynamic_lanes, dynamic_ngram=dynamic_ngram,
+                          dynamic_ngram_weight=dynamic_ngram_weight, dynamic_ngram_refit=dynamic_ngram_refit,
+                          split=split, limit=limit, seed=seed, progress=True, on_result=keep,
                           data_options=data_options, **options)
     except GenlabError as e:  # still one line: the error, and what eval.json kept
         if not done:

@@ -27,6 +27,10 @@ The score is prequential (Dawid 1984, as ``evaluation.online``): every character
 not trained on it, as an adaptive compressor codes the text. Dropout stays off; the caller's model is left as it
 was (a copy adapts). Choose η and λ on the validation split (``genlab eval RUN --split val``), then read the test
 figure.
+
+``dynamic_ngram`` N > 0 mixes each character's probability with that of an adaptive Kneser–Ney model of order N
+(``evaluation.ngram_mixture``: fitted on the training text, refitted every ``dynamic_ngram_refit`` characters on the
+text read so far), weight ``dynamic_ngram_weight``; the split is then read as one stream (``dynamic_lanes`` 1).
 """
 
 from __future__ import annotations
@@ -40,10 +44,14 @@ from torch import Tensor, nn
 
 from genlab.data.tensors import TensorData
 from genlab.errors import ConfigError
+from genlab.evaluation.ngram_mixture import adaptive_ngram_log_probs, mixture_log_probs, one_stream
 from genlab.evaluation.streams import stream_outputs
 from genlab.models.base import CarriesState, Model, ModelOutput
 
 RMS_EPS = 2e-5  # ε of the RMS form
+NGRAM_REFIT = 50_000  # characters between refits of the mixture's n-gram model
+NGRAM_WEIGHT = 0.2  # its share of the mixture: the best of 0.02–0.3 on kjv's validation text (order 9)
+NGRAM_WEIGHTS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)  # the mixture's bits are also reported at these weights
 #: η when none is given, per form, from the grids on kjv's validation text for the 2 × 768 LSTM LM
 #: (benchmarks/RESULTS.md): the SGD form's best read in 32 lanes (text_lm_dynamic_sgd_pilot); the RMS form's read as
 #: one stream of 512-character rows, where 5e-4 and 1e-3 score alike (text_lm_dynamic_lanes; in 32 lanes 3e-3
@@ -79,12 +87,16 @@ def mean_square_gradients(model: nn.Module, params: list[Tensor], data: TensorDa
 
 
 def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None = None, dynamic_decay: float = 0.0,
-                 dynamic_rms: int = 0, dynamic_lanes: int = 1, load_split=None, seed: int = 0,
-                 progress: bool = False, **_: Any) -> dict[str, float]:
+                 dynamic_rms: int = 0, dynamic_lanes: int = 1, dynamic_ngram: int = 0,
+                 dynamic_ngram_weight: float = NGRAM_WEIGHT, dynamic_ngram_refit: int = NGRAM_REFIT,
+                 load_split=None, seed: int = 0, progress: bool = False, **_: Any) -> dict[str, float]:
     """The split's mean NLL per unit (nats; ``dynamic_bits``: per character) under dynamic evaluation: the SGD form,
     or with ``dynamic_rms`` > 0 the RMS form, ``MS`` from that many batches of ``load_split("train")``;
     ``dynamic_lr=None``: the form's ``DEFAULT_LR``; the split read in ``dynamic_lanes`` lanes, a step after each
-    batch. A score that turns non-finite (the steps diverged) is an error."""
+    batch; with ``dynamic_ngram`` N > 0 each character's probability mixed with an adaptive order-N Kneser–Ney
+    model's (``dynamic_bits``; the two models alone: ``dynamic_lm_bits``, ``dynamic_ngram_bits``; the mixture at each
+    of ``NGRAM_WEIGHTS``, from the same pass, to choose the weight on validation: ``dynamic_bits_by_weight``). A score
+    that turns non-finite (the steps diverged) is an error."""
     if dynamic_lr is None:
         dynamic_lr = DEFAULT_LR["rms" if dynamic_rms else "sgd"]
     if not math.isfinite(dynamic_lr) or dynamic_lr < 0:
@@ -99,6 +111,15 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None
     if isinstance(dynamic_lanes, bool) or not isinstance(dynamic_lanes, int) or dynamic_lanes < 1:
         raise ConfigError(f"dynamic_lanes must be a whole number ≥ 1 (lanes the split is read in side by side; 1: "
                           f"one stream), got {dynamic_lanes!r}")
+    if isinstance(dynamic_ngram, bool) or not isinstance(dynamic_ngram, int) or dynamic_ngram < 0:
+        raise ConfigError(f"dynamic_ngram must be a whole number ≥ 0 (the order of the n-gram model mixed in; 0: "
+                          f"none), got {dynamic_ngram!r}")
+    if dynamic_ngram:
+        mixture_log_probs(torch.zeros(0), torch.zeros(0), dynamic_ngram_weight)  # the weight's check, before the work
+        if dynamic_lanes != 1 or load_split is None:
+            raise ConfigError(f"mixing with an n-gram model reads the split as one stream after the training text: "
+                              f"use --dynamic-lanes 1 (got {dynamic_lanes}) and a dataset with a training split")
+        stream = one_stream(data)
     if not isinstance(model, Model):
         raise ConfigError(f"metric 'dynamic' adapts a model trained on one objective; {type(model).__name__} "
                           f"is not one: choose another metric")
@@ -118,7 +139,7 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None
         from tqdm.auto import tqdm
 
         outputs = tqdm(outputs, desc="dynamic evaluation", unit="batch", leave=False)
-    total, count = 0.0, 0.0
+    total, count, log_probs = 0.0, 0.0, []
     with torch.enable_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for out in outputs:  # the generator calls the model again only after this batch's update
@@ -130,6 +151,11 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None
                 raise ConfigError(f"dynamic evaluation diverged (a batch's NLL is {nll}) with dynamic_lr "
                                   f"{dynamic_lr}: give a smaller one (--dynamic-lr), or a decay (--dynamic-decay)")
             total, count = total + nll * n, count + n  # scored before the model learns from it
+            if dynamic_ngram:
+                if getattr(out, "log_probs", None) is None:
+                    raise ConfigError(f"mixing with an n-gram model needs each character's log p; "
+                                      f"{type(model).__name__}'s output has none: evaluate without --dynamic-ngram")
+                log_probs.append(out.log_probs)
             if not dynamic_lr:
                 continue
             grads = torch.autograd.grad(out.loss, params, allow_unused=True)
@@ -142,5 +168,16 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None
     if not count:
         raise ConfigError(f"{data.name}'s split holds nothing to predict: metric 'dynamic' needs text")
     nats = total / count
-    return {"dynamic": nats, "dynamic_bits": nats / math.log(2), "dynamic_units": count, "dynamic_lr": dynamic_lr,
-            "dynamic_decay": dynamic_decay, "dynamic_rms": dynamic_rms, "dynamic_lanes": dynamic_lanes}
+    out = {"dynamic": nats, "dynamic_bits": nats / math.log(2), "dynamic_units": count, "dynamic_lr": dynamic_lr,
+           "dynamic_decay": dynamic_decay, "dynamic_rms": dynamic_rms, "dynamic_lanes": dynamic_lanes}
+    if dynamic_ngram:
+        lm = torch.cat(log_probs).double()  # (n,) the stream's characters 1..n
+        ngram = adaptive_ngram_log_probs(data, one_stream(model.prepare(load_split("train"))), stream,
+                                         order=dynamic_ngram, refit=dynamic_ngram_refit)
+        mixed = -float(mixture_log_probs(lm, ngram, dynamic_ngram_weight).mean())
+        out.update(dynamic=mixed, dynamic_bits=mixed / math.log(2), dynamic_lm_bits=nats / math.log(2),
+                   dynamic_ngram_bits=-float(ngram.mean()) / math.log(2), dynamic_ngram=dynamic_ngram,
+                   dynamic_ngram_weight=dynamic_ngram_weight, dynamic_ngram_refit=dynamic_ngram_refit,
+                   dynamic_bits_by_weight={f"{w:g}": round(-float(mixture_log_probs(lm, ngram, w).mean()) / math.log(2),
+                                                           5) for w in NGRAM_WEIGHTS})
+    return out

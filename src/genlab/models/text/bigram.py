@@ -52,10 +52,20 @@ class BigramConfig(Config):
 @dataclasses.dataclass
 class LMOutput(ModelOutput):
     """The mean NLL per token (``loss``, nats) and in bits (``bits``: per character on character data); a model
-    that carries its state along the stream returns it in ``state`` (``CarriesState``)."""
+    that carries its state along the stream returns it in ``state`` (``CarriesState``); ``log_probs`` ``(n,)``:
+    ``log p`` of each predicted token (detached), the rows' kept positions in reading order (row by row)."""
 
     bits: Tensor | None = None
     state: Any = None
+    log_probs: Tensor | None = None
+
+
+def lm_output(logits: Tensor, target: Tensor, **extra: Any) -> LMOutput:
+    """F2 of the ``n`` predicted tokens: their logits ``(n, V)`` and ids ``(n,)`` → the mean NLL, its bits, ``units``
+    n and each token's ``log p``."""
+    log_p = -F.cross_entropy(logits, target, reduction="none")  # (n,)
+    nll = -log_p.mean()
+    return LMOutput(nll, bits=nll.detach() / math.log(2), units=len(target), log_probs=log_p.detach(), **extra)
 
 
 class BigramLM(Model, Generative):
@@ -86,8 +96,7 @@ class BigramLM(Model, Generative):
         n = int(keep.sum())
         if n == 0:
             raise ConfigError("a batch with no token to predict: rows need at least 2 tokens that are not <pad>")
-        nll = F.cross_entropy(self.logits[prev[keep]], target[keep])  # mean over the n targets
-        return LMOutput(nll, bits=nll.detach() / math.log(2), units=n)
+        return lm_output(self.logits[prev[keep]], target[keep])  # the mean over the n targets
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, prompt: str | None = None,

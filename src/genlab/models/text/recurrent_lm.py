@@ -16,11 +16,9 @@ by token: no context limit.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.blocks.recurrent.layers import GRU, LSTM, RNN
@@ -28,7 +26,7 @@ from genlab.config import Config, require
 from genlab.errors import ConfigError, ShapeError
 from genlab.models.base import CarriesState, Generative, Model
 from genlab.models.inputs import check_count
-from genlab.models.text.bigram import LMOutput, text_defaults
+from genlab.models.text.bigram import LMOutput, lm_output, text_defaults
 from genlab.models.text.decoding import LM_SAMPLE_OPTIONS, banned_ids, generate, prompt_ids
 from genlab.policy import LoaderPolicy
 from genlab.render import Renderer, TextFile
@@ -116,8 +114,7 @@ class RecurrentLM(Model, CarriesState, Generative):
         if n == 0:
             raise ConfigError("a batch with no token to predict: rows need at least 2 tokens that are not <pad>")
         logits = self.head(self.drop(h))  # (B, T, V)
-        nll = F.cross_entropy(logits[keep], target[keep])
-        return LMOutput(nll, bits=nll.detach() / math.log(2), units=n, state=final)
+        return lm_output(logits[keep], target[keep], state=final)
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, prompt: str | None = None,

@@ -38,7 +38,6 @@ import math
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.blocks import CausalTransformer, Embedding
@@ -47,7 +46,7 @@ from genlab.config import Config, require
 from genlab.errors import ConfigError, ShapeError
 from genlab.models.base import Generative, Model
 from genlab.models.inputs import check_count
-from genlab.models.text.bigram import LMOutput, text_defaults
+from genlab.models.text.bigram import LMOutput, lm_output, text_defaults
 from genlab.models.text.decoding import LM_SAMPLE_OPTIONS, banned_ids, generate, prompt_ids
 from genlab.render import Renderer, TextFile
 from genlab.vocab import Vocabulary
@@ -152,8 +151,7 @@ class TransformerLM(Model, Generative):
         n = int(keep.sum())
         if n == 0:
             raise ConfigError("a batch with no token to predict: rows need at least 2 tokens that are not <pad>")
-        nll = F.cross_entropy(self.logits(inputs)[keep], target[keep])  # mean over the n targets
-        return LMOutput(nll, bits=nll.detach() / math.log(2), units=n)
+        return lm_output(self.logits(inputs)[keep], target[keep])  # the mean over the n targets
 
     # --- generation ------------------------------------------------------------------------------------
     def _cached_step(self, ids: Tensor, context: tuple[Tensor, list] | None) -> tuple[Tensor, tuple]:
