@@ -314,15 +314,61 @@ def test_a_forecaster_saved_before_the_highway_loads_as_it_was(tmp_path):
     a highway and with Gaussian noise (what it was), while a new forecaster has a highway by default."""
     import genlab
 
-    old = _model("gru", highway=0)
+    old = _model("gru", highway=0, interval_calibration="none")  # as saved before these options
     old.save_pretrained(tmp_path / "m")
     path = tmp_path / "m" / "config.json"
     meta = json.loads(path.read_text())
-    del meta["config"]["highway"], meta["config"]["residual_draw"]
+    del meta["config"]["highway"], meta["config"]["residual_draw"], meta["config"]["interval_calibration"]
     path.write_text(json.dumps(meta))
     loaded = genlab.load(tmp_path / "m")
     assert loaded.config.highway == 0 and "ar" not in loaded.graph.nodes
     assert loaded.config.residual_draw == "gaussian" and not hasattr(loaded, "residual_quantiles")
+    assert loaded.config.interval_calibration == "none" and not hasattr(loaded, "interval_scale")
     context = torch.randn(2, 12, 1) * 2 + 10
     assert torch.equal(loaded.forecast(context, 3).point, old.forecast(context, 3).point)
     assert _model("gru").config.highway == -1
+
+
+def test_the_conformal_factor_widens_or_narrows_paths_until_held_out_values_are_covered():
+    from genlab.models.forecast.calibration import needed_factor, scale_about_median, spread_scale
+
+    g = torch.Generator().manual_seed(0)
+    paths = torch.randn(400, 100, 3, generator=g)  # (N, S, H): the paths claim N(0, 1)
+    held_out = torch.ones(400, 3, dtype=torch.bool)
+    for true_sd in (0.5, 2.0):  # the values are N(0, true_sd²): the paths are too wide, then too narrow
+        truth = true_sd * torch.randn(400, 3, generator=g)
+        s = spread_scale(paths, truth, held_out)
+        assert s == pytest.approx(true_sd, rel=0.12)
+        scaled = scale_about_median(paths, s)
+        for level in (0.8, 0.95):  # the scaled paths' intervals cover as they claim
+            covered = (needed_factor(scaled, truth, level) <= 1).float().mean()
+            assert abs(float(covered) - level) < 0.04
+    half = held_out.clone()
+    half[:, 1:] = False  # only the first step of each origin is held out: the others do not count
+    truth = torch.cat([torch.zeros(400, 1), 50 * torch.ones(400, 2)], 1)
+    assert spread_scale(paths, truth, half) < 0.2
+    assert spread_scale(paths, truth, torch.zeros_like(held_out)) == 1.0  # too few pairs: left as drawn
+
+
+def test_the_spread_is_calibrated_on_the_validation_part_and_saved_with_the_model(tmp_path):
+    import genlab
+    from genlab.data import load
+
+    train_data = load("nile", split="train")
+    model = Forecaster.for_data(train_data, {"hidden": 8}).eval()
+    model.after_fit(model.prepare(train_data))
+    s = float(model.interval_scale)
+    context = torch.tensor(train_data.meta["values"][:40], dtype=torch.float32)[None, -20:, None]
+    drawn = model.forecast(context, 5, samples=50, generator=torch.Generator().manual_seed(3)).paths
+    model.interval_scale.fill_(1.0)
+    raw = model.forecast(context, 5, samples=50, generator=torch.Generator().manual_seed(3)).paths
+    m = raw.median(1, keepdim=True).values
+    assert s != 1.0 and torch.allclose(drawn, m + s * (raw - m), rtol=1e-4, atol=1e-3)
+    model.residual_std.mul_(10)  # paths ten times too wide: the calibration narrows them back
+    # calibrate again without re-measuring σ̂
+    model.interval_scale.fill_(model._calibrated_scale(train_data.meta))
+    assert float(model.interval_scale) < s / 3
+    model.save_pretrained(tmp_path / "m")
+    assert torch.equal(genlab.load(tmp_path / "m").interval_scale, model.interval_scale)
+    off = Forecaster.for_data(train_data, {"hidden": 8, "interval_calibration": "none"})
+    assert not hasattr(off, "interval_scale")
