@@ -499,9 +499,10 @@ def eval_(
         help="dynamic: mix each character's probability with an adaptive Kneser–Ney model of this order, fitted on "
              "the training text and refitted on the text read so far (0: none)")] = 0,
     dynamic_ngram_weight: Annotated[float, typer.Option(
-        help="dynamic: the n-gram model's share of the mixture, in (0, 1) (choose it with --split val)")] = 0.2,
+        help="dynamic: the n-gram model's share of the mixture, in (0, 1) (choose it with --split val: eval.val.json "
+             "holds the mixture at other weights too, dynamic_bits_by_weight)")] = 0.25,
     dynamic_ngram_refit: Annotated[int, typer.Option(
-        help="dynamic: characters read between refits of the n-gram model")] = 50_000,
+        help="dynamic: characters read between refits of the n-gram model")] = 20_000,
     split: Annotated[str, typer.Option(help="the split to evaluate on: test, or val to choose options")] = "test",
     limit: Annotated[int | None, typer.Option(help="evaluate on the first N test examples")] = None,
     seed: Annotated[int, typer.Option()] = 0,

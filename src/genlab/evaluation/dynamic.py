@@ -49,8 +49,10 @@ from genlab.evaluation.streams import stream_outputs
 from genlab.models.base import CarriesState, Model, ModelOutput
 
 RMS_EPS = 2e-5  # ε of the RMS form
-NGRAM_REFIT = 50_000  # characters between refits of the mixture's n-gram model
-NGRAM_WEIGHT = 0.2  # its share of the mixture: the best of 0.02–0.3 on kjv's validation text (order 9)
+NGRAM_REFIT = 20_000  # characters between refits of the mixture's n-gram model
+#: its share of the mixture: the best of NGRAM_WEIGHTS on kjv's validation text for the 2 × 768 LSTM LM with an
+#: order-10 model (benchmarks/RESULTS.md, text_lm_dynamic_ngram)
+NGRAM_WEIGHT = 0.25
 NGRAM_WEIGHTS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)  # the mixture's bits are also reported at these weights
 #: η when none is given, per form, from the grids on kjv's validation text for the 2 × 768 LSTM LM
 #: (benchmarks/RESULTS.md): the SGD form's best read in 32 lanes (text_lm_dynamic_sgd_pilot); the RMS form's read as
@@ -138,7 +140,9 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None
     if progress:
         from tqdm.auto import tqdm
 
-        outputs = tqdm(outputs, desc="dynamic evaluation", unit="batch", leave=False)
+        lanes = min(dynamic_lanes, len(data))  # the batches _outputs yields: the lanes' rows, then the rows left over
+        batches = len(data) // lanes + len(data) % lanes if isinstance(model, CarriesState) else -(-len(data) // lanes)
+        outputs = tqdm(outputs, desc="dynamic evaluation", unit="batch", total=batches, leave=False)
     total, count, log_probs = 0.0, 0.0, []
     with torch.enable_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -173,7 +177,7 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None
     if dynamic_ngram:
         lm = torch.cat(log_probs).double()  # (n,) the stream's characters 1..n
         ngram = adaptive_ngram_log_probs(data, one_stream(model.prepare(load_split("train"))), stream,
-                                         order=dynamic_ngram, refit=dynamic_ngram_refit)
+                                         order=dynamic_ngram, refit=dynamic_ngram_refit, progress=progress)
         mixed = -float(mixture_log_probs(lm, ngram, dynamic_ngram_weight).mean())
         out.update(dynamic=mixed, dynamic_bits=mixed / math.log(2), dynamic_lm_bits=nats / math.log(2),
                    dynamic_ngram_bits=-float(ngram.mean()) / math.log(2), dynamic_ngram=dynamic_ngram,

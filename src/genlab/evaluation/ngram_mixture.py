@@ -10,8 +10,9 @@ The n-gram model is ``genlab.models.text.KneserNeyLM`` (modified Kneser–Ney) f
 every ``refit`` characters on the training text followed by the split's text read so far: prequential, as the
 dynamically evaluated LM is (a character is scored before either model has counted or trained on it). Its counts
 remember long verbatim repeats of the text just read, which the LM's weights adapt to only slowly; on kjv's
-validation text the 2 × 768 LSTM LM read as one stream of 128-character rows scores 1.389 bits/char alone and
-1.359 mixed with an adaptive order-9 model at w = 0.2 (refit every 50,000 characters; benchmarks/RESULTS.md).
+validation text the dynamically evaluated 2 × 768 LSTM LM, read as one stream of 128-character rows, scores 1.389
+bits/char alone, the adaptive order-10 model 1.583 alone, and their mixture at w = 0.25 1.352 (refit every 20,000
+characters; benchmarks/RESULTS.md, ``text_lm_dynamic_ngram``).
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ def one_stream(data: TensorData) -> Tensor:
 
 
 def adaptive_ngram_log_probs(template: TensorData, history: Tensor, ids: Tensor, *, order: int,
-                             refit: int) -> Tensor:
+                             refit: int, progress: bool = False) -> Tensor:
     """``log p_KN(ids[t] | history, ids[:t])`` for t = 1..L − 1 → ``(L − 1,)`` float64: an order-``order`` model
     fitted on ``history`` ``(M,)`` (the training text), then every ``refit`` characters on ``history`` followed by
-    ``ids[:t]``; ``template``: token data whose ``meta`` holds the vocabulary."""
+    ``ids[:t]``; ``template``: token data whose ``meta`` holds the vocabulary; ``progress``: a bar over the refits."""
     from genlab.models.text.kneser_ney import KneserNeyLM
 
     if refit < 1:
@@ -62,7 +63,12 @@ def adaptive_ngram_log_probs(template: TensorData, history: Tensor, ids: Tensor,
     full = torch.cat([history, ids])  # (M + L,)
     M, L = len(history), len(ids)
     parts = []
-    for start in range(1, L, refit):  # positions start..end − 1, by a model that has counted ids[:start] only
+    starts = range(1, L, refit)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc=f"Kneser–Ney {order}-gram, refitted", unit="fit", leave=False)
+    for start in starts:  # positions start..end − 1, by a model that has counted ids[:start] only
         end = min(start + refit, L)
         parts.append(fitted(full[:M + start]).stream_log_probs(full[:M + end], start=M + start))
     return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
