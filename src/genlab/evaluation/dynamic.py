@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from genlab.data.tensors import TensorData
 from genlab.errors import ConfigError
-from genlab.evaluation.ngram_mixture import adaptive_ngram_log_probs, mixture_log_probs, one_stream
+from genlab.evaluation.ngram_mixture import adaptive_ngram_log_probs, check_weight, mixture_log_probs, one_stream
 from genlab.evaluation.streams import stream_outputs
 from genlab.models.base import CarriesState, Model, ModelOutput
 
@@ -117,7 +117,7 @@ def eval_dynamic(model: nn.Module, data: TensorData, *, dynamic_lr: float | None
         raise ConfigError(f"dynamic_ngram must be a whole number ≥ 0 (the order of the n-gram model mixed in; 0: "
                           f"none), got {dynamic_ngram!r}")
     if dynamic_ngram:
-        mixture_log_probs(torch.zeros(0), torch.zeros(0), dynamic_ngram_weight)  # the weight's check, before the work
+        check_weight(dynamic_ngram_weight)  # before the work
         if dynamic_lanes != 1 or load_split is None:
             raise ConfigError(f"mixing with an n-gram model reads the split as one stream after the training text: "
                               f"use --dynamic-lanes 1 (got {dynamic_lanes}) and a dataset with a training split")

@@ -74,11 +74,16 @@ def adaptive_ngram_log_probs(template: TensorData, history: Tensor, ids: Tensor,
     return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
 
-def mixture_log_probs(lm: Tensor, ngram: Tensor, weight: float) -> Tensor:
-    """``log((1 − w) p_LM + w p_KN)`` of each character from the two models' log-probabilities ``(n,)``."""
+def check_weight(weight: float) -> None:
+    """A ``ConfigError`` unless the mixture's weight ``w`` lies in (0, 1)."""
     if not 0 < weight < 1:
         raise ConfigError(f"dynamic_ngram_weight must be in (0, 1) (the n-gram model's share of the mixture), "
                           f"got {weight}")
+
+
+def mixture_log_probs(lm: Tensor, ngram: Tensor, weight: float) -> Tensor:
+    """``log((1 − w) p_LM + w p_KN)`` of each character from the two models' log-probabilities ``(n,)``."""
+    check_weight(weight)
     if lm.shape != ngram.shape:
         raise ConfigError(f"the LM scored {len(lm)} characters and the n-gram model {len(ngram)}: they must read "
                           f"the same stream")
