@@ -25,10 +25,15 @@ each task's test questions; the LSTM rows stay per task.
 task by validation accuracy**; the task's row is that choice's test error (the test questions choose nothing), with
 every recipe's error beside it. ``--workers 2`` trains two (task, recipe) jobs at once, each in its own process.
 ``--n-val`` sets the validation questions per task that make these choices and that of the best restart (the
-dataset's ``n_val``, 100 by default; generated apart from the training questions, as the test ones are).
+dataset's ``n_val``, 100 by default; generated apart from the training questions, as the test ones are). A recipe
+with ``"joint": true`` trains one model on every task at once (as ``--joint``; its restarts chosen on all tasks'
+validation questions) and offers it to each task, scored on that task's validation questions like the others: the
+choice per task is then between the joint model and the ones trained on the task alone.
 
     python benchmarks/babi.py --size 10k --models memn2n --epochs 30 --workers 2 --recipes \
         '{"ls": {"ls_epochs": 6, "restarts": 3}, "nols": {"ls_epochs": 0, "embed_dim": 50, "lr": 3e-3, "restarts": 1}}'
+    python benchmarks/babi.py --models memn2n --workers 2 --recipes \
+        '{"joint": {"joint": true, "embed_dim": 50, "epochs": 60, "ls_epochs": 15}, "task": {"restarts": 10}}'
 """
 
 from __future__ import annotations
@@ -82,11 +87,16 @@ def by_validation(row: dict) -> tuple[float, float]:
     return row["val_accuracy"], -row.get("val_loss", 0.0)
 
 
-def score(model, task: int, args) -> dict:
-    """``model``'s test error on ``task`` (and the share of questions whose first hop reads a supporting sentence)."""
+def score(model, task: int, args, *, validation: bool = False) -> dict:
+    """``model``'s test error on ``task`` (and the share of questions whose first hop reads a supporting sentence);
+    with ``validation``, also its accuracy and loss on the task's ``--n-val`` validation questions (a joint model's
+    figures per task, which a per-task choice of recipe reads)."""
     options = {"task": task, "size": args.size}
     accuracy = evaluate(model, "babi", ["accuracy"], data_options=options)["accuracy"]
     row = {"error": 100 * (1 - accuracy)}
+    if validation:
+        val = evaluate(model, "babi", ["accuracy", "loss"], split="val", data_options={**options, "n_val": args.n_val})
+        row |= {"val_accuracy": val["accuracy"], "val_loss": val["loss"]}
     if hasattr(model, "attention"):
         model.eval()
         row["support"] = 100 * first_hop_support(model, load("babi", split="test", **options))
@@ -107,7 +117,7 @@ def train_once(model: str, task: int | str, args, out: Path, seed: int) -> dict:
     row = {"seconds": time.perf_counter() - t0, "cpu": cpu_seconds() - c0,
            "val_accuracy": result.metrics["val/accuracy"], "val_loss": result.metrics["val/loss"]}
     if task == "all":
-        row["tasks"] = {t: score(result.model, t, args) for t in args.tasks}
+        row["tasks"] = {t: score(result.model, t, args, validation=bool(args.recipes)) for t in args.tasks}
         print(f"  seed {seed}: validation accuracy {row['val_accuracy']:.4f}, mean test error "
               f"{sum(r['error'] for r in row['tasks'].values()) / len(args.tasks):.1f} % "
               f"({row['cpu'] / 60:.1f} CPU-min)", flush=True)
@@ -115,7 +125,7 @@ def train_once(model: str, task: int | str, args, out: Path, seed: int) -> dict:
     return {**row, **score(result.model, task, args)}
 
 
-RECIPE_FLAGS = ("epochs", "ls_epochs", "embed_dim", "lr", "restarts", "tying")
+RECIPE_FLAGS = ("epochs", "ls_epochs", "embed_dim", "lr", "restarts", "tying", "joint")
 
 
 def recipes_of(args: argparse.Namespace) -> dict[str, argparse.Namespace]:
@@ -156,19 +166,29 @@ def main() -> None:
     p.add_argument("--recipes", type=json.loads, help="MemN2N recipes as JSON, one chosen per task on validation")
     p.add_argument("--workers", type=int, default=1, help="with --recipes: (task, recipe) runs trained at once")
     args = p.parse_args()
+    if args.joint and args.recipes:
+        p.error("--joint and --recipes: give the joint model as a recipe instead, e.g. "
+                '--recipes \'{"joint": {"joint": true, "embed_dim": 50}, "task": {"restarts": 10}}\'')
     torch.set_num_threads(args.threads)
     results: dict[str, dict[int, dict]] = {m: {} for m in args.models}
     per_recipe: dict[int, dict[str, dict]] = {}
+    spent = 0.0  # CPU-seconds of every recipe's runs (a joint recipe's once)
     with tempfile.TemporaryDirectory() as tmp:
         if args.recipes and "memn2n" in args.models:
             recipes = recipes_of(args)
-            jobs = [("memn2n", t, r, Path(tmp) / name) for t in args.tasks for name, r in recipes.items()]
+            jobs = [("memn2n", "all", r, Path(tmp) / name) for name, r in recipes.items() if r.joint]  # first: longest
+            jobs += [("memn2n", t, r, Path(tmp) / name) for t in args.tasks for name, r in recipes.items()
+                     if not r.joint]
             done = in_workers(run, jobs, args.workers, args.threads)
             for (_, task, _, out), row in zip(jobs, done, strict=True):
-                per_recipe.setdefault(task, {})[out.name] = row
-                print(f"  task {task:2d} recipe {out.name}: error {row['error']:5.1f} %, validation accuracy "
-                      f"{row['val_accuracy']:.4f}, loss {row['val_loss']:.4f} ({row['cpu'] / 60:.1f} CPU-min)",
-                      flush=True)
+                spent += row["cpu"]
+                rows_of = row["tasks"] if task == "all" else {task: row}  # a joint recipe: one model, every task
+                for t, r in rows_of.items():
+                    per_recipe.setdefault(t, {})[out.name] = {**r, "cpu": row["cpu"]}
+                    print(f"  task {t:2d} recipe {out.name}: error {r['error']:5.1f} %, validation accuracy "
+                          f"{r['val_accuracy']:.4f}, loss {r['val_loss']:.4f} ({row['cpu'] / 60:.1f} CPU-min"
+                          f"{' for all tasks' if task == 'all' else ''})", flush=True)
+            per_recipe = {t: per_recipe[t] for t in args.tasks}  # the tasks' order
             for task in args.tasks:
                 name, row = chosen(per_recipe[task])
                 results["memn2n"][task] = {**row, "recipe": name}
@@ -213,6 +233,8 @@ def main() -> None:
             and results["memn2n"][t]["error"] < results["lstm-qa"][t]["error"]]
     notes = "\n".join(lines) + (f"\n\nMemN2N below the LSTM on {len(wins)} of {len(args.tasks)} tasks."
                                 if len(args.models) == 2 else "")
+    if names:
+        notes += f"\n\nEvery recipe's training together: {spent / 60:.1f} CPU-min."
     print(notes)
     write_results(args.name or f"babi_{args.size}{'_joint' if args.joint else ''}", rows, command_line(), notes=notes)
 
