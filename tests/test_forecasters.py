@@ -372,3 +372,26 @@ def test_the_spread_is_calibrated_on_the_validation_part_and_saved_with_the_mode
     assert torch.equal(genlab.load(tmp_path / "m").interval_scale, model.interval_scale)
     off = Forecaster.for_data(train_data, {"hidden": 8, "interval_calibration": "none"})
     assert not hasattr(off, "interval_scale")
+
+
+def test_mid_run_calibrations_are_cheap_and_the_final_one_is_full(tmp_path, monkeypatch):
+    from genlab.data import load
+    from genlab.models.forecast import forecaster as module
+    from genlab.training import TrainConfig, train
+
+    drawn = []  # (origins, paths per origin) of each calibration's sample paths
+    sample_paths = Forecaster._sample_paths
+
+    def spy(self, ctx, horizon, exo, samples, generator):
+        drawn.append((ctx.shape[0], samples))
+        return sample_paths(self, ctx, horizon, exo, samples, generator)
+
+    monkeypatch.setattr(Forecaster, "_sample_paths", spy)
+    r = train(TrainConfig(model="forecast-mlp", data="sunspots", epochs=3, seed=0, quiet=True, num_samples=0,
+                          out=str(tmp_path / "run"), model_options={"hidden": 8}))
+    interim, final = drawn[:-1], drawn[-1]
+    assert len(interim) >= 2 and final[1] == module.CALIBRATION_SAMPLES
+    assert all(o <= module.INTERIM_CALIBRATION[0] and s == module.INTERIM_CALIBRATION[1] for o, s in interim)
+    assert final[0] > module.INTERIM_CALIBRATION[0]  # more origins at the end
+    meta = load("sunspots", split="train").meta
+    assert float(r.model.interval_scale) == pytest.approx(r.model._calibrated_scale(meta), rel=1e-6)

@@ -123,8 +123,10 @@ def test_the_system_restarts_the_carry_with_each_epoch_and_validation(tmp_path, 
 
 
 KILL = textwrap.dedent("""
-    import os, lightning as L
+    import os, lightning as L, torch
     from genlab.training import TrainConfig, train
+
+    torch.set_num_threads(1)  # as the test process (conftest): the same summation order, the same floats
 
     class KillAt(L.Callback):
         def on_train_batch_start(self, trainer, *a):

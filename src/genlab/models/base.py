@@ -184,8 +184,10 @@ class Model(PretrainedMixin, nn.Module):
         """Called after each optimizer step of a one-objective run (``ObjectiveSystem``): a projection of the weights
         onto their allowed set (TVAE's σ into its range); nothing by default."""
 
-    def after_fit(self, data: TensorData) -> None:
-        """Called when training ends (and before each sample grid) with the training split (e.g. fit a prior)."""
+    def after_fit(self, data: TensorData, *, final: bool = True) -> None:
+        """Called when training ends with the training split (e.g. fit a prior), and with ``final=False`` after each
+        validation mid-run (the ``model/`` kept current, the sample grid drawn from it): a model whose fit is costly
+        may fit more cheaply there, as the final call replaces it."""
 
     # --- where it lives -------------------------------------------------------------------------
     @property

@@ -16,10 +16,12 @@ from genlab.blocks.modes import eval_mode
 from genlab.rundir import RunDir
 
 
-def export_model(run: RunDir, model: nn.Module, fit_data, *, iteration: int, finished: bool) -> None:
-    """``model.after_fit(fit_data)``, then ``model/`` and its ``progress.json`` (iteration, finished)."""
+def export_model(run: RunDir, model: nn.Module, fit_data, *, iteration: int, finished: bool,
+                 final: bool = True) -> None:
+    """``model.after_fit(fit_data, final=final)``, then ``model/`` and its ``progress.json`` (iteration, finished);
+    ``final=False`` after a validation mid-run (a costly fit may be cheaper there: the final export redoes it)."""
     with eval_mode(model):
-        model.after_fit(fit_data)
+        model.after_fit(fit_data, final=final)
     model.save_pretrained(run.model_dir)
     run.write_model_progress(iteration=iteration, finished=finished)
 
@@ -39,7 +41,8 @@ class ExportAtValidation(L.Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         if trainer.state.fn == TrainerFn.FITTING:
-            export_model(self.run, pl_module.model, self.fit_data, iteration=pl_module.iteration, finished=False)
-        else:  # the final validation after a stop mid-epoch: the model is exported once it ends
+            export_model(self.run, pl_module.model, self.fit_data, iteration=pl_module.iteration, finished=False,
+                         final=False)
+        else:  # the final validation after a stop mid-epoch: the model is exported (final) once it ends
             with eval_mode(pl_module.model):
-                pl_module.model.after_fit(self.fit_data)
+                pl_module.model.after_fit(self.fit_data, final=False)

@@ -161,8 +161,9 @@ class Autoencoder(Model, Generative, Reconstructs, Encodes, ReconstructionScored
         data's mean (``init_output_bias_``)."""
         init_output_bias_(self.decoder, data.x, self.config.loss)
 
-    def after_fit(self, data) -> None:
-        """Training hook, called once training ends: fit the code prior to the training codes (X1)."""
+    def after_fit(self, data, *, final: bool = True) -> None:
+        """Training hook, called once training ends (and mid-run at each validation): fit the code prior to the
+        training codes (X1)."""
         fit_code_prior(self, data.x)
 
     def _to_data(self, x_hat: Tensor) -> Tensor:

@@ -116,6 +116,7 @@ MIN_RESIDUALS = 5  # validation steps needed to measure σ̂ on them
 RESIDUAL_QUANTILES = 201  # quantiles of the centred residuals kept for residual_draw="bootstrap"
 CALIBRATION_ORIGINS = 64  # validation origins (evenly spaced) whose paths calibrate the spread
 CALIBRATION_SAMPLES = 100  # paths per origin there (as the evaluation draws)
+INTERIM_CALIBRATION = (16, 25)  # (origins, paths) of the calibration after a validation mid-run: 1/16 of the cost
 
 
 class _Branch(nn.Module):
@@ -255,9 +256,11 @@ class Forecaster(Model, Forecasts):
             param.zero_()
 
     @torch.no_grad()
-    def after_fit(self, data) -> None:
+    def after_fit(self, data, *, final: bool = True) -> None:
         """``σ̂``: the standard deviation of the one-step residuals on the series' validation part (held out: the
-        data's ``meta`` holds the whole series), at least ``MIN_RESIDUALS`` of them; else on the training windows."""
+        data's ``meta`` holds the whole series), at least ``MIN_RESIDUALS`` of them; else on the training windows.
+        Then ``s``, the paths' spread calibrated there; mid-run (``final=False``) on ``INTERIM_CALIBRATION``'s fewer
+        origins and paths (the sample paths are most of a training run's time otherwise)."""
         was = self.training
         self.eval()
         try:
@@ -272,7 +275,8 @@ class Forecaster(Model, Forecasts):
                 levels = torch.linspace(0, 1, RESIDUAL_QUANTILES, device=residual.device)
                 self.residual_quantiles.copy_(torch.quantile(residual.float() - residual.float().mean(), levels))
             if self.config.interval_calibration == "validation":
-                self.interval_scale.fill_(self._calibrated_scale(data.meta))
+                size = (CALIBRATION_ORIGINS, CALIBRATION_SAMPLES) if final else INTERIM_CALIBRATION
+                self.interval_scale.fill_(self._calibrated_scale(data.meta, *size))
         finally:
             self.train(was)
 
@@ -286,10 +290,11 @@ class Forecaster(Model, Forecasts):
         return ((full.to(self.device) - self.preprocessor.mean) / self.preprocessor.std).float()
 
     @torch.no_grad()
-    def _calibrated_scale(self, meta: dict) -> float:
-        """``s`` (``models.forecast.calibration``) from the sample paths of up to ``CALIBRATION_ORIGINS`` validation
-        origins, scored on the steps that lie in the validation part (an origin near its end scores its first
-        steps only); 1.0 when the part holds too few of them."""
+    def _calibrated_scale(self, meta: dict, origins: int = CALIBRATION_ORIGINS, samples: int = CALIBRATION_SAMPLES
+                          ) -> float:
+        """``s`` (``models.forecast.calibration``) from ``samples`` paths of each of up to ``origins`` validation
+        origins (evenly spaced), scored on the steps that lie in the validation part (an origin near its end scores
+        its first steps only); 1.0 when the part holds too few of them."""
         full = self._standardized_series(meta)
         if full is None:
             return 1.0
@@ -299,12 +304,12 @@ class Forecaster(Model, Forecasts):
         if test_start <= first or first + H > len(full):
             return 1.0
         last = min(test_start, len(full) - H + 1)  # origins o in [first, last): their H steps exist
-        origins = torch.linspace(first, last - 1, min(CALIBRATION_ORIGINS, last - first)).round().long().unique()
-        context = torch.stack([full[o - L:o] for o in origins])  # (N, L, C)
-        ahead = torch.stack([full[o:o + H] for o in origins])  # (N, H, C)
+        at = torch.linspace(first, last - 1, min(origins, last - first)).round().long().unique()  # (N,)
+        context = torch.stack([full[o - L:o] for o in at])  # (N, L, C)
+        ahead = torch.stack([full[o:o + H] for o in at])  # (N, H, C)
         exo = ahead[..., 1:] if self.config.channels > 1 else None
-        paths = self._sample_paths(context, H, exo, CALIBRATION_SAMPLES, torch.Generator().manual_seed(0))
-        held_out = (origins[:, None] + torch.arange(H)) < test_start  # (N, H)
+        paths = self._sample_paths(context, H, exo, samples, torch.Generator().manual_seed(0))
+        held_out = (at[:, None] + torch.arange(H)) < test_start  # (N, H)
         return spread_scale(paths.cpu(), ahead[..., 0].cpu(), held_out)
 
     def _validation_steps(self, meta: dict) -> tuple[Tensor, Tensor]:
