@@ -30,15 +30,15 @@ def test_keep_best_hands_over_the_best_checkpoints_weights_and_score(tmp_path):
     assert len(losses) >= 3 and min(losses) < losses[-1]  # a run whose last validation is not its best
     assert best.metrics["val/loss"] == pytest.approx(min(losses), rel=1e-5)
     assert last.metrics["val/loss"] == pytest.approx(losses[-1], rel=1e-5)  # same seed: the same run until the end
-    fitted = "residual_std"  # σ̂ is refitted on the weights handed over (after_fit)
+    fitted = {"residual_std", "interval_scale"}  # σ̂ and s are refitted on the weights handed over (after_fit)
     for run, ckpt in ((best, "best.ckpt"), (last, "last.ckpt")):
         expected = _weights(read_checkpoint(run.run_dir / "checkpoints" / ckpt)["state_dict"])
         saved = load(run.run_dir).state_dict()
         assert set(saved) <= set(expected) and len(saved) > 3  # every saved tensor is compared, none skipped
-        assert all(torch.equal(saved[k], expected[k]) for k in saved if k != fitted), ckpt
+        assert all(torch.equal(saved[k], expected[k]) for k in saved if k not in fitted), ckpt
     best_weights = load(best.run_dir).state_dict()
     last_weights = load(last.run_dir).state_dict()
-    assert any(not torch.equal(best_weights[k], last_weights[k]) for k in best_weights if k != fitted)
+    assert any(not torch.equal(best_weights[k], last_weights[k]) for k in best_weights if k not in fitted)
 
 
 @pytest.mark.parametrize(("model", "overrides", "says"), [
