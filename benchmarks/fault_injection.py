@@ -104,9 +104,9 @@ def last_validation(run: Path, after: float, before: float, validations: dict[in
 
 
 def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, sig: int, kills: int,
-            duration: float, args: list[str], validations: dict[int, int]) -> bool:
-    """Start (or resume) ``run`` until it exits 0 (True), delivering signals at uniform moments in [0.3 s,
-    duration]; False when a restart is refused (the run is lost)."""
+            duration: float, args: list[str], validations: dict[int, int], earliest: float = 0.0) -> bool:
+    """Start (or resume) ``run`` until it exits 0 (True), delivering signals at uniform moments in [max(0.3 s,
+    ``earliest`` × duration), duration]; False when a restart is refused (the run is lost)."""
     from genlab.training.checkpoint import read_checkpoint
 
     ckpt = run / "checkpoints" / "last.ckpt"
@@ -121,7 +121,7 @@ def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, si
         killed_at = None
         if outcome.kills < kills:
             try:
-                p.wait(timeout=rng.uniform(0.3, duration))
+                p.wait(timeout=rng.uniform(max(0.3, earliest * duration), duration))
             except subprocess.TimeoutExpired:
                 killed_at = time.time()
                 p.send_signal(sig)
@@ -151,9 +151,10 @@ def _finish(run: Path, iterations: int, outcome: Outcome, rng: random.Random, si
 
 
 def run_all(kills: int, sig: int, iterations: int = ITERATIONS, seed: int = 0,
-            mode: str = "every-iteration") -> Outcome:
+            mode: str = "every-iteration", earliest: float = 0.0) -> Outcome:
     """Runs killed and resumed until ``kills`` signals were delivered, each run to its end; each run's final
-    weights are compared with the uninterrupted run's."""
+    weights are compared with the uninterrupted run's. ``earliest``: no signal before this share of the
+    uninterrupted run's wall time (the tests use it to land a kill in training, after some validations)."""
     import torch
 
     args = MODES[mode]
@@ -165,7 +166,7 @@ def run_all(kills: int, sig: int, iterations: int = ITERATIONS, seed: int = 0,
         cycle = 0
         while outcome.kills < kills:
             run = root / f"run{cycle}"
-            if _finish(run, iterations, outcome, rng, sig, kills, duration, args, validations):
+            if _finish(run, iterations, outcome, rng, sig, kills, duration, args, validations, earliest):
                 got = _weights(run)
                 outcome.identical &= ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
                 outcome.runs += 1
