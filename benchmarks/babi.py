@@ -28,7 +28,10 @@ every recipe's error beside it. ``--workers 2`` trains two (task, recipe) jobs a
 dataset's ``n_val``, 100 by default; generated apart from the training questions, as the test ones are). A recipe
 with ``"joint": true`` trains one model on every task at once (as ``--joint``; its restarts chosen on all tasks'
 validation questions) and offers it to each task, scored on that task's validation questions like the others: the
-choice per task is then between the joint model and the ones trained on the task alone.
+choice per task is then between the joint model and the ones trained on the task alone. ``--ensemble`` (or
+``"ensemble": true`` in a recipe): the ``--restarts`` runs answer as one ensemble, each question's answer
+distribution the mean of theirs (``MemN2N.log_probs``), instead of the best run by validation (no first-hop figure:
+the ensemble has no one attention).
 
     python benchmarks/babi.py --size 10k --models memn2n --epochs 30 --workers 2 --recipes \
         '{"ls": {"ls_epochs": 6, "restarts": 3}, "nols": {"ls_epochs": 0, "embed_dim": 50, "lr": 3e-3, "restarts": 1}}'
@@ -76,9 +79,44 @@ def run(model: str, task: int | str, args, out: Path) -> dict:
     joint model; its row holds ``"tasks"``, task → that task's row."""
     runs = [train_once(model, task, args, out, seed) for seed in
             range(args.seed, args.seed + (args.restarts if model == "memn2n" else 1))]
+    members = [r.pop("log_probs") for r in runs if "log_probs" in r]  # --ensemble: every run's answers
     best = max(runs, key=by_validation)
-    return {**best, "cpu": sum(r["cpu"] for r in runs), "seconds": sum(r["seconds"] for r in runs),
-            "runs": len(runs)}
+    row = {**best, "cpu": sum(r["cpu"] for r in runs), "seconds": sum(r["seconds"] for r in runs), "runs": len(runs)}
+    if members:  # the ensemble's figures replace the best run's
+        averaged = {t: ensemble_row([m[t] for m in members]) for t in members[0]}
+        if task == "all":
+            return {**row, "tasks": averaged}
+        return {**{k: v for k, v in row.items() if k != "support"}, **averaged[task]}
+    return row
+
+
+@torch.no_grad()
+def answer_log_probs(model, task: int, args) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``{split: (log â (N, V), the answers (N,))}`` of ``model`` on ``task``'s ``--n-val`` validation and its test
+    questions."""
+    model.eval()
+    out = {}
+    for split, extra in (("val", {"n_val": args.n_val}), ("test", {})):
+        f = load("babi", split=split, task=task, size=args.size, **extra).fields
+        logp = [model.log_probs(f["sentences"][i:i + 500], f["sentence_count"][i:i + 500], f["question"][i:i + 500])
+                for i in range(0, len(f["answer"]), 500)]
+        out[split] = (torch.cat(logp), f["answer"])
+    return out
+
+
+def ensemble_row(members: list[dict[str, tuple[torch.Tensor, torch.Tensor]]]) -> dict:
+    """Test error, validation accuracy and loss of the ensemble whose answer distribution is the mean of
+    ``members``' (each ``answer_log_probs``' output for one task)."""
+    row = {}
+    for split in ("val", "test"):
+        answer = members[0][split][1]  # (N,)
+        logp = torch.stack([m[split][0] for m in members]).exp().mean(0).log()  # (N, V): log of the mean â
+        accuracy = (logp.argmax(-1) == answer).float().mean().item()
+        if split == "test":
+            row["error"] = 100 * (1 - accuracy)
+        else:
+            row |= {"val_accuracy": accuracy, "val_loss": -logp[torch.arange(len(answer)), answer].mean().item()}
+    return row
 
 
 def by_validation(row: dict) -> tuple[float, float]:
@@ -116,6 +154,9 @@ def train_once(model: str, task: int | str, args, out: Path, seed: int) -> dict:
     result = train(cfg)
     row = {"seconds": time.perf_counter() - t0, "cpu": cpu_seconds() - c0,
            "val_accuracy": result.metrics["val/accuracy"], "val_loss": result.metrics["val/loss"]}
+    if args.ensemble:  # its answer distributions, for the ensemble of the restarts (``run``)
+        row["log_probs"] = {t: answer_log_probs(result.model, t, args) for t in
+                            (args.tasks if task == "all" else (task,))}
     if task == "all":
         row["tasks"] = {t: score(result.model, t, args, validation=bool(args.recipes)) for t in args.tasks}
         print(f"  seed {seed}: validation accuracy {row['val_accuracy']:.4f}, mean test error "
@@ -125,7 +166,7 @@ def train_once(model: str, task: int | str, args, out: Path, seed: int) -> dict:
     return {**row, **score(result.model, task, args)}
 
 
-RECIPE_FLAGS = ("epochs", "ls_epochs", "embed_dim", "lr", "restarts", "tying", "joint")
+RECIPE_FLAGS = ("epochs", "ls_epochs", "embed_dim", "lr", "restarts", "tying", "joint", "ensemble")
 
 
 def recipes_of(args: argparse.Namespace) -> dict[str, argparse.Namespace]:
@@ -162,6 +203,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", help="the section's name (default babi_<size>, + _joint with --joint)")
+    p.add_argument("--ensemble", action="store_true", help="MemN2N: the --restarts runs answer together (their answer "
+                   "probabilities averaged) instead of the best of them by validation")
     p.add_argument("--joint", action="store_true", help="MemN2N trained on every task at once (the LSTM per task)")
     p.add_argument("--recipes", type=json.loads, help="MemN2N recipes as JSON, one chosen per task on validation")
     p.add_argument("--workers", type=int, default=1, help="with --recipes: (task, recipe) runs trained at once")

@@ -138,6 +138,19 @@ def test_attention_is_a_distribution_over_the_storys_sentences_only():
     assert (p[torch.arange(6)[None, None, :].expand_as(p) >= batch["sentence_count"][:, None, None]] == 0).all()
 
 
+def test_log_probs_are_the_answer_distribution_whose_mode_is_the_prediction_and_whose_loss_is_the_models():
+    model = MemN2N(vocabulary=VOCAB, embed_dim=8).eval()
+    batch = _task(16, torch.Generator().manual_seed(3))
+    inputs = {k: batch[k] for k in ("sentences", "sentence_count", "question")}
+    logp = model.log_probs(**inputs)  # (B, V)
+    assert logp.shape == (16, len(VOCAB))
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(16))
+    assert torch.equal(logp.argmax(-1), model.predict(**inputs))
+    with torch.no_grad():
+        loss = model(**inputs, answer=batch["answer"]).loss
+    assert torch.allclose(-logp[torch.arange(16), batch["answer"]].mean(), loss)
+
+
 def test_linear_start_leaves_the_softmax_out_for_its_steps_then_puts_it_back():
     model = MemN2N(vocabulary=VOCAB, embed_dim=8, linear_start=2)
     batch = _task(4, torch.Generator().manual_seed(3))

@@ -251,6 +251,11 @@ class MemN2N(QAModel):
         return self._run(sentences, sentence_count, question)[0].argmax(-1)
 
     @torch.no_grad()
+    def log_probs(self, sentences: Tensor, sentence_count: Tensor, question: Tensor) -> Tensor:
+        """``log â``: the log-probability of every word as the answer → ``(B, V)`` (what an ensemble averages)."""
+        return self._run(sentences, sentence_count, question)[0].log_softmax(-1)
+
+    @torch.no_grad()
     def attention(self, sentences: Tensor, sentence_count: Tensor, question: Tensor) -> Tensor:
         """``p^k_i`` of each hop over the story's sentences → ``(B, K, M)`` (in eval mode: no RN, no linear start)."""
         was = self.training
