@@ -25,7 +25,8 @@ each task's test questions; the LSTM rows stay per task.
 task by validation accuracy**; the task's row is that choice's test error (the test questions choose nothing), with
 every recipe's error beside it. ``--workers 2`` trains two (task, recipe) jobs at once, each in its own process.
 ``--n-val`` sets the validation questions per task that make these choices and that of the best restart (the
-dataset's ``n_val``, 100 by default; generated apart from the training questions, as the test ones are). A recipe
+dataset's ``n_val``, 100 by default; generated apart from the training questions, as the test ones are). ``--choose
+loss`` makes both choices by the lower validation loss instead of the accuracy. A recipe
 with ``"joint": true`` trains one model on every task at once (as ``--joint``; its restarts chosen on all tasks'
 validation questions) and offers it to each task, scored on that task's validation questions like the others: the
 choice per task is then between the joint model and the ones trained on the task alone. ``--ensemble`` (or
@@ -80,7 +81,7 @@ def run(model: str, task: int | str, args, out: Path) -> dict:
     runs = [train_once(model, task, args, out, seed) for seed in
             range(args.seed, args.seed + (args.restarts if model == "memn2n" else 1))]
     members = [r.pop("log_probs") for r in runs if "log_probs" in r]  # --ensemble: every run's answers
-    best = max(runs, key=by_validation)
+    best = max(runs, key=lambda r: by_validation(r, args.choose))
     row = {**best, "cpu": sum(r["cpu"] for r in runs), "seconds": sum(r["seconds"] for r in runs), "runs": len(runs)}
     if members:  # the ensemble's figures replace the best run's
         averaged = {t: ensemble_row([m[t] for m in members]) for t in members[0]}
@@ -119,9 +120,13 @@ def ensemble_row(members: list[dict[str, tuple[torch.Tensor, torch.Tensor]]]) ->
     return row
 
 
-def by_validation(row: dict) -> tuple[float, float]:
+def by_validation(row: dict, by: str = "accuracy") -> tuple[float, float]:
     """The order that chooses among runs of one task: validation accuracy, then (on a tie, as at 100 %) the lower
-    validation loss — the model surer of its right answers."""
+    validation loss — the model surer of its right answers; ``by="loss"``: the lower validation loss (the mean
+    −log p of the right answers: it reads every question's probability, where 100 questions' accuracy moves in
+    steps of 1 %), then the accuracy."""
+    if by == "loss":
+        return -row.get("val_loss", 0.0), row["val_accuracy"]
     return row["val_accuracy"], -row.get("val_loss", 0.0)
 
 
@@ -179,9 +184,9 @@ def recipes_of(args: argparse.Namespace) -> dict[str, argparse.Namespace]:
     return out
 
 
-def chosen(rows: dict[str, dict]) -> tuple[str, dict]:
+def chosen(rows: dict[str, dict], by: str = "accuracy") -> tuple[str, dict]:
     """The recipe of ``{recipe: row}`` first ``by_validation`` (the first listed on a full tie), and its row."""
-    name = max(rows, key=lambda r: by_validation(rows[r]))
+    name = max(rows, key=lambda r: by_validation(rows[r], by))
     return name, rows[name]
 
 
@@ -200,6 +205,9 @@ def main() -> None:
                    help="MemN2N's weight tying (§2.2): adjacent, or layer-wise with a linear map H between hops")
     p.add_argument("--n-val", type=int, default=100, help="validation questions per task (the dataset's n_val): they "
                    "choose the best of --restarts and the recipe")
+    p.add_argument("--choose", choices=("accuracy", "loss"), default="accuracy",
+                   help="what chooses the best restart and the recipe per task: validation accuracy (ties: the "
+                        "lower loss), or the lower validation loss (ties: the accuracy)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", help="the section's name (default babi_<size>, + _joint with --joint)")
@@ -233,7 +241,7 @@ def main() -> None:
                           f"{' for all tasks' if task == 'all' else ''})", flush=True)
             per_recipe = {t: per_recipe[t] for t in args.tasks}  # the tasks' order
             for task in args.tasks:
-                name, row = chosen(per_recipe[task])
+                name, row = chosen(per_recipe[task], args.choose)
                 results["memn2n"][task] = {**row, "recipe": name}
                 print(f"task {task:2d} memn2n error {row['error']:5.1f} % (recipe {name}, chosen on validation; "
                       + ", ".join(f"{n} {r['error']:.1f} % / val {r['val_accuracy']:.4f}"
